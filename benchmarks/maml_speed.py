@@ -1,0 +1,226 @@
+"""MAML meta-steps per second: mtlviz (torch.func + vmap) against a plain per-task autograd loop.
+
+Run from the repository root::
+
+    python benchmarks/maml_speed.py            # full run, eager only (under ~3 minutes on 2 cores)
+    python benchmarks/maml_speed.py --quick    # smoke run, a few seconds of timing
+    python benchmarks/maml_speed.py --compile  # also time the meta-loss under torch.compile
+
+One meta-step is the meta-gradient ∇θ (1/N) Σᵢ L_Tᵢ(θ'ᵢ) of one meta-batch: the forward pass
+through the inner updates and the backward pass to θ (the outer optimiser step, identical for
+every implementation, is left out). Every implementation gets the same model
+(``sinusoid_mlp(0)``, 1-40-40-1), the same θ, the same 25 tasks with K = 10 support and 10 query
+points, α = 0.01, in one process on the same number of threads (2 by default). Before any timing
+the script checks that all implementations give the same meta-gradient to float32 tolerance and
+exits with status 1 if they do not, so the figures compare equal work.
+
+Timing: ``time.perf_counter`` around blocks of calls; warm-up calls first; each repeat times
+every implementation once, in turn (so a change of machine load hits all of them alike); the
+figure reported is the median over repeats.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, List
+
+import torch
+
+# Measure the checkout this script sits in, whatever the current directory or installed copy.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from mtlviz import SinusoidTasks, sinusoid_mlp  # noqa: E402
+from mtlviz import functional as Fn  # noqa: E402
+from mtlviz.reference import loop_meta_gradient  # noqa: E402
+
+#: The issue's target: mtlviz eager at least this many times as fast as the plain loop.
+TARGET_SPEEDUP = 8.0
+INNER_LR = 0.01  # α, the paper's
+META_BATCH_SIZE = 25  # N
+K_SHOT = 10
+K_QUERY = 10
+#: (first_order, n_inner_steps) in the order of the table.
+CONFIGS = [(False, 1), (False, 5), (True, 1), (True, 5)]
+#: Float32 tolerance for "same meta-gradient": ‖g − g_ref‖ / ‖g_ref‖ over all of θ.
+RELATIVE_TOLERANCE = 1e-4
+
+
+@dataclass
+class Timing:
+    name: str
+    step: Callable[[], object]
+    per_step: List[float]  # seconds per meta-step, one entry per repeat
+    calls_per_block: int = 1
+    first_call: float = float("nan")  # seconds; for torch.compile, the compile time
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.per_step)
+
+
+def flat(grads: Dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.cat([g.reshape(-1) for g in grads.values()])
+
+
+def check_same(label: str, grads: Dict[str, torch.Tensor], reference: Dict[str, torch.Tensor]) -> float:
+    """Relative difference of two meta-gradients; exit non-zero when above float32 tolerance."""
+    if list(grads) != list(reference):
+        sys.exit(f"FAIL {label}: parameter names differ: {list(grads)} vs {list(reference)}")
+    got, want = flat(grads), flat(reference)
+    if not bool(torch.isfinite(got).all()):
+        sys.exit(f"FAIL {label}: the meta-gradient has non-finite entries")
+    relative = float((got - want).norm() / want.norm().clamp_min(1e-30))
+    if not relative <= RELATIVE_TOLERANCE:
+        sys.exit(f"FAIL {label}: meta-gradients differ from the plain loop's by {relative:.2e} "
+                 f"(relative, tolerance {RELATIVE_TOLERANCE:.0e}); the timings would not compare equal work")
+    return relative
+
+
+def call_block(step: Callable[[], object], calls: int) -> float:
+    """Seconds per call, averaged over ``calls`` back-to-back calls."""
+    started = time.perf_counter()
+    for _ in range(calls):
+        step()
+    return (time.perf_counter() - started) / calls
+
+
+def calibrate(timing: Timing, warmup: int, block_seconds: float) -> None:
+    """Run up to ``warmup`` warm-up calls and choose how many calls make one timed block.
+
+    Warm-up stops early once it has taken two blocks' worth of time (slow configurations on a
+    busy machine would otherwise dominate the run); at least one call is always made.
+    """
+    calls, spent = 0, 0.0
+    while calls < warmup and (calls == 0 or spent < 2 * block_seconds):
+        spent += call_block(timing.step, 1)
+        calls += 1
+    timing.calls_per_block = max(1, round(block_seconds / max(spent / calls, 1e-9)))
+
+
+def time_all(timings: List[Timing], repeats: int) -> None:
+    """Interleave the implementations: each repeat times each once, in turn."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a collection inside one block would be charged to that implementation only
+    try:
+        for _ in range(repeats):
+            for timing in timings:
+                timing.per_step.append(call_block(timing.step, timing.calls_per_block))
+            gc.collect()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def format_rate(seconds: float) -> str:
+    """``steps/s (ms/step)``, three significant figures each."""
+    def figure(value: float) -> str:
+        return f"{value:.3g}" if value < 1000 else f"{value:.0f}"
+
+    return f"{figure(1.0 / seconds)} ({figure(1e3 * seconds)} ms)"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: few repeats, short blocks")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the meta-loss under torch.compile(dynamic=False), as MAML(compile=True)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed repeats (default 7; 3 with --quick)")
+    parser.add_argument("--block-seconds", type=float, default=None,
+                        help="target length of one timed block (default 0.5; 0.1 with --quick)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the meta-batch (default 0)")
+    args = parser.parse_args(argv)
+    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 7)
+    block_seconds = args.block_seconds if args.block_seconds is not None else (0.1 if args.quick else 0.5)
+    warmup = 2 if args.quick else 5
+    if repeats < 1 or block_seconds <= 0 or args.threads < 1:
+        parser.error("--repeats and --threads must be at least 1 and --block-seconds positive")
+
+    torch.set_num_threads(args.threads)
+    model = sinusoid_mlp(0)
+    params = Fn.get_params(model, requires_grad=True)
+    batch = SinusoidTasks().sample_batch(META_BATCH_SIZE, K_SHOT, K_QUERY, args.seed).data
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}, Python {platform.python_version()}, {platform.machine()}, "
+          f"{torch.get_num_threads()} threads of {os.cpu_count()} CPUs, load average {load:.1f}")
+    print(f"model sinusoid_mlp(0) 1-40-40-1, meta-batch {META_BATCH_SIZE} tasks, K = {K_SHOT} support + "
+          f"{K_QUERY} query points, α = {INNER_LR}, seed {args.seed}")
+    print(f"{repeats} repeats x ~{block_seconds:g} s blocks after up to {warmup} warm-up calls; median reported"
+          f"{' (quick run: figures are rough)' if args.quick else ''}")
+    if load > os.cpu_count():
+        print(f"note: the machine is busy (load {load:.1f} on {os.cpu_count()} CPUs); figures will be pessimistic; "
+              "oversubscribed torch threads can slow these small ops more than tenfold")
+    print()
+
+    rows = []
+    for first_order, n_inner_steps in CONFIGS:
+        order = "first" if first_order else "second"
+        kwargs = dict(inner_lr=INNER_LR, n_inner_steps=n_inner_steps, first_order=first_order)
+        label = f"{order}-order, {n_inner_steps} inner step{'s' if n_inner_steps > 1 else ''}"
+
+        def loop_step(kwargs=kwargs):
+            return loop_meta_gradient(model, params, *batch, **kwargs)
+
+        def mtlviz_step(kwargs=kwargs):
+            return Fn.meta_gradient(model, params, *batch, **kwargs)
+
+        reference = loop_step()
+        mismatch = check_same(f"mtlviz eager, {label}", mtlviz_step(), reference)
+        timings = [Timing("loop", loop_step, []), Timing("mtlviz", mtlviz_step, [])]
+
+        compiled_mismatch = float("nan")
+        if args.compile:
+            torch._dynamo.reset()  # a cold compile for each configuration
+            objective = torch.compile(Fn.meta_loss, dynamic=False)
+
+            def compiled_step(kwargs=kwargs, objective=objective):
+                loss = objective(model, params, *batch, **kwargs)
+                return dict(zip(params, torch.autograd.grad(loss, list(params.values()))))
+
+            started = time.perf_counter()
+            compiled_grads = compiled_step()  # compiles forward; backward compiles on its first use
+            compile_seconds = time.perf_counter() - started
+            compiled_mismatch = check_same(f"mtlviz compiled, {label}", compiled_grads, reference)
+            timings.append(Timing("compiled", compiled_step, [], first_call=compile_seconds))
+
+        for timing in timings:
+            calibrate(timing, warmup, block_seconds)
+        time_all(timings, repeats)
+        rows.append((label, timings, mismatch, compiled_mismatch))
+        print(f"done: {label} (meta-gradients agree: relative difference {mismatch:.1e}"
+              + (f", compiled {compiled_mismatch:.1e}" if args.compile else "") + ")", flush=True)
+
+    print()
+    header = ["configuration", "loop steps/s (ms/step)", "mtlviz steps/s (ms/step)",
+              "speed-up mtlviz/loop", f"target ≥ {TARGET_SPEEDUP:g}x"]
+    if args.compile:
+        header += ["compile s (first call)", "compiled steps/s (ms/step)", "speed-up compiled/loop"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for label, timings, _, _ in rows:
+        loop, eager = timings[0].median, timings[1].median
+        speedup = loop / eager
+        cells = [label, format_rate(loop), format_rate(eager), f"{speedup:.1f}x",
+                 "met" if speedup >= TARGET_SPEEDUP else "not met"]
+        if args.compile:
+            compiled = timings[2]
+            cells += [f"{compiled.first_call:.1f}", format_rate(compiled.median), f"{loop / compiled.median:.1f}x"]
+        print("| " + " | ".join(cells) + " |")
+    print()
+    print("steps/s = meta-gradients per second (median over repeats); speed-up = loop time / mtlviz time. "
+          f"The target (≥ {TARGET_SPEEDUP:g}x for mtlviz eager, from the issue) is reported, not enforced.")
+    if args.compile:
+        print("compile s = wall time of the first compiled call (forward + backward compile + one step); "
+              "inductor caches on disk, so a second run compiles faster.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Slider-to-plot latency of the lesson dashboard in a real browser.
+
+    python benchmarks/slider_latency.py [--moves 20] [--runs 3]
+
+Starts ``python -m mtlviz.serve`` on a free loopback port, opens the dashboard in headless
+Debian Chromium, presses the α slider's arrow keys and measures, in the page's own clock, the
+time from the key press to the moment the figure's canvas shows a new image. The baseline, in
+the same run and browser, is a one-line ipympl toy (``set_ydata`` + ``draw_idle``): the floor
+that Voila, the websocket and ipympl's PNG round trip cost before any mtlviz work.
+Prints p50/p95 per setting. Target (issue #2): p95 <= 150 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from mtlviz.serve.harness import VoilaServer, launch_chromium
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSON = "03_maml_inner_and_outer_loop.ipynb"
+TOY = "00_toy_baseline.ipynb"
+CANVAS = ".jupyter-matplotlib-canvas-div canvas"
+
+TOY_SOURCE = """import ipywidgets as widgets
+import numpy as np
+from mtlviz.widgets._canvas import interactive_figure
+figure, canvas = interactive_figure(12.0, 3.7)
+x = np.linspace(-5, 5, 200)
+(line,) = figure.subplots().plot(x, np.sin(x))
+slider = widgets.FloatLogSlider(value=0.01, base=10, min=-4, max=0, step=0.1, description="α (inner lr)")
+def _on_value(change):
+    line.set_ydata(np.sin(x) * (1 + np.log10(change["new"]) / 4))
+    canvas.draw_idle()
+slider.observe(_on_value, names="value")
+widgets.VBox([slider, canvas])"""
+
+_MARK_KEYDOWN = "() => document.addEventListener('keydown', () => { window.__t0 = performance.now(); }, true)"
+_CHANGED = f"""(before) => {{
+  const url = document.querySelector('{CANVAS}').toDataURL();
+  if (url !== before) {{ window.__t1 = performance.now(); return true; }}
+  return false;
+}}"""
+
+
+def percentile(values, q):
+    values = sorted(values)
+    k = (len(values) - 1) * q
+    low, high = int(k), min(int(k) + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (k - low)
+
+
+def measure(page, handle, moves):
+    page.evaluate(_MARK_KEYDOWN)
+    latencies = []
+    handle.focus()
+    for i in range(moves):
+        before = page.evaluate(f"() => document.querySelector('{CANVAS}').toDataURL()")
+        handle.press("ArrowRight" if (i // 5) % 2 == 0 else "ArrowLeft")
+        page.wait_for_function(_CHANGED, arg=before, polling="raf", timeout=30_000)
+        latencies.append(page.evaluate("() => window.__t1 - window.__t0"))
+    return latencies
+
+
+def open_page(browser, url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url, timeout=180_000)
+    page.wait_for_selector(CANVAS, timeout=180_000)
+    page.wait_for_timeout(1500)  # let the first draw settle
+    return page
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--moves", type=int, default=20, help="slider moves per run (default 20)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per setting (default 3)")
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    workdir = Path(tempfile.mkdtemp(prefix="mtlviz-latency-"))
+    shutil.copy(ROOT / "notebooks" / LESSON, workdir / LESSON)
+    nbformat.write(new_notebook(cells=[new_code_cell(TOY_SOURCE)]), workdir / TOY)
+    rows = []
+    with VoilaServer(notebook_dir=workdir) as server, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        settings = [("baseline: ipympl toy, set_ydata", TOY, None),
+                    ("mtlviz lesson 03, 1 inner step", LESSON, None),
+                    ("mtlviz lesson 03, 10 inner steps", LESSON, 10)]
+        for label, notebook, n_steps in settings:
+            latencies = []
+            for _ in range(args.runs):
+                page = open_page(browser, server.url + f"voila/render/{notebook}")
+                if n_steps is not None:
+                    steps = page.locator(".widget-hslider", has_text="inner steps").locator(".noUi-handle")
+                    steps.focus()
+                    steps.press("End")
+                    page.wait_for_timeout(1500)
+                handle = page.locator(".widget-hslider", has_text="α (inner lr)").locator(".noUi-handle")
+                latencies += measure(page, handle, args.moves)
+                page.goto("about:blank")
+                page.close()
+            rows.append((label, len(latencies), statistics.median(latencies), percentile(latencies, 0.95)))
+        browser.close()
+    shutil.rmtree(workdir, ignore_errors=True)
+    print(f"Slider-to-plot latency, headless Chromium, {args.runs} runs x {args.moves} α moves")
+    print(f"{'setting':<36} {'moves':>5} {'p50 ms':>8} {'p95 ms':>8}")
+    for label, n, p50, p95 in rows:
+        print(f"{label:<36} {n:>5} {p50:>8.0f} {p95:>8.0f}")
+    print("target: p95 <= 150 ms for the lesson dashboard")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,288 @@
+"""The shared machinery of estimators whose adaptation is gradient descent from learned θ."""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import functional as Fn
+from ._validation import check_int, check_random_state, check_real, check_tensor, draw_seed
+from .models import MLP
+from .tasks import TaskBatch
+
+__all__ = ["GradientAdaptedRegressor", "AdaptationTrace", "WeightsError"]
+
+REGENERATE_HINT = "Regenerate the shipped weights with: python -m mtlviz.pretrained.train_sinusoid"
+
+
+def _compress(history, n_points: int = 500) -> torch.Tensor:
+    """The loss curve averaged over consecutive chunks, at most ``n_points`` long."""
+    values = torch.tensor(history, dtype=torch.float32)
+    if len(values) <= n_points:
+        return values
+    chunk = -(-len(values) // n_points)  # ceil
+    usable = len(values) // chunk * chunk
+    return values[:usable].view(-1, chunk).mean(1)
+
+
+@dataclass(frozen=True)
+class AdaptationTrace:
+    """What happened while adapting to one task, step by step (for plots and messages).
+
+    predictions : (n + 1, G) array, f at ``x_eval`` after 0…n inner steps
+    eval_losses, support_losses : (n + 1,) arrays, MSE on the evaluation (query) and support sets
+    diverged : bool, the support loss exploded or became non-finite
+    stable_inner_lr : float or None, when diverged, 2/λ_max at θ: steps below it are locally stable
+    """
+
+    predictions: np.ndarray
+    eval_losses: np.ndarray
+    support_losses: np.ndarray
+    diverged: bool
+    stable_inner_lr: Optional[float]
+
+    def divergence_message(self) -> str:
+        """A one-line message for the class, or "" when adaptation did not diverge."""
+        if not self.diverged:
+            return ""
+        if self.stable_inner_lr is None or not math.isfinite(self.stable_inner_lr):
+            return "diverged: try a smaller α"
+        # Round down, so that the suggested α is itself below the limit.
+        exponent = math.floor(math.log10(self.stable_inner_lr)) - 1
+        shown = math.floor(self.stable_inner_lr / 10**exponent) * 10**exponent
+        return f"diverged: try α below {shown:.2g}"
+
+
+class WeightsError(RuntimeError):
+    """A weights file is missing, unreadable or does not match the estimator."""
+
+
+class GradientAdaptedRegressor:
+    """Base for MAML and the joint-training baseline: learn θ, adapt by θ' = θ − α∇θL.
+
+    Subclasses set ``_train_inner_steps`` (inner steps used in the training objective) and
+    ``_train_first_order``. Hyperparameters are stored by ``__init__`` untouched and validated in
+    ``fit``; learned attributes end in ``_``.
+    """
+
+    _kind = "base"
+
+    def __init__(
+        self,
+        model: Optional[nn.Module] = None,
+        *,
+        inner_lr: float = 0.01,
+        outer_lr: float = 1e-3,
+        n_inner_steps: int = 1,
+        meta_batch_size: int = 25,
+        n_outer_steps: int = 1000,
+        k_shot: int = 10,
+        k_query: int = 10,
+        first_order: bool = False,
+        compile: bool = False,
+        random_state=None,
+    ):
+        self.model = model
+        self.inner_lr = inner_lr
+        self.outer_lr = outer_lr
+        self.n_inner_steps = n_inner_steps
+        self.meta_batch_size = meta_batch_size
+        self.n_outer_steps = n_outer_steps
+        self.k_shot = k_shot
+        self.k_query = k_query
+        self.first_order = first_order
+        self.compile = compile
+        self.random_state = random_state
+
+    # -- hyperparameters -------------------------------------------------------------------
+    def get_params(self) -> Dict[str, object]:
+        """The hyperparameters, as passed to ``__init__`` (scikit-learn convention)."""
+        names = ["model", "inner_lr", "outer_lr", "n_inner_steps", "meta_batch_size", "n_outer_steps",
+                 "k_shot", "k_query", "first_order", "compile", "random_state"]
+        return {name: getattr(self, name) for name in names}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if k != "model")
+        return f"{type(self).__name__}({args})"
+
+    def _validate(self):
+        check_real("inner_lr", self.inner_lr, 0.0, Fn.MAX_INNER_LR)
+        check_real("outer_lr", self.outer_lr, 0.0, 1.0, low_inclusive=False)
+        check_int("n_inner_steps", self.n_inner_steps, 0, Fn.MAX_INNER_STEPS)
+        check_int("meta_batch_size", self.meta_batch_size, 1, 10_000)
+        check_int("n_outer_steps", self.n_outer_steps, 0, 10_000_000)
+        check_int("k_shot", self.k_shot, 1, 10_000)
+        check_int("k_query", self.k_query, 1, 10_000)
+        if not isinstance(self.first_order, bool):
+            raise ValueError(f"first_order must be True or False; got {self.first_order!r}")
+        if self.model is not None and not isinstance(self.model, nn.Module):
+            raise ValueError(f"model must be a torch.nn.Module or None; got {type(self.model).__name__}")
+
+    @property
+    def _train_inner_steps(self) -> int:
+        return self.n_inner_steps
+
+    # -- training --------------------------------------------------------------------------
+    def _init_model(self, seed: int) -> nn.Module:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            if self.model is None:
+                return MLP((1, 40, 40, 1))
+            model = copy.deepcopy(self.model)
+            for module in model.modules():
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+            return model
+
+    def fit(self, tasks) -> "GradientAdaptedRegressor":
+        """Meta-train on tasks drawn from the family ``tasks``; returns ``self``."""
+        for _ in self.fit_iter(tasks):
+            pass
+        return self
+
+    def fit_iter(self, tasks) -> Iterator[Dict[str, float]]:
+        """Train like :meth:`fit`, yielding ``{"step", "meta_loss", "seconds"}`` after each outer step.
+
+        For live training in a widget: draw every few records, stop by no longer iterating.
+        The learned state (``params_``, ``history_``) is usable after every step.
+        """
+        self._validate()
+        if not hasattr(tasks, "sample_batch"):
+            raise ValueError(f"tasks must be a task family with a sample_batch method; got {type(tasks).__name__}")
+        generator = check_random_state(self.random_state)
+        self.model_ = self._init_model(draw_seed(generator))
+        self.params_ = Fn.get_params(self.model_, requires_grad=True)
+        self.history_ = []
+        optimizer = torch.optim.Adam(self.params_.values(), lr=self.outer_lr)  # β, the outer step
+        objective = Fn.meta_loss
+        if self.compile:
+            objective = torch.compile(Fn.meta_loss, dynamic=False)
+        started = time.perf_counter()
+        for step in range(1, self.n_outer_steps + 1):
+            batch = tasks.sample_batch(self.meta_batch_size, self.k_shot, self.k_query, generator)
+            loss = objective(
+                self.model_, self.params_, *batch.data,
+                inner_lr=self.inner_lr, n_inner_steps=self._train_inner_steps, first_order=self.first_order,
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # ∇θ Σᵢ L_Tᵢ(θ'ᵢ), through the inner updates
+            optimizer.step()  # θ ← θ − β · Adam(∇θ …)
+            value = float(loss.detach())
+            self.history_.append(value)
+            yield {"step": step, "meta_loss": value, "seconds": time.perf_counter() - started}
+
+    # -- using the learned θ ---------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "params_"):
+            raise RuntimeError(f"This {type(self).__name__} is not fitted yet: call fit(tasks) or load(path) first")
+
+    def _check_xy(self, x, y, x_name, y_name):
+        check_tensor(x_name, x, ndim=2, last_dims=(1,), min_first=1)
+        check_tensor(y_name, y, ndim=2, last_dims=(1,), min_first=1)
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"{x_name} and {y_name} must hold the same number of points; got {x.shape[0]} and {y.shape[0]}")
+
+    def _adapt_args(self, inner_lr, n_inner_steps):
+        inner_lr = self.inner_lr if inner_lr is None else inner_lr
+        n_inner_steps = self.n_inner_steps if n_inner_steps is None else n_inner_steps
+        check_real("inner_lr", inner_lr, 0.0, Fn.MAX_INNER_LR)
+        check_int("n_inner_steps", n_inner_steps, 0, Fn.MAX_INNER_STEPS)
+        return inner_lr, n_inner_steps
+
+    def adapt(self, x_support, y_support, *, inner_lr=None, n_inner_steps=None, trajectory=False):
+        """Adapt the learned θ to one task's support set (``(K, 1)`` tensors).
+
+        Returns θ' (a dict of tensors), or with ``trajectory=True`` the list ``[θ, θ'₁, …, θ'ₙ]``.
+        ``inner_lr`` and ``n_inner_steps`` default to the estimator's.
+        """
+        self._check_fitted()
+        self._check_xy(x_support, y_support, "x_support", "y_support")
+        inner_lr, n_inner_steps = self._adapt_args(inner_lr, n_inner_steps)
+        steps = Fn.adapt_trajectory(self.model_, self.params_, x_support, y_support,
+                                    inner_lr=inner_lr, n_inner_steps=n_inner_steps)
+        return steps if trajectory else steps[-1]
+
+    def trace_adaptation(self, x_support, y_support, x_eval, y_eval, *, inner_lr=None,
+                         n_inner_steps=None) -> AdaptationTrace:
+        """Adapt to ``(x_support, y_support)`` and record predictions and losses after every step
+        on the evaluation points ``(x_eval, y_eval)``; detect divergence instead of failing."""
+        self._check_xy(x_eval, y_eval, "x_eval", "y_eval")
+        steps = self.adapt(x_support, y_support, inner_lr=inner_lr, n_inner_steps=n_inner_steps, trajectory=True)
+        with torch.no_grad():
+            predictions = torch.stack([Fn.forward(self.model_, p, x_eval)[:, 0] for p in steps])
+            eval_losses = ((predictions - y_eval[:, 0]) ** 2).mean(1)
+            support_losses = torch.stack([Fn.task_loss(self.model_, p, x_support, y_support) for p in steps])
+        diverged = Fn.has_diverged(support_losses) or not bool(torch.isfinite(predictions).all())
+        stable = None
+        if diverged:
+            stable = Fn.stable_inner_lr(self.model_, self.params_, x_support, y_support)
+        return AdaptationTrace(predictions.numpy(), eval_losses.numpy(), support_losses.numpy(), diverged, stable)
+
+    def predict(self, x, params=None) -> torch.Tensor:
+        """f_θ(x) for ``(n, 1)`` inputs, with the learned θ or the given (adapted) ``params``."""
+        self._check_fitted()
+        check_tensor("x", x, ndim=2, last_dims=(1,))
+        with torch.no_grad():
+            return Fn.forward(self.model_, self.params_ if params is None else params, x)
+
+    def query_loss_curve(self, batch: TaskBatch, *, inner_lr=None, n_inner_steps=None) -> torch.Tensor:
+        """Query MSE of each task of ``batch`` after 0…n inner steps, shape ``(N, n + 1)``."""
+        self._check_fitted()
+        if not isinstance(batch, TaskBatch):
+            raise ValueError(f"batch must be a TaskBatch; got {type(batch).__name__}")
+        inner_lr, n_inner_steps = self._adapt_args(inner_lr, n_inner_steps)
+        return Fn.query_loss_curve(self.model_, self.params_, *batch.data,
+                                   inner_lr=inner_lr, n_inner_steps=n_inner_steps)
+
+    def score(self, batch: TaskBatch, *, inner_lr=None, n_inner_steps=None) -> float:
+        """Minus the mean query MSE after adaptation (greater is better, as in scikit-learn)."""
+        return -float(self.query_loss_curve(batch, inner_lr=inner_lr, n_inner_steps=n_inner_steps)[:, -1].mean())
+
+    # -- weights ---------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Write θ and the hyperparameters that shape it to ``path`` (a small ``.pt`` file)."""
+        self._check_fitted()
+        if not isinstance(self.model_, MLP):
+            raise ValueError("save supports MLP models only (their sizes are stored to rebuild them)")
+        hyper = {k: v for k, v in self.get_params().items() if k not in ("model",)}
+        if not (hyper["random_state"] is None or isinstance(hyper["random_state"], int)):
+            hyper["random_state"] = None  # a torch.Generator cannot be stored safely
+        state = {
+            "kind": self._kind,
+            "sizes": list(self.model_.sizes),
+            "hyperparameters": hyper,
+            "params": {name: p.detach().clone() for name, p in self.params_.items()},
+            "history": _compress(self.history_),
+        }
+        torch.save(state, Path(path))
+
+    @classmethod
+    def load(cls, path) -> "GradientAdaptedRegressor":
+        """Read an estimator written by :meth:`save`, safely (``weights_only=True``)."""
+        path = Path(path)
+        if not path.is_file():
+            raise WeightsError(f"weights file {path} is missing. {REGENERATE_HINT}")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            kind, sizes, hyper, params = state["kind"], state["sizes"], state["hyperparameters"], state["params"]
+        except Exception as error:  # any unreadable file gets the same actionable message
+            raise WeightsError(f"weights file {path} is corrupt or not an mtlviz file ({error}). {REGENERATE_HINT}") from error
+        if kind != cls._kind:
+            raise WeightsError(f"weights file {path} holds a {kind!r} model, not {cls._kind!r}. {REGENERATE_HINT}")
+        estimator = cls(model=MLP(sizes), **hyper)
+        estimator.model_ = MLP(sizes)
+        expected = {name: tuple(p.shape) for name, p in estimator.model_.named_parameters()}
+        found = {name: tuple(t.shape) for name, t in params.items()}
+        if expected != found:
+            raise WeightsError(f"weights file {path} does not fit a {sizes} network. {REGENERATE_HINT}")
+        estimator.params_ = {name: t.float().requires_grad_(True) for name, t in params.items()}
+        # The file keeps the training curve averaged into at most 500 points, to stay small.
+        estimator.history_ = [float(v) for v in state.get("history", torch.tensor([]))]
+        return estimator

@@ -1,0 +1,87 @@
+"""Automatic checks for the lessons' exercises.
+
+Each ``check_*`` function runs the student's code on random inputs, compares it with mtlviz's
+own implementation and returns a :class:`CheckResult` whose text says what is right or, on a
+wrong answer, what to look at. Nothing is printed; the notebook displays the result.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from . import functional as Fn
+
+__all__ = ["CheckResult", "check_inner_update"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of an exercise check: ``passed`` and a message for the student."""
+
+    passed: bool
+    message: str
+
+    def __str__(self) -> str:
+        return ("✔ " if self.passed else "✘ ") + self.message
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def _random_params(generator):
+    shapes = {"0.weight": (4, 1), "0.bias": (4,), "2.weight": (1, 4), "2.bias": (1,)}
+    return {name: torch.randn(shape, generator=generator) for name, shape in shapes.items()}
+
+
+def _allclose(a, b):
+    return all(torch.allclose(a[name], b[name], rtol=1e-5, atol=1e-6) for name in a)
+
+
+def check_inner_update(student_fn: Callable) -> CheckResult:
+    """Check a student's ``inner_update(params, grads, inner_lr)``: θ' = θ − α ∇θ L.
+
+    It must return a new dict with the same keys and shapes, leave ``params`` unchanged, and
+    match :func:`mtlviz.functional.inner_update` on random parameters and gradients.
+    """
+    if not callable(student_fn):
+        return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
+    generator = torch.Generator().manual_seed(1234)
+    for trial in range(3):
+        params = _random_params(generator)
+        grads = _random_params(generator)
+        inner_lr = float(torch.empty(()).uniform_(0.01, 0.5, generator=generator))
+        before = {name: p.clone() for name, p in params.items()}
+        try:
+            answer = student_fn(params, grads, inner_lr)
+        except Exception as error:  # the student's code may fail in any way; report it, don't crash
+            return CheckResult(False, f"your function raised {type(error).__name__}: {error}")
+        if answer is None:
+            return CheckResult(False, "your function returned None: did you forget `return`?")
+        if not isinstance(answer, dict):
+            return CheckResult(False, f"return a dict of tensors like params (got a {type(answer).__name__})")
+        if set(answer) != set(params):
+            return CheckResult(False, f"return the same keys as params: expected {sorted(params)}, got {sorted(answer)}")
+        if not _allclose(params, before):
+            return CheckResult(False, "params was changed in place: build new tensors (p - ...) instead of p -= ...")
+        for name in params:
+            if not isinstance(answer[name], torch.Tensor) or answer[name].shape != params[name].shape:
+                return CheckResult(False, f"answer[{name!r}] must be a tensor of shape {tuple(params[name].shape)}")
+            if answer[name].dtype != params[name].dtype:
+                return CheckResult(False, f"answer[{name!r}] has dtype {answer[name].dtype}; keep the parameters' "
+                                          f"dtype {params[name].dtype} (no .double() or .half())")
+        expected = Fn.inner_update(params, grads, inner_lr)
+        if _allclose(answer, expected):
+            continue
+        if _allclose(answer, Fn.inner_update(params, grads, -inner_lr)):
+            return CheckResult(False, "you moved up the gradient: θ' = θ − α∇θL subtracts α times the gradient")
+        if _allclose(answer, Fn.inner_update(params, grads, 1.0)):
+            return CheckResult(False, "the step ignores α: multiply the gradient by inner_lr")
+        if _allclose(answer, grads) or _allclose(answer, params):
+            return CheckResult(False, "you returned the gradient or the parameters unchanged: compute θ − α∇θL")
+        return CheckResult(False, f"wrong values (trial {trial + 1}): for each name, answer[name] = params[name] - inner_lr * grads[name]")
+    return CheckResult(True, "correct: θ' = θ − α∇θL, a new dict, params untouched")

@@ -1,0 +1,294 @@
+"""The maths of gradient-based meta-learning as pure functions over parameter dicts.
+
+Parameters are a plain ``dict[str, Tensor]`` passed to :func:`torch.func.functional_call`, so
+adapting a model returns *new* parameters and never mutates a module. The one-task inner loop
+reads like the formula of the lesson (seed §4)::
+
+    θ'ᵢ = θ − α ∇θ L_Tᵢ(θ)                                  (inner update, one step)
+    min_θ  Σᵢ L_Tᵢ(θ'ᵢ)                                      (outer objective)
+
+and a meta-batch is one :func:`torch.func.vmap` over the tasks.
+
+References
+----------
+Finn, Abbeel & Levine, "Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks",
+ICML 2017. Taught in ``notebooks/03_maml_inner_and_outer_loop.ipynb``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, List
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad, vmap
+from torch.nn import functional as F
+
+from ._validation import check_int, check_real, check_tensor
+
+Params = Dict[str, torch.Tensor]
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+__all__ = [
+    "Params",
+    "get_params",
+    "forward",
+    "task_loss",
+    "inner_update",
+    "adapt",
+    "adapt_trajectory",
+    "meta_loss",
+    "meta_gradient",
+    "has_diverged",
+    "stable_inner_lr",
+    "query_loss_curve",
+]
+
+#: Largest inner learning rate any function here accepts.
+MAX_INNER_LR = 10.0
+#: Largest number of inner steps any function here accepts.
+MAX_INNER_STEPS = 100
+
+
+def get_params(model: nn.Module, *, requires_grad: bool = False) -> Params:
+    """Copy a module's parameters into a new dict (detached from the module)."""
+    return {
+        name: p.detach().clone().requires_grad_(requires_grad) for name, p in model.named_parameters()
+    }
+
+
+def forward(model: nn.Module, params: Params, x: torch.Tensor) -> torch.Tensor:
+    """Run ``model`` with the parameters ``params`` instead of its own: f_θ(x)."""
+    return functional_call(model, params, (x,))
+
+
+def task_loss(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn = F.mse_loss):
+    """L_T(θ): the loss of f_θ on one task's points ``(x, y)``."""
+    return loss_fn(forward(model, params, x), y)
+
+
+def inner_update(params: Params, grads: Params, inner_lr: float) -> Params:
+    """One inner step, θ' = θ − α ∇θ L. Returns new tensors; ``params`` is left unchanged."""
+    return {name: p - inner_lr * grads[name] for name, p in params.items()}
+
+
+def _check_adapt_args(inner_lr, n_inner_steps):
+    check_real("inner_lr", inner_lr, 0.0, MAX_INNER_LR)
+    check_int("n_inner_steps", n_inner_steps, 0, MAX_INNER_STEPS)
+
+
+def _adapt_steps(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn):
+    """Yield θ, then θ' after each inner step (the single inner loop of the package)."""
+
+    def support_loss(p):
+        return task_loss(model, p, x_support, y_support, loss_fn)
+
+    adapted = params
+    yield adapted
+    for _ in range(n_inner_steps):
+        grads = grad(support_loss)(adapted)  # ∇θ L_T(θ) on the support set
+        if first_order:
+            # First-order MAML: treat the inner gradient as a constant, so ∂θ'/∂θ = I.
+            grads = {name: g.detach() for name, g in grads.items()}
+        adapted = inner_update(adapted, grads, inner_lr)  # θ' = θ − α∇θL
+        yield adapted
+
+
+def adapt(
+    model: nn.Module,
+    params: Params,
+    x_support: torch.Tensor,
+    y_support: torch.Tensor,
+    *,
+    inner_lr: float,
+    n_inner_steps: int = 1,
+    first_order: bool = False,
+    loss_fn: LossFn = F.mse_loss,
+) -> Params:
+    """Adapt ``params`` to one task by ``n_inner_steps`` of gradient descent on its support set.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The architecture f; its own parameters are not used.
+    params : dict of str to Tensor
+        θ, the starting point (the meta-learned initialisation).
+    x_support, y_support : Tensor
+        The task's support set D^tr.
+    inner_lr : float
+        α, in [0, 10].
+    n_inner_steps : int
+        Number of inner steps, in [0, 100].
+    first_order : bool
+        Drop the second-order term of the meta-gradient (FOMAML).
+    loss_fn : callable
+        L(prediction, target); mean squared error by default.
+
+    Returns
+    -------
+    dict of str to Tensor
+        θ'. Differentiable with respect to ``params`` (second order unless ``first_order``).
+    """
+    _check_adapt_args(inner_lr, n_inner_steps)
+    _check_task_tensors(x_support, y_support, "x_support", "y_support")
+    return _adapt(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn)
+
+
+def _adapt(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn):
+    *_, adapted = _adapt_steps(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn)
+    return adapted
+
+
+def _check_task_tensors(x, y, x_name, y_name, *, batched=False):
+    """x: (K, features...) and y: (K, ...) with the same K, finite; with ``batched``, one more
+    leading task dimension N that must agree too."""
+    lead = 2 if batched else 1
+    shape = "(N, K, features...)" if batched else "(K, features...)"
+    check_tensor(x_name, x)
+    check_tensor(y_name, y)
+    if x.ndim < lead + 1:
+        raise ValueError(f"{x_name} must have shape {shape}; got shape {tuple(x.shape)}")
+    if y.ndim < lead or tuple(y.shape[:lead]) != tuple(x.shape[:lead]):
+        raise ValueError(f"{y_name} must have the same leading dimensions {tuple(x.shape[:lead])} as {x_name}; "
+                         f"got shape {tuple(y.shape)}")
+
+
+def adapt_trajectory(
+    model: nn.Module,
+    params: Params,
+    x_support: torch.Tensor,
+    y_support: torch.Tensor,
+    *,
+    inner_lr: float,
+    n_inner_steps: int = 1,
+    loss_fn: LossFn = F.mse_loss,
+) -> List[Params]:
+    """Like :func:`adapt`, but return ``[θ, θ'₁, …, θ'ₙ]``, the parameters after every step.
+
+    Used by the dashboards to draw the prediction after each inner step. No graph is kept.
+    """
+    _check_adapt_args(inner_lr, n_inner_steps)
+    with torch.enable_grad():
+        steps = _adapt_steps(model, params, x_support, y_support, inner_lr, n_inner_steps, True, loss_fn)
+        return [{name: p.detach() for name, p in step.items()} for step in steps]
+
+
+def meta_loss(
+    model: nn.Module,
+    params: Params,
+    x_support: torch.Tensor,
+    y_support: torch.Tensor,
+    x_query: torch.Tensor,
+    y_query: torch.Tensor,
+    *,
+    inner_lr: float,
+    n_inner_steps: int = 1,
+    first_order: bool = False,
+    loss_fn: LossFn = F.mse_loss,
+) -> torch.Tensor:
+    """The MAML objective on a meta-batch: (1/N) Σᵢ L_Tᵢ(θ'ᵢ) on each task's query set.
+
+    The tensors carry the tasks in their first dimension: ``x_support`` is ``(N, K, d)``,
+    ``x_query`` is ``(N, Q, d)``. Each task is adapted on its support set and scored on its
+    query set (the split that the seed's formula leaves implicit); the tasks are batched with
+    one ``vmap``. With ``n_inner_steps=0`` this is ordinary joint training on all tasks.
+    The mean rather than the seed's sum only rescales the gradient by 1/N.
+    """
+    _check_adapt_args(inner_lr, n_inner_steps)
+    _check_batch(x_support, y_support, x_query, y_query)
+
+    def one_task(xs, ys, xq, yq):
+        adapted = _adapt(model, params, xs, ys, inner_lr, n_inner_steps, first_order, loss_fn)  # θ'ᵢ
+        return task_loss(model, adapted, xq, yq, loss_fn)  # L_Tᵢ(θ'ᵢ) on the query set
+
+    return vmap(one_task)(x_support, y_support, x_query, y_query).mean()
+
+
+def _check_batch(x_support, y_support, x_query, y_query):
+    _check_task_tensors(x_support, y_support, "x_support", "y_support", batched=True)
+    _check_task_tensors(x_query, y_query, "x_query", "y_query", batched=True)
+    if x_query.shape[0] != x_support.shape[0] or x_query.shape[2:] != x_support.shape[2:]:
+        raise ValueError(f"x_query must hold the same tasks N and features as x_support {tuple(x_support.shape)}; "
+                         f"got shape {tuple(x_query.shape)}")
+
+
+def meta_gradient(model: nn.Module, params: Params, *batch: torch.Tensor, **kwargs) -> Params:
+    """∇θ of :func:`meta_loss`; ``params`` must require grad. Same arguments as ``meta_loss``."""
+    loss = meta_loss(model, params, *batch, **kwargs)
+    grads = torch.autograd.grad(loss, list(params.values()))
+    return dict(zip(params.keys(), grads))
+
+
+def has_diverged(losses: torch.Tensor, *, growth: float = 100.0) -> bool:
+    """True if a sequence of losses became non-finite or grew ``growth`` times above its start.
+
+    Gradient descent with too large a step overshoots and its loss explodes; the dashboards use
+    this to show a message instead of a plot of NaNs.
+    """
+    losses = torch.as_tensor(losses)
+    if not bool(torch.isfinite(losses).all()):
+        return True
+    start = float(losses[0])
+    return bool((losses > growth * max(start, 1e-8)).any())
+
+
+def stable_inner_lr(
+    model: nn.Module,
+    params: Params,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    loss_fn: LossFn = F.mse_loss,
+    n_iterations: int = 30,
+) -> float:
+    """Estimate 2/λ_max, the largest α for which gradient descent is locally stable.
+
+    On a quadratic, θ ← θ − α∇L converges only if α < 2/λ_max, where λ_max is the largest
+    eigenvalue of the Hessian. λ_max is found by power iteration on Hessian-vector products
+    (double backward), never forming the Hessian.
+    """
+    names = list(params)
+    leaves = [params[name].detach().requires_grad_(True) for name in names]
+    with torch.enable_grad():
+        loss = task_loss(model, dict(zip(names, leaves)), x, y, loss_fn)
+        grads = torch.autograd.grad(loss, leaves, create_graph=True)
+    gen = torch.Generator().manual_seed(0)
+    v = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in leaves]
+    eigenvalue = 0.0
+    for _ in range(n_iterations):
+        norm = math.sqrt(sum(float((t * t).sum()) for t in v)) or 1.0
+        v = [t / norm for t in v]
+        # H v by double backward: ∇θ (∇θL · v)
+        hv = torch.autograd.grad(grads, leaves, grad_outputs=v, retain_graph=True)
+        eigenvalue = sum(float((a * b).sum()) for a, b in zip(hv, v))  # Rayleigh quotient vᵀHv
+        v = list(hv)
+    return 2.0 / eigenvalue if eigenvalue > 0 else math.inf
+
+
+def query_loss_curve(
+    model: nn.Module,
+    params: Params,
+    x_support: torch.Tensor,
+    y_support: torch.Tensor,
+    x_query: torch.Tensor,
+    y_query: torch.Tensor,
+    *,
+    inner_lr: float,
+    n_inner_steps: int,
+    loss_fn: LossFn = F.mse_loss,
+) -> torch.Tensor:
+    """Query loss of every task after 0, 1, …, n inner steps: a ``(N, n_inner_steps + 1)`` tensor.
+
+    Each task of the batch (first dimension) is adapted on its own support set and scored on
+    its own query set after every step; the tasks are batched with ``vmap``. No graph is kept.
+    """
+    _check_adapt_args(inner_lr, n_inner_steps)
+    _check_batch(x_support, y_support, x_query, y_query)
+    params = {name: p.detach() for name, p in params.items()}
+
+    def one_task(xs, ys, xq, yq):
+        steps = _adapt_steps(model, params, xs, ys, inner_lr, n_inner_steps, True, loss_fn)
+        return torch.stack([task_loss(model, p, xq, yq, loss_fn) for p in steps])
+
+    with torch.enable_grad():
+        return vmap(one_task)(x_support, y_support, x_query, y_query).detach()

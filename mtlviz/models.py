@@ -1,0 +1,45 @@
+"""Small networks used by the lessons."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ._validation import check_int
+
+__all__ = ["MLP", "sinusoid_mlp"]
+
+
+class MLP(nn.Sequential):
+    """A fully connected ReLU network, ``sizes[0] -> ... -> sizes[-1]``.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first; at least two entries, each in [1, 4096].
+    """
+
+    def __init__(self, sizes: Sequence[int]):
+        sizes = list(sizes)
+        if len(sizes) < 2:
+            raise ValueError(f"sizes must list at least 2 layer widths (input and output); got {sizes}")
+        sizes = [check_int(f"sizes[{i}]", s, 1, 4096) for i, s in enumerate(sizes)]
+        layers = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(n_in, n_out))
+            if i < len(sizes) - 2:
+                layers.append(nn.ReLU())
+        super().__init__(*layers)
+        self.sizes = tuple(sizes)
+
+
+def sinusoid_mlp(seed: int | None = None) -> MLP:
+    """The 1-40-40-1 ReLU regressor of Finn et al. (2017), initialised from ``seed``.
+
+    Seeding happens in a forked RNG, so the caller's global random state is untouched.
+    """
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        return MLP((1, 40, 40, 1))

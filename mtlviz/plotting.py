@@ -1,0 +1,132 @@
+"""Plotting helpers: ``plot_x(ax, ...)`` draws and returns its artists, ``update_x(artists, ...)``
+moves them (``set_data``) so dashboards redraw without replotting.
+"""
+from __future__ import annotations
+
+from typing import Dict, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
+
+__all__ = [
+    "plot_adaptation",
+    "update_adaptation",
+    "plot_loss_curves",
+    "update_loss_curves",
+    "plot_history",
+    "update_history",
+]
+
+TRUE_COLOR = "#222222"
+SUPPORT_COLOR = "#d62728"
+STEP_COLORS = {"maml": "#1f77b4", "joint": "#ff7f0e"}
+
+
+def plot_adaptation(ax: Axes, *, n_max_steps: int, color: str, title: str, ylim=(-6.0, 6.0)) -> Dict[str, object]:
+    """Axes for one model adapting to a regression task: the true curve, the K support points,
+    the prediction before adaptation (θ, dashed) and after each inner step (θ'ₛ, darker with s).
+    """
+    artists: Dict[str, object] = {}
+    (artists["true"],) = ax.plot([], [], color=TRUE_COLOR, lw=2.0, label="true function")
+    (artists["before"],) = ax.plot([], [], color="#7f7f7f", lw=1.5, ls="--", label="before adaptation (θ)")
+    base = np.array(to_rgba(color))
+    artists["steps"] = []
+    for step in range(1, n_max_steps + 1):
+        rgba = base.copy()
+        rgba[3] = 0.25 + 0.5 * step / n_max_steps
+        (line,) = ax.plot([], [], color=rgba, lw=1.0)
+        artists["steps"].append(line)
+    (artists["after"],) = ax.plot([], [], color=color, lw=2.5, label="after adaptation (θ')")
+    (artists["support"],) = ax.plot([], [], "o", color=SUPPORT_COLOR, ms=6, zorder=5, label="support points (K)")
+    artists["message"] = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", fontsize=11,
+                                 color="#8b0000", bbox=dict(facecolor="white", edgecolor="#8b0000", alpha=0.9))
+    artists["message"].set_visible(False)
+    ax.set_title(title)
+    ax.set_xlim(-5, 5)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel("x")
+    ax.grid(alpha=0.3)
+    return artists
+
+
+def update_adaptation(artists, x_grid, y_true, x_support, y_support, predictions: Sequence[np.ndarray],
+                      message: str = "") -> None:
+    """Show ``predictions`` = [f_θ(x), f_θ'₁(x), …] on ``x_grid``; a non-empty ``message``
+    replaces the predictions (used when adaptation diverged)."""
+    artists["true"].set_data(x_grid, y_true)
+    artists["support"].set_data(x_support, y_support)
+    show = not message
+    artists["before"].set_data(x_grid, predictions[0])
+    artists["before"].set_visible(show)
+    n_steps = len(predictions) - 1
+    for step, line in enumerate(artists["steps"], start=1):
+        visible = show and step < n_steps
+        line.set_visible(visible)
+        if visible:
+            line.set_data(x_grid, predictions[step])
+    artists["after"].set_visible(show and n_steps > 0)
+    if n_steps > 0:
+        artists["after"].set_data(x_grid, predictions[-1])
+    artists["message"].set_text(message)
+    artists["message"].set_visible(bool(message))
+
+
+def plot_loss_curves(ax: Axes, *, n_max_steps: int, labels: Dict[str, str]) -> Dict[str, object]:
+    """Query loss against inner step, one line per model (keys of ``labels``)."""
+    artists = {}
+    for key, label in labels.items():
+        (artists[key],) = ax.plot([], [], "o-", color=STEP_COLORS.get(key), ms=4, label=label)
+    ax.set_xlim(-0.3, n_max_steps + 0.3)
+    ax.set_yscale("log")
+    ax.set_xlabel("inner step")
+    ax.set_ylabel("query MSE")
+    ax.set_title("query loss vs inner step")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper right", fontsize=8)
+    return artists
+
+
+def update_loss_curves(artists, losses: Dict[str, np.ndarray]) -> None:
+    """Set each model's loss curve; non-finite values are left out. Rescales the y axis."""
+    finite_values = []
+    for key, values in losses.items():
+        values = np.asarray(values, dtype=float)
+        keep = np.isfinite(values)
+        artists[key].set_data(np.arange(len(values))[keep], values[keep])
+        finite_values.extend(values[keep & (values > 0)])
+    if finite_values:
+        ax = next(iter(artists.values())).axes
+        low, high = min(finite_values), max(finite_values)
+        ax.set_ylim(low / 1.6, high * 1.6)
+
+
+def plot_history(ax: Axes) -> Dict[str, object]:
+    """The meta-loss during outer-loop training: raw per step and a running mean."""
+    artists = {}
+    (artists["raw"],) = ax.plot([], [], color="#aec7e8", lw=0.8, label="meta-loss per outer step")
+    (artists["smooth"],) = ax.plot([], [], color=STEP_COLORS["maml"], lw=2.0, label="running mean (100 steps)")
+    ax.set_xlabel("outer step")
+    ax.set_ylabel("meta-loss Σᵢ L_Tᵢ(θ'ᵢ) / N")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper right", fontsize=8)
+    return artists
+
+
+def update_history(artists, history: Sequence[float], n_total: int) -> None:
+    """Draw ``history`` (one loss per outer step) on an x axis that spans ``n_total`` steps."""
+    values = np.asarray(history, dtype=float)
+    steps = np.arange(1, len(values) + 1)
+    artists["raw"].set_data(steps, values)
+    window = 100
+    if len(values):
+        cumulative = np.cumsum(np.insert(values, 0, 0.0))
+        counts = np.minimum(steps, window)
+        smooth = (cumulative[steps] - cumulative[steps - counts]) / counts
+        artists["smooth"].set_data(steps, smooth)
+        ax = artists["raw"].axes
+        ax.set_xlim(0, max(n_total, 1))
+        finite = values[np.isfinite(values) & (values > 0)]
+        if len(finite):
+            ax.set_ylim(finite.min() / 1.5, finite.max() * 1.5)

@@ -1,0 +1,151 @@
+"""Start a real Voila server and a real headless Chromium: shared by the tests and benchmarks.
+
+Chromium is Debian's package (``apt-get install chromium``), driven by Playwright's Python
+package through ``executable_path``; Playwright's own browser download is never used.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+from urllib.parse import urlparse
+
+__all__ = ["VoilaServer", "free_port", "chromium_path", "launch_chromium", "is_local_url", "PageWatcher"]
+
+CHROMIUM_CANDIDATES = ["/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser"]
+# Without these, Chromium phones home at start and the closed network refuses it many times.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def is_local_url(url: str) -> bool:
+    """True for URLs that stay on this machine (loopback, data:, blob:, about:)."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("data", "blob", "about", "chrome-error"):
+        return True
+    return parsed.hostname in ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class VoilaServer:
+    """``python -m mtlviz.serve`` in a subprocess on a free loopback port."""
+
+    notebook_dir: Optional[Path] = None
+    port: int = field(default_factory=free_port)
+    extra_args: List[str] = field(default_factory=list)
+    process: Optional[subprocess.Popen] = None
+    log_path: Optional[Path] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self, timeout: float = 60.0) -> "VoilaServer":
+        args = [sys.executable, "-m", "mtlviz.serve", f"--port={self.port}", *self.extra_args]
+        if self.notebook_dir is not None:
+            args.append(f"--notebooks={self.notebook_dir}")
+        self.log_path = Path(tempfile.mkstemp(prefix="voila-", suffix=".log")[1])
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Voila exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"Voila did not answer on {self.url} within {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
+
+    def kernel_pids(self) -> List[int]:
+        """PIDs of the kernels this server runs (its child ipykernel processes)."""
+        import psutil
+
+        if self.process is None:
+            return []
+        try:
+            children = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        pids = []
+        for child in children:
+            try:
+                if "ipykernel" in " ".join(child.cmdline()):
+                    pids.append(child.pid)
+            except psutil.Error:
+                continue
+        return pids
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def chromium_path() -> Optional[str]:
+    """Debian's Chromium binary, or None when it is not installed."""
+    for candidate in CHROMIUM_CANDIDATES:
+        if os.path.exists(candidate):
+            return candidate
+    return shutil.which("chromium")
+
+
+def launch_chromium(playwright, **kwargs):
+    """Launch headless Debian Chromium with a fresh profile through Playwright."""
+    path = chromium_path()
+    if path is None:
+        raise RuntimeError("Chromium is not installed: apt-get install chromium (scripts/test does this)")
+    return playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS, **kwargs)
+
+
+class PageWatcher:
+    """Collects a page's console errors, uncaught exceptions and requests leaving the machine."""
+
+    def __init__(self, page):
+        self.console_errors: List[str] = []
+        self.external_requests: List[str] = []
+        self.failed_requests: List[str] = []
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda error: self.console_errors.append(f"uncaught: {error}"))
+        page.on("request", self._on_request)
+        page.on("requestfailed", lambda request: self.failed_requests.append(request.url))
+
+    def _on_console(self, message):
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+    def _on_request(self, request):
+        if not is_local_url(request.url):
+            self.external_requests.append(request.url)

@@ -1,0 +1,123 @@
+"""Task families and samplers. Every sampler takes ``random_state``.
+
+A *task* T is a small learning problem; a meta-learner sees many tasks drawn from a family
+p(T) and must adapt quickly to a new one. Each task here comes with a support set (the K
+examples the learner adapts on, D^tr) and a query set (fresh examples it is scored on, D^val).
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Tuple
+
+import torch
+
+from ._validation import check_int, check_random_state, check_real
+
+__all__ = ["TaskBatch", "SinusoidTasks"]
+
+
+class TaskBatch(NamedTuple):
+    """A meta-batch of N regression tasks; the first dimension indexes the tasks.
+
+    x_support, y_support: (N, K, 1); x_query, y_query: (N, Q, 1); amplitude, phase: (N,).
+    """
+
+    x_support: torch.Tensor
+    y_support: torch.Tensor
+    x_query: torch.Tensor
+    y_query: torch.Tensor
+    amplitude: torch.Tensor
+    phase: torch.Tensor
+
+    @property
+    def data(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x_support, y_support, x_query, y_query), the arguments of ``functional.meta_loss``."""
+        return self.x_support, self.y_support, self.x_query, self.y_query
+
+    def task(self, i: int) -> "TaskBatch":
+        """The i-th task alone, as a batch of one."""
+        return TaskBatch(*(t[i : i + 1] for t in self))
+
+
+class SinusoidTasks:
+    """The sinusoid regression family of Finn et al. (2017): y = A sin(x − φ).
+
+    Each task draws A ~ U[0.1, 5.0] and φ ~ U[0, π]; its inputs are x ~ U[−5, 5].
+
+    Parameters
+    ----------
+    amplitude_range, phase_range, x_range : (float, float)
+        The ranges of A, φ and x; the defaults are the paper's.
+
+    References
+    ----------
+    Finn, Abbeel & Levine, ICML 2017, section 5.1.
+    """
+
+    def __init__(self, amplitude_range=(0.1, 5.0), phase_range=(0.0, math.pi), x_range=(-5.0, 5.0)):
+        self.amplitude_range = self._check_range("amplitude_range", amplitude_range)
+        self.phase_range = self._check_range("phase_range", phase_range)
+        self.x_range = self._check_range("x_range", x_range)
+
+    @staticmethod
+    def _check_range(name, value):
+        try:
+            low, high = value
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a pair (low, high) with low < high; got {value!r}") from None
+        low = check_real(f"{name}[0]", low)
+        high = check_real(f"{name}[1]", high, low, low_inclusive=False)
+        return (low, high)
+
+    def __repr__(self):
+        return (f"SinusoidTasks(amplitude_range={self.amplitude_range}, phase_range="
+                f"({self.phase_range[0]:.4g}, {self.phase_range[1]:.4g}), x_range={self.x_range})")
+
+    @staticmethod
+    def function(x: torch.Tensor, amplitude, phase) -> torch.Tensor:
+        """The true curve of a task, A sin(x − φ); broadcasts over leading dimensions."""
+        amplitude = torch.as_tensor(amplitude, dtype=x.dtype)
+        phase = torch.as_tensor(phase, dtype=x.dtype)
+        if amplitude.ndim:  # (N,) task parameters against (N, K, 1) inputs
+            amplitude = amplitude.view(-1, *([1] * (x.ndim - 1)))
+            phase = phase.view(-1, *([1] * (x.ndim - 1)))
+        return amplitude * torch.sin(x - phase)
+
+    def _uniform(self, shape, bounds, generator, dtype):
+        low, high = bounds
+        return low + (high - low) * torch.rand(shape, generator=generator, dtype=dtype)
+
+    def sample_points(self, amplitude: float, phase: float, n_points: int, random_state=None,
+                      dtype=torch.float32):
+        """Draw ``n_points`` inputs x ~ U[x_range] of one task and return ``(x, y)``, each (n, 1)."""
+        amplitude = check_real("amplitude", amplitude, 0.0)
+        phase = check_real("phase", phase)
+        n_points = check_int("n_points", n_points, 1, 100_000)
+        gen = check_random_state(random_state)
+        x = self._uniform((n_points, 1), self.x_range, gen, dtype)
+        return x, self.function(x, amplitude, phase)
+
+    def sample_batch(self, n_tasks: int, n_support: int, n_query: int, random_state=None,
+                     dtype=torch.float32) -> TaskBatch:
+        """Draw ``n_tasks`` tasks, each with ``n_support`` support and ``n_query`` query points.
+
+        Parameters
+        ----------
+        n_tasks : int
+            N, the meta-batch size, in [1, 100000].
+        n_support : int
+            K, support points per task, in [1, 100000].
+        n_query : int
+            Query points per task, in [1, 100000].
+        random_state : int, torch.Generator or None
+            Seed or generator; the same seed gives the same tasks.
+        """
+        n_tasks = check_int("n_tasks", n_tasks, 1, 100_000)
+        n_support = check_int("n_support", n_support, 1, 100_000)
+        n_query = check_int("n_query", n_query, 1, 100_000)
+        gen = check_random_state(random_state)
+        amplitude = self._uniform((n_tasks,), self.amplitude_range, gen, dtype)
+        phase = self._uniform((n_tasks,), self.phase_range, gen, dtype)
+        x = self._uniform((n_tasks, n_support + n_query, 1), self.x_range, gen, dtype)
+        y = self.function(x, amplitude, phase)
+        return TaskBatch(x[:, :n_support], y[:, :n_support], x[:, n_support:], y[:, n_support:], amplitude, phase)

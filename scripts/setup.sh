@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Shared set-up of scripts/serve and scripts/test (source it, don't run it): creates .venv with
+# mtlviz (editable) and its pinned dependencies, re-installing only when pyproject.toml changes.
+#   source scripts/setup.sh          # what the dashboards need
+#   source scripts/setup.sh test     # plus pytest, nbval and playwright
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${MTLVIZ_VENV:-$ROOT/.venv}"
+EXTRA="${1:-}"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating a virtual environment in $VENV"
+  "${PYTHON:-python3}" -m venv "$VENV"
+fi
+stamp_of() { (cat "$ROOT/pyproject.toml"; echo "extra=$1") | sha256sum | cut -d' ' -f1; }
+STAMP="$VENV/.mtlviz-installed"
+# An environment set up with the test extra also serves the dashboards.
+if ! grep -qx -e "$(stamp_of "$EXTRA")" -e "$(stamp_of test)" "$STAMP" 2>/dev/null; then
+  echo "[setup] installing mtlviz and its dependencies (the first time takes about 2 minutes)"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  # torch first, exactly pinned, so that pip never considers a multi-GB CUDA build.
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT${EXTRA:+[$EXTRA]}"
+  stamp_of "$EXTRA" > "$STAMP"
+fi
+export PATH="$VENV/bin:$PATH"

@@ -1,0 +1,25 @@
+"""Shared pytest fixtures.
+
+Each section belongs to one group of tests; add new fixtures under their own heading.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+# -- Unit tests of the maths and estimators (test_functional, test_estimators, test_validation,
+#    test_exercises) ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Run a module's tiny-tensor tests on one intra-op thread, then restore the thread count.
+
+    The unit tests use networks of a few thousand weights, where extra threads buy nothing; on a
+    2-core machine that is busy with anything else (a training job, the notebook kernels), the
+    threads spin-wait on each other and the same steps run tens of times slower.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
