@@ -107,14 +107,19 @@ def test_alpha_slider_changes_the_plot(server, browser):
 def test_diverging_alpha_shows_a_message_not_a_traceback(server, browser):
     """α at its maximum with 10 steps diverges: the class must read a hint, not NaN plots or a traceback."""
     page, watcher = open_dashboard(browser, server.url + f"voila/render/{MAIN_LESSON}")
+    before = page.evaluate(_CANVAS_IMAGE)
     handle = slider_handle(page, "α (inner lr)")
     handle.focus()
     handle.press("End")
     steps = slider_handle(page, "inner steps")
     steps.focus()
     steps.press("End")
-    page.wait_for_function("() => document.querySelector('.mtlviz-status').innerText.includes('diverged')",
-                           timeout=30_000)
+    page.wait_for_function(
+        "() => { const t = document.querySelector('.mtlviz-status').innerText;"
+        " return t.includes('α = 1,') && t.includes('10 inner steps') && t.includes('diverged'); }",
+        timeout=30_000)
+    page.wait_for_function(f"() => ({_CANVAS_IMAGE})() !== {before!r}", timeout=30_000)
+    page.wait_for_timeout(1000)  # the last PNG of the redraw
     text = page.locator(".mtlviz-status").inner_text()
     assert "try α below" in text
     assert "Traceback (most recent call last)" not in page.content()
@@ -128,8 +133,10 @@ def test_meta_training_runs_live_and_stops(server, browser):
     """The outer-loop panel must train while the page stays responsive, and Stop must halt it."""
     page, watcher = open_dashboard(browser, server.url + f"voila/render/{MAIN_LESSON}")
     page.get_by_role("button", name="Meta-train from scratch").click()
+    # Let it train long enough for the meta-loss curve to show, then stop.
     page.wait_for_function(
-        "() => /outer step \\d+ \\/ 2000/.test(document.body.innerText)", timeout=60_000)
+        "() => { const m = /outer step (\\d+) \\/ 2000/.exec(document.body.innerText); return m && +m[1] >= 150; }",
+        timeout=120_000)
     page.get_by_role("button", name="Stop").click()
     page.wait_for_function("() => document.body.innerText.includes('stopped after')", timeout=30_000)
     stopped_text = page.locator("text=/outer step \\d+/").first.inner_text()

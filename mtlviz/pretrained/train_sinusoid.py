@@ -3,7 +3,7 @@
 MAML follows Finn et al. (2017): 1-40-40-1 ReLU, α = 0.01 with one inner step, meta-batch 25,
 Adam β = 1e-3, 70,000 outer steps; training tasks have K = 5 support and 10 query points. The
 baseline is the same network trained by plain regression on all tasks (``JointTraining``).
-Deterministic: fixed seeds and two threads. Takes about 12 minutes on 2 CPU cores.
+Deterministic: fixed seeds and two threads. Takes 15 to 30 minutes on 2 CPU cores.
 """
 from __future__ import annotations
 

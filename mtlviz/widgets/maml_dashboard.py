@@ -113,8 +113,9 @@ class InnerOuterDashboard(widgets.VBox):
                                                      description="outer steps", style=style)
         self.first_order_checkbox = widgets.Checkbox(value=False, description="first-order MAML")
         self.train_button = widgets.Button(description="Meta-train from scratch", icon="play",
-                                           button_style="success")
-        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
+                                           button_style="success", layout=widgets.Layout(width="230px"))
+        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger", disabled=True,
+                                          layout=widgets.Layout(width="100px"))
         self.train_button.on_click(self._on_train_click)
         self.stop_button.on_click(self._on_stop_click)
         self.progress = widgets.IntProgress(value=0, min=0, max=n_train_steps, description="progress")
