@@ -168,12 +168,17 @@ def main(argv=None) -> int:
         def loop_step(kwargs=kwargs):
             return loop_meta_gradient(model, params, *batch, **kwargs)
 
+        def fast_loop_step(kwargs=kwargs):
+            return loop_meta_gradient(model, params, *batch, fast_forward=True, **kwargs)
+
         def mtlviz_step(kwargs=kwargs):
             return Fn.meta_gradient(model, params, *batch, **kwargs)
 
         reference = loop_step()
         mismatch = check_same(f"mtlviz eager, {label}", mtlviz_step(), reference)
-        timings = [Timing("loop", loop_step, []), Timing("mtlviz", mtlviz_step, [])]
+        check_same(f"loop with functional_forward, {label}", fast_loop_step(), reference)
+        timings = [Timing("loop", loop_step, []), Timing("mtlviz", mtlviz_step, []),
+                   Timing("fast loop", fast_loop_step, [])]
 
         compiled_mismatch = float("nan")
         if args.compile:
@@ -199,7 +204,8 @@ def main(argv=None) -> int:
 
     print()
     header = ["configuration", "loop steps/s (ms/step)", "mtlviz steps/s (ms/step)",
-              "speed-up mtlviz/loop", f"target ≥ {TARGET_SPEEDUP:g}x"]
+              "speed-up mtlviz/loop", f"target ≥ {TARGET_SPEEDUP:g}x",
+              "loop with functional_forward steps/s (ms/step)", "speed-up mtlviz/that loop"]
     if args.compile:
         header += ["compile s (first call)", "compiled steps/s (ms/step)", "speed-up compiled/loop"]
     print("| " + " | ".join(header) + " |")
@@ -207,13 +213,18 @@ def main(argv=None) -> int:
     for label, timings, _, _ in rows:
         loop, eager = timings[0].median, timings[1].median
         speedup = loop / eager
+        fast_loop = timings[2].median
         cells = [label, format_rate(loop), format_rate(eager), f"{speedup:.1f}x",
-                 "met" if speedup >= TARGET_SPEEDUP else "not met"]
+                 "met" if speedup >= TARGET_SPEEDUP else "not met", format_rate(fast_loop),
+                 f"{fast_loop / eager:.1f}x"]
         if args.compile:
-            compiled = timings[2]
+            compiled = timings[3]
             cells += [f"{compiled.first_call:.1f}", format_rate(compiled.median), f"{loop / compiled.median:.1f}x"]
         print("| " + " | ".join(cells) + " |")
     print()
+    print("loop = reference.loop_meta_gradient as a plain loop is usually written (functional_call per task); "
+          "'loop with functional_forward' gives that loop the model's cheaper forward too, so its speed-up "
+          "isolates what vmap batching buys.")
     print("steps/s = meta-gradients per second (median over repeats); speed-up = loop time / mtlviz time. "
           f"The target (≥ {TARGET_SPEEDUP:g}x for mtlviz eager, from the issue) is reported, not enforced.")
     if args.compile:

@@ -94,6 +94,8 @@ def main(argv=None) -> int:
         parser.error(f"--tasks must be at least 2 (for an interval); got {args.tasks}")
     if args.k < 1:
         parser.error(f"--k must be at least 1; got {args.k}")
+    if not 0.0 <= args.inner_lr <= 10.0:  # the range mtlviz.functional accepts
+        parser.error(f"--inner-lr must be in [0, 10]; got {args.inner_lr:g}")
     if args.seed in TRAINING_SEEDS:
         print(f"warning: seed {args.seed} is also a training seed; the test tasks may repeat training tasks",
               file=sys.stderr)

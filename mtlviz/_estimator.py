@@ -39,7 +39,8 @@ class AdaptationTrace:
     predictions : (n + 1, G) array, f at ``x_eval`` after 0…n inner steps
     eval_losses, support_losses : (n + 1,) arrays, MSE on the evaluation (query) and support sets
     diverged : bool, the support loss exploded or became non-finite
-    stable_inner_lr : float or None, when diverged, 2/λ_max at θ: steps below it are locally stable
+    stable_inner_lr : float or None, when diverged, the largest α (within 5%) for which the same
+        number of steps does not diverge on this support set
     """
 
     predictions: np.ndarray
@@ -222,7 +223,9 @@ class GradientAdaptedRegressor:
         diverged = Fn.has_diverged(support_losses) or not bool(torch.isfinite(predictions).all())
         stable = None
         if diverged:
-            stable = Fn.stable_inner_lr(self.model_, self.params_, x_support, y_support)
+            inner_lr, n_inner_steps = self._adapt_args(inner_lr, n_inner_steps)
+            stable = Fn.largest_stable_inner_lr(self.model_, self.params_, x_support, y_support,
+                                                n_inner_steps=n_inner_steps, high=inner_lr)
         return AdaptationTrace(predictions.numpy(), eval_losses.numpy(), support_losses.numpy(), diverged, stable)
 
     def predict(self, x, params=None) -> torch.Tensor:

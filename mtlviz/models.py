@@ -33,6 +33,21 @@ class MLP(nn.Sequential):
         super().__init__(*layers)
         self.sizes = tuple(sizes)
 
+    def functional_forward(self, params, x: torch.Tensor) -> torch.Tensor:
+        """f_θ(x) with the parameters ``params`` (a dict named like ``named_parameters()``).
+
+        The same computation as ``torch.func.functional_call(self, params, (x,))``, written out so
+        that :func:`mtlviz.functional.forward` can skip functional_call's per-call module
+        re-parametrisation, which costs more than the arithmetic of a network this small.
+        """
+        n_layers = len(self.sizes) - 1
+        for i in range(n_layers):
+            index = 2 * i  # Linear layers sit at 0, 2, 4, ... with a ReLU between them
+            x = torch.nn.functional.linear(x, params[f"{index}.weight"], params[f"{index}.bias"])
+            if i < n_layers - 1:
+                x = torch.relu(x)
+        return x
+
 
 def sinusoid_mlp(seed: int | None = None) -> MLP:
     """The 1-40-40-1 ReLU regressor of Finn et al. (2017), initialised from ``seed``.

@@ -8,6 +8,7 @@ from typing import Dict, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
+from matplotlib.ticker import ScalarFormatter
 
 __all__ = [
     "plot_adaptation",
@@ -72,33 +73,29 @@ def update_adaptation(artists, x_grid, y_true, x_support, y_support, predictions
     artists["message"].set_visible(bool(message))
 
 
-def plot_loss_curves(ax: Axes, *, n_max_steps: int, labels: Dict[str, str]) -> Dict[str, object]:
-    """Query loss against inner step, one line per model (keys of ``labels``)."""
+def plot_loss_curves(ax: Axes, *, n_max_steps: int, labels: Dict[str, str], ylim=(1e-3, 1e2)) -> Dict[str, object]:
+    """Query loss against inner step, one line per model (keys of ``labels``), on fixed log axes
+    (fixed so the reader compares heights across settings, and so the axes can be cached)."""
     artists = {}
     for key, label in labels.items():
         (artists[key],) = ax.plot([], [], "o-", color=STEP_COLORS.get(key), ms=4, label=label)
     ax.set_xlim(-0.3, n_max_steps + 0.3)
     ax.set_yscale("log")
+    ax.set_ylim(*ylim)
     ax.set_xlabel("inner step")
     ax.set_ylabel("query MSE")
     ax.set_title("query loss vs inner step")
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
     return artists
 
 
 def update_loss_curves(artists, losses: Dict[str, np.ndarray]) -> None:
-    """Set each model's loss curve; non-finite values are left out. Rescales the y axis."""
-    finite_values = []
+    """Set each model's loss curve; non-finite values are left out."""
     for key, values in losses.items():
         values = np.asarray(values, dtype=float)
         keep = np.isfinite(values)
         artists[key].set_data(np.arange(len(values))[keep], values[keep])
-        finite_values.extend(values[keep & (values > 0)])
-    if finite_values:
-        ax = next(iter(artists.values())).axes
-        low, high = min(finite_values), max(finite_values)
-        ax.set_ylim(low / 1.6, high * 1.6)
 
 
 def plot_history(ax: Axes) -> Dict[str, object]:
@@ -107,9 +104,11 @@ def plot_history(ax: Axes) -> Dict[str, object]:
     (artists["raw"],) = ax.plot([], [], color="#aec7e8", lw=0.8, label="meta-loss per outer step")
     (artists["smooth"],) = ax.plot([], [], color=STEP_COLORS["maml"], lw=2.0, label="running mean (100 steps)")
     ax.set_xlabel("outer step")
-    ax.set_ylabel("meta-loss Σᵢ L_Tᵢ(θ'ᵢ) / N")
+    ax.set_ylabel("meta-loss (1/N) Σᵢ L_Tᵢ(θ'ᵢ)")
     ax.set_yscale("log")
-    ax.grid(alpha=0.3, which="both")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
+    ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
     return artists
 

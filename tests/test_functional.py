@@ -332,3 +332,51 @@ def test_sample_points_targets_and_shape():
     assert float(x.min()) >= -5.0 and float(x.max()) <= 5.0
     for xi, yi in zip(x[:, 0].tolist(), y[:, 0].tolist()):
         assert yi == pytest.approx(2.5 * math.sin(xi - 1.2), rel=1e-12, abs=1e-12)
+
+
+# -- forward: the fast path and the model-agnostic path agree ------------------------------------
+
+def test_mlp_functional_forward_equals_functional_call():
+    """If MLP's hand-written forward drifted from the module, every lesson would teach wrong numbers."""
+    from torch.func import functional_call
+
+    model = MLP((3, 7, 5, 2))
+    params = {name: torch.randn_like(p) for name, p in model.named_parameters()}
+    x = torch.randn(11, 3)
+    assert torch.allclose(Fn.forward(model, params, x), functional_call(model, params, (x,)), atol=1e-6)
+
+
+def test_meta_gradient_of_a_plain_module_without_functional_forward():
+    """MAML is model-agnostic: any nn.Module must work through functional_call, with the same gradient."""
+    torch.manual_seed(3)
+    plain = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    assert not hasattr(plain, "functional_forward")
+    params = Fn.get_params(plain, requires_grad=True)
+    batch = SinusoidTasks().sample_batch(4, 5, 6, random_state=0, dtype=torch.float64)
+    ours = Fn.meta_gradient(plain, params, *batch.data, inner_lr=0.05, n_inner_steps=2)
+    theirs = loop_meta_gradient(plain, params, *batch.data, inner_lr=0.05, n_inner_steps=2)
+    for name in params:
+        assert torch.allclose(ours[name], theirs[name], rtol=1e-9, atol=1e-12)
+
+
+def _diverges(model, params, x, y, inner_lr, n_inner_steps):
+    steps = Fn.adapt_trajectory(model, params, x, y, inner_lr=inner_lr, n_inner_steps=n_inner_steps)
+    return Fn.has_diverged(torch.stack([Fn.task_loss(model, p, x, y) for p in steps]))
+
+
+def test_largest_stable_inner_lr_brackets_the_divergence_threshold():
+    """The dashboard's hint 'try α below X' must name an α that works, and not a needlessly small one."""
+    model = sinusoid_mlp(0)
+    params = Fn.get_params(model)
+    x, y = SinusoidTasks().sample_points(3.0, 1.0, 5, random_state=0)
+    found = Fn.largest_stable_inner_lr(model, params, x, y, n_inner_steps=10, high=5.0)
+    assert found is not None and found < 5.0
+    assert not _diverges(model, params, x, y, found, 10)
+    assert _diverges(model, params, x, y, found * 1.2, 10)
+
+
+def test_largest_stable_inner_lr_returns_high_when_it_does_not_diverge():
+    """A setting that converges needs no hint: the search must return the α it was given."""
+    model = sinusoid_mlp(0)
+    x, y = SinusoidTasks().sample_points(1.0, 0.5, 5, random_state=0)
+    assert Fn.largest_stable_inner_lr(model, Fn.get_params(model), x, y, n_inner_steps=3, high=1e-3) == 1e-3

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -25,6 +26,8 @@ def main(argv=None) -> int:
     parser.add_argument("--joint-steps", type=int, default=20_000, help="steps for the baseline (default 20000)")
     parser.add_argument("--out-dir", default=None, help="where to write the .pt files (default: the package)")
     args = parser.parse_args(argv)
+    if args.out_dir:
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)  # fail now, not after 30 minutes of training
     torch.set_num_threads(2)
     tasks = SinusoidTasks()
     common = dict(inner_lr=0.01, outer_lr=1e-3, n_inner_steps=1, meta_batch_size=25, k_shot=5, k_query=10)
@@ -38,8 +41,6 @@ def main(argv=None) -> int:
                 print(f"{kind}: step {record['step']}, mean loss of last 1000 steps {recent:.3f}", flush=True)
         path = weights_path(kind)
         if args.out_dir:
-            from pathlib import Path
-
             path = Path(args.out_dir) / path.name
         estimator.save(path)
         print(f"{kind}: wrote {path} in {time.perf_counter() - started:.0f} s", flush=True)

@@ -16,7 +16,7 @@ from .._estimator import GradientAdaptedRegressor
 from .._validation import check_random_state
 from ..maml import MAML
 from ..tasks import SinusoidTasks
-from ._canvas import interactive_figure
+from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["InnerOuterDashboard"]
 
@@ -138,6 +138,10 @@ class InnerOuterDashboard(widgets.VBox):
         axes[0].legend(loc="lower left", fontsize=7, framealpha=0.8)
         self._loss_artists = plotting.plot_loss_curves(axes[2], n_max_steps=MAX_STEPS,
                                                        labels={"maml": "MAML", "joint": "pretrained"})
+        changing = [*self._loss_artists.values()]
+        for artists in (self._maml_artists, self._joint_artists):
+            changing += [artists[key] for key in ("true", "before", "after", "support", "message")] + artists["steps"]
+        self._blitter = BlitManager(self._canvas, changing)
         self.history_figure, self._history_canvas = interactive_figure(7.0, 2.6)
         self._history_artists = plotting.plot_history(self.history_figure.subplots())
         self._outer_box = widgets.VBox([
@@ -174,7 +178,7 @@ class InnerOuterDashboard(widgets.VBox):
                                        x_support[:, 0].numpy(), y_support[:, 0].numpy(), trace.predictions,
                                        message=trace.divergence_message())
         plotting.update_loss_curves(self._loss_artists, {k: t.eval_losses for k, t in traces.items()})
-        self._canvas.draw_idle()
+        self._blitter.update()
         self._traces = traces
         self.status = self.summary()
 

@@ -1,0 +1,91 @@
+"""The lesson 03 dashboard's logic, driven from Python (the browser tests drive the same widget in Chromium)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mtlviz.pretrained import load_sinusoid
+from mtlviz.widgets import InnerOuterDashboard
+
+
+@pytest.fixture(scope="module")
+def models():
+    return load_sinusoid("maml"), load_sinusoid("joint")
+
+
+@pytest.fixture
+def dashboard(models):
+    return InnerOuterDashboard(*models, random_state=0)
+
+
+def visible_step_lines(artists):
+    return sum(line.get_visible() for line in artists["steps"]) + artists["after"].get_visible()
+
+
+def test_plot_shows_one_line_per_inner_step_and_the_k_support_points(dashboard):
+    """The class counts the lines to see each inner step; K points must be exactly K."""
+    dashboard.n_inner_steps = 3
+    dashboard.k_shot = 7
+    assert visible_step_lines(dashboard._maml_artists) == 3
+    assert len(dashboard._maml_artists["support"].get_xdata()) == 7
+    dashboard.n_inner_steps = 0
+    assert visible_step_lines(dashboard._maml_artists) == 0
+    assert dashboard._maml_artists["before"].get_visible()
+
+
+def test_loss_panel_has_a_point_per_step_for_both_models(dashboard):
+    """The loss-vs-step panel must follow the steps slider for MAML and the baseline."""
+    dashboard.n_inner_steps = 6
+    for key in ("maml", "joint"):
+        assert len(dashboard._loss_artists[key].get_xdata()) == 7
+
+
+def test_maml_adapts_better_than_the_baseline_on_the_opening_task(dashboard):
+    """The lesson's claim on screen: one step from MAML's θ beats fine-tuning the pretrained net."""
+    maml, joint = dashboard._traces["maml"], dashboard._traces["joint"]
+    assert maml.eval_losses[-1] < maml.eval_losses[0]
+    assert maml.eval_losses[-1] < joint.eval_losses[-1]
+
+
+def test_diverging_alpha_shows_a_message_and_hides_the_lines(dashboard):
+    """At α = 1 with 10 steps the class must see 'diverged: try α below …', never NaN curves."""
+    dashboard.inner_lr = 1.0
+    dashboard.n_inner_steps = 10
+    assert "diverged: try α below" in dashboard.status
+    for artists in (dashboard._maml_artists, dashboard._joint_artists):
+        assert artists["message"].get_visible()
+        assert visible_step_lines(artists) == 0
+    for line in dashboard._loss_artists.values():
+        assert np.all(np.isfinite(line.get_ydata()))
+    dashboard.inner_lr = 0.01
+    assert "diverged" not in dashboard.status
+    assert not dashboard._maml_artists["message"].get_visible()
+
+
+def test_new_task_is_reproducible_from_random_state(models):
+    """Two classes using the same seed must see the same sequence of 'new' tasks."""
+    first, second = InnerOuterDashboard(*models, random_state=5), InnerOuterDashboard(*models, random_state=5)
+    for _ in range(3):
+        first.new_task_button.click()
+        second.new_task_button.click()
+        assert (first.amplitude, first.phase) == (second.amplitude, second.phase)
+        assert 0.1 <= first.amplitude <= 5.0 and 0.0 <= first.phase <= 3.14
+    assert first.summary() == second.summary()
+
+
+def test_live_training_runs_in_chunks_and_can_be_used(dashboard):
+    """The outer-loop panel must train, show progress, stop on request and offer the live θ."""
+    dashboard.train_steps_dropdown.value = 500
+    dashboard.start_training()
+    assert dashboard.train_button.disabled and not dashboard.stop_button.disabled
+    for _ in range(3):
+        dashboard.train_chunk(max_seconds=0.05)
+    steps = dashboard.progress.value
+    assert 0 < steps < 500
+    assert len(dashboard._history_artists["raw"].get_xdata()) == steps
+    dashboard.stop_training()
+    assert not dashboard.train_button.disabled and dashboard.stop_button.disabled
+    assert f"stopped after {steps} steps" in dashboard.train_label.value
+    shipped = dashboard.summary()
+    dashboard.weights = "live"  # a barely trained θ adapts far worse than the shipped one
+    assert dashboard.summary() != shipped
