@@ -164,7 +164,7 @@ class GradientAdaptedRegressor:
         optimizer = torch.optim.Adam(self.params_.values(), lr=self.outer_lr)  # β, the outer step
         objective = Fn.meta_loss
         if self.compile:
-            objective = torch.compile(Fn.meta_loss, dynamic=False)
+            objective = Fn.compile_meta_loss()
         started = time.perf_counter()
         for step in range(1, self.n_outer_steps + 1):
             batch = tasks.sample_batch(self.meta_batch_size, self.k_shot, self.k_query, generator)

@@ -8,7 +8,7 @@ from typing import Dict, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 __all__ = [
     "plot_adaptation",
@@ -107,7 +107,9 @@ def plot_history(ax: Axes) -> Dict[str, object]:
     ax.set_ylabel("meta-loss (1/N) Σᵢ L_Tᵢ(θ'ᵢ)")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(0.1, 10.0)
+    ax.set_xlim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
     return artists
@@ -118,6 +120,7 @@ def update_history(artists, history: Sequence[float], n_total: int) -> None:
     values = np.asarray(history, dtype=float)
     steps = np.arange(1, len(values) + 1)
     artists["raw"].set_data(steps, values)
+    artists["raw"].axes.set_xlim(0, max(n_total, 1))
     window = 100
     if len(values):
         cumulative = np.cumsum(np.insert(values, 0, 0.0))
@@ -125,7 +128,6 @@ def update_history(artists, history: Sequence[float], n_total: int) -> None:
         smooth = (cumulative[steps] - cumulative[steps - counts]) / counts
         artists["smooth"].set_data(steps, smooth)
         ax = artists["raw"].axes
-        ax.set_xlim(0, max(n_total, 1))
         finite = values[np.isfinite(values) & (values > 0)]
         if len(finite):
             ax.set_ylim(finite.min() / 1.5, finite.max() * 1.5)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from mtlviz import MAML, MLP, JointTraining, SinusoidTasks, WeightsError
+from mtlviz import MAML, MLP, JointTraining, SinusoidTasks, WeightsError, sinusoid_mlp
 from mtlviz import functional as Fn
 from mtlviz.pretrained import load_sinusoid, weights_path
 
@@ -332,3 +332,23 @@ def test_shipped_maml_improves_by_adapting(tasks):
     estimator = load_sinusoid("maml")
     evaluation = tasks.sample_batch(100, 10, 20, random_state=7)
     assert estimator.score(evaluation) > estimator.score(evaluation, n_inner_steps=0)
+
+
+def test_compiled_meta_loss_equals_eager_and_trains_the_same():
+    """MAML(compile=True) is offered as a speed-up; it must compute the very same objective."""
+    from mtlviz import functional as Fn
+
+    model = sinusoid_mlp(0)
+    params = Fn.get_params(model, requires_grad=True)
+    batch = SinusoidTasks().sample_batch(5, 4, 6, random_state=0)
+    settings = dict(inner_lr=0.01, n_inner_steps=2)
+    compiled = Fn.compile_meta_loss()
+    eager_value = Fn.meta_loss(model, params, *batch.data, **settings)
+    compiled_value = compiled(model, params, *batch.data, **settings)
+    assert torch.allclose(eager_value, compiled_value, rtol=1e-5)
+    eager_grad = torch.autograd.grad(eager_value, list(params.values()))
+    compiled_grad = torch.autograd.grad(compiled_value, list(params.values()))
+    for a, b in zip(eager_grad, compiled_grad):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match=r"inner_lr must be in \[0, 10\]"):
+        compiled(model, params, *batch.data, inner_lr=-1.0)

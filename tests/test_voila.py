@@ -130,3 +130,12 @@ def test_non_loopback_bind_is_refused(host, capsys):
 def test_loopback_names_are_accepted():
     """127.0.0.1, ::1 and localhost are the machine itself and must be allowed."""
     assert all(is_loopback(host) for host in ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+
+
+def test_idle_kernels_are_culled():
+    """A crashed tab sends no shutdown beacon: its kernel must still be reclaimed when idle."""
+    with VoilaServer(extra_args=["--cull-idle=3", "--cull-interval=1"]) as short_lived:
+        _, kernel_id, _, _ = render_with_cookies(short_lived, LESSONS[0])  # no websocket: like a dead tab
+        assert wait_for_kernels(short_lived, lambda pids: len(pids) == 1, timeout=30)
+        assert wait_for_kernels(short_lived, lambda pids: not pids, timeout=60), "the idle kernel was never culled"
+        assert f"Culling kernel" in short_lived.log() or "culling" in short_lived.log().lower()

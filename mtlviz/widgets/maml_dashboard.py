@@ -265,7 +265,8 @@ class InnerOuterDashboard(widgets.VBox):
 
     def _update_history_plot(self):
         history = self._maml_live.history_ if self._maml_live is not None else []
-        plotting.update_history(self._history_artists, history, self._n_train_total or 1)
+        plotting.update_history(self._history_artists, history,
+                                self._n_train_total or int(self.train_steps_dropdown.value))
         self._history_canvas.draw_idle()
 
     async def _train_loop(self):
