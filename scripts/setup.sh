@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Shared set-up of scripts/serve and scripts/test (source it, don't run it): creates .venv with
 # mtlviz (editable) and its pinned dependencies, re-installing only when pyproject.toml changes.
-#   source scripts/setup.sh          # what the dashboards need
+#   source scripts/setup.sh serve    # what the dashboards need
 #   source scripts/setup.sh test     # plus pytest, nbval and playwright
+# (The argument is required: a sourced script sees its caller's arguments when given none.)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MTLVIZ_VENV:-$ROOT/.venv}"
-EXTRA="${1:-}"
+case "${1:-}" in
+  serve) EXTRA="" ;;
+  test) EXTRA="test" ;;
+  *) echo "usage: source scripts/setup.sh serve|test" >&2; return 2 ;;
+esac
 if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating a virtual environment in $VENV"
   "${PYTHON:-python3}" -m venv "$VENV"
