@@ -56,3 +56,13 @@ def test_ci_runs_exactly_the_readme_test_command():
     ci_commands = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
                    if line.strip() and not line.lstrip().startswith("#")]
     assert ci_commands[-1] == "exec bash scripts/test"
+
+
+def test_readme_serve_command_runs_its_set_up_and_reaches_the_server_cli():
+    """The teacher's one command must get through set-up to the server (here: its --help)."""
+    import subprocess
+
+    result = subprocess.run(["bash", "scripts/serve", "--help"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "usage: python -m mtlviz.serve" in result.stdout
