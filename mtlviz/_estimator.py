@@ -16,10 +16,11 @@ from . import functional as Fn
 from ._validation import check_int, check_random_state, check_real, check_tensor, draw_seed
 from .models import MLP
 from .tasks import TaskBatch
+from .training import outer_step
 
 __all__ = ["GradientAdaptedRegressor", "AdaptationTrace", "WeightsError"]
 
-REGENERATE_HINT = "Regenerate the shipped weights with: python -m mtlviz.pretrained.train_sinusoid"
+REGENERATE_COMMAND = "python -m mtlviz.pretrained.train_sinusoid"
 
 
 def _compress(history, n_points: int = 500) -> torch.Tensor:
@@ -168,14 +169,9 @@ class GradientAdaptedRegressor:
         started = time.perf_counter()
         for step in range(1, self.n_outer_steps + 1):
             batch = tasks.sample_batch(self.meta_batch_size, self.k_shot, self.k_query, generator)
-            loss = objective(
-                self.model_, self.params_, *batch.data,
-                inner_lr=self.inner_lr, n_inner_steps=self._train_inner_steps, first_order=self.first_order,
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # ∇θ Σᵢ L_Tᵢ(θ'ᵢ), through the inner updates
-            optimizer.step()  # θ ← θ − β · Adam(∇θ …)
-            value = float(loss.detach())
+            value = outer_step(self.model_, self.params_, optimizer, batch, inner_lr=self.inner_lr,
+                               n_inner_steps=self._train_inner_steps, first_order=self.first_order,
+                               objective=objective)
             self.history_.append(value)
             yield {"step": step, "meta_loss": value, "seconds": time.perf_counter() - started}
 
@@ -267,24 +263,28 @@ class GradientAdaptedRegressor:
         torch.save(state, Path(path))
 
     @classmethod
-    def load(cls, path) -> "GradientAdaptedRegressor":
-        """Read an estimator written by :meth:`save`, safely (``weights_only=True``)."""
+    def load(cls, path, *, regenerate_command: str = REGENERATE_COMMAND) -> "GradientAdaptedRegressor":
+        """Read an estimator written by :meth:`save`, safely (``weights_only=True``).
+
+        Errors name ``regenerate_command``, the command that rebuilds the file.
+        """
         path = Path(path)
+        hint = f"Regenerate the shipped weights with: {regenerate_command}"
         if not path.is_file():
-            raise WeightsError(f"weights file {path} is missing. {REGENERATE_HINT}")
+            raise WeightsError(f"weights file {path} is missing. {hint}")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             kind, sizes, hyper, params = state["kind"], state["sizes"], state["hyperparameters"], state["params"]
         except Exception as error:  # any unreadable file gets the same actionable message
-            raise WeightsError(f"weights file {path} is corrupt or not an mtlviz file ({error}). {REGENERATE_HINT}") from error
+            raise WeightsError(f"weights file {path} is corrupt or not an mtlviz file ({error}). {hint}") from error
         if kind != cls._kind:
-            raise WeightsError(f"weights file {path} holds a {kind!r} model, not {cls._kind!r}. {REGENERATE_HINT}")
+            raise WeightsError(f"weights file {path} holds a {kind!r} model, not {cls._kind!r}. {hint}")
         estimator = cls(model=MLP(sizes), **hyper)
         estimator.model_ = MLP(sizes)
         expected = {name: tuple(p.shape) for name, p in estimator.model_.named_parameters()}
         found = {name: tuple(t.shape) for name, t in params.items()}
         if expected != found:
-            raise WeightsError(f"weights file {path} does not fit a {sizes} network. {REGENERATE_HINT}")
+            raise WeightsError(f"weights file {path} does not fit a {sizes} network. {hint}")
         estimator.params_ = {name: t.float().requires_grad_(True) for name, t in params.items()}
         # The file keeps the training curve averaged into at most 500 points, to stay small.
         estimator.history_ = [float(v) for v in state.get("history", torch.tensor([]))]

@@ -13,7 +13,7 @@ import torch
 
 from . import functional as Fn
 
-__all__ = ["CheckResult", "check_inner_update"]
+__all__ = ["CheckResult", "check_inner_update", "check_outer_loss"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +85,47 @@ def check_inner_update(student_fn: Callable) -> CheckResult:
             return CheckResult(False, "you returned the gradient or the parameters unchanged: compute θ − α∇θL")
         return CheckResult(False, f"wrong values (trial {trial + 1}): for each name, answer[name] = params[name] - inner_lr * grads[name]")
     return CheckResult(True, "correct: θ' = θ − α∇θL, a new dict, params untouched")
+
+
+def check_outer_loss(student_fn: Callable) -> CheckResult:
+    """Check a student's ``outer_loss(model, adapted, x_support, y_support, x_query, y_query)``.
+
+    It must return L_T(θ') measured on the *query* set with the adapted parameters (a dict),
+    the term the seed's code gets wrong by reusing the support set.
+    """
+    from .models import MLP
+    from .tasks import SinusoidTasks
+
+    if not callable(student_fn):
+        return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
+    generator = torch.Generator().manual_seed(4321)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(4321)
+        model = MLP((1, 8, 1))
+    theta = Fn.get_params(model)
+    batch = SinusoidTasks().sample_batch(1, 5, 7, random_state=generator)
+    xs, ys, xq, yq = (t[0] for t in batch.data)
+    adapted = Fn.inner_update(theta, {n: torch.randn(p.shape, generator=generator) for n, p in theta.items()}, 0.1)
+    try:
+        answer = student_fn(model, adapted, xs, ys, xq, yq)
+    except Exception as error:  # the student's code may fail in any way; report it, don't crash
+        return CheckResult(False, f"your function raised {type(error).__name__}: {error}")
+    if answer is None:
+        return CheckResult(False, "your function returned None: did you forget `return`?")
+    if not isinstance(answer, torch.Tensor) or answer.numel() != 1:
+        return CheckResult(False, "return the loss as a single-number tensor")
+    answer = answer.detach().reshape(()).float()
+
+    def close(value):
+        return torch.allclose(answer, value.detach().float(), rtol=1e-5, atol=1e-7)
+
+    if close(Fn.task_loss(model, adapted, xq, yq)):
+        return CheckResult(True, "correct: the adapted θ' is scored on the query set, L_T(θ') on D^val")
+    if close(Fn.task_loss(model, adapted, xs, ys)):
+        return CheckResult(False, "that is the support loss: score θ' on the query set (x_query, y_query), "
+                                  "the points it did not adapt on")
+    if close(Fn.task_loss(model, theta, xq, yq)) or close(Fn.task_loss(model, dict(model.named_parameters()), xq, yq)):
+        return CheckResult(False, "that uses the model's own parameters: evaluate with the adapted ones, "
+                                  "functional.forward(model, adapted, x_query)")
+    return CheckResult(False, "wrong value: return the mean squared error of functional.forward(model, adapted, "
+                              "x_query) against y_query")

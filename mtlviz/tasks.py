@@ -13,7 +13,7 @@ import torch
 
 from ._validation import check_int, check_random_state, check_real
 
-__all__ = ["TaskBatch", "SinusoidTasks"]
+__all__ = ["TaskBatch", "SinusoidTasks", "QueryIsSupport"]
 
 
 class TaskBatch(NamedTuple):
@@ -121,3 +121,27 @@ class SinusoidTasks:
         x = self._uniform((n_tasks, n_support + n_query, 1), self.x_range, gen, dtype)
         y = self.function(x, amplitude, phase)
         return TaskBatch(x[:, :n_support], y[:, :n_support], x[:, n_support:], y[:, n_support:], amplitude, phase)
+
+
+class QueryIsSupport:
+    """A task family whose query set is its support set: the bug of the seed's code example.
+
+    Wraps another family; ``sample_batch`` draws as usual, then scores each task on the very
+    points it adapted on (the seed computes its inner and outer losses on the same ``x, y``).
+    Meta-training then rewards memorising K points rather than generalising from them.
+    Taught in ``notebooks/04_seed_code_example_corrected.ipynb``.
+    """
+
+    def __init__(self, tasks):
+        if not hasattr(tasks, "sample_batch"):
+            raise ValueError(f"tasks must be a task family with a sample_batch method; got {type(tasks).__name__}")
+        self.tasks = tasks
+
+    def __repr__(self):
+        return f"QueryIsSupport({self.tasks!r})"
+
+    def sample_batch(self, n_tasks: int, n_support: int, n_query: int, random_state=None, dtype=torch.float32) -> TaskBatch:
+        """Like the wrapped family's, with ``x_query, y_query`` equal to the support set
+        (``n_query`` is ignored: the query set has the K support points)."""
+        batch = self.tasks.sample_batch(n_tasks, n_support, 1, random_state, dtype=dtype)
+        return batch._replace(x_query=batch.x_support, y_query=batch.y_support)

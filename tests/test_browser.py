@@ -161,3 +161,18 @@ def test_leaving_a_dashboard_frees_its_kernel(server, browser):
         time.sleep(0.5)
     assert not opened & set(server.kernel_pids()), "the kernel outlived its page (shutdown beacon rejected?)"
     page.close()
+
+
+def test_seed_lesson_checkbox_switches_the_model(server, browser):
+    """In lesson 04, unticking a fix must redraw with the buggy model and say which one."""
+    page, watcher = open_dashboard(browser, server.url + "voila/render/04_seed_code_example_corrected.ipynb")
+    before = page.evaluate(_CANVAS_IMAGE)
+    page.get_by_label("fix 2: score on a separate query set").uncheck()
+    page.wait_for_function(
+        "() => document.querySelector('.mtlviz-status').innerText.startsWith('bug: query set = support set')",
+        timeout=30_000)
+    page.wait_for_function(f"() => ({_CANVAS_IMAGE})() !== {before!r}", timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "04_query_bug.png"), full_page=True)
+    assert_clean(watcher)
+    page.close()

@@ -89,3 +89,45 @@ def test_live_training_runs_in_chunks_and_can_be_used(dashboard):
     shipped = dashboard.summary()
     dashboard.weights = "live"  # a barely trained θ adapts far worse than the shipped one
     assert dashboard.summary() != shipped
+
+
+# -- lesson 04: SeedBugsDashboard ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def seed_models():
+    from mtlviz.pretrained import load_seed_variant
+    from mtlviz.seed import VARIANTS
+
+    return {name: load_seed_variant(name) for name in VARIANTS}
+
+
+def test_seed_dashboard_checkboxes_select_the_matching_variant(seed_models):
+    """Unticking a fix must show the model trained with that bug, in bold on the loss panel."""
+    from mtlviz.widgets import SeedBugsDashboard
+
+    dashboard = SeedBugsDashboard(seed_models)
+    expected = {(True, True): "corrected", (False, True): "no_query_set", (True, False): "one_task",
+                (False, False): "both_bugs"}
+    for (query, batch), name in expected.items():
+        dashboard.separate_query, dashboard.task_batch = query, batch
+        assert dashboard.variant == name
+        assert dashboard._loss_artists[name].get_linewidth() == 3.0
+        assert dashboard.status.startswith(__import__("mtlviz.seed").seed.VARIANTS[name].label)
+
+
+def test_seed_dashboard_task_slider_moves_the_left_panel(seed_models):
+    """Moving 'test task' must show a different task's points and curve."""
+    from mtlviz.widgets import SeedBugsDashboard
+
+    dashboard = SeedBugsDashboard(seed_models)
+    before = dashboard._fit_artists["support"].get_xdata().copy()
+    dashboard.task_index = 5
+    assert not np.array_equal(before, dashboard._fit_artists["support"].get_xdata())
+
+
+def test_seed_dashboard_needs_every_variant(seed_models):
+    """A dashboard missing a model would crash on a checkbox click: refuse at construction."""
+    from mtlviz.widgets import SeedBugsDashboard
+
+    with pytest.raises(ValueError, match="missing"):
+        SeedBugsDashboard({"corrected": seed_models["corrected"]})

@@ -1,4 +1,5 @@
 """Dashboards: one composite widget class per lesson, wiring and layout only (no maths)."""
 from .maml_dashboard import InnerOuterDashboard
+from .seed_dashboard import SeedBugsDashboard
 
-__all__ = ["InnerOuterDashboard"]
+__all__ = ["InnerOuterDashboard", "SeedBugsDashboard"]

@@ -1,0 +1,54 @@
+"""The seed text's MAML code example (§5), and what it takes to make it right.
+
+The seed shows a TensorFlow snippet with real bugs; lesson 04 shows it verbatim, explains each
+bug and runs the corrected version (:func:`mtlviz.training.outer_step`). The dashboard of that
+lesson compares MAML trained with and without the two fixes that change what is learned.
+"""
+from __future__ import annotations
+
+from typing import Dict, NamedTuple
+
+from .maml import MAML
+from .tasks import QueryIsSupport, SinusoidTasks
+
+__all__ = ["SEED_SNIPPET", "Variant", "VARIANTS", "variant_estimator", "variant_tasks"]
+
+#: The code example of seed §5, verbatim (TensorFlow; shown as text, never run).
+SEED_SNIPPET = 'import tensorflow as tf\n\ndef maml(model, x, y, inner_lr, outer_lr):\n  with tf.GradientTape() as outer_tape:\n    with tf.GradientTape() as inner_tape:\n      y_pred = model(x)\n      loss = tf.keras.losses.categorical_crossentropy(y, y_pred)\n    grads = inner_tape.gradient(loss, model.trainable_variables)\n    updated_model = tf.nest.map_structure(lambda v, g: v - inner_lr * g,\n                                         model.trainable_variables, grads)\n    y_pred = updated_model(x)\n    loss = tf.keras.losses.categorical_crossentropy(y, y_pred)\n  grads = outer_tape.gradient(loss, model.trainable_variables)\n  optimizer.apply_gradients(zip(grads, model.trainable_variables))\n'
+
+
+class Variant(NamedTuple):
+    """One way of meta-training: with or without the seed's query-set and task-batch bugs."""
+
+    label: str
+    separate_query: bool
+    meta_batch_size: int
+
+
+#: The corrected recipe and the seed's two learning bugs, alone and together.
+VARIANTS: Dict[str, Variant] = {
+    "corrected": Variant("corrected: query set + 25 tasks", True, 25),
+    "no_query_set": Variant("bug: query set = support set", False, 25),
+    "one_task": Variant("bug: one task per outer step", True, 1),
+    "both_bugs": Variant("both bugs (the seed as written)", False, 1),
+}
+
+
+def variant_tasks(name: str):
+    """The task family a variant trains on (support reused as query for the query-set bug)."""
+    if name not in VARIANTS:
+        raise ValueError(f"name must be one of {sorted(VARIANTS)}; got {name!r}")
+    tasks = SinusoidTasks()
+    return tasks if VARIANTS[name].separate_query else QueryIsSupport(tasks)
+
+
+def variant_estimator(name: str, *, n_outer_steps: int = 3000, random_state: int = 0) -> MAML:
+    """An unfitted MAML set up like variant ``name``: fit it on ``variant_tasks(name)``.
+
+    All variants share everything else (network, θ's initialisation, α = 0.01, one inner step,
+    K = 5, Adam β = 1e-3), so their differences come from the bugs alone.
+    """
+    if name not in VARIANTS:
+        raise ValueError(f"name must be one of {sorted(VARIANTS)}; got {name!r}")
+    return MAML(inner_lr=0.01, outer_lr=1e-3, n_inner_steps=1, meta_batch_size=VARIANTS[name].meta_batch_size,
+                n_outer_steps=n_outer_steps, k_shot=5, k_query=10, random_state=random_state)

@@ -1,0 +1,133 @@
+"""Dashboard of lesson 04: what the seed's two learning bugs do to MAML."""
+from __future__ import annotations
+
+import ipywidgets as widgets
+import torch
+from traitlets import Bool, Int, Unicode
+
+from .. import plotting
+from .._validation import check_int
+from ..seed import VARIANTS
+from ..tasks import SinusoidTasks
+from ._canvas import BlitManager, interactive_figure
+
+__all__ = ["SeedBugsDashboard"]
+
+N_STEPS = 10
+N_TEST_TASKS = 100
+VARIANT_COLORS = {"corrected": "#1f77b4", "no_query_set": "#ff7f0e", "one_task": "#2ca02c", "both_bugs": "#d62728"}
+
+
+class SeedBugsDashboard(widgets.VBox):
+    """Switch the seed's bugs on and off and see MAML trained that way adapt to new tasks.
+
+    Parameters
+    ----------
+    models : dict of str to MAML
+        One meta-trained MAML per key of :data:`mtlviz.seed.VARIANTS`
+        (``mtlviz.pretrained.load_seed_variant(name)``).
+    random_state : int
+        Seeds the test tasks; the same seed shows the same tasks and numbers.
+
+    Public state: ``separate_query`` and ``task_batch`` (the two fixes), ``task_index`` (which
+    test task the left panel shows); ``status`` is the line under the plot.
+    """
+
+    separate_query = Bool(True)
+    task_batch = Bool(True)
+    task_index = Int(0)
+    status = Unicode("")
+
+    def __init__(self, models, *, random_state: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        missing = sorted(set(VARIANTS) - set(models))
+        if missing:
+            raise ValueError(f"models must hold one MAML per variant; missing {missing}")
+        check_int("random_state", random_state, 0, 2**31 - 1)
+        self._models = dict(models)
+        self._tasks = SinusoidTasks()
+        self._test = self._tasks.sample_batch(N_TEST_TASKS, 5, 100, random_state=random_state)
+        # Precomputed once: every variant's mean query loss after 0..10 steps on the test tasks.
+        self._curves = {name: model.query_loss_curve(self._test, inner_lr=0.01, n_inner_steps=N_STEPS).mean(0).numpy()
+                        for name, model in self._models.items()}
+        self._x_grid = torch.linspace(-5.0, 5.0, 200).unsqueeze(1)
+
+        wide = dict(indent=False, style={"description_width": "initial"}, layout=widgets.Layout(width="380px"))
+        self.query_checkbox = widgets.Checkbox(value=True, description="fix 2: score on a separate query set", **wide)
+        self.batch_checkbox = widgets.Checkbox(value=True, description="fix 3: a batch of 25 tasks per outer step",
+                                               **wide)
+        self.task_slider = widgets.IntSlider(value=0, min=0, max=N_TEST_TASKS - 1, description="test task",
+                                             style={"description_width": "80px"}, layout=widgets.Layout(width="340px"))
+        widgets.link((self.query_checkbox, "value"), (self, "separate_query"))
+        widgets.link((self.batch_checkbox, "value"), (self, "task_batch"))
+        widgets.link((self.task_slider, "value"), (self, "task_index"))
+
+        self.figure, self._canvas = interactive_figure(11.0, 3.7)
+        left, right = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
+        self._fit_artists = plotting.plot_adaptation(left, n_max_steps=N_STEPS, color=VARIANT_COLORS["corrected"],
+                                                     title="")
+        # The adapted curve changes colour with the variant, so the legend lists only fixed styles.
+        left.legend(handles=[self._fit_artists[key] for key in ("true", "before", "support")],
+                    loc="lower left", fontsize=7, framealpha=0.8)
+        self._loss_artists = plotting.plot_loss_curves(
+            right, n_max_steps=N_STEPS, labels={name: variant.label for name, variant in VARIANTS.items()},
+            ylim=(0.05, 20.0))
+        for name, line in self._loss_artists.items():
+            line.set_color(VARIANT_COLORS[name])
+        right.legend(loc="lower left", fontsize=7)
+        right.set_title("mean over 100 test tasks (K = 5, α = 0.01)")
+        changing = [*self._loss_artists.values(), left.title] + [
+            self._fit_artists[key] for key in ("true", "before", "after", "support", "message")] + self._fit_artists["steps"]
+        self._blitter = BlitManager(self._canvas, changing)
+        self._title = left.title
+        self._status_label = widgets.HTML()
+        self._status_label.add_class("mtlviz-status")
+        self.children = [widgets.HBox([widgets.VBox([self.query_checkbox, self.batch_checkbox]), self.task_slider]),
+                         self._canvas, self._status_label]
+        self.observe(self._on_setting_change, names=["separate_query", "task_batch", "task_index"])
+        self.refresh()
+
+    @property
+    def variant(self) -> str:
+        """The key of :data:`VARIANTS` matching the two checkboxes."""
+        for name, variant in VARIANTS.items():
+            if variant.separate_query == self.separate_query and (variant.meta_batch_size > 1) == self.task_batch:
+                return name
+        raise AssertionError("VARIANTS covers every combination")
+
+    def refresh(self) -> None:
+        """Redraw for the current variant and test task."""
+        name = self.variant
+        model = self._models[name]
+        task = self._test.task(self.task_index)
+        x_support, y_support = task.x_support[0], task.y_support[0]
+        y_grid = SinusoidTasks.function(self._x_grid, float(task.amplitude[0]), float(task.phase[0]))
+        trace = model.trace_adaptation(x_support, y_support, self._x_grid, y_grid, inner_lr=0.01,
+                                       n_inner_steps=N_STEPS)
+        self._fit_artists["after"].set_color(VARIANT_COLORS[name])
+        for line in self._fit_artists["steps"]:
+            line.set_color(VARIANT_COLORS[name])
+            line.set_alpha(0.35)
+        plotting.update_adaptation(self._fit_artists, self._x_grid[:, 0].numpy(), y_grid[:, 0].numpy(),
+                                   x_support[:, 0].numpy(), y_support[:, 0].numpy(), trace.predictions,
+                                   message=trace.divergence_message())
+        self._title.set_text(f"{VARIANTS[name].label}: test task {self.task_index}, {N_STEPS} steps")
+        plotting.update_loss_curves(self._loss_artists, self._curves)
+        for key, line in self._loss_artists.items():
+            line.set_linewidth(3.0 if key == name else 1.0)
+            line.set_alpha(1.0 if key == name else 0.45)
+        self._blitter.update()
+        self.status = self.summary()
+        self._status_label.value = self.status
+
+    def summary(self) -> str:
+        """The selected variant's mean test query MSE after 1 and 10 steps, beside the corrected one."""
+        name = self.variant
+        mine, best = self._curves[name], self._curves["corrected"]
+        text = f"{VARIANTS[name].label}: query MSE after 1 / 10 steps = {mine[1]:.2f} / {mine[-1]:.2f}"
+        if name != "corrected":
+            text += f" (corrected: {best[1]:.2f} / {best[-1]:.2f})"
+        return text
+
+    def _on_setting_change(self, change):
+        self.refresh()
