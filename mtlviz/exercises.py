@@ -13,7 +13,7 @@ import torch
 
 from . import functional as Fn
 
-__all__ = ["CheckResult", "check_inner_update", "check_outer_loss"]
+__all__ = ["CheckResult", "check_inner_update", "check_outer_loss", "check_line_inner_step"]
 
 
 @dataclass(frozen=True)
@@ -129,3 +129,56 @@ def check_outer_loss(student_fn: Callable) -> CheckResult:
                                   "functional.forward(model, adapted, x_query)")
     return CheckResult(False, "wrong value: return the mean squared error of functional.forward(model, adapted, "
                               "x_query) against y_query")
+
+
+def check_line_inner_step(student_fn: Callable) -> CheckResult:
+    """Check a student's ``inner_step(w, b, x, y, inner_lr) -> (w', b')`` for f(x) = w·x + b.
+
+    The expected answer is one gradient step on the mean squared error, written by hand:
+    ∂L/∂w = 2·mean((w·x + b − y)·x), ∂L/∂b = 2·mean(w·x + b − y); it is compared with
+    mtlviz's autograd step (:func:`mtlviz.landscape.adapted_points`) on random tasks.
+    """
+    from .landscape import adapted_points
+    from .tasks import LineTasks
+
+    if not callable(student_fn):
+        return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
+    generator = torch.Generator().manual_seed(2468)
+    for trial in range(3):
+        batch = LineTasks().sample_batch(1, 5, 1, random_state=generator)
+        w, b = (float(v) for v in torch.empty(2).uniform_(-2, 2, generator=generator))
+        inner_lr = float(torch.empty(()).uniform_(0.05, 0.3, generator=generator))
+        x = batch.x_support[0, :, 0].double().numpy()
+        y = batch.y_support[0, :, 0].double().numpy()
+        expected = adapted_points(batch.task(0), w, b, inner_lr=inner_lr)[0]
+        try:
+            answer = student_fn(w, b, x.copy(), y.copy(), inner_lr)
+        except Exception as error:  # the student's code may fail in any way; report it, don't crash
+            return CheckResult(False, f"your function raised {type(error).__name__}: {error}")
+        if answer is None:
+            return CheckResult(False, "your function returned None: did you forget `return`?")
+        try:
+            answer = [float(v) for v in answer]
+        except (TypeError, ValueError):
+            return CheckResult(False, "return two numbers: (new_w, new_b)")
+        if len(answer) != 2:
+            return CheckResult(False, f"return two numbers (new_w, new_b), not {len(answer)}")
+        step = [answer[0] - w, answer[1] - b]
+        want = [expected[0] - w, expected[1] - b]
+
+        def same(a, c):
+            return all(abs(p - q) <= 1e-6 + 1e-5 * abs(q) for p, q in zip(a, c))
+
+        if same(step, want):
+            continue
+        if same(step, [-v for v in want]):
+            return CheckResult(False, "you stepped up the gradient: θ' = θ − α∇θL subtracts")
+        if same(step, [v / 2 for v in want]):
+            return CheckResult(False, "the step is half as long as it should be: d/dw (e²) = 2·e·x, keep the 2")
+        if same(step, [v * len(x) for v in want]):
+            return CheckResult(False, "the loss is a mean over the K points, not a sum: divide by K")
+        if same(answer, [expected[1], expected[0]]):
+            return CheckResult(False, "w and b are swapped: return (new_w, new_b)")
+        return CheckResult(False, f"wrong values (trial {trial + 1}): with e = w·x + b − y, "
+                                  "w' = w − α·2·mean(e·x) and b' = b − α·2·mean(e)")
+    return CheckResult(True, "correct: one step θ' = θ − α∇θL on the support points, by hand")

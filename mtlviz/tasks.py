@@ -13,7 +13,7 @@ import torch
 
 from ._validation import check_int, check_random_state, check_real
 
-__all__ = ["TaskBatch", "SinusoidTasks", "QueryIsSupport"]
+__all__ = ["TaskBatch", "SinusoidTasks", "LineTasks", "QueryIsSupport"]
 
 
 class TaskBatch(NamedTuple):
@@ -121,6 +121,32 @@ class SinusoidTasks:
         x = self._uniform((n_tasks, n_support + n_query, 1), self.x_range, gen, dtype)
         y = self.function(x, amplitude, phase)
         return TaskBatch(x[:, :n_support], y[:, :n_support], x[:, n_support:], y[:, n_support:], amplitude, phase)
+
+
+class LineTasks(SinusoidTasks):
+    """Straight-line regression tasks y = a·x + c, for models small enough to draw (lesson 02).
+
+    Each task draws its slope a ~ U[slope_range] and intercept c ~ U[intercept_range]; inputs
+    x ~ U[x_range]. Fitted with f_θ(x) = w·x + b, every quantity of MAML lives in the (w, b) plane.
+    The batch's ``amplitude`` and ``phase`` fields carry a and c.
+    """
+
+    def __init__(self, slope_range=(-2.0, 2.0), intercept_range=(-2.0, 2.0), x_range=(-2.0, 2.0)):
+        super().__init__(amplitude_range=slope_range, phase_range=intercept_range, x_range=x_range)
+        self._check_range("slope_range", slope_range)
+
+    def __repr__(self):
+        return f"LineTasks(slope_range={self.amplitude_range}, intercept_range={self.phase_range}, x_range={self.x_range})"
+
+    @staticmethod
+    def function(x: torch.Tensor, amplitude, phase) -> torch.Tensor:
+        """The true line of a task, a·x + c (``amplitude`` = a, ``phase`` = c)."""
+        slope = torch.as_tensor(amplitude, dtype=x.dtype)
+        intercept = torch.as_tensor(phase, dtype=x.dtype)
+        if slope.ndim:
+            slope = slope.view(-1, *([1] * (x.ndim - 1)))
+            intercept = intercept.view(-1, *([1] * (x.ndim - 1)))
+        return slope * x + intercept
 
 
 class QueryIsSupport:

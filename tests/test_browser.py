@@ -176,3 +176,22 @@ def test_seed_lesson_checkbox_switches_the_model(server, browser):
     page.screenshot(path=str(ARTIFACTS / "04_query_bug.png"), full_page=True)
     assert_clean(watcher)
     page.close()
+
+
+def test_formula_lesson_theta_slider_moves_the_plot(server, browser):
+    """In lesson 02, moving θ must redraw θ, the arrows and the printed meta-gradients."""
+    page, watcher = open_dashboard(browser, server.url + "voila/render/02_maml_formula_made_visible.ipynb")
+    before = page.evaluate(_CANVAS_IMAGE)
+    status_before = page.locator(".mtlviz-status").inner_text()
+    handle = slider_handle(page, "θ: w (slope)")
+    handle.focus()
+    for _ in range(4):
+        handle.press("ArrowLeft")
+    page.wait_for_function("() => document.querySelector('.mtlviz-status').innerText.includes('θ = (0.30')",
+                           timeout=30_000)
+    page.wait_for_function(f"() => ({_CANVAS_IMAGE})() !== {before!r}", timeout=30_000)
+    assert page.locator(".mtlviz-status").inner_text() != status_before
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "02_theta_moved.png"), full_page=True)
+    assert_clean(watcher)
+    page.close()

@@ -131,3 +131,28 @@ def test_seed_dashboard_needs_every_variant(seed_models):
 
     with pytest.raises(ValueError, match="missing"):
         SeedBugsDashboard({"corrected": seed_models["corrected"]})
+
+
+# -- lesson 02: FormulaDashboard -------------------------------------------------------------------
+
+def test_formula_dashboard_alpha_zero_removes_the_hessian_term_and_the_arrows():
+    """At α = 0 the learner must see no inner step and a zero Hessian term, as the lesson says."""
+    from mtlviz.widgets import FormulaDashboard
+
+    dashboard = FormulaDashboard(random_state=0)
+    assert "Hessian term (+0.000, +0.000)" not in dashboard.status
+    dashboard.inner_lr = 0.0
+    assert "Hessian term (+0.000, +0.000)" in dashboard.status or "Hessian term (-0.000" in dashboard.status
+    assert np.allclose(dashboard._task_arrows.U, 0.0) and np.allclose(dashboard._task_arrows.V, 0.0)
+
+
+def test_formula_dashboard_theta_sliders_move_theta_everywhere():
+    """Moving w must move θ in all three panels and the adapted points with it."""
+    from mtlviz.widgets import FormulaDashboard
+
+    dashboard = FormulaDashboard(random_state=0)
+    before = dashboard._adapted_markers.get_offsets().copy()
+    dashboard.w = -2.0
+    assert all(marker.get_xdata()[0] == -2.0 for marker in dashboard._theta_markers)
+    assert not np.allclose(before, dashboard._adapted_markers.get_offsets())
+    assert "θ = (-2.00" in dashboard.status
