@@ -13,7 +13,8 @@ import torch
 
 from . import functional as Fn
 
-__all__ = ["CheckResult", "check_inner_update", "check_outer_loss", "check_line_inner_step"]
+__all__ = ["CheckResult", "check_inner_update", "check_outer_loss", "check_line_inner_step",
+           "check_method_choices"]
 
 
 @dataclass(frozen=True)
@@ -182,3 +183,29 @@ def check_line_inner_step(student_fn: Callable) -> CheckResult:
         return CheckResult(False, f"wrong values (trial {trial + 1}): with e = w·x + b − y, "
                                   "w' = w − α·2·mean(e·x) and b' = b − α·2·mean(e)")
     return CheckResult(True, "correct: one step θ' = θ − α∇θL on the support points, by hand")
+
+
+METHOD_KEYWORDS = ("meta-learning", "domain adaptation", "fine-tuning", "feature extraction")
+
+
+def check_method_choices(answers) -> CheckResult:
+    """Check lesson 00's exercise: a dict mapping each scenario of
+    :data:`mtlviz.guide.SCENARIOS` to one of "meta-learning", "domain adaptation",
+    "fine-tuning" or "feature extraction"."""
+    from .guide import SCENARIOS, recommend
+
+    if not isinstance(answers, dict):
+        return CheckResult(False, f"answers must be a dict like {{'gestures': 'meta-learning', ...}}; "
+                                  f"got a {type(answers).__name__}")
+    names = [name for name, *_ in SCENARIOS]
+    missing = [name for name in names if name not in answers or answers[name] is None or answers[name] is ...]
+    if missing:
+        return CheckResult(False, f"answer every scenario: missing {missing}")
+    unknown = [answers[name] for name in names if answers[name] not in METHOD_KEYWORDS]
+    if unknown:
+        return CheckResult(False, f"use one of {list(METHOD_KEYWORDS)}; not {unknown}")
+    for name, _, labelled, tasks, shift in SCENARIOS:
+        advice = recommend(labelled, tasks, shift)
+        if answers[name] not in advice.method:
+            return CheckResult(False, f"{name}: not {answers[name]}. Hint: {advice.reason}")
+    return CheckResult(True, "all three match the guide's reasoning")

@@ -1,0 +1,103 @@
+"""The map of the course and a rule-of-thumb guide to choosing a method (lesson 00).
+
+The seed's FAQ (§9) answers "how to choose a meta-learning or transfer-learning method?" with
+"it depends on the task and the data: their complexity, scale and quality". :func:`recommend`
+turns that into explicit, teachable rules over three quantities a learner can estimate. They
+are heuristics for a first choice, not laws; each answer says why and links to the lesson
+that shows the method working.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Tuple
+
+from ._validation import check_int, check_real
+
+__all__ = ["Lesson", "LESSONS", "Recommendation", "recommend"]
+
+
+class Lesson(NamedTuple):
+    """One lesson of the course: file stem, title, one line, and the seed sections it teaches."""
+
+    stem: str
+    title: str
+    summary: str
+    seed_sections: Tuple[str, ...]
+
+
+LESSONS: Tuple[Lesson, ...] = (
+    Lesson("00_start_here", "Start here", "why learn to learn; meta-learning vs transfer learning; choosing a method",
+           ("1", "2", "6", "7", "8", "9")),
+    Lesson("01_few_shot_tasks", "Few-shot tasks", "tasks, episodes, N-way K-shot sampling", ("2.1",)),
+    Lesson("02_maml_formula_made_visible", "The MAML formula, made visible",
+           "every term of the objective on a two-parameter model", ("4",)),
+    Lesson("03_maml_inner_and_outer_loop", "MAML: the inner and outer loop",
+           "adapting to one task, meta-training θ live, MAML vs pretraining", ("3.1",)),
+    Lesson("04_seed_code_example_corrected", "The seed's code, corrected",
+           "the TensorFlow example's four bugs and the working PyTorch step", ("5",)),
+    Lesson("05_meta_lstm", "Meta-LSTM", "an LSTM that learns the optimiser (Ravi & Larochelle 2017)", ("3.1",)),
+    Lesson("06_fine_tuning_vs_feature_extraction", "Fine-tuning vs feature extraction",
+           "when to retrain a pretrained network and when to freeze it", ("2.2", "3.2")),
+    Lesson("07_domain_adaptation", "Domain adaptation", "source-only, CORAL and DANN under a domain shift",
+           ("2.2", "3.2")),
+)
+
+
+class Recommendation(NamedTuple):
+    """A method, the lesson that shows it, and the reason in one or two sentences."""
+
+    method: str
+    lesson: str
+    reason: str
+
+
+def recommend(labelled_per_class: int, related_tasks: int, domain_shift: float) -> Recommendation:
+    """Suggest a first method to try.
+
+    Parameters
+    ----------
+    labelled_per_class : int
+        Labelled examples per class in the target task, in [0, 100000].
+    related_tasks : int
+        Related tasks with their own labels available for meta-training, in [0, 100000].
+    domain_shift : float
+        How different the target inputs look from the source data: 0 (same distribution) to
+        1 (very different), in [0, 1].
+    """
+    labelled = check_int("labelled_per_class", labelled_per_class, 0, 100_000)
+    tasks = check_int("related_tasks", related_tasks, 0, 100_000)
+    shift = check_real("domain_shift", domain_shift, 0.0, 1.0)
+    if labelled == 0:
+        if shift >= 0.2:
+            return Recommendation("domain adaptation (e.g. DANN or CORAL)", "07_domain_adaptation",
+                                  "No target labels, but the target inputs differ from the source: align the two "
+                                  "domains' features using unlabelled target data.")
+        return Recommendation("use the source model as it is", "06_fine_tuning_vs_feature_extraction",
+                              "No target labels and no domain shift: the source model already fits; there is "
+                              "nothing to adapt with.")
+    if shift >= 0.6 and labelled < 50:
+        return Recommendation("domain adaptation, then fine-tuning", "07_domain_adaptation",
+                              "The target looks very different and labels are scarce: pretrained features will not "
+                              "transfer well until the domains are aligned.")
+    if labelled <= 10 and tasks >= 20:
+        return Recommendation("meta-learning (MAML)", "03_maml_inner_and_outer_loop",
+                              "Very few labels per class, but many related tasks: learn an initialisation from which "
+                              "a few gradient steps fit a new task.")
+    if labelled <= 30:
+        return Recommendation("feature extraction (frozen backbone + new head)",
+                              "06_fine_tuning_vs_feature_extraction",
+                              "Too few labels to retrain a whole network without overfitting, and too few related "
+                              "tasks to meta-learn: keep the pretrained features and train only a small head.")
+    return Recommendation("fine-tuning (retrain all or the top layers)", "06_fine_tuning_vs_feature_extraction",
+                          "Enough labels to adjust the pretrained weights themselves, which adapts the features to "
+                          "the target as well.")
+
+
+#: Three situations for lesson 00's exercise: (description, labelled_per_class, related_tasks, domain_shift).
+SCENARIOS = (
+    ("gestures", "A phone app must recognise a user's 5 new hand gestures from 3 examples each; you have "
+                 "labelled recordings of 500 other gesture sets.", 3, 500, 0.1),
+    ("scanner", "An X-ray classifier trained on one hospital's scanner must work on a new scanner's images; "
+                "none of the new images is labelled yet.", 0, 0, 0.5),
+    ("plants", "A plant-disease classifier built from an ImageNet-pretrained network, with 2,000 labelled "
+               "photos per disease.", 2000, 0, 0.3),
+)
