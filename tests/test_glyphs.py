@@ -1,0 +1,91 @@
+"""The offline glyph few-shot family: enough varied classes, disjoint splits, determinism, episodes."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mtlviz.glyphs import BACKGROUND_SCRIPTS, EVALUATION_SCRIPTS, GlyphTasks, glyph_classes
+
+
+@pytest.fixture(scope="module")
+def background():
+    return GlyphTasks("background")
+
+
+def test_enough_classes_from_enough_scripts():
+    """Few-shot lessons need an Omniglot-like pool: at least 500 characters from at least 5 scripts."""
+    classes = glyph_classes("all")
+    assert len(classes) >= 500
+    assert len({script for script, _ in classes}) >= 5
+    assert len(GlyphTasks("evaluation").scripts) >= 5
+
+
+def test_background_and_evaluation_share_no_class_and_no_script():
+    """Testing on characters seen in meta-training would overstate few-shot accuracy."""
+    background, evaluation = set(glyph_classes("background")), set(glyph_classes("evaluation"))
+    assert background and evaluation and not background & evaluation
+    assert not set(BACKGROUND_SCRIPTS) & set(EVALUATION_SCRIPTS)
+
+
+def test_look_alikes_across_scripts_are_removed():
+    """Latin A, Greek Alpha and Cyrillic A look the same: keeping all three would make unlearnable classes."""
+    chars = [char for _, char in glyph_classes("all")]
+    assert "A" in chars and "\u0391" not in chars and "\u0410" not in chars
+    assert len(chars) == len(set(chars))
+
+
+def test_same_seed_same_images_different_seed_different(background):
+    """nbval compares lesson outputs: the same seed must give the very same pixels."""
+    first = background.sample_episodes(2, 5, 1, 3, random_state=0)
+    second = background.sample_episodes(2, 5, 1, 3, random_state=0)
+    other = background.sample_episodes(2, 5, 1, 3, random_state=1)
+    for a, b in zip(first, second):
+        assert torch.equal(a, b)
+    assert not torch.equal(first.x_support, other.x_support)
+
+
+def test_instances_of_a_class_vary_but_stay_closer_to_their_class(background):
+    """Distortions must make each drawing different, yet keep a character recognisable as itself."""
+    images = background.render(torch.tensor([0] * 8 + [1] * 8), random_state=0).flatten(1)
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    assert not torch.allclose(images[0], images[1])
+    within = torch.cdist(images[:8], images[:8]).mean()
+    between = torch.cdist(images[:8], images[8:]).mean()
+    assert within < between
+
+
+def test_episode_shapes_and_labels(background):
+    """An N-way K-shot episode holds N·K support and N·Q query images labelled 0…N−1."""
+    episodes = background.sample_episodes(3, n_way=5, k_shot=2, n_query=4, random_state=0)
+    assert episodes.x_support.shape == (3, 10, 1, 28, 28)
+    assert episodes.x_query.shape == (3, 20, 1, 28, 28)
+    assert torch.equal(episodes.y_support[0], torch.arange(5).repeat_interleave(2))
+    assert torch.equal(episodes.y_query[0], torch.arange(5).repeat_interleave(4))
+    for classes in episodes.classes:
+        assert len(set(classes.tolist())) == 5  # N distinct classes per episode
+
+
+def test_zero_distortion_gives_clean_identical_instances():
+    """distortion=0 must draw the master glyph itself, the same every time."""
+    clean = GlyphTasks("evaluation", distortion=0.0)
+    images = clean.render(torch.tensor([3, 3]), random_state=0)
+    assert torch.equal(images[0], images[1])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_tasks=1, n_way=10_000, k_shot=1, n_query=1), r"n_way must be in \[2, "),
+    (dict(n_tasks=1, n_way=5, k_shot=0, n_query=1), r"k_shot must be in \[1, 100\]"),
+    (dict(n_tasks=1, n_way=5, k_shot=1, n_query=0), r"n_query must be in \[1, 100\]"),
+])
+def test_bad_episode_arguments_name_the_parameter(background, kwargs, message):
+    """N larger than the classes, K = 0 or no query must say which parameter and its range."""
+    with pytest.raises(ValueError, match=message):
+        background.sample_episodes(**kwargs)
+
+
+def test_bad_split_or_size_is_refused():
+    """A typo in the split or an impossible image size must be caught with a clear message."""
+    with pytest.raises(ValueError, match="split must be one of"):
+        GlyphTasks("training")
+    with pytest.raises(ValueError, match=r"image_size must be in \[8, 64\]"):
+        GlyphTasks(image_size=4)
