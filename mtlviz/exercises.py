@@ -14,7 +14,7 @@ import torch
 from . import functional as Fn
 
 __all__ = ["CheckResult", "check_inner_update", "check_outer_loss", "check_line_inner_step",
-           "check_method_choices"]
+           "check_method_choices", "check_episode_sizes"]
 
 
 @dataclass(frozen=True)
@@ -209,3 +209,30 @@ def check_method_choices(answers) -> CheckResult:
         if answers[name] not in advice.method:
             return CheckResult(False, f"{name}: not {answers[name]}. Hint: {advice.reason}")
     return CheckResult(True, "all three match the guide's reasoning")
+
+
+def check_episode_sizes(student_fn: Callable) -> CheckResult:
+    """Check lesson 01's ``episode_sizes(n_way, k_shot, n_query) -> (support, query)`` counts
+    against real episodes sampled by :class:`mtlviz.glyphs.DigitsTasks`'s rules: N·K and N·Q."""
+    if not callable(student_fn):
+        return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
+    for n_way, k_shot, n_query in [(5, 1, 15), (3, 4, 2), (10, 5, 1)]:
+        try:
+            answer = student_fn(n_way, k_shot, n_query)
+        except Exception as error:  # the student's code may fail in any way; report it, don't crash
+            return CheckResult(False, f"your function raised {type(error).__name__}: {error}")
+        if answer is None:
+            return CheckResult(False, "your function returned None: did you forget `return`?")
+        try:
+            support, query = (int(v) for v in answer)
+        except (TypeError, ValueError):
+            return CheckResult(False, "return two numbers: (support images, query images)")
+        if (support, query) == (n_way * k_shot, n_way * n_query):
+            continue
+        if (support, query) == (k_shot, n_query):
+            return CheckResult(False, "that counts one class: an N-way episode has N classes")
+        if (support, query) == (n_way * n_query, n_way * k_shot):
+            return CheckResult(False, "support and query are swapped: K is the support size per class")
+        return CheckResult(False, f"wrong for N={n_way}, K={k_shot}, Q={n_query}: expected "
+                                  f"{n_way * k_shot} support and {n_way * n_query} query images")
+    return CheckResult(True, "correct: N·K support and N·Q query images")

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 
 from ._validation import check_int, check_random_state, check_real
 
-__all__ = ["SCRIPTS", "BACKGROUND_SCRIPTS", "EVALUATION_SCRIPTS", "glyph_classes", "EpisodeBatch", "GlyphTasks"]
+__all__ = ["SCRIPTS", "BACKGROUND_SCRIPTS", "EVALUATION_SCRIPTS", "glyph_classes", "EpisodeBatch", "GlyphTasks",
+           "DigitsTasks"]
 
 #: Unicode ranges of the scripts used, as (first, last) code points; only letters are kept.
 SCRIPTS: Dict[str, Tuple[Tuple[int, int], ...]] = {
@@ -218,4 +219,49 @@ class GlyphTasks:
         query = images[:, :, k_shot:].reshape(n_tasks, n_way * n_query, 1, self.image_size, self.image_size)
         y_support = labels.view(n_way, per_class)[:, :k_shot].reshape(-1).expand(n_tasks, -1).clone()
         y_query = labels.view(n_way, per_class)[:, k_shot:].reshape(-1).expand(n_tasks, -1).clone()
+        return EpisodeBatch(support, y_support, query, y_query, classes)
+
+
+class DigitsTasks:
+    """N-way K-shot episodes over scikit-learn's bundled handwritten digits (8×8, 10 classes).
+
+    The quickest few-shot demo: 1,797 real images that ship inside scikit-learn. Episodes draw
+    distinct images per class without replacement; only 10 classes exist, so ``n_way`` ≤ 10.
+    """
+
+    def __init__(self):
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        self._images = torch.tensor(digits.images, dtype=torch.float32) / 16.0  # (1797, 8, 8) in [0, 1]
+        self._labels = torch.tensor(digits.target)
+        self.classes = [("digits", str(d)) for d in range(10)]
+        self.image_size = 8
+        self._by_class = [torch.nonzero(self._labels == c).flatten() for c in range(10)]
+
+    def __repr__(self):
+        return f"DigitsTasks(): {len(self._labels)} images, 10 classes (scikit-learn's load_digits)"
+
+    @property
+    def n_classes(self) -> int:
+        return 10
+
+    def sample_episodes(self, n_tasks: int, n_way: int, k_shot: int, n_query: int, random_state=None) -> EpisodeBatch:
+        """Like :meth:`GlyphTasks.sample_episodes`; ``k_shot + n_query`` ≤ 170 images per class."""
+        n_tasks = check_int("n_tasks", n_tasks, 1, 10_000)
+        n_way = check_int("n_way", n_way, 2, 10)
+        k_shot = check_int("k_shot", k_shot, 1, 100)
+        n_query = check_int("n_query", n_query, 1, 170 - k_shot)
+        generator = check_random_state(random_state)
+        per_class = k_shot + n_query
+        classes = torch.stack([torch.randperm(10, generator=generator)[:n_way] for _ in range(n_tasks)])
+        picks = torch.stack([torch.stack([
+            self._by_class[int(c)][torch.randperm(len(self._by_class[int(c)]), generator=generator)[:per_class]]
+            for c in episode]) for episode in classes])  # (T, N, K+Q) image indices
+        images = self._images[picks].unsqueeze(3)  # (T, N, K+Q, 1, 8, 8)
+        labels = torch.arange(n_way).repeat_interleave(per_class).view(n_way, per_class)
+        support = images[:, :, :k_shot].reshape(n_tasks, n_way * k_shot, 1, 8, 8)
+        query = images[:, :, k_shot:].reshape(n_tasks, n_way * n_query, 1, 8, 8)
+        y_support = labels[:, :k_shot].reshape(-1).expand(n_tasks, -1).clone()
+        y_query = labels[:, k_shot:].reshape(-1).expand(n_tasks, -1).clone()
         return EpisodeBatch(support, y_support, query, y_query, classes)

@@ -11,6 +11,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 __all__ = [
+    "episode_mosaic",
     "plot_adaptation",
     "update_adaptation",
     "plot_loss_curves",
@@ -131,3 +132,15 @@ def update_history(artists, history: Sequence[float], n_total: int) -> None:
         finite = values[np.isfinite(values) & (values > 0)]
         if len(finite):
             ax.set_ylim(finite.min() / 1.5, finite.max() * 1.5)
+
+
+def episode_mosaic(images, n_way: int, per_class: int, gap: int = 1) -> np.ndarray:
+    """Tile an episode's images (``(N·M, 1, S, S)``, grouped by class) into one array: a row per
+    class, ``per_class`` images across, separated by ``gap`` pixels of NaN (drawn blank)."""
+    images = np.asarray(images, dtype=float)[:, 0]
+    size = images.shape[-1]
+    mosaic = np.full((n_way * (size + gap) - gap, per_class * (size + gap) - gap), np.nan)
+    for index, image in enumerate(images):
+        row, col = divmod(index, per_class)
+        mosaic[row * (size + gap): row * (size + gap) + size, col * (size + gap): col * (size + gap) + size] = image
+    return mosaic

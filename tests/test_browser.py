@@ -220,3 +220,19 @@ def test_start_here_guide_answers_and_links_a_lesson(server, browser):
     page.screenshot(path=str(ARTIFACTS / "00_guide.png"), full_page=True)
     assert_clean(watcher)
     page.close()
+
+
+def test_few_shot_lesson_n_slider_redraws_the_episode(server, browser):
+    """In lesson 01, changing N must redraw the episode with N rows."""
+    page, watcher = open_dashboard(browser, server.url + "voila/render/01_few_shot_tasks.ipynb")
+    before = page.evaluate(_CANVAS_IMAGE)
+    handle = slider_handle(page, "N (classes)")
+    handle.focus()
+    handle.press("ArrowLeft")
+    page.wait_for_function("() => document.querySelector('.mtlviz-status').innerText.startsWith('4-way 1-shot')",
+                           timeout=30_000)
+    page.wait_for_function(f"() => ({_CANVAS_IMAGE})() !== {before!r}", timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "01_episode.png"), full_page=True)
+    assert_clean(watcher)
+    page.close()

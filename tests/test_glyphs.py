@@ -89,3 +89,42 @@ def test_bad_split_or_size_is_refused():
         GlyphTasks("training")
     with pytest.raises(ValueError, match=r"image_size must be in \[8, 64\]"):
         GlyphTasks(image_size=4)
+
+
+def test_digits_episodes_use_real_distinct_images():
+    """The digits family must draw real, distinct images of the right classes."""
+    from mtlviz.glyphs import DigitsTasks
+
+    digits = DigitsTasks()
+    episode = digits.sample_episodes(2, n_way=4, k_shot=3, n_query=2, random_state=0)
+    assert episode.x_support.shape == (2, 12, 1, 8, 8) and episode.x_query.shape == (2, 8, 1, 8, 8)
+    flat = torch.cat([episode.x_support[0], episode.x_query[0]]).flatten(1)
+    assert len({tuple(row.tolist()) for row in flat}) >= 18  # no image drawn twice (rare exact duplicates aside)
+    with pytest.raises(ValueError, match=r"n_way must be in \[2, 10\]"):
+        digits.sample_episodes(1, n_way=11, k_shot=1, n_query=1)
+
+
+def test_check_episode_sizes():
+    """Lesson 01's exercise accepts N·K / N·Q and names the usual mistakes."""
+    from mtlviz.exercises import check_episode_sizes
+
+    assert check_episode_sizes(lambda n, k, q: (n * k, n * q))
+    assert "one class" in str(check_episode_sizes(lambda n, k, q: (k, q)))
+    assert "swapped" in str(check_episode_sizes(lambda n, k, q: (n * q, n * k)))
+
+
+def test_episode_viewer_follows_its_sliders():
+    """Moving N, K or the dataset must show an episode of exactly that shape."""
+    from mtlviz.glyphs import DigitsTasks
+    from mtlviz.widgets import EpisodeViewer
+
+    viewer = EpisodeViewer({"glyphs": GlyphTasks("evaluation"), "digits": DigitsTasks()}, random_state=0)
+    viewer.n_way, viewer.k_shot = 3, 4
+    assert viewer.status.startswith("3-way 4-shot episode: 12 support")
+    assert viewer._support_image.get_array().shape == (3 * 29 - 1, 4 * 29 - 1)
+    viewer.family = "digits"
+    assert "(digits)" in viewer.status
+    assert viewer.way_slider.max == 10  # no slider position asks for more classes than digits has
+    before = viewer.status
+    viewer.new_button.click()
+    assert viewer.status != before

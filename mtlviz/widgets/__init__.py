@@ -1,7 +1,8 @@
 """Dashboards: one composite widget class per lesson, wiring and layout only (no maths)."""
+from .episode_dashboard import EpisodeViewer
 from .formula_dashboard import FormulaDashboard
 from .guide_dashboard import CourseGuide, course_map_html
 from .maml_dashboard import InnerOuterDashboard
 from .seed_dashboard import SeedBugsDashboard
 
-__all__ = ["CourseGuide", "course_map_html", "FormulaDashboard", "InnerOuterDashboard", "SeedBugsDashboard"]
+__all__ = ["CourseGuide", "course_map_html", "EpisodeViewer", "FormulaDashboard", "InnerOuterDashboard", "SeedBugsDashboard"]
