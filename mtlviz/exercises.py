@@ -34,6 +34,18 @@ class CheckResult:
         return self.passed
 
 
+def _call_student(student_fn: Callable, *args):
+    """Run the student's function; return ``(answer, None)``, or ``(None, failure)`` when it
+    raised or returned nothing (the student's code may fail in any way: report, don't crash)."""
+    try:
+        answer = student_fn(*args)
+    except Exception as error:
+        return None, CheckResult(False, f"your function raised {type(error).__name__}: {error}")
+    if answer is None:
+        return None, CheckResult(False, "your function returned None: did you forget `return`?")
+    return answer, None
+
+
 def _random_params(generator):
     shapes = {"0.weight": (4, 1), "0.bias": (4,), "2.weight": (1, 4), "2.bias": (1,)}
     return {name: torch.randn(shape, generator=generator) for name, shape in shapes.items()}
@@ -57,12 +69,9 @@ def check_inner_update(student_fn: Callable) -> CheckResult:
         grads = _random_params(generator)
         inner_lr = float(torch.empty(()).uniform_(0.01, 0.5, generator=generator))
         before = {name: p.clone() for name, p in params.items()}
-        try:
-            answer = student_fn(params, grads, inner_lr)
-        except Exception as error:  # the student's code may fail in any way; report it, don't crash
-            return CheckResult(False, f"your function raised {type(error).__name__}: {error}")
-        if answer is None:
-            return CheckResult(False, "your function returned None: did you forget `return`?")
+        answer, failure = _call_student(student_fn, params, grads, inner_lr)
+        if failure is not None:
+            return failure
         if not isinstance(answer, dict):
             return CheckResult(False, f"return a dict of tensors like params (got a {type(answer).__name__})")
         if set(answer) != set(params):
@@ -107,12 +116,9 @@ def check_outer_loss(student_fn: Callable) -> CheckResult:
     batch = SinusoidTasks().sample_batch(1, 5, 7, random_state=generator)
     xs, ys, xq, yq = (t[0] for t in batch.data)
     adapted = Fn.inner_update(theta, {n: torch.randn(p.shape, generator=generator) for n, p in theta.items()}, 0.1)
-    try:
-        answer = student_fn(model, adapted, xs, ys, xq, yq)
-    except Exception as error:  # the student's code may fail in any way; report it, don't crash
-        return CheckResult(False, f"your function raised {type(error).__name__}: {error}")
-    if answer is None:
-        return CheckResult(False, "your function returned None: did you forget `return`?")
+    answer, failure = _call_student(student_fn, model, adapted, xs, ys, xq, yq)
+    if failure is not None:
+        return failure
     if not isinstance(answer, torch.Tensor) or answer.numel() != 1:
         return CheckResult(False, "return the loss as a single-number tensor")
     answer = answer.detach().reshape(()).float()
@@ -152,12 +158,9 @@ def check_line_inner_step(student_fn: Callable) -> CheckResult:
         x = batch.x_support[0, :, 0].double().numpy()
         y = batch.y_support[0, :, 0].double().numpy()
         expected = adapted_points(batch.task(0), w, b, inner_lr=inner_lr)[0]
-        try:
-            answer = student_fn(w, b, x.copy(), y.copy(), inner_lr)
-        except Exception as error:  # the student's code may fail in any way; report it, don't crash
-            return CheckResult(False, f"your function raised {type(error).__name__}: {error}")
-        if answer is None:
-            return CheckResult(False, "your function returned None: did you forget `return`?")
+        answer, failure = _call_student(student_fn, w, b, x.copy(), y.copy(), inner_lr)
+        if failure is not None:
+            return failure
         try:
             answer = [float(v) for v in answer]
         except (TypeError, ValueError):
@@ -217,12 +220,9 @@ def check_episode_sizes(student_fn: Callable) -> CheckResult:
     if not callable(student_fn):
         return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
     for n_way, k_shot, n_query in [(5, 1, 15), (3, 4, 2), (10, 5, 1)]:
-        try:
-            answer = student_fn(n_way, k_shot, n_query)
-        except Exception as error:  # the student's code may fail in any way; report it, don't crash
-            return CheckResult(False, f"your function raised {type(error).__name__}: {error}")
-        if answer is None:
-            return CheckResult(False, "your function returned None: did you forget `return`?")
+        answer, failure = _call_student(student_fn, n_way, k_shot, n_query)
+        if failure is not None:
+            return failure
         try:
             support, query = (int(v) for v in answer)
         except (TypeError, ValueError):

@@ -75,6 +75,25 @@ def assert_clean(watcher):
     assert watcher.console_errors == [], f"console errors: {watcher.console_errors}"
 
 
+def wait_for_status(page, condition):
+    """Wait until the dashboard's status line satisfies ``condition``, a JS expression over ``t``."""
+    page.wait_for_function(f"() => {{ const t = document.querySelector('.mtlviz-status').innerText; return {condition}; }}",
+                           timeout=30_000)
+
+
+def wait_for_redraw(page, before):
+    """Wait until the first figure's canvas differs from the image ``before``."""
+    page.wait_for_function(f"() => ({_CANVAS_IMAGE})() !== {before!r}", timeout=30_000)
+
+
+def finish(page, watcher, screenshot):
+    """Save a screenshot for a person to look at, check the page stayed clean, close it."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+    assert_clean(watcher)
+    page.close()
+
+
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_lesson_dashboard_loads_cleanly(server, browser, lesson):
     """Every lesson must open with its figure drawn, no console error and nothing fetched from outside."""
@@ -95,15 +114,11 @@ def test_alpha_slider_changes_the_plot(server, browser):
     handle.focus()
     for _ in range(5):
         handle.press("ArrowRight")
-    page.wait_for_function(f"() => ({_CANVAS_IMAGE})() !== {before!r}", timeout=30_000)
+    wait_for_redraw(page, before)
     # Five steps of 0.1 on the log10 scale take α from 0.01 to 10^-1.5 = 0.0316.
-    page.wait_for_function(
-        "() => document.querySelector('.mtlviz-status').innerText.includes('α = 0.03162')", timeout=30_000)
+    wait_for_status(page, "t.includes('α = 0.03162')")
     assert page.locator(".mtlviz-status").inner_text() != status_before
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "03_after_alpha_moved.png"), full_page=True)
-    assert_clean(watcher)
-    page.close()
+    finish(page, watcher, "03_after_alpha_moved.png")
 
 
 def test_diverging_alpha_shows_a_message_not_a_traceback(server, browser):
@@ -116,19 +131,13 @@ def test_diverging_alpha_shows_a_message_not_a_traceback(server, browser):
     steps = slider_handle(page, "inner steps")
     steps.focus()
     steps.press("End")
-    page.wait_for_function(
-        "() => { const t = document.querySelector('.mtlviz-status').innerText;"
-        " return t.includes('α = 1,') && t.includes('10 inner steps') && t.includes('diverged'); }",
-        timeout=30_000)
-    page.wait_for_function(f"() => ({_CANVAS_IMAGE})() !== {before!r}", timeout=30_000)
+    wait_for_status(page, "t.includes('α = 1,') && t.includes('10 inner steps') && t.includes('diverged')")
+    wait_for_redraw(page, before)
     page.wait_for_timeout(1000)  # the last PNG of the redraw
     text = page.locator(".mtlviz-status").inner_text()
     assert "try α below" in text
     assert "Traceback (most recent call last)" not in page.content()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "03_diverged.png"), full_page=True)
-    assert_clean(watcher)
-    page.close()
+    finish(page, watcher, "03_diverged.png")
 
 
 def test_meta_training_runs_live_and_stops(server, browser):
@@ -145,10 +154,7 @@ def test_meta_training_runs_live_and_stops(server, browser):
     time.sleep(1.5)
     assert page.locator("text=/outer step \\d+/").first.inner_text() == stopped_text, "training went on after Stop"
     assert page.get_by_role("button", name="Meta-train from scratch").is_enabled()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "03_trained_live.png"), full_page=True)
-    assert_clean(watcher)
-    page.close()
+    finish(page, watcher, "03_trained_live.png")
 
 
 def test_leaving_a_dashboard_frees_its_kernel(server, browser):
@@ -170,14 +176,9 @@ def test_seed_lesson_checkbox_switches_the_model(server, browser):
     page, watcher = open_dashboard(browser, server.url + "voila/render/04_seed_code_example_corrected.ipynb")
     before = page.evaluate(_CANVAS_IMAGE)
     page.get_by_label("fix 2: score on a separate query set").uncheck()
-    page.wait_for_function(
-        "() => document.querySelector('.mtlviz-status').innerText.startsWith('bug: query set = support set')",
-        timeout=30_000)
-    page.wait_for_function(f"() => ({_CANVAS_IMAGE})() !== {before!r}", timeout=30_000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "04_query_bug.png"), full_page=True)
-    assert_clean(watcher)
-    page.close()
+    wait_for_status(page, "t.startsWith('bug: query set = support set')")
+    wait_for_redraw(page, before)
+    finish(page, watcher, "04_query_bug.png")
 
 
 def test_formula_lesson_theta_slider_moves_the_plot(server, browser):
@@ -189,14 +190,10 @@ def test_formula_lesson_theta_slider_moves_the_plot(server, browser):
     handle.focus()
     for _ in range(4):
         handle.press("ArrowLeft")
-    page.wait_for_function("() => document.querySelector('.mtlviz-status').innerText.includes('θ = (0.30')",
-                           timeout=30_000)
-    page.wait_for_function(f"() => ({_CANVAS_IMAGE})() !== {before!r}", timeout=30_000)
+    wait_for_status(page, "t.includes('θ = (0.30')")
+    wait_for_redraw(page, before)
     assert page.locator(".mtlviz-status").inner_text() != status_before
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "02_theta_moved.png"), full_page=True)
-    assert_clean(watcher)
-    page.close()
+    finish(page, watcher, "02_theta_moved.png")
 
 
 def test_start_here_guide_answers_and_links_a_lesson(server, browser):
@@ -207,8 +204,7 @@ def test_start_here_guide_answers_and_links_a_lesson(server, browser):
     handle = slider_handle(page, "related tasks with labels")
     handle.focus()
     handle.press("Home")  # no related tasks: meta-learning is no longer an option
-    page.wait_for_function(
-        "() => document.querySelector('.mtlviz-status').innerText.includes('feature extraction')", timeout=30_000)
+    wait_for_status(page, "t.includes('feature extraction')")
     link = page.locator(".mtlviz-status a")
     if link.count():  # lesson 06 may not exist yet; then the advice says "(coming)" instead of a link
         assert link.first.get_attribute("href").endswith(".ipynb")
@@ -216,10 +212,7 @@ def test_start_here_guide_answers_and_links_a_lesson(server, browser):
         assert "(coming)" in status.inner_text()
     maml_link = page.locator('.mtlviz-course-map a[href="03_maml_inner_and_outer_loop.ipynb"]')
     assert maml_link.count() == 1, "the course map must link every available lesson"
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "00_guide.png"), full_page=True)
-    assert_clean(watcher)
-    page.close()
+    finish(page, watcher, "00_guide.png")
 
 
 def test_few_shot_lesson_n_slider_redraws_the_episode(server, browser):
@@ -229,10 +222,6 @@ def test_few_shot_lesson_n_slider_redraws_the_episode(server, browser):
     handle = slider_handle(page, "N (classes)")
     handle.focus()
     handle.press("ArrowLeft")
-    page.wait_for_function("() => document.querySelector('.mtlviz-status').innerText.startsWith('4-way 1-shot')",
-                           timeout=30_000)
-    page.wait_for_function(f"() => ({_CANVAS_IMAGE})() !== {before!r}", timeout=30_000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "01_episode.png"), full_page=True)
-    assert_clean(watcher)
-    page.close()
+    wait_for_status(page, "t.startsWith('4-way 1-shot')")
+    wait_for_redraw(page, before)
+    finish(page, watcher, "01_episode.png")
