@@ -66,6 +66,24 @@ class WeightsError(RuntimeError):
     """A weights file is missing, unreadable or does not match the estimator."""
 
 
+def read_weights(path: Path, kind: str, keys, hint: str) -> dict:
+    """Read a file written by an estimator's ``save`` safely (``weights_only=True``) and check
+    that it holds a model of ``kind`` with the entries ``keys``; errors end with ``hint``."""
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} is missing. {hint}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        found_kind = state["kind"]
+    except Exception as error:  # any unreadable file gets the same actionable message
+        raise WeightsError(f"weights file {path} is corrupt or not an mtlviz file ({error}). {hint}") from error
+    if found_kind != kind:
+        raise WeightsError(f"weights file {path} holds a {found_kind!r} model, not {kind!r}. {hint}")
+    missing = [key for key in keys if key not in state]
+    if missing:
+        raise WeightsError(f"weights file {path} is corrupt or not an mtlviz file (missing {missing}). {hint}")
+    return state
+
+
 class GradientAdaptedRegressor:
     """Base for MAML and the joint-training baseline: learn θ, adapt by θ' = θ − α∇θL.
 
@@ -270,15 +288,8 @@ class GradientAdaptedRegressor:
         """
         path = Path(path)
         hint = f"Regenerate the shipped weights with: {regenerate_command}"
-        if not path.is_file():
-            raise WeightsError(f"weights file {path} is missing. {hint}")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            kind, sizes, hyper, params = state["kind"], state["sizes"], state["hyperparameters"], state["params"]
-        except Exception as error:  # any unreadable file gets the same actionable message
-            raise WeightsError(f"weights file {path} is corrupt or not an mtlviz file ({error}). {hint}") from error
-        if kind != cls._kind:
-            raise WeightsError(f"weights file {path} holds a {kind!r} model, not {cls._kind!r}. {hint}")
+        state = read_weights(path, cls._kind, ("sizes", "hyperparameters", "params"), hint)
+        sizes, hyper, params = state["sizes"], state["hyperparameters"], state["params"]
         estimator = cls(model=MLP(sizes), **hyper)
         estimator.model_ = MLP(sizes)
         expected = {name: tuple(p.shape) for name, p in estimator.model_.named_parameters()}

@@ -14,7 +14,7 @@ import torch
 from . import functional as Fn
 
 __all__ = ["CheckResult", "check_inner_update", "check_outer_loss", "check_line_inner_step",
-           "check_method_choices", "check_episode_sizes"]
+           "check_method_choices", "check_episode_sizes", "check_meta_lstm_update"]
 
 
 @dataclass(frozen=True)
@@ -236,3 +236,41 @@ def check_episode_sizes(student_fn: Callable) -> CheckResult:
         return CheckResult(False, f"wrong for N={n_way}, K={k_shot}, Q={n_query}: expected "
                                   f"{n_way * k_shot} support and {n_way * n_query} query images")
     return CheckResult(True, "correct: N·K support and N·Q query images")
+
+
+def check_meta_lstm_update(student_fn: Callable) -> CheckResult:
+    """Check a student's ``meta_lstm_update(theta, grad, forget, input_gate)``, the Meta-LSTM
+    cell update c_t = f_t ⊙ c_{t−1} − i_t ⊙ ∇_t with the parameters θ as the cell state.
+
+    It must work element-wise on tensors, and with ``forget = 1`` and ``input_gate = α`` it must
+    be the gradient step θ − α∇ (the point of lesson 05). Common slips are named.
+    """
+    if not callable(student_fn):
+        return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
+    generator = torch.Generator().manual_seed(505)
+    for _ in range(3):
+        theta, grad = torch.randn(6, generator=generator), torch.randn(6, generator=generator)
+        forget = torch.rand(6, generator=generator) * 0.5 + 0.5
+        input_gate = torch.rand(6, generator=generator) * 0.1
+        answer, failure = _call_student(student_fn, theta.clone(), grad.clone(), forget.clone(), input_gate.clone())
+        if failure is not None:
+            return failure
+        if not isinstance(answer, torch.Tensor) or answer.shape != theta.shape:
+            return CheckResult(False, f"return a tensor shaped like theta {tuple(theta.shape)}")
+        expected = forget * theta - input_gate * grad
+        if torch.allclose(answer, expected, atol=1e-6):
+            continue
+        slips = {
+            "the candidate is minus the gradient: subtract i ⊙ ∇, don't add it": forget * theta + input_gate * grad,
+            "the forget gate multiplies the old parameters θ, not the gradient": theta - forget * input_gate * grad,
+            "f and i are swapped: f scales θ (keep), i scales the gradient (learning rate)":
+                input_gate * theta - forget * grad,
+            "the forget gate is missing: c_t = f ⊙ c_{t−1} − i ⊙ ∇": theta - input_gate * grad,
+        }
+        for hint, wrong in slips.items():
+            if torch.allclose(answer, wrong, atol=1e-6):
+                return CheckResult(False, hint)
+        return CheckResult(False, "not yet: compute forget * theta - input_gate * grad, element by element")
+    sgd = student_fn(theta.clone(), grad.clone(), torch.ones(6), torch.full((6,), 0.1))
+    return CheckResult(True, "correct: with f = 1 and i = 0.1 your update is θ − 0.1∇, one step of gradient descent "
+                       f"(largest difference {float((sgd - (theta - 0.1 * grad)).abs().max()):.1g})")

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from ._validation import check_int, check_random_state, check_real
 
 __all__ = ["SCRIPTS", "BACKGROUND_SCRIPTS", "EVALUATION_SCRIPTS", "glyph_classes", "EpisodeBatch", "GlyphTasks",
-           "DigitsTasks"]
+           "GlyphPool", "DigitsTasks"]
 
 #: Unicode ranges of the scripts used, as (first, last) code points; only letters are kept.
 SCRIPTS: Dict[str, Tuple[Tuple[int, int], ...]] = {
@@ -202,6 +202,15 @@ class GlyphTasks:
         noise = torch.randn(images.shape, generator=generator) * 0.05 * d
         return (images + noise).clamp(0.0, 1.0)
 
+    def pool(self, n_instances: int = 20, random_state=None) -> "GlyphPool":
+        """Render ``n_instances`` distorted drawings of every class once, like Omniglot's 20
+        drawers per character, and return a :class:`GlyphPool` that samples episodes from them
+        (no rendering per episode: meta-training draws thousands of episodes)."""
+        n_instances = check_int("n_instances", n_instances, 2, 1000)
+        generator = check_random_state(random_state)
+        images = self.render(torch.arange(self.n_classes).repeat_interleave(n_instances), generator)
+        return GlyphPool(self, images.view(self.n_classes, n_instances, 1, self.image_size, self.image_size))
+
     def sample_episodes(self, n_tasks: int, n_way: int, k_shot: int, n_query: int, random_state=None) -> EpisodeBatch:
         """Draw ``n_tasks`` episodes: each picks ``n_way`` classes, ``k_shot`` support and
         ``n_query`` query images per class, and relabels the classes 0…N−1 in random order."""
@@ -212,14 +221,64 @@ class GlyphTasks:
         generator = check_random_state(random_state)
         classes = torch.stack([torch.randperm(self.n_classes, generator=generator)[:n_way] for _ in range(n_tasks)])
         per_class = k_shot + n_query
-        labels = torch.arange(n_way).repeat_interleave(per_class)  # (N·(K+Q),)
         images = self.render(classes.repeat_interleave(per_class, dim=1).reshape(-1), generator)
         images = images.view(n_tasks, n_way, per_class, 1, self.image_size, self.image_size)
-        support = images[:, :, :k_shot].reshape(n_tasks, n_way * k_shot, 1, self.image_size, self.image_size)
-        query = images[:, :, k_shot:].reshape(n_tasks, n_way * n_query, 1, self.image_size, self.image_size)
-        y_support = labels.view(n_way, per_class)[:, :k_shot].reshape(-1).expand(n_tasks, -1).clone()
-        y_query = labels.view(n_way, per_class)[:, k_shot:].reshape(-1).expand(n_tasks, -1).clone()
-        return EpisodeBatch(support, y_support, query, y_query, classes)
+        return _split_episodes(images, n_way, k_shot, n_query, classes)
+
+
+def _split_episodes(images, n_way, k_shot, n_query, classes):
+    """Arrange ``images`` (T, N, K+Q, 1, S, S) into an :class:`EpisodeBatch` labelled 0…N−1."""
+    n_tasks, side = images.shape[0], images.shape[-1]
+    per_class = k_shot + n_query
+    labels = torch.arange(n_way).repeat_interleave(per_class).view(n_way, per_class)
+    support = images[:, :, :k_shot].reshape(n_tasks, n_way * k_shot, 1, side, side)
+    query = images[:, :, k_shot:].reshape(n_tasks, n_way * n_query, 1, side, side)
+    y_support = labels[:, :k_shot].reshape(-1).expand(n_tasks, -1).clone()
+    y_query = labels[:, k_shot:].reshape(-1).expand(n_tasks, -1).clone()
+    return EpisodeBatch(support, y_support, query, y_query, classes)
+
+
+class GlyphPool:
+    """A fixed set of drawings per class (made by :meth:`GlyphTasks.pool`); episodes pick
+    distinct drawings of each class, so ``k_shot + n_query`` ≤ ``n_instances``."""
+
+    def __init__(self, tasks: GlyphTasks, images: torch.Tensor):
+        self.tasks = tasks
+        self.images = images  # (C, M, 1, S, S)
+        self.classes = tasks.classes
+        self.image_size = tasks.image_size
+        self.split = tasks.split
+
+    def __repr__(self):
+        return f"GlyphPool({self.tasks!r}, {self.n_instances} drawings per class)"
+
+    @property
+    def n_classes(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def n_instances(self) -> int:
+        return self.images.shape[1]
+
+    def labelled_images(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Every drawing with its class index, ``(C·M, 1, S, S)`` and ``(C·M,)``: the data set
+        for ordinary (pre)training on all classes at once."""
+        labels = torch.arange(self.n_classes).repeat_interleave(self.n_instances)
+        return self.images.reshape(-1, 1, self.image_size, self.image_size), labels
+
+    def sample_episodes(self, n_tasks: int, n_way: int, k_shot: int, n_query: int, random_state=None) -> EpisodeBatch:
+        """Like :meth:`GlyphTasks.sample_episodes`, drawing from the pool without replacement."""
+        n_tasks = check_int("n_tasks", n_tasks, 1, 10_000)
+        n_way = check_int("n_way", n_way, 2, self.n_classes)
+        k_shot = check_int("k_shot", k_shot, 1, self.n_instances - 1)
+        n_query = check_int("n_query", n_query, 1, self.n_instances - k_shot)
+        generator = check_random_state(random_state)
+        per_class = k_shot + n_query
+        classes = torch.stack([torch.randperm(self.n_classes, generator=generator)[:n_way] for _ in range(n_tasks)])
+        drawings = torch.argsort(torch.rand(n_tasks, n_way, self.n_instances, generator=generator), dim=-1)
+        drawings = drawings[..., :per_class]  # distinct drawings per class
+        images = self.images[classes.unsqueeze(-1), drawings]  # (T, N, K+Q, 1, S, S)
+        return _split_episodes(images, n_way, k_shot, n_query, classes)
 
 
 class DigitsTasks:
@@ -246,6 +305,10 @@ class DigitsTasks:
     def n_classes(self) -> int:
         return 10
 
+    def labelled_images(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """All 1,797 images ``(n, 1, 8, 8)`` with their digit, for ordinary (pre)training."""
+        return self._images.unsqueeze(1), self._labels.clone()
+
     def sample_episodes(self, n_tasks: int, n_way: int, k_shot: int, n_query: int, random_state=None) -> EpisodeBatch:
         """Like :meth:`GlyphTasks.sample_episodes`; ``k_shot + n_query`` ≤ 170 images per class."""
         n_tasks = check_int("n_tasks", n_tasks, 1, 10_000)
@@ -259,9 +322,4 @@ class DigitsTasks:
             self._by_class[int(c)][torch.randperm(len(self._by_class[int(c)]), generator=generator)[:per_class]]
             for c in episode]) for episode in classes])  # (T, N, K+Q) image indices
         images = self._images[picks].unsqueeze(3)  # (T, N, K+Q, 1, 8, 8)
-        labels = torch.arange(n_way).repeat_interleave(per_class).view(n_way, per_class)
-        support = images[:, :, :k_shot].reshape(n_tasks, n_way * k_shot, 1, 8, 8)
-        query = images[:, :, k_shot:].reshape(n_tasks, n_way * n_query, 1, 8, 8)
-        y_support = labels[:, :k_shot].reshape(-1).expand(n_tasks, -1).clone()
-        y_query = labels[:, k_shot:].reshape(-1).expand(n_tasks, -1).clone()
-        return EpisodeBatch(support, y_support, query, y_query, classes)
+        return _split_episodes(images, n_way, k_shot, n_query, classes)

@@ -12,6 +12,8 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 __all__ = [
     "episode_mosaic",
+    "glyph_sample_sheet",
+    "figure_png",
     "plot_adaptation",
     "update_adaptation",
     "plot_loss_curves",
@@ -144,3 +146,51 @@ def episode_mosaic(images, n_way: int, per_class: int, gap: int = 1) -> np.ndarr
         row, col = divmod(index, per_class)
         mosaic[row * (size + gap): row * (size + gap) + size, col * (size + gap): col * (size + gap) + size] = image
     return mosaic
+
+
+def glyph_sample_sheet(characters_per_script: int = 4, drawings: int = 3, image_size: int = 28, random_state=0):
+    """A static figure of the glyph family: one row per script (background scripts first),
+    ``characters_per_script`` characters each drawn ``drawings`` times with random distortions.
+
+    Returns a :class:`matplotlib.figure.Figure` (no pyplot state); show it with :func:`figure_png`.
+    """
+    import torch
+    from matplotlib.figure import Figure
+
+    from ._validation import check_int, check_random_state
+    from .glyphs import BACKGROUND_SCRIPTS, EVALUATION_SCRIPTS, GlyphTasks
+
+    characters_per_script = check_int("characters_per_script", characters_per_script, 1, 12)
+    drawings = check_int("drawings", drawings, 1, 8)
+    generator = check_random_state(random_state)
+    tasks = GlyphTasks("all", image_size=image_size)
+    scripts = list(BACKGROUND_SCRIPTS) + list(EVALUATION_SCRIPTS)
+    figure = Figure(figsize=(1.0 + 0.42 * characters_per_script * drawings, 0.5 * len(scripts)), dpi=100)
+    axes = figure.subplots(len(scripts), 1)
+    for ax, script in zip(axes, scripts):
+        members = [i for i, (s, _) in enumerate(tasks.classes) if s == script]
+        picks = torch.tensor(members)[torch.randperm(len(members), generator=generator)[:characters_per_script]]
+        images = tasks.render(picks.repeat_interleave(drawings), generator)
+        # one row: the characters side by side, each with its drawings
+        mosaic = episode_mosaic(images, 1, characters_per_script * drawings)
+        ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        split = "background" if script in BACKGROUND_SCRIPTS else "evaluation"
+        ax.set_ylabel(f"{script}\n({split})", rotation=0, ha="right", va="center", fontsize=8)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    figure.subplots_adjust(left=0.2, right=0.99, top=0.99, bottom=0.01, hspace=0.15)
+    return figure
+
+
+def figure_png(figure) -> bytes:
+    """Render a :class:`~matplotlib.figure.Figure` to PNG bytes (for ``IPython.display.Image``)."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

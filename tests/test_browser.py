@@ -225,3 +225,22 @@ def test_few_shot_lesson_n_slider_redraws_the_episode(server, browser):
     wait_for_status(page, "t.startsWith('4-way 1-shot')")
     wait_for_redraw(page, before)
     finish(page, watcher, "01_episode.png")
+
+
+def test_meta_lstm_lesson_step_slider_and_shot_toggle(server, browser):
+    """In lesson 05, moving 'step t' must redraw the figure and report that step; switching to
+    5-shot must adapt the models to a 5-shot episode."""
+    page, watcher = open_dashboard(browser, server.url + "voila/render/05_meta_lstm.ipynb")
+    wait_for_status(page, "t.startsWith('1-shot, step 0:')")
+    before = page.evaluate(_CANVAS_IMAGE)
+    handle = slider_handle(page, "step t")
+    handle.focus()
+    handle.press("ArrowRight")
+    wait_for_status(page, "t.startsWith('1-shot, step 1:') && t.includes('mean input gate')")
+    wait_for_redraw(page, before)
+    before = page.evaluate(_CANVAS_IMAGE)
+    page.get_by_role("button", name="5-shot").click()
+    wait_for_status(page, "t.startsWith('5-shot, step 1:')")
+    wait_for_redraw(page, before)
+    page.wait_for_timeout(1000)  # let the last frame of the redraw arrive before the screenshot
+    finish(page, watcher, "05_meta_lstm.png")

@@ -122,3 +122,26 @@ def test_check_inner_update_reports_an_answer_of_another_dtype():
     result = check_inner_update(lambda params, grads, inner_lr: {
         name: (p - inner_lr * grads[name]).double() for name, p in params.items()})
     assert isinstance(result, CheckResult)
+
+
+def test_check_meta_lstm_update_accepts_the_cell_update():
+    """Lesson 05's exercise: the right update must pass and say it is a gradient step at f=1, i=α."""
+    from mtlviz.exercises import check_meta_lstm_update
+
+    result = check_meta_lstm_update(lambda theta, grad, f, i: f * theta - i * grad)
+    assert result.passed and "gradient descent" in result.message
+
+
+@pytest.mark.parametrize("student_fn, message", [
+    (lambda theta, grad, f, i: f * theta + i * grad, "subtract"),
+    (lambda theta, grad, f, i: i * theta - f * grad, "swapped"),
+    (lambda theta, grad, f, i: theta - i * grad, "forget gate is missing"),
+    (lambda theta, grad, f, i: None, "returned None"),
+    (lambda theta, grad, f, i: theta * 2, "not yet"),
+])
+def test_check_meta_lstm_update_names_each_slip(student_fn, message):
+    """A student with a sign or gate mix-up must read which one, not just 'wrong'."""
+    from mtlviz.exercises import check_meta_lstm_update
+
+    result = check_meta_lstm_update(student_fn)
+    assert result.passed is False and message in result.message

@@ -156,3 +156,51 @@ def test_formula_dashboard_theta_sliders_move_theta_everywhere():
     assert all(marker.get_xdata()[0] == -2.0 for marker in dashboard._theta_markers)
     assert not np.allclose(before, dashboard._adapted_markers.get_offsets())
     assert "θ = (-2.00" in dashboard.status
+
+
+@pytest.fixture(scope="module")
+def metalstm_dashboard():
+    """Lesson 05's dashboard over small untrained learners on digits (the logic, not the weights)."""
+    import torch
+
+    from mtlviz.fewshot import MAMLClassifier
+    from mtlviz.glyphs import DigitsTasks
+    from mtlviz.metalstm import MetaLSTM
+    from mtlviz.widgets import MetaLSTMDashboard
+
+    torch.set_num_threads(1)
+    digits = DigitsTasks()
+    models = {k: (MetaLSTM(image_size=8, channels=4, k_shot=k, n_inner_steps=3 + k, n_outer_steps=0,
+                           random_state=0).fit(digits),
+                  MAMLClassifier(image_size=8, channels=4, k_shot=k, n_outer_steps=0, random_state=0).fit(digits))
+              for k in (1, 5)}
+    return MetaLSTMDashboard(models, digits, sgd_lr={1: 0.3, 5: 0.1}, random_state=0)
+
+
+def test_metalstm_dashboard_step_slider_moves_marker_and_status(metalstm_dashboard):
+    """Moving 'step t' must move the step marker and report that step's accuracies, gates
+    included; step 0 is before any update."""
+    d = metalstm_dashboard
+    d.k_shot, d.step = 1, 0
+    assert d.status.startswith("1-shot, step 0:") and "before the first update" in d.status
+    d.step = 2
+    assert d.status.startswith("1-shot, step 2:") and "mean input gate" in d.status and "SGD (α = 0.3)" in d.status
+    assert all(list(marker.get_xdata()) == [2, 2] for marker in d._markers)
+    gates = d._axes["input"].get_lines()
+    assert len(gates) == 7  # five layers, the SGD rate and the step marker
+
+
+def test_metalstm_dashboard_shot_toggle_changes_the_episode_and_the_step_range(metalstm_dashboard):
+    """5-shot uses another model with more updates: the slider's range must follow, the support
+    mosaic must show 5 images per class, and a step beyond the range must not be reachable."""
+    d = metalstm_dashboard
+    d.k_shot, d.step = 1, 4
+    d.k_shot = 5
+    assert d.step_slider.max == 8 and d._episode.x_support.shape[1] == 25
+    assert d.status.startswith("5-shot, step 4:") and "SGD (α = 0.1)" in d.status
+    d.step = 8
+    d.k_shot = 1
+    assert d.step_slider.max == 4 and d.step == 4
+    seed = d.episode_seed
+    d.new_button.click()
+    assert d.episode_seed == seed + 1

@@ -8,7 +8,11 @@ and lesson 04's ``seed_<variant>.pt`` (four files, about 12 KB each) by::
 
     python -m mtlviz.pretrained.train_seed_variants
 
-which is deterministic on a given torch build (seeded, fixed thread count). They are read with
+and the glyph MAML models ``glyph_maml_{1,5}shot.pt`` (about 120 KB each) by::
+
+    python -m mtlviz.pretrained.train_glyphs
+
+each deterministic on a given torch build (seeded, fixed thread count). They are read with
 ``torch.load(..., weights_only=True)``, which unpickles tensors and plain containers only.
 """
 from __future__ import annotations
@@ -17,7 +21,8 @@ from pathlib import Path
 
 from .._estimator import GradientAdaptedRegressor
 
-__all__ = ["WEIGHTS_DIR", "weights_path", "load_sinusoid", "load_seed_variant"]
+__all__ = ["WEIGHTS_DIR", "weights_path", "load_sinusoid", "load_seed_variant", "load_glyph_maml",
+           "load_glyph_metalstm", "load_glyph_finetune"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
 _FILES = {"maml": "sinusoid_maml.pt", "joint": "sinusoid_joint.pt"}
@@ -51,3 +56,43 @@ def load_seed_variant(name: str, path=None):
         raise ValueError(f"name must be one of {sorted(VARIANTS)}; got {name!r}")
     return MAML.load(WEIGHTS_DIR / f"seed_{name}.pt" if path is None else Path(path),
                      regenerate_command="python -m mtlviz.pretrained.train_seed_variants")
+
+
+def load_glyph_maml(k_shot: int = 1, path=None):
+    """Load the :class:`~mtlviz.fewshot.MAMLClassifier` meta-trained on 5-way ``k_shot``-shot
+    glyph episodes (1 or 5), made by ``python -m mtlviz.pretrained.train_glyphs``."""
+    from ..fewshot import GLYPH_REGENERATE_COMMAND, MAMLClassifier
+
+    if k_shot not in (1, 5):
+        raise ValueError(f"k_shot must be 1 or 5 (the shipped glyph models); got {k_shot!r}")
+    return MAMLClassifier.load(WEIGHTS_DIR / f"glyph_maml_{k_shot}shot.pt" if path is None else Path(path),
+                               regenerate_command=GLYPH_REGENERATE_COMMAND)
+
+
+def load_glyph_metalstm(k_shot: int = 1, path=None):
+    """Load the :class:`~mtlviz.metalstm.MetaLSTM` meta-trained on 5-way ``k_shot``-shot glyph
+    episodes (1 or 5), made by ``python -m mtlviz.pretrained.train_glyphs --meta-lstm``."""
+    from ..metalstm import MetaLSTM
+
+    if k_shot not in (1, 5):
+        raise ValueError(f"k_shot must be 1 or 5 (the shipped glyph models); got {k_shot!r}")
+    return MetaLSTM.load(WEIGHTS_DIR / f"glyph_metalstm_{k_shot}shot.pt" if path is None else Path(path))
+
+
+def load_glyph_finetune(path=None, **changes):
+    """Load the fine-tuning baseline's backbone, pretrained on all 912 background characters
+    (``python -m mtlviz.pretrained.train_glyphs --finetune``); ``changes`` override its
+    per-episode settings (``strategy``, ``n_trainable_blocks``, ``k_shot``, ``lr``, ``n_steps``)."""
+    from ..finetune import FineTuneClassifier
+
+    estimator = FineTuneClassifier.load(WEIGHTS_DIR / "glyph_finetune.pt" if path is None else Path(path))
+    if changes:
+        allowed = {"strategy", "n_trainable_blocks", "k_shot", "n_query", "lr", "n_steps"}
+        unknown = sorted(set(changes) - allowed)
+        if unknown:
+            raise ValueError(f"load_glyph_finetune can change only {sorted(allowed)}; got {unknown}")
+        backbone = estimator.backbone_
+        estimator = FineTuneClassifier(**{**estimator.get_params(), **changes})
+        estimator._validate()
+        estimator._set_backbone(backbone)
+    return estimator

@@ -1,0 +1,224 @@
+"""Transfer by pretraining: fine-tuning and feature extraction of a conv net, per few-shot episode.
+
+The transfer-learning answer to few-shot learning (seed §3.2): pretrain one network on every
+image of the *source* classes as an ordinary classification problem, then, for a new task,
+replace its output layer by a fresh one for the new classes and train on the few labelled
+target images:
+
+- **feature extraction**: the pretrained layers stay frozen, only the new head learns;
+- **fine-tuning**: the top ``n_trainable_blocks`` conv blocks learn too (all of them by default);
+- **from scratch**: the same network and training, from a random start (no transfer).
+
+Each episode is adapted by ``n_steps`` of gradient descent, batched over episodes with
+``vmap`` like MAML's inner loop; the only difference from MAML is how the starting point was
+trained.
+"""
+from __future__ import annotations
+
+import time
+from typing import Dict, Iterator
+
+import torch
+from torch.func import vmap
+
+from . import functional as Fn
+from ._validation import check_int, check_random_state, check_real, draw_seed
+from .convnet import ConvNet, accuracy, cross_entropy
+from .fewshot import EpisodicEstimator, _check_episodes
+
+__all__ = ["FineTuneClassifier", "STRATEGIES"]
+
+STRATEGIES = ("fine_tune", "feature_extraction", "scratch")
+FINETUNE_REGENERATE_COMMAND = "python -m mtlviz.pretrained.train_glyphs --finetune"
+
+
+class _PartialNetwork:
+    """The network as a function of its trainable parameters only, the frozen ones fixed."""
+
+    def __init__(self, model: ConvNet, frozen: Dict[str, torch.Tensor]):
+        self.model, self.frozen = model, frozen
+
+    def functional_forward(self, trainable, x):
+        return self.model.functional_forward({**self.frozen, **trainable}, x)
+
+
+def _block_of(name: str):
+    """Conv block index of a parameter name, or None for the head."""
+    if name.startswith("head"):
+        return None
+    return int(name.split(".")[1])
+
+
+class FineTuneClassifier(EpisodicEstimator):
+    """Pretrain a :class:`~mtlviz.convnet.ConvNet` on the source classes, then adapt it to each
+    episode with a new ``n_way`` head.
+
+    Parameters
+    ----------
+    strategy : {"fine_tune", "feature_extraction", "scratch"}
+        What learns per episode (see the module docstring).
+    n_trainable_blocks : int or None
+        With "fine_tune", how many of the top conv blocks learn (None: all); in [0, n_blocks].
+    n_way, k_shot, channels, image_size
+        Episode shape and network size, as for :class:`~mtlviz.fewshot.MAMLClassifier`.
+    lr : float, default 0.1
+        Step of the per-episode gradient descent, in (0, 10].
+    n_steps : int, default 20
+        Gradient steps per episode, in [0, 1000].
+    pretrain_epochs : int, default 10
+        Passes over the source images when pretraining, in [0, 1000].
+    pretrain_lr : float, default 1e-3
+        Adam's step when pretraining, in (0, 1].
+    batch_size : int, default 128
+        Pretraining mini-batch, in [2, 100000].
+    random_state : int, torch.Generator or None
+        Seeds the initialisation and the pretraining batches.
+    """
+
+    _kind = "fine-tune"
+    _regenerate_command = FINETUNE_REGENERATE_COMMAND
+    _param_names = ["strategy", "n_trainable_blocks", "n_way", "k_shot", "n_query", "channels", "image_size", "lr",
+                    "n_steps", "pretrain_epochs", "pretrain_lr", "batch_size", "random_state"]
+
+    def __init__(self, *, strategy: str = "fine_tune", n_trainable_blocks=None, n_way: int = 5, k_shot: int = 1,
+                 n_query: int = 5, channels: int = 32, image_size: int = 20, lr: float = 0.1, n_steps: int = 20,
+                 pretrain_epochs: int = 10, pretrain_lr: float = 1e-3, batch_size: int = 128, random_state=None):
+        self.strategy = strategy
+        self.n_trainable_blocks = n_trainable_blocks
+        self.n_way = n_way
+        self.k_shot = k_shot
+        self.n_query = n_query
+        self.channels = channels
+        self.image_size = image_size
+        self.lr = lr
+        self.n_steps = n_steps
+        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_lr = pretrain_lr
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    def _validate(self):
+        self._validate_episode_shape()
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {list(STRATEGIES)}; got {self.strategy!r}")
+        if self.n_trainable_blocks is not None:
+            check_int("n_trainable_blocks", self.n_trainable_blocks, 0, 4)
+        check_real("lr", self.lr, 0.0, 10.0, low_inclusive=False)
+        check_int("n_steps", self.n_steps, 0, 1000)
+        check_int("pretrain_epochs", self.pretrain_epochs, 0, 1000)
+        check_real("pretrain_lr", self.pretrain_lr, 0.0, 1.0, low_inclusive=False)
+        check_int("batch_size", self.batch_size, 2, 100_000)
+
+    def _network(self, n_classes: int, seed: int) -> ConvNet:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return ConvNet(max(n_classes, 2), self.channels, self.image_size)
+
+    # -- pretraining -----------------------------------------------------------------------
+    def fit_iter(self, tasks) -> Iterator[Dict[str, float]]:
+        """Pretrain on every labelled image of ``tasks`` (``tasks.labelled_images()``), yielding
+        ``{"step", "loss", "seconds"}`` per mini-batch; "scratch" only initialises."""
+        self._validate()
+        self._check_tasks(tasks)
+        generator = check_random_state(self.random_state)
+        x, y = tasks.labelled_images()
+        n_classes = int(y.max()) + 1
+        source = self._network(n_classes, draw_seed(generator))
+        self.history_ = []
+        if self.strategy != "scratch":
+            params = {name: p.detach().clone().requires_grad_(True) for name, p in source.named_parameters()}
+            optimizer = torch.optim.Adam(params.values(), lr=self.pretrain_lr)
+            started, step = time.perf_counter(), 0
+            for _ in range(self.pretrain_epochs):
+                order = torch.randperm(len(x), generator=generator)
+                for start in range(0, len(x) - 1, self.batch_size):
+                    index = order[start: start + self.batch_size]
+                    if len(index) < 2:
+                        continue
+                    loss = cross_entropy(source.functional_forward(params, x[index]), y[index])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    step += 1
+                    self.history_.append(float(loss.detach()))
+                    yield {"step": step, "loss": self.history_[-1], "seconds": time.perf_counter() - started}
+            backbone = {name: p.detach() for name, p in params.items() if not name.startswith("head")}
+        else:
+            backbone = {name: p.detach() for name, p in source.named_parameters() if not name.startswith("head")}
+        self._set_backbone(backbone)
+
+    def _set_backbone(self, backbone: Dict[str, torch.Tensor]) -> None:
+        self.model_ = ConvNet(self.n_way, self.channels, self.image_size)
+        self.backbone_ = backbone
+        head = self.model_.head
+        # A fresh head for the new classes: zero weights, so every class starts equally likely.
+        self.head_ = {"head.weight": torch.zeros_like(head.weight), "head.bias": torch.zeros_like(head.bias)}
+
+    # -- per-episode adaptation ------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "backbone_"):
+            raise RuntimeError(f"This {type(self).__name__} is not fitted yet: call fit(tasks) or load(path) first")
+
+    def trainable_names(self):
+        """Names of the parameters that learn per episode under this strategy."""
+        self._check_fitted()
+        names = list(self.head_)
+        if self.strategy == "feature_extraction":
+            return names
+        n_blocks = self.model_.n_blocks
+        top = n_blocks if (self.strategy == "scratch" or self.n_trainable_blocks is None) else self.n_trainable_blocks
+        return [name for name in self.backbone_ if _block_of(name) >= n_blocks - top] + names
+
+    def _split(self):
+        trainable = set(self.trainable_names())
+        params = {**self.backbone_, **self.head_}
+        return ({k: v for k, v in params.items() if k not in trainable},
+                {k: v for k, v in params.items() if k in trainable})
+
+    def _steps(self, frozen, trainable, xs, ys, n_steps):
+        """The network's parameters after 0…n steps of θ ← θ − lr ∇θL on the trainable ones:
+        the package's one inner loop (``functional._adapt_steps``) over a partial network."""
+        partial = _PartialNetwork(self.model_, frozen)
+        for step in Fn._adapt_steps(partial, trainable, xs, ys, self.lr, n_steps, True, cross_entropy):
+            yield {**frozen, **step}
+
+    def adapt(self, x_support, y_support, *, n_steps=None) -> Dict[str, torch.Tensor]:
+        """The network's parameters after training on one episode's support set."""
+        self._check_fitted()
+        n_steps = check_int("n_steps", self.n_steps if n_steps is None else n_steps, 0, 1000)
+        frozen, trainable = self._split()
+        with torch.enable_grad():
+            *_, last = self._steps(frozen, trainable, x_support, y_support, n_steps)
+        return {k: v.detach() for k, v in last.items()}
+
+    def predict(self, x, params) -> torch.Tensor:
+        """Labels for images ``(n, 1, S, S)`` with adapted ``params`` (from :meth:`adapt`)."""
+        self._check_fitted()
+        with torch.no_grad():
+            return self.model_.functional_forward(params, x).argmax(-1)
+
+    def accuracy_curve(self, batch, *, n_steps=None, every: int = 1) -> torch.Tensor:
+        """Query accuracy of each episode after 0, every, 2·every, … steps, ``(T, n // every + 1)``."""
+        self._check_fitted()
+        _check_episodes(batch, self.n_way)
+        n_steps = check_int("n_steps", self.n_steps if n_steps is None else n_steps, 0, 1000)
+        every = check_int("every", every, 1, 1000)
+        frozen, trainable = self._split()
+
+        def one_episode(xs, ys, xq, yq):
+            steps = self._steps(frozen, trainable, xs, ys, n_steps)
+            return torch.stack([accuracy(self.model_.functional_forward(p, xq), yq)
+                                for i, p in enumerate(steps) if i % every == 0])
+
+        with torch.enable_grad():
+            return vmap(one_episode)(*batch.data).detach()
+
+    # -- weights ---------------------------------------------------------------------------
+    def _state(self):
+        return {name: t.clone() for name, t in self.backbone_.items()}
+
+    def _restore(self, state):
+        self._set_backbone({name: t.float() for name, t in state.items()})
+        expected = {n: tuple(p.shape) for n, p in self.model_.named_parameters() if not n.startswith("head")}
+        if expected != {n: tuple(t.shape) for n, t in state.items()}:
+            raise ValueError("backbone shapes differ from the network's")

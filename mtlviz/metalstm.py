@@ -1,0 +1,421 @@
+"""Meta-LSTM: a learned optimizer whose LSTM cell state *is* the learner's parameters.
+
+Ravi & Larochelle (2017) noticed that the LSTM cell update
+
+    c_t = f_t ⊙ c_{t−1} + i_t ⊙ c̃_t
+
+is gradient descent, θ_t = θ_{t−1} − α_t ∇_t, when the forget gate f_t = 1, the input gate
+i_t = α_t and the candidate c̃_t = −∇_t. So they let an LSTM *learn* the gates: i_t becomes a
+learned, per-parameter learning rate and f_t a learned shrinkage of the parameters, both
+computed from the current gradient, loss and parameter value. The initial cell state c_0, the
+learner's starting parameters, is meta-learned too.
+
+As in the paper (and its public ports):
+
+- the meta-learner is coordinate-wise: every parameter of the learner is one row of a batch,
+  and all rows share the LSTM's few hundred weights;
+- its inputs are the loss and the gradient, preprocessed as in Andrychowicz et al. (2016) with
+  p = 10 (:func:`preprocess`);
+- the forget-gate bias starts high (U(4, 6)) and the input-gate bias low (U(−5, −4)), so training
+  starts close to plain gradient descent with a small step;
+- second derivatives through the learner's gradients are ignored (the gradient and loss fed to
+  the LSTM are constants), the meta-gradient is clipped (norm 0.25);
+- the learner's batch norm uses each batch's own statistics and keeps none (see
+  :mod:`mtlviz.convnet`), so nothing leaks from one episode to the next.
+
+References
+----------
+Ravi & Larochelle, "Optimization as a Model for Few-Shot Learning", ICLR 2017.
+Andrychowicz et al., "Learning to learn by gradient descent by gradient descent", NeurIPS 2016.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import functional as Fn
+from ._validation import check_int, check_random_state, check_real, check_tensor, draw_seed
+from .convnet import ConvNet, accuracy, cross_entropy
+from .fewshot import EpisodicEstimator, StepScores, _check_episodes, score_steps, sgd_accuracy_curve
+
+__all__ = ["preprocess", "MetaLSTMCell", "MetaLSTM", "MetaLSTMTrace", "tune_sgd_lr", "EpisodeComparison",
+           "compare_on_episode"]
+
+GLYPH_META_LSTM_COMMAND = "python -m mtlviz.pretrained.train_glyphs --meta-lstm"
+
+
+def preprocess(x: torch.Tensor, p: float = 10.0) -> torch.Tensor:
+    """Andrychowicz et al.'s scaling of gradients and losses, which span many orders of magnitude:
+
+        x ↦ (log|x| / p, sign x)   if |x| ≥ e^(−p)
+        x ↦ (−1, e^p · x)          otherwise
+
+    Returns a tensor with one more, last dimension of size 2.
+    """
+    check_real("p", p, 0.0, 100.0, low_inclusive=False)
+    magnitude = x.abs()
+    big = magnitude >= math.exp(-p)
+    first = torch.where(big, torch.log(magnitude.clamp_min(1e-38)) / p, torch.full_like(x, -1.0))
+    second = torch.where(big, torch.sign(x), math.exp(p) * x)
+    return torch.stack([first, second], dim=-1)
+
+
+class _State(NamedTuple):
+    h: torch.Tensor  # (n, hidden) first LSTM layer's hidden state
+    c: torch.Tensor  # (n, hidden) first LSTM layer's cell state
+    f: torch.Tensor  # (n,) previous forget gate
+    i: torch.Tensor  # (n,) previous input gate
+
+
+class MetaLSTMCell(nn.Module):
+    """The coordinate-wise meta-learner: an ordinary LSTM layer reads the preprocessed gradient
+    and loss of every parameter, then the Meta-LSTM cell writes the parameters.
+
+    For each coordinate (parameter) with first-layer output h_t, previous value c_{t−1} and
+    gradient ∇_t:
+
+        f_t = σ(W_f · [h_t, c_{t−1}, f_{t−1}] + b_f)      forget gate: learned shrinkage
+        i_t = σ(W_i · [h_t, c_{t−1}, i_{t−1}] + b_i)      input gate: learned learning rate
+        c_t = f_t ⊙ c_{t−1} − i_t ⊙ ∇_t                   the update of the parameters
+
+    Parameters
+    ----------
+    n_params : int
+        Number of learner parameters (coordinates); ``c0`` holds their meta-learned start.
+    hidden_size : int
+        Width of the first LSTM layer, in [1, 256] (20 in the paper).
+    """
+
+    def __init__(self, n_params: int, hidden_size: int = 20):
+        super().__init__()
+        self.n_params = check_int("n_params", n_params, 1, 100_000_000)
+        self.hidden_size = check_int("hidden_size", hidden_size, 1, 256)
+        self.lstm = nn.LSTMCell(4, hidden_size)
+        self.w_forget = nn.Parameter(torch.empty(hidden_size + 2).uniform_(-0.01, 0.01))
+        self.w_input = nn.Parameter(torch.empty(hidden_size + 2).uniform_(-0.01, 0.01))
+        self.b_forget = nn.Parameter(torch.empty(1).uniform_(4.0, 6.0))  # f ≈ 1: keep the parameters
+        self.b_input = nn.Parameter(torch.empty(1).uniform_(-5.0, -4.0))  # i ≈ 0.01: a small step
+        self.c0 = nn.Parameter(torch.zeros(n_params))  # the learner's initial parameters θ_0
+
+    def initial_state(self) -> _State:
+        zeros = torch.zeros(self.n_params, self.hidden_size)
+        return _State(zeros, zeros, torch.zeros(self.n_params), torch.zeros(self.n_params))
+
+    def forward(self, state: _State, cell: torch.Tensor, gradient: torch.Tensor, loss: torch.Tensor,
+                gates: Optional[Tuple[float, float]] = None):
+        """One update. ``gradient`` and ``loss`` are treated as constants (no second derivatives).
+
+        ``gates=(f, i)`` replaces the learned gates by constants, for tests and the lesson: with
+        (1, α) the update is exactly plain gradient descent with step α.
+        Returns ``(new_cell, new_state, f_t, i_t)``.
+        """
+        gradient, loss = gradient.detach(), loss.detach()
+        inputs = torch.cat([preprocess(gradient), preprocess(loss).expand(self.n_params, 2)], dim=1)  # (n, 4)
+        h, c = self.lstm(inputs, (state.h, state.c))
+        if gates is None:
+            forget = torch.sigmoid(torch.cat([h, cell[:, None], state.f[:, None]], 1) @ self.w_forget + self.b_forget)
+            input_gate = torch.sigmoid(torch.cat([h, cell[:, None], state.i[:, None]], 1) @ self.w_input + self.b_input)
+        else:
+            forget = torch.full_like(cell, float(gates[0]))
+            input_gate = torch.full_like(cell, float(gates[1]))
+        new_cell = forget * cell - input_gate * gradient  # c_t = f_t ⊙ c_{t−1} − i_t ⊙ ∇_t
+        return new_cell, _State(h, c, forget, input_gate), forget, input_gate
+
+
+def _unflatten(vector: torch.Tensor, shapes: Dict[str, torch.Size]) -> Dict[str, torch.Tensor]:
+    params, start = {}, 0
+    for name, shape in shapes.items():
+        size = math.prod(shape)
+        params[name] = vector[start: start + size].view(shape)
+        start += size
+    return params
+
+
+@dataclass(frozen=True)
+class MetaLSTMTrace:
+    """One episode adapted step by step (the lesson's dashboard draws it).
+
+    layers: names of the learner's parameter groups; input_gate, forget_gate: ``(n, L)`` mean
+    gate per step and layer; scores: losses, accuracy and predictions after 0…n steps.
+    """
+
+    layers: Tuple[str, ...]
+    input_gate: np.ndarray
+    forget_gate: np.ndarray
+    scores: StepScores
+
+    @property
+    def support_loss(self) -> np.ndarray:
+        return self.scores.support_loss
+
+    @property
+    def query_accuracy(self) -> np.ndarray:
+        return self.scores.query_accuracy
+
+
+def _layer_groups(shapes: Dict[str, torch.Size]) -> List[Tuple[str, slice]]:
+    """Learner parameters grouped per layer (conv block i with its norm, and the head)."""
+    groups: Dict[str, List[int]] = {}
+    start = 0
+    for name, shape in shapes.items():
+        size = math.prod(shape)
+        if name.startswith("head"):
+            layer = "head"
+        else:  # "convs.<i>.weight", "convs.<i>.bias", "norm_weight.<i>", "norm_bias.<i>"
+            layer = f"conv{int(name.split('.')[1]) + 1}"
+        groups.setdefault(layer, []).extend(range(start, start + size))
+        start += size
+    ordered = sorted(groups, key=lambda k: (k == "head", k))
+    return [(layer, torch.tensor(groups[layer])) for layer in ordered]
+
+
+class MetaLSTM(EpisodicEstimator):
+    """Meta-LSTM few-shot classifier (Ravi & Larochelle 2017) with the conv learner of MAML.
+
+    Each episode: the learner starts at the meta-learned c_0; for ``n_inner_steps`` steps its
+    loss and gradient on the support set go through the :class:`MetaLSTMCell`, which writes the
+    new parameters; the query loss of the final parameters is backpropagated into the LSTM's
+    weights and c_0 (gradient-norm clipping ``grad_clip``, Adam with ``outer_lr``).
+
+    Parameters
+    ----------
+    n_way, k_shot, n_query, channels, image_size
+        As for :class:`~mtlviz.fewshot.MAMLClassifier`.
+    n_inner_steps : int, default 5
+        Learner updates per episode, in [1, 100] (the shipped models: 5 for 1-shot, 8 for 5-shot).
+    hidden_size : int, default 20
+        Width of the first LSTM layer, in [1, 256].
+    outer_lr : float, default 1e-3
+        Adam's step for the meta-learner, in (0, 1].
+    grad_clip : float, default 0.25
+        Maximum norm of the meta-gradient, in (0, 100].
+    meta_batch_size : int, default 1
+        Episodes averaged per meta-update, in [1, 1000] (the paper: 1).
+    n_outer_steps : int, default 2000
+        Meta-updates that :meth:`fit` runs.
+    random_state : int, torch.Generator or None
+        Seeds the initialisation and the episode sampling.
+    """
+
+    _kind = "meta-lstm"
+    _regenerate_command = GLYPH_META_LSTM_COMMAND
+    _param_names = ["n_way", "k_shot", "n_query", "channels", "image_size", "n_inner_steps", "hidden_size",
+                    "outer_lr", "grad_clip", "meta_batch_size", "n_outer_steps", "random_state"]
+
+    def __init__(self, *, n_way: int = 5, k_shot: int = 1, n_query: int = 5, channels: int = 32,
+                 image_size: int = 20, n_inner_steps: int = 5, hidden_size: int = 20, outer_lr: float = 1e-3,
+                 grad_clip: float = 0.25, meta_batch_size: int = 1, n_outer_steps: int = 2000, random_state=None):
+        self.n_way = n_way
+        self.k_shot = k_shot
+        self.n_query = n_query
+        self.channels = channels
+        self.image_size = image_size
+        self.n_inner_steps = n_inner_steps
+        self.hidden_size = hidden_size
+        self.outer_lr = outer_lr
+        self.grad_clip = grad_clip
+        self.meta_batch_size = meta_batch_size
+        self.n_outer_steps = n_outer_steps
+        self.random_state = random_state
+
+    def _validate(self):
+        self._validate_episode_shape()
+        check_int("n_inner_steps", self.n_inner_steps, 1, Fn.MAX_INNER_STEPS)
+        check_int("hidden_size", self.hidden_size, 1, 256)
+        check_real("outer_lr", self.outer_lr, 0.0, 1.0, low_inclusive=False)
+        check_real("grad_clip", self.grad_clip, 0.0, 100.0, low_inclusive=False)
+        check_int("meta_batch_size", self.meta_batch_size, 1, 1000)
+        check_int("n_outer_steps", self.n_outer_steps, 0, 10_000_000)
+
+    def _build(self, seed: int) -> None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.model_ = ConvNet(self.n_way, self.channels, self.image_size)
+            self._shapes = {name: p.shape for name, p in self.model_.named_parameters()}
+            initial = torch.cat([p.detach().flatten() for p in self.model_.parameters()])
+            self.meta_ = MetaLSTMCell(initial.numel(), self.hidden_size)
+            with torch.no_grad():
+                self.meta_.c0.copy_(initial)  # start c_0 at the learner's usual initialisation
+
+    # -- one episode -----------------------------------------------------------------------
+    def _episode(self, x_support, y_support, *, n_steps: int, gates=None, on_step=None) -> torch.Tensor:
+        """Run the learner's updates on one support set; return the final parameters c_T.
+
+        The graph from c_T back to the meta-learner's weights and c_0 is kept (through the gates
+        and c_{t−1}); the learner's gradients enter as constants.
+        """
+        cell = self.meta_.c0
+        state = self.meta_.initial_state()
+        for _ in range(n_steps):
+            leaf = cell.detach().requires_grad_(True)
+            with torch.enable_grad():
+                loss = cross_entropy(self.model_.functional_forward(_unflatten(leaf, self._shapes), x_support),
+                                     y_support)
+                (gradient,) = torch.autograd.grad(loss, leaf)
+            cell, state, forget, input_gate = self.meta_(state, cell, gradient, loss, gates)
+            if on_step is not None:
+                on_step(cell, forget, input_gate)
+        return cell
+
+    def _forward(self, cell, x):
+        return self.model_.functional_forward(_unflatten(cell, self._shapes), x)
+
+    # -- training --------------------------------------------------------------------------
+    def fit_iter(self, tasks) -> Iterator[Dict[str, float]]:
+        """Meta-train, yielding ``{"step", "meta_loss", "seconds"}`` after each meta-update."""
+        self._validate()
+        self._check_tasks(tasks)
+        generator = check_random_state(self.random_state)
+        self._build(draw_seed(generator))
+        self.history_ = []
+        optimizer = torch.optim.Adam(self.meta_.parameters(), lr=self.outer_lr)
+        started = time.perf_counter()
+        for step in range(1, self.n_outer_steps + 1):
+            batch = tasks.sample_episodes(self.meta_batch_size, self.n_way, self.k_shot, self.n_query, generator)
+            losses = []
+            for xs, ys, xq, yq in zip(*batch.data):
+                cell = self._episode(xs, ys, n_steps=self.n_inner_steps)
+                losses.append(cross_entropy(self._forward(cell, xq), yq))  # query loss of θ_T
+            loss = torch.stack(losses).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.meta_.parameters(), self.grad_clip)
+            optimizer.step()
+            self.history_.append(float(loss.detach()))
+            yield {"step": step, "meta_loss": self.history_[-1], "seconds": time.perf_counter() - started}
+
+    # -- using the meta-learner ------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "meta_"):
+            raise RuntimeError(f"This {type(self).__name__} is not fitted yet: call fit(tasks) or load(path) first")
+
+    def _steps(self, n_inner_steps):
+        n = self.n_inner_steps if n_inner_steps is None else n_inner_steps
+        return check_int("n_inner_steps", n, 0, Fn.MAX_INNER_STEPS)
+
+    @property
+    def initial_params_(self) -> Dict[str, torch.Tensor]:
+        """The meta-learned starting parameters θ_0 = c_0, as a dict like the learner's."""
+        self._check_fitted()
+        return {name: p.detach().clone() for name, p in _unflatten(self.meta_.c0, self._shapes).items()}
+
+    def adapt(self, x_support, y_support, *, n_inner_steps=None, gates=None, trajectory=False):
+        """Let the meta-learner update the learner on one support set.
+
+        Returns the final parameters (a dict), or with ``trajectory=True`` the list after 0…n steps.
+        ``gates=(f, i)`` fixes the gates (``(1, α)`` is plain gradient descent with step α).
+        """
+        self._check_fitted()
+        check_tensor("x_support", x_support, ndim=4)
+        check_tensor("y_support", y_support, ndim=1)
+        if gates is not None:
+            check_real("forget gate", gates[0], 0.0, 1.0)
+            check_real("input gate", gates[1], 0.0, Fn.MAX_INNER_LR)
+        cells = [self.meta_.c0.detach()]
+        with torch.no_grad():
+            self._episode(x_support, y_support, n_steps=self._steps(n_inner_steps), gates=gates,
+                          on_step=lambda cell, f, i: cells.append(cell.detach()))
+        steps = [_unflatten(c, self._shapes) for c in cells]
+        return steps if trajectory else steps[-1]
+
+    def predict(self, x, params=None) -> torch.Tensor:
+        """Labels for images ``(n, 1, S, S)`` with θ_0 or the given adapted ``params``."""
+        self._check_fitted()
+        with torch.no_grad():
+            return self.model_.functional_forward(self.initial_params_ if params is None else params, x).argmax(-1)
+
+    def accuracy_curve(self, batch, *, n_inner_steps=None) -> torch.Tensor:
+        """Query accuracy of every episode after 0…n meta-learner updates, ``(T, n + 1)``."""
+        self._check_fitted()
+        _check_episodes(batch, self.n_way)
+        n_steps = self._steps(n_inner_steps)
+        rows = []
+        with torch.no_grad():
+            for xs, ys, xq, yq in zip(*batch.data):
+                accs = [accuracy(self._forward(self.meta_.c0, xq), yq)]
+                self._episode(xs, ys, n_steps=n_steps,
+                              on_step=lambda cell, f, i: accs.append(accuracy(self._forward(cell, xq), yq)))
+                rows.append(torch.stack(accs))
+        return torch.stack(rows)
+
+    def trace(self, x_support, y_support, x_query, y_query, *, n_inner_steps=None, gates=None) -> MetaLSTMTrace:
+        """Adapt to one episode and record, after every step, the mean input and forget gate of
+        each layer, the support and query loss, and the query predictions."""
+        self._check_fitted()
+        groups = _layer_groups(self._shapes)
+        input_gates, forget_gates, cells = [], [], [self.meta_.c0.detach()]
+
+        def record(cell, forget, input_gate):
+            cells.append(cell.detach())
+            forget_gates.append([float(forget[index].mean()) for _, index in groups])
+            input_gates.append([float(input_gate[index].mean()) for _, index in groups])
+
+        with torch.no_grad():
+            self._episode(x_support, y_support, n_steps=self._steps(n_inner_steps), gates=gates, on_step=record)
+        scores = score_steps(self.model_, [_unflatten(c, self._shapes) for c in cells],
+                             x_support, y_support, x_query, y_query)
+        n_layers = len(groups)
+        return MetaLSTMTrace(tuple(name for name, _ in groups),
+                             np.array(input_gates, dtype=float).reshape(-1, n_layers),
+                             np.array(forget_gates, dtype=float).reshape(-1, n_layers), scores)
+
+    # -- weights ---------------------------------------------------------------------------
+    def _state(self) -> Dict[str, torch.Tensor]:
+        return {name: t.detach().clone() for name, t in self.meta_.state_dict().items()}
+
+    def _restore(self, state: Dict[str, torch.Tensor]) -> None:
+        self._build(0)
+        self.meta_.load_state_dict(state)
+
+
+def tune_sgd_lr(estimator: MetaLSTM, tasks, *, grid=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), n_episodes: int = 20,
+                random_state=0) -> Tuple[float, Dict[float, float]]:
+    """The fixed learning rate α that plain SGD from the same start c_0, with the same number of
+    steps, does best with: grid search on ``n_episodes`` episodes of ``tasks`` (use training
+    classes, never the test ones). Returns ``(best α, {α: mean query accuracy})``."""
+    estimator._check_fitted()
+    n_episodes = check_int("n_episodes", n_episodes, 1, 10_000)
+    if not grid:
+        raise ValueError("grid must list at least one learning rate")
+    grid = [check_real("grid value", a, 0.0, Fn.MAX_INNER_LR, low_inclusive=False) for a in grid]
+    batch = tasks.sample_episodes(n_episodes, estimator.n_way, estimator.k_shot, estimator.n_query, random_state)
+    results = {}
+    for alpha in grid:
+        curve = sgd_accuracy_curve(estimator.model_, estimator.initial_params_, batch, inner_lr=alpha,
+                                   n_steps=estimator.n_inner_steps)
+        results[alpha] = float(curve[:, -1].mean())
+    best = max(results, key=lambda a: (results[a], -a))
+    return best, results
+
+
+@dataclass(frozen=True)
+class EpisodeComparison:
+    """Meta-LSTM, plain SGD from the same start with a fixed rate, and MAML, each adapted to the
+    same episode for the same number of steps (lesson 05's dashboard draws it)."""
+
+    meta_lstm: MetaLSTMTrace
+    sgd: StepScores
+    maml: StepScores
+    sgd_lr: float
+    maml_lr: float
+
+
+def compare_on_episode(meta_lstm: MetaLSTM, maml, sgd_lr: float, x_support, y_support, x_query,
+                       y_query) -> EpisodeComparison:
+    """Adapt all three learners to one episode for ``meta_lstm.n_inner_steps`` steps."""
+    meta_lstm._check_fitted()
+    check_real("sgd_lr", sgd_lr, 0.0, Fn.MAX_INNER_LR, low_inclusive=False)
+    n_steps = meta_lstm.n_inner_steps
+    trace = meta_lstm.trace(x_support, y_support, x_query, y_query)
+    sgd_steps = Fn.adapt_trajectory(meta_lstm.model_, meta_lstm.initial_params_, x_support, y_support,
+                                    inner_lr=sgd_lr, n_inner_steps=n_steps, loss_fn=cross_entropy)
+    sgd = score_steps(meta_lstm.model_, sgd_steps, x_support, y_support, x_query, y_query)
+    maml_steps = maml.adapt(x_support, y_support, n_inner_steps=n_steps, trajectory=True)
+    maml_scores = score_steps(maml.model_, maml_steps, x_support, y_support, x_query, y_query)
+    return EpisodeComparison(trace, sgd, maml_scores, float(sgd_lr), float(maml.inner_lr))
