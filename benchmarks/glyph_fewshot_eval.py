@@ -100,6 +100,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=TEST_SEED, help="seed of the test episodes")
     parser.add_argument("--shots", type=int, nargs="+", default=[1, 5], choices=[1, 5], help="K values (default 1 5)")
     parser.add_argument("--untrained", action="store_true", help="add the untrained-θ row")
+    parser.add_argument("--rows", nargs="+", default=None, metavar="WORD",
+                        help="score only rows whose name contains one of these words, e.g. MAML fine-tuning "
+                             "(to split a run over processes)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # one thread: two processes (--shots 1, --shots 5) use both cores
     try:
@@ -119,6 +122,8 @@ def main(argv=None) -> int:
         if args.untrained:
             scorers["MAML's net, untrained θ, same steps"] = untrained_like(maml)
         scorers["pixel nearest neighbour"] = PixelNearestNeighbour()
+        if args.rows:
+            scorers = {name: s for name, s in scorers.items() if any(word in name for word in args.rows)}
         for name, scorer in scorers.items():
             started = time.perf_counter()
             score = evaluate_episodes(scorer, tasks, k_shot=k_shot, n_episodes=args.episodes, random_state=args.seed)
