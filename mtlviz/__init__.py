@@ -2,13 +2,28 @@
 
 Import what the lessons use from here; the dashboards live in :mod:`mtlviz.widgets` and are
 imported on demand (they pull in ipywidgets and ipympl).
+
+The names below are loaded lazily, on first use: ``python -m mtlviz.serve`` imports this
+package, and the server process has no use for torch (a few hundred MB and seconds of start-up).
 """
-from . import functional
-from ._estimator import WeightsError
-from .maml import MAML
-from .models import MLP, sinusoid_mlp
-from .tasks import SinusoidTasks, TaskBatch
-from .transfer import JointTraining
+from importlib import import_module
 
 __all__ = ["functional", "MAML", "JointTraining", "MLP", "sinusoid_mlp", "SinusoidTasks", "TaskBatch", "WeightsError"]
 __version__ = "0.1.0"
+
+# public name -> the submodule that defines it
+_LAZY = {"functional": None, "WeightsError": "._estimator", "MAML": ".maml", "MLP": ".models",
+         "sinusoid_mlp": ".models", "SinusoidTasks": ".tasks", "TaskBatch": ".tasks", "JointTraining": ".transfer"}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'mtlviz' has no attribute {name!r}")
+    module = _LAZY[name]
+    value = import_module(f".{name}", __name__) if module is None else getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

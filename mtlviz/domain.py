@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, NamedTuple, Tuple
 
 import numpy as np
 import torch
@@ -40,6 +40,13 @@ __all__ = [
     "coral_loss",
     "DomainAdaptationClassifier",
     "METHODS",
+    "DomainShiftProblem",
+    "rotated_moons",
+    "network_state",
+    "restore_classifier",
+    "project_features",
+    "blur_and_noise",
+    "shifted_digits",
 ]
 
 #: The training objectives :class:`DomainAdaptationClassifier` knows.
@@ -420,3 +427,149 @@ class DomainAdaptationClassifier:
         if x.shape[0] == 0:
             raise ValueError("x must hold at least 1 row to score; got shape (0, ...)")
         return float((self.predict(x) == y).float().mean())
+
+
+# -- lesson 07: the rotated-moons problem, the shipped fits and what the dashboard shows -----
+
+#: Offsets that keep the target training and test samples apart from the source sample's seed
+#: (the same as ``benchmarks/two_moons_da.py``).
+TARGET_SEED_OFFSET = 10_000
+TEST_SEED_OFFSET = 20_000
+
+
+class DomainShiftProblem(NamedTuple):
+    """One domain-adaptation problem: labelled source, unlabelled target, labelled target test.
+
+    ``y_target`` holds the true labels of the target training points: never given to ``fit``,
+    only used to colour the points in the lesson's plots.
+    """
+
+    x_source: torch.Tensor
+    y_source: torch.Tensor
+    x_target: torch.Tensor
+    y_target: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def rotated_moons(rotation_deg: float, *, n_samples: int = 300, n_test: int = 1000, noise: float = 0.1,
+                  random_state: int = 0) -> DomainShiftProblem:
+    """The rotated two-moons problem of lesson 07 and ``benchmarks/two_moons_da.py``.
+
+    Source: ``two_moons(n_samples, random_state=s)``; target: the same number of points rotated by
+    ``rotation_deg`` (seed s + 10,000); test: ``n_test`` more target points (seed s + 20,000).
+    The target sample for every rotation comes from the same unrotated draw, so moving the
+    rotation only turns the same points.
+
+    Parameters
+    ----------
+    rotation_deg : float
+        Rotation of the target domain in degrees, in [0, 180].
+    n_samples, n_test : int
+        Points per training domain and in the target test set, in [2, 100_000].
+    noise : float
+        ``make_moons`` noise, in [0, 1].
+    random_state : int
+        The seed s, in [0, 2**31 − 20,001].
+    """
+    seed = check_int("random_state", random_state, 0, 2**31 - 1 - TEST_SEED_OFFSET)
+    n_samples = check_int("n_samples", n_samples, 2, 100_000)
+    n_test = check_int("n_test", n_test, 2, 100_000)
+    x_source, y_source = two_moons(n_samples, noise=noise, random_state=seed)
+    x_target, y_target = two_moons(n_samples, rotation_deg=rotation_deg, noise=noise,
+                                   random_state=seed + TARGET_SEED_OFFSET)
+    x_test, y_test = two_moons(n_test, rotation_deg=rotation_deg, noise=noise, random_state=seed + TEST_SEED_OFFSET)
+    return DomainShiftProblem(x_source, y_source, x_target, y_target, x_test, y_test)
+
+
+def network_state(model: DomainAdaptationClassifier) -> Dict[str, object]:
+    """A fitted classifier's weights as plain tensors and ints (what ``torch.save`` may store and
+    ``torch.load(..., weights_only=True)`` reads back); :func:`restore_classifier` inverts it."""
+    model._check_fitted()
+    return {"n_features_in": model.n_features_in_, "n_classes": model.n_classes_,
+            "weights": {name: tensor.detach().clone() for name, tensor in model.network_.state_dict().items()}}
+
+
+def restore_classifier(state: Dict[str, object], **params) -> DomainAdaptationClassifier:
+    """A fitted :class:`DomainAdaptationClassifier` with hyperparameters ``params`` and the
+    weights of ``state`` (from :func:`network_state`). Raises ``ValueError`` when the weights do
+    not fit the network that ``params`` describe."""
+    model = DomainAdaptationClassifier(**params)
+    model._validate()
+    try:
+        n_inputs, n_classes = int(state["n_features_in"]), int(state["n_classes"])
+        network = _Network(n_inputs, model.hidden, model.n_features, n_classes)
+        network.load_state_dict(state["weights"])
+    except (KeyError, TypeError, RuntimeError) as error:
+        raise ValueError(f"the weights do not fit a network with hidden={model.hidden}, "
+                         f"n_features={model.n_features}: {error}") from error
+    model.network_, model.n_features_in_, model.n_classes_, model.history_ = network, n_inputs, n_classes, []
+    return model
+
+
+def project_features(model: DomainAdaptationClassifier, x_source, x_target) -> Tuple[np.ndarray, np.ndarray]:
+    """The learned features G_f of both domains projected to 2-D, for plotting.
+
+    PCA is fitted on the source and target features together (so that one projection serves
+    both) and each coordinate is divided by its pooled standard deviation, so that plots of
+    different models share one scale (whether the two domains overlap does not depend on it).
+    Returns ``(n_S, 2)`` and ``(n_T, 2)`` float arrays.
+    """
+    source = model.features(x_source).double()
+    target = model.features(x_target).double()
+    pooled = torch.cat([source, target])
+    centred = pooled - pooled.mean(0)
+    _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+    axes = vh[:2].T  # (n_features, 2); fewer columns when n_features is 1
+    if axes.shape[1] < 2:
+        axes = torch.cat([axes, torch.zeros(axes.shape[0], 2 - axes.shape[1], dtype=axes.dtype)], 1)
+    # Fix each component's sign so that the picture does not flip between similar models.
+    signs = torch.where(axes.sum(0) < 0, -1.0, 1.0).to(axes.dtype)
+    projected = centred @ (axes * signs)
+    spread = projected.std(0)
+    projected = projected / torch.where(spread > 1e-12, spread, torch.ones_like(spread))  # dead features: 0
+    n_source = source.shape[0]
+    return projected[:n_source].numpy(), projected[n_source:].numpy()
+
+
+
+def blur_and_noise(images: torch.Tensor, *, noise: float = 0.15, random_state=None) -> torch.Tensor:
+    """The image domain shift of lesson 07: a 3×3 binomial blur, then Gaussian noise of standard
+    deviation ``noise`` (in [0, 1]), clipped to [0, 1]; like a blurred, grainy scan.
+
+    ``images`` (n, S, S) or (n, 1, S, S) with values in [0, 1]; returns the same shape.
+    """
+    check_tensor("images", images, min_first=1)
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[1] != 1):
+        raise ValueError(f"images must have shape (n, S, S) or (n, 1, S, S); got {tuple(images.shape)}")
+    noise = check_real("noise", noise, 0.0, 1.0)
+    generator = check_random_state(random_state)
+    kernel = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16
+    flat = images.reshape(images.shape[0], 1, *images.shape[-2:]).float()
+    blurred = F.conv2d(flat, kernel[None, None], padding=1)  # zero padding: the digits' border is blank
+    noisy = blurred + noise * torch.randn(blurred.shape, generator=generator)
+    return noisy.clamp(0.0, 1.0).reshape(images.shape)
+
+
+def shifted_digits(*, n_source: int = 600, n_target: int = 600, noise: float = 0.15,
+                   random_state: int = 0) -> DomainShiftProblem:
+    """scikit-learn's 8×8 digits split into a clean labelled source set, an unlabelled target set
+    under :func:`blur_and_noise` and a target test set (the remaining images, shifted too).
+
+    The three sets hold different images (a random split seeded by ``random_state``), so the
+    target domain differs from the source only by the shift. Returns the fields of
+    :class:`DomainShiftProblem` (images are (n, 8, 8) in [0, 1]).
+    """
+    from .glyphs import DigitsTasks
+
+    seed = check_int("random_state", random_state, 0, 2**31 - 1)
+    images, labels = DigitsTasks().labelled_images()
+    images = images[:, 0]
+    n_source = check_int("n_source", n_source, 2, images.shape[0] - 4)
+    n_target = check_int("n_target", n_target, 2, images.shape[0] - n_source - 2)
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(images.shape[0], generator=generator)
+    source, target, test = order[:n_source], order[n_source:n_source + n_target], order[n_source + n_target:]
+    return DomainShiftProblem(images[source], labels[source],
+                        blur_and_noise(images[target], noise=noise, random_state=generator), labels[target],
+                        blur_and_noise(images[test], noise=noise, random_state=generator), labels[test])

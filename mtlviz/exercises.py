@@ -14,7 +14,7 @@ import torch
 from . import functional as Fn
 
 __all__ = ["CheckResult", "check_inner_update", "check_outer_loss", "check_line_inner_step",
-           "check_method_choices", "check_episode_sizes", "check_meta_lstm_update"]
+           "check_method_choices", "check_episode_sizes", "check_meta_lstm_update", "check_coral_loss", "check_transfer_winners"]
 
 
 @dataclass(frozen=True)
@@ -274,3 +274,84 @@ def check_meta_lstm_update(student_fn: Callable) -> CheckResult:
     sgd = student_fn(theta.clone(), grad.clone(), torch.ones(6), torch.full((6,), 0.1))
     return CheckResult(True, "correct: with f = 1 and i = 0.1 your update is θ − 0.1∇, one step of gradient descent "
                        f"(largest difference {float((sgd - (theta - 0.1 * grad)).abs().max()):.1g})")
+
+
+#: Lesson 06's exercise: (target, K) situations whose best strategy the student reads off the dashboard.
+TRANSFER_SITUATIONS = (("glyphs", 1), ("negative", 10), ("digits", 50))
+TRANSFER_STRATEGIES = ("from scratch", "feature extraction", "fine-tuning")
+
+
+def check_transfer_winners(answers, *, curves=None) -> CheckResult:
+    """Check lesson 06's exercise: a dict mapping each (target, K) of :data:`TRANSFER_SITUATIONS`
+    to the strategy that wins there, one of "from scratch", "feature extraction", "fine-tuning"
+    (fine-tuning with its best number of frozen blocks). Strategies that the best one does not
+    clearly beat (:meth:`~mtlviz.transfer_curves.TransferCurves.beats`) are accepted too.
+    ``curves``: the measured :class:`~mtlviz.transfer_curves.TransferCurves` (default: the
+    shipped ones the dashboard shows)."""
+    from .transfer_curves import TransferCurves
+
+    curves = TransferCurves.load() if curves is None else curves
+    if not isinstance(answers, dict):
+        return CheckResult(False, "answers must be a dict like {('digits', 1): 'fine-tuning', ...}; "
+                                  f"got a {type(answers).__name__}")
+    missing = [key for key in TRANSFER_SITUATIONS if answers.get(key) in (None, ...)]
+    if missing:
+        return CheckResult(False, f"answer every situation: missing {missing}")
+    unknown = [answers[key] for key in TRANSFER_SITUATIONS if answers[key] not in TRANSFER_STRATEGIES]
+    if unknown:
+        return CheckResult(False, f"use one of {list(TRANSFER_STRATEGIES)}; not {unknown}")
+    for target, k_shot in TRANSFER_SITUATIONS:
+        best = curves.best_strategies(target, k_shot)
+        if answers[(target, k_shot)] not in best:
+            return CheckResult(False, f"{target} with K = {k_shot}: not {answers[(target, k_shot)]}. Set the "
+                                      f"dashboard to target '{target}' and K = {k_shot}, try every number of "
+                                      "frozen blocks, and compare the three curves at the red line.")
+    return CheckResult(True, "all three match the measured curves")
+
+
+def check_coral_loss(student_fn: Callable) -> CheckResult:
+    """Check lesson 07's ``coral(source_features, target_features)``, the Deep CORAL loss
+    ‖C_S − C_T‖²_F / (4d²) with unbiased (n − 1) covariances, against
+    :func:`mtlviz.domain.coral_loss` on random features of different sizes. Common slips are named.
+    """
+    from .domain import coral_loss
+
+    if not callable(student_fn):
+        return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
+    generator = torch.Generator().manual_seed(707)
+
+    def covariance(features, divisor):
+        centred = features - features.mean(0)
+        return centred.T @ centred / divisor
+
+    for n_source, n_target, d in [(30, 50, 3), (12, 9, 5), (40, 40, 2)]:
+        source = torch.randn(n_source, d, generator=generator, dtype=torch.float64) * 1.5 + 0.7
+        target = torch.randn(n_target, d, generator=generator, dtype=torch.float64) * 0.6 - 0.3
+        answer, failure = _call_student(student_fn, source.clone(), target.clone())
+        if failure is not None:
+            return failure
+        try:
+            value = float(answer)
+        except (TypeError, ValueError, RuntimeError):
+            return CheckResult(False, f"return one number, a scalar tensor (got {type(answer).__name__})")
+        expected = float(coral_loss(source, target))
+        if abs(value - expected) <= 1e-6 * max(1.0, abs(expected)):
+            continue
+        difference = covariance(source, n_source - 1) - covariance(target, n_target - 1)
+        slips = {
+            "divide by 4d², not 4d (d = number of features)": (difference ** 2).sum() / (4 * d),
+            "the loss is the *squared* Frobenius norm: sum the squared differences, no square root":
+                (difference ** 2).sum().sqrt() / (4 * d * d),
+            "the 1/(4d²) factor is missing": (difference ** 2).sum(),
+            "use the unbiased covariance (divide by n − 1, not n)":
+                ((covariance(source, n_source) - covariance(target, n_target)) ** 2).sum() / (4 * d * d),
+            "centre the features (subtract each column's mean) before the covariance":
+                ((source.T @ source / (n_source - 1) - target.T @ target / (n_target - 1)) ** 2).sum() / (4 * d * d),
+        }
+        for hint, wrong in slips.items():
+            if abs(value - float(wrong)) <= 1e-6 * max(1.0, abs(float(wrong))):
+                return CheckResult(False, hint)
+        return CheckResult(False, f"not yet: for {n_source} source and {n_target} target points with d = {d} "
+                                  f"the loss is {expected:.4f}, yours {value:.4f}; compute ‖C_S − C_T‖²_F / (4d²)")
+    return CheckResult(True, "correct: your CORAL loss matches mtlviz.domain.coral_loss "
+                             "(it is 0 exactly when the two domains' feature covariances agree)")

@@ -121,31 +121,38 @@ class FineTuneClassifier(EpisodicEstimator):
         self._validate()
         self._check_tasks(tasks)
         generator = check_random_state(self.random_state)
+        self.history_ = []
+        if self.strategy == "scratch":
+            self.initialise(draw_seed(generator))
+            return
         x, y = tasks.labelled_images()
         n_classes = int(y.max()) + 1
         source = self._network(n_classes, draw_seed(generator))
-        self.history_ = []
-        if self.strategy != "scratch":
-            params = {name: p.detach().clone().requires_grad_(True) for name, p in source.named_parameters()}
-            optimizer = torch.optim.Adam(params.values(), lr=self.pretrain_lr)
-            started, step = time.perf_counter(), 0
-            for _ in range(self.pretrain_epochs):
-                order = torch.randperm(len(x), generator=generator)
-                for start in range(0, len(x) - 1, self.batch_size):
-                    index = order[start: start + self.batch_size]
-                    if len(index) < 2:
-                        continue
-                    loss = cross_entropy(source.functional_forward(params, x[index]), y[index])
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    step += 1
-                    self.history_.append(float(loss.detach()))
-                    yield {"step": step, "loss": self.history_[-1], "seconds": time.perf_counter() - started}
-            backbone = {name: p.detach() for name, p in params.items() if not name.startswith("head")}
-        else:
-            backbone = {name: p.detach() for name, p in source.named_parameters() if not name.startswith("head")}
+        params = {name: p.detach().clone().requires_grad_(True) for name, p in source.named_parameters()}
+        optimizer = torch.optim.Adam(params.values(), lr=self.pretrain_lr)
+        started, step = time.perf_counter(), 0
+        for _ in range(self.pretrain_epochs):
+            order = torch.randperm(len(x), generator=generator)
+            for start in range(0, len(x) - 1, self.batch_size):
+                index = order[start: start + self.batch_size]
+                if len(index) < 2:
+                    continue
+                loss = cross_entropy(source.functional_forward(params, x[index]), y[index])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                self.history_.append(float(loss.detach()))
+                yield {"step": step, "loss": self.history_[-1], "seconds": time.perf_counter() - started}
+        backbone = {name: p.detach() for name, p in params.items() if not name.startswith("head")}
         self._set_backbone(backbone)
+
+    def initialise(self, random_state=None) -> "FineTuneClassifier":
+        """Start from random conv blocks (what "scratch" trains from); returns ``self``."""
+        seed = draw_seed(check_random_state(random_state))
+        source = self._network(self.n_way, seed)
+        self._set_backbone({name: p.detach() for name, p in source.named_parameters() if not name.startswith("head")})
+        return self
 
     def _set_backbone(self, backbone: Dict[str, torch.Tensor]) -> None:
         self.model_ = ConvNet(self.n_way, self.channels, self.image_size)

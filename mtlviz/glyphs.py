@@ -284,29 +284,38 @@ class GlyphPool:
 class DigitsTasks:
     """N-way K-shot episodes over scikit-learn's bundled handwritten digits (8×8, 10 classes).
 
+    ``image_size`` (in [8, 64], default 8) upscales the images bilinearly, for networks built
+    for larger images (the transfer lesson feeds them to the 20-pixel glyph network).
+
     The quickest few-shot demo: 1,797 real images that ship inside scikit-learn. Episodes draw
     distinct images per class without replacement; only 10 classes exist, so ``n_way`` ≤ 10.
     """
 
-    def __init__(self):
+    def __init__(self, image_size: int = 8):
         from sklearn.datasets import load_digits
 
+        self.image_size = check_int("image_size", image_size, 8, 64)
         digits = load_digits()
-        self._images = torch.tensor(digits.images, dtype=torch.float32) / 16.0  # (1797, 8, 8) in [0, 1]
+        images = torch.tensor(digits.images, dtype=torch.float32) / 16.0  # (1797, 8, 8) in [0, 1]
+        if self.image_size != 8:
+            # Bilinear upscaling, so a network built for glyph-sized images can read the digits.
+            images = torch.nn.functional.interpolate(images[:, None], size=self.image_size, mode="bilinear",
+                                                     align_corners=False)[:, 0].clamp(0.0, 1.0)
+        self._images = images
         self._labels = torch.tensor(digits.target)
         self.classes = [("digits", str(d)) for d in range(10)]
-        self.image_size = 8
         self._by_class = [torch.nonzero(self._labels == c).flatten() for c in range(10)]
 
     def __repr__(self):
-        return f"DigitsTasks(): {len(self._labels)} images, 10 classes (scikit-learn's load_digits)"
+        return (f"DigitsTasks(image_size={self.image_size}): {len(self._labels)} images, 10 classes "
+                "(scikit-learn's load_digits)")
 
     @property
     def n_classes(self) -> int:
         return 10
 
     def labelled_images(self) -> Tuple[torch.Tensor, torch.Tensor]:
-        """All 1,797 images ``(n, 1, 8, 8)`` with their digit, for ordinary (pre)training."""
+        """All 1,797 images ``(n, 1, S, S)`` with their digit, for ordinary (pre)training."""
         return self._images.unsqueeze(1), self._labels.clone()
 
     def sample_episodes(self, n_tasks: int, n_way: int, k_shot: int, n_query: int, random_state=None) -> EpisodeBatch:
@@ -321,5 +330,5 @@ class DigitsTasks:
         picks = torch.stack([torch.stack([
             self._by_class[int(c)][torch.randperm(len(self._by_class[int(c)]), generator=generator)[:per_class]]
             for c in episode]) for episode in classes])  # (T, N, K+Q) image indices
-        images = self._images[picks].unsqueeze(3)  # (T, N, K+Q, 1, 8, 8)
+        images = self._images[picks].unsqueeze(3)  # (T, N, K+Q, 1, S, S)
         return _split_episodes(images, n_way, k_shot, n_query, classes)

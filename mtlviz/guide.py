@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import NamedTuple, Tuple
 
-from ._validation import check_int, check_real
-
 __all__ = ["Lesson", "LESSONS", "Recommendation", "recommend"]
 
 
@@ -63,6 +61,8 @@ def recommend(labelled_per_class: int, related_tasks: int, domain_shift: float) 
         How different the target inputs look from the source data: 0 (same distribution) to
         1 (very different), in [0, 1].
     """
+    from ._validation import check_int, check_real  # imports torch: not needed for the course map
+
     labelled = check_int("labelled_per_class", labelled_per_class, 0, 100_000)
     tasks = check_int("related_tasks", related_tasks, 0, 100_000)
     shift = check_real("domain_shift", domain_shift, 0.0, 1.0)

@@ -194,3 +194,27 @@ def figure_png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def family_rows(families, n_images: int = 10, random_state=0):
+    """A static figure with one row per named episode family: ``n_images`` images of different
+    classes (one drawn ``n_images``-way 1-shot episode), to compare what source and target
+    domains look like. ``families`` maps a row label to a GlyphTasks/DigitsTasks (same image size)."""
+    from matplotlib.figure import Figure
+
+    from ._validation import check_int
+
+    n_images = check_int("n_images", n_images, 2, 10)
+    figure = Figure(figsize=(1.6 + 0.55 * n_images, 0.75 * len(families)), dpi=100)
+    axes = np.atleast_1d(figure.subplots(len(families), 1))
+    for ax, (label, tasks) in zip(axes, families.items()):
+        episode = tasks.sample_episodes(1, n_images, 1, 1, random_state=random_state)
+        ax.imshow(episode_mosaic(episode.x_support[0], 1, n_images), cmap="gray_r", vmin=0, vmax=1,
+                  interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    figure.subplots_adjust(left=0.3, right=0.99, top=0.98, bottom=0.02, hspace=0.12)
+    return figure

@@ -86,6 +86,25 @@ def wait_for_redraw(page, before):
     page.wait_for_function(f"() => ({_CANVAS_IMAGE})() !== {before!r}", timeout=30_000)
 
 
+def move_slider(page, label, key, status_condition):
+    """Press ``key`` on the slider labelled ``label``, then wait until the status line satisfies
+    ``status_condition`` and the figure has changed."""
+    before = page.evaluate(_CANVAS_IMAGE)
+    handle = slider_handle(page, label)
+    handle.focus()
+    handle.press(key)
+    wait_for_status(page, status_condition)
+    wait_for_redraw(page, before)
+
+
+def click_button(page, name, status_condition):
+    """Click the button named ``name``, then wait for the status line and a changed figure."""
+    before = page.evaluate(_CANVAS_IMAGE)
+    page.get_by_role("button", name=name).click()
+    wait_for_status(page, status_condition)
+    wait_for_redraw(page, before)
+
+
 def finish(page, watcher, screenshot):
     """Save a screenshot for a person to look at, check the page stayed clean, close it."""
     ARTIFACTS.mkdir(exist_ok=True)
@@ -218,13 +237,21 @@ def test_start_here_guide_answers_and_links_a_lesson(server, browser):
 def test_few_shot_lesson_n_slider_redraws_the_episode(server, browser):
     """In lesson 01, changing N must redraw the episode with N rows."""
     page, watcher = open_dashboard(browser, server.url + "voila/render/01_few_shot_tasks.ipynb")
-    before = page.evaluate(_CANVAS_IMAGE)
-    handle = slider_handle(page, "N (classes)")
-    handle.focus()
-    handle.press("ArrowLeft")
-    wait_for_status(page, "t.startsWith('4-way 1-shot')")
-    wait_for_redraw(page, before)
+    move_slider(page, "N (classes)", "ArrowLeft", "t.startsWith('4-way 1-shot')")
     finish(page, watcher, "01_episode.png")
+
+
+def test_transfer_lesson_sliders_and_target_redraw_the_curves(server, browser):
+    """In lesson 06, moving 'frozen blocks' and 'labels/class' must redraw the curves and say
+    the new setting; switching the target must redraw every curve."""
+    page, watcher = open_dashboard(browser, server.url + "voila/render/06_fine_tuning_vs_feature_extraction.ipynb")
+    wait_for_status(page, "t.startsWith('digits, K = 5 labels per class, 2 frozen blocks')")
+    move_slider(page, "frozen blocks", "ArrowRight",
+                "t.includes('3 frozen blocks') && t.includes('fine-tuning, 3 frozen')")
+    move_slider(page, "labels/class", "ArrowRight", "t.includes('K = 10 labels per class')")
+    click_button(page, "new glyph scripts (near the source)", "t.startsWith('glyphs, K = 10')")
+    page.wait_for_timeout(1000)  # let the last frame arrive before the screenshot
+    finish(page, watcher, "06_transfer.png")
 
 
 def test_meta_lstm_lesson_step_slider_and_shot_toggle(server, browser):
@@ -232,15 +259,20 @@ def test_meta_lstm_lesson_step_slider_and_shot_toggle(server, browser):
     5-shot must adapt the models to a 5-shot episode."""
     page, watcher = open_dashboard(browser, server.url + "voila/render/05_meta_lstm.ipynb")
     wait_for_status(page, "t.startsWith('1-shot, step 0:')")
-    before = page.evaluate(_CANVAS_IMAGE)
-    handle = slider_handle(page, "step t")
-    handle.focus()
-    handle.press("ArrowRight")
-    wait_for_status(page, "t.startsWith('1-shot, step 1:') && t.includes('mean input gate')")
-    wait_for_redraw(page, before)
-    before = page.evaluate(_CANVAS_IMAGE)
-    page.get_by_role("button", name="5-shot").click()
-    wait_for_status(page, "t.startsWith('5-shot, step 1:')")
-    wait_for_redraw(page, before)
+    move_slider(page, "step t", "ArrowRight",
+                "t.startsWith('1-shot, step 1:') && t.includes('mean input gate')")
+    click_button(page, "5-shot", "t.startsWith('5-shot, step 1:')")
     page.wait_for_timeout(1000)  # let the last frame of the redraw arrive before the screenshot
     finish(page, watcher, "05_meta_lstm.png")
+
+
+def test_domain_adaptation_lesson_angle_slider_redraws(server, browser):
+    """In lesson 07, moving the target rotation must redraw the three decision boundaries and
+    report the new angle's accuracies, from the precomputed fits."""
+    page, watcher = open_dashboard(browser, server.url + "voila/render/07_domain_adaptation.ipynb")
+    wait_for_status(page, "t.startsWith('precomputed fit at 30°')")
+    move_slider(page, "target rotation", "ArrowRight",
+                "t.startsWith('precomputed fit at 40°') && t.includes('DANN')")
+    assert "Precomputed" in page.inner_text("body")
+    page.wait_for_timeout(1000)  # let the last frame of the redraw arrive before the screenshot
+    finish(page, watcher, "07_domain_adaptation.png")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
 import urllib.error
 import urllib.request
 
@@ -65,18 +64,6 @@ def test_notebook_sources_are_not_downloadable(server):
         assert status in (403, 404), f"/{path} answered {status}"
 
 
-def render_with_cookies(server, lesson):
-    """GET a dashboard like a browser: returns (html, kernel id, opener holding its cookies)."""
-    import http.cookiejar
-
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    with opener.open(server.url + f"voila/render/{lesson}", timeout=300) as response:
-        html = response.read().decode()
-    kernel_id = re.search(r'"kernelId": "([0-9a-f-]{36})"', html).group(1)
-    return html, kernel_id, opener, jar
-
-
 def post_shutdown(opener, server, kernel_id, *, headers=None, form=b""):
     request = urllib.request.Request(server.url + f"voila/api/shutdown/{kernel_id}", data=form, method="POST",
                                      headers=headers or {})
@@ -87,22 +74,13 @@ def post_shutdown(opener, server, kernel_id, *, headers=None, form=b""):
         return error.code
 
 
-def wait_for_kernels(server, predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate(set(server.kernel_pids())):
-            return True
-        time.sleep(0.3)
-    return False
-
-
 def test_shutdown_beacon_is_accepted_and_still_xsrf_protected(server):
     """Closing a tab must free its kernel, but no other site may shut kernels down (voila#1458)."""
     before = set(server.kernel_pids())
-    _, kernel_id, opener, jar = render_with_cookies(server, LESSONS[0])
-    assert wait_for_kernels(server, lambda pids: len(pids - before) == 1)
+    dashboard = server.open_dashboard(f"voila/render/{LESSONS[0]}")
+    kernel_id, opener, xsrf = dashboard.kernel_id, dashboard.opener, dashboard.xsrf
+    assert server.wait_for_kernels(lambda pids: len(pids - before) == 1)
     opened = set(server.kernel_pids()) - before
-    xsrf = {cookie.name: cookie.value for cookie in jar}.get("_xsrf")
     assert xsrf, "the dashboard page must set the _xsrf cookie that Voila's shutdown beacon sends back"
 
     origin = server.url.rstrip("/")
@@ -114,7 +92,7 @@ def test_shutdown_beacon_is_accepted_and_still_xsrf_protected(server):
     # What the page's beforeunload beacon sends: the cookie and the same token as a form field.
     assert post_shutdown(opener, server, kernel_id, headers={"Origin": origin},
                          form=f"_xsrf={xsrf}".encode()) == 204
-    assert wait_for_kernels(server, lambda pids: not pids & opened), "the kernel survived its shutdown beacon"
+    assert server.wait_for_kernels(lambda pids: not pids & opened), "the kernel survived its shutdown beacon"
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10"])
@@ -135,8 +113,8 @@ def test_loopback_names_are_accepted():
 def test_idle_kernels_are_culled():
     """A crashed tab sends no shutdown beacon: its kernel must still be reclaimed when idle."""
     with VoilaServer(extra_args=["--cull-idle=3", "--cull-interval=1"]) as short_lived:
-        _, kernel_id, _, _ = render_with_cookies(short_lived, LESSONS[0])  # no websocket: like a dead tab
-        assert wait_for_kernels(short_lived, lambda pids: len(pids) == 1, timeout=30)
-        assert wait_for_kernels(short_lived, lambda pids: not pids, timeout=60), "the idle kernel was never culled"
+        kernel_id = short_lived.open_dashboard(f"voila/render/{LESSONS[0]}").kernel_id  # no websocket: a dead tab
+        assert short_lived.wait_for_kernels(lambda pids: len(pids) == 1, timeout=30)
+        assert short_lived.wait_for_kernels(lambda pids: not pids, timeout=60), "the idle kernel was never culled"
         culled = [line for line in short_lived.log().splitlines() if "Culling" in line and kernel_id in line]
         assert culled, "the server log does not say it culled this kernel"

@@ -12,6 +12,11 @@ and the glyph MAML models ``glyph_maml_{1,5}shot.pt`` (about 120 KB each) by::
 
     python -m mtlviz.pretrained.train_glyphs
 
+and lesson 07's two-moons domain-adaptation fits ``two_moons_da.pt`` (30 networks, about
+140 KB) by::
+
+    python -m mtlviz.pretrained.train_domain
+
 each deterministic on a given torch build (seeded, fixed thread count). They are read with
 ``torch.load(..., weights_only=True)``, which unpickles tensors and plain containers only.
 """
@@ -22,7 +27,7 @@ from pathlib import Path
 from .._estimator import GradientAdaptedRegressor
 
 __all__ = ["WEIGHTS_DIR", "weights_path", "load_sinusoid", "load_seed_variant", "load_glyph_maml",
-           "load_glyph_metalstm", "load_glyph_finetune"]
+           "load_glyph_metalstm", "load_glyph_finetune", "two_moons_da_path", "load_two_moons_da"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
 _FILES = {"maml": "sinusoid_maml.pt", "joint": "sinusoid_joint.pt"}
@@ -82,12 +87,12 @@ def load_glyph_metalstm(k_shot: int = 1, path=None):
 def load_glyph_finetune(path=None, **changes):
     """Load the fine-tuning baseline's backbone, pretrained on all 912 background characters
     (``python -m mtlviz.pretrained.train_glyphs --finetune``); ``changes`` override its
-    per-episode settings (``strategy``, ``n_trainable_blocks``, ``k_shot``, ``lr``, ``n_steps``)."""
+    per-episode settings (``strategy``, ``n_trainable_blocks``, ``n_way``, ``k_shot``, ``lr``, ``n_steps``)."""
     from ..finetune import FineTuneClassifier
 
     estimator = FineTuneClassifier.load(WEIGHTS_DIR / "glyph_finetune.pt" if path is None else Path(path))
     if changes:
-        allowed = {"strategy", "n_trainable_blocks", "k_shot", "n_query", "lr", "n_steps"}
+        allowed = {"strategy", "n_trainable_blocks", "n_way", "k_shot", "n_query", "lr", "n_steps"}
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise ValueError(f"load_glyph_finetune can change only {sorted(allowed)}; got {unknown}")
@@ -96,3 +101,36 @@ def load_glyph_finetune(path=None, **changes):
         estimator._validate()
         estimator._set_backbone(backbone)
     return estimator
+
+
+TWO_MOONS_DA_KIND = "two_moons_da"
+TWO_MOONS_DA_COMMAND = "python -m mtlviz.pretrained.train_domain"
+
+
+def two_moons_da_path() -> Path:
+    """Path of lesson 07's shipped two-moons fits."""
+    return WEIGHTS_DIR / "two_moons_da.pt"
+
+
+def load_two_moons_da(path=None) -> dict:
+    """Load lesson 07's precomputed fits: ``{(method, angle): DomainAdaptationClassifier}`` for
+    source only, CORAL and DANN at target rotations 0°, 10°, …, 90° (each fitted with
+    ``random_state`` equal to the problem's seed, see :mod:`mtlviz.pretrained.train_domain`).
+    Raises :class:`~mtlviz.WeightsError` naming the regenerating command when the file is
+    missing, corrupt or does not fit the networks it describes."""
+    from .._estimator import WeightsError, read_weights
+    from ..domain import restore_classifier
+
+    path = two_moons_da_path() if path is None else Path(path)
+    hint = f"Regenerate the shipped weights with: {TWO_MOONS_DA_COMMAND}"
+    state = read_weights(path, TWO_MOONS_DA_KIND, ["angles", "seed", "params", "models"], hint)
+    models = {}
+    try:
+        for angle in state["angles"]:
+            for method in ("source_only", "coral", "dann"):
+                models[(method, int(angle))] = restore_classifier(
+                    state["models"][f"{method}@{angle}"], method=method, random_state=int(state["seed"]),
+                    **state["params"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise WeightsError(f"weights file {path} does not hold lesson 07's fits ({error}). {hint}") from error
+    return models

@@ -2,9 +2,16 @@
 
 What this adds to a plain ``voila notebooks/``:
 
-* binds to 127.0.0.1 by default and refuses other addresses (no authentication yet);
-* a template (``share/voila/templates/mtlviz``) that lists the lessons in order and loads no
+* binds to 127.0.0.1 by default; any other address needs ``--token`` or ``--password``
+  (Jupyter server's own identity provider checks them: ``Voila.token``,
+  ``PasswordIdentityProvider.hashed_password``);
+* a template (``share/voila/templates/mtlviz``) whose landing page lists the lessons in course
+  order with their one-line summaries (from :data:`mtlviz.guide.LESSONS`) and that loads no
   resource from outside the server (the stock lab template links Font Awesome from a CDN);
+  ``mtlviz-presenter`` adds a dark theme and larger fonts for a projector;
+* a cap on kernels running at once (``--max-kernels``): the next visitor gets a "class is full"
+  page (HTTP 503) instead of a kernel that would exhaust the machine's memory;
+* ``--lessons``: serve only some lessons, from a folder of symbolic links next to nothing else;
 * kernels are freed when a tab closes. Voila 0.5's page, on ``beforeunload``, posts a beacon to
   ``/voila/api/shutdown/<kernel>`` carrying the ``_xsrf`` cookie's value, but the page handler
   never sets that cookie, so the server rejects the beacon ("'_xsrf' argument missing",
@@ -14,16 +21,28 @@ What this adds to a plain ``voila notebooks/``:
 """
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import os
+import secrets
+import shutil
 import socket
+import tempfile
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, Iterable, List, Optional, Sequence
 
-__all__ = ["SHARE_DIR", "voila_argv", "patch_xsrf_cookie", "main"]
+__all__ = ["SHARE_DIR", "DEFAULT_MAX_KERNELS", "voila_argv", "select_lessons", "mirror_lessons", "landing_entries",
+           "share_urls", "main"]
 
 SHARE_DIR = Path(__file__).resolve().parent / "share"
 TEMPLATE = "mtlviz"
+PRESENTER_TEMPLATE = "mtlviz-presenter"
+# A dashboard kernel that has imported torch and drawn a lesson holds about 300-450 MB RSS
+# (measured with psutil, see README "Serving a class"); 40 of them fit in 24 GiB with room for
+# the server, the OS and a browser. Two cores still make the 40th page slow to first render.
+DEFAULT_MAX_KERNELS = 40
+TOKEN_ENV = "MTLVIZ_TOKEN"
+PASSWORD_ENV = "MTLVIZ_PASSWORD"
 
 
 def default_notebook_dir() -> Path:
@@ -44,70 +63,204 @@ def is_loopback(host: str) -> bool:
             return False
 
 
+
+def select_lessons(notebook_dir: Path, wanted: Sequence[str]) -> List[Path]:
+    """The notebooks of ``notebook_dir`` named by ``wanted`` (numbers, stem prefixes or file names).
+
+    Each name must match exactly one notebook: ``03``, ``03_maml`` and
+    ``03_maml_inner_and_outer_loop.ipynb`` all pick lesson 03.
+    """
+    notebooks = sorted(notebook_dir.glob("*.ipynb"))
+    selected = []
+    for name in wanted:
+        stem = name[:-len(".ipynb")] if name.endswith(".ipynb") else name
+        matches = [path for path in notebooks if path.stem == stem] or [
+            path for path in notebooks if path.stem.startswith(stem)]
+        if len(matches) != 1:
+            found = "none" if not matches else ", ".join(path.stem for path in matches)
+            raise ValueError(f"--lessons {name!r} must name exactly one of {', '.join(p.stem for p in notebooks)}; "
+                             f"matched {found}")
+        if matches[0] not in selected:
+            selected.append(matches[0])
+    return selected
+
+
+def mirror_lessons(notebook_dir: Path, keep: Iterable[Path], into: Path) -> Path:
+    """Fill ``into`` with symbolic links to everything in ``notebook_dir`` except unlisted notebooks.
+
+    Voila serves ``into``: a lesson left out has no file there, so no URL reaches it, while the
+    kept lessons still find their neighbours (data files, sub-folders) by relative path and
+    lesson 00's course map links only the lessons being served.
+    """
+    keep_names = {path.name for path in keep}
+    for entry in sorted(notebook_dir.iterdir()):
+        if entry.name.startswith(".") or (entry.suffix == ".ipynb" and entry.name not in keep_names):
+            continue
+        (into / entry.name).symlink_to(entry.resolve())
+    return into
+
+
+def landing_entries(contents: Iterable[Dict]) -> List[Dict[str, str]]:
+    """The landing page's rows for a folder listing: lessons in course order, then other notebooks.
+
+    Each row has ``path`` (relative to the served folder), ``kind`` (``notebook`` or
+    ``directory``), ``number``, ``title`` and ``summary`` (from :data:`mtlviz.guide.LESSONS`;
+    notebooks not in it are listed by file name with no summary).
+    """
+    from mtlviz.guide import LESSONS
+
+    course = {lesson.stem: (index, lesson) for index, lesson in enumerate(LESSONS)}
+    rows = []
+    for content in contents:
+        if content["type"] == "directory":
+            rows.append(((2, content["name"]), {"path": content["path"], "kind": "directory", "number": "",
+                                                "title": content["name"] + "/", "summary": ""}))
+        elif content["type"] == "notebook":
+            stem = content["name"][:-len(".ipynb")]
+            number, _, rest = stem.partition("_")
+            if not (number.isdigit() and rest):
+                number, rest = "", stem
+            if stem in course:
+                index, lesson = course[stem]
+                key, title, summary = (0, index), lesson.title, lesson.summary
+            else:
+                key, title, summary = (1, content["name"]), rest.replace("_", " "), ""
+            rows.append((key, {"path": content["path"], "kind": "notebook", "number": number, "title": title,
+                               "summary": summary}))
+    return [row for _, row in sorted(rows, key=lambda item: item[0])]
+
+
+def share_urls(ip: str, port: int, token: Optional[str] = None) -> List[str]:
+    """The addresses students type: this machine's network addresses when bound to all of them."""
+    hosts = [ip]
+    if ip in ("", "0.0.0.0", "::"):
+        try:
+            infos = socket.getaddrinfo(socket.gethostname(), None, family=socket.AF_INET)
+        except OSError:
+            infos = []
+        hosts = sorted({info[4][0] for info in infos if not ipaddress.ip_address(info[4][0]).is_loopback})
+        hosts = hosts or [socket.gethostname()]
+    query = f"?token={token}" if token else ""
+    return [f"http://{f'[{host}]' if ':' in host else host}:{port}/{query}" for host in hosts]
+
+
 def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, cull_idle_timeout: int = 600,
-               cull_interval: int = 60, extra: Optional[List[str]] = None) -> List[str]:
-    """The Voila command line that serves ``notebook_dir`` as a classroom."""
+               cull_interval: int = 60, max_kernels: int = DEFAULT_MAX_KERNELS, presenter: bool = False,
+               token: Optional[str] = None, hashed_password: Optional[str] = None,
+               extra: Optional[List[str]] = None) -> List[str]:
+    """The Voila command line that serves ``notebook_dir`` as a classroom.
+
+    It runs in this process (:class:`mtlviz.serve.app.ClassroomVoila`), so a token or password
+    hash in it never shows in ``ps``.
+    """
+    auth = [f"--Voila.token={token}"] if token else []
+    if hashed_password:
+        auth.append(f"--PasswordIdentityProvider.hashed_password={hashed_password}")
     return [
         str(notebook_dir),
         "--no-browser",
         f"--port={port}",
         f"--Voila.ip={ip}",
-        f"--template={TEMPLATE}",
+        f"--template={PRESENTER_TEMPLATE if presenter else TEMPLATE}",
+        f"--theme={'dark' if presenter else 'light'}",
+        f"--ClassroomVoila.presenter={presenter}",
+        "--VoilaConfiguration.multi_kernel_manager_class=mtlviz.serve.app.CappedKernelManager",
+        f"--CappedKernelManager.max_kernels={max_kernels}",
         f"--MappingKernelManager.cull_idle_timeout={cull_idle_timeout}",
         f"--MappingKernelManager.cull_interval={cull_interval}",
         # Open-but-idle tabs stay alive (culling connected kernels freezes a student's plot).
         "--MappingKernelManager.cull_connected=False",
         "--VoilaConfiguration.show_tracebacks=False",
+        *auth,
         *(extra or []),
     ]
 
 
-def patch_xsrf_cookie() -> None:
-    """Make Voila's dashboard pages set the ``_xsrf`` cookie that their shutdown beacon sends back."""
-    from voila.handler import VoilaHandler
+def read_password(parser: argparse.ArgumentParser) -> str:
+    """The password from $MTLVIZ_PASSWORD, or typed at a prompt (never on the command line)."""
+    import getpass
+    import sys
 
-    if getattr(VoilaHandler, "_mtlviz_sets_xsrf_cookie", False):
-        return
-    original_prepare = VoilaHandler.prepare
-
-    async def prepare(self, *args, **kwargs):
-        result = original_prepare(self, *args, **kwargs)
-        if result is not None:
-            await result
-        self.xsrf_token  # reading it makes tornado set the _xsrf cookie on this response
-
-    VoilaHandler.prepare = prepare
-    VoilaHandler._mtlviz_sets_xsrf_cookie = True
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None and sys.stdin.isatty():
+        password = getpass.getpass("Password students will type: ")
+    if not password:
+        parser.error(f"--password reads the password from ${PASSWORD_ENV} or a prompt; neither gave one")
+    return password
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m mtlviz.serve", description="Serve the mtlviz lessons as dashboards.")
-    parser.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1; loopback only)")
+    """``python -m mtlviz.serve``: check the options, then run Voila until stopped (Ctrl-C, SIGTERM)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m mtlviz.serve", description="Serve the mtlviz lessons as dashboards to a class.",
+        epilog=f"Classroom: {TOKEN_ENV}=<word> bash scripts/serve --ip 0.0.0.0 --token --theme presenter")
+    parser.add_argument("--ip", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1); any other needs --token or --password")
     parser.add_argument("--port", type=int, default=8866, help="port (default 8866)")
+    parser.add_argument("--token", nargs="?", const="", default=None, metavar="TOKEN",
+                        help=f"require this token (?token=... in the URL, or typed on the login page); "
+                             f"without a value it is read from ${TOKEN_ENV} or a random one is made")
+    parser.add_argument("--password", action="store_true",
+                        help=f"require a password, read from ${PASSWORD_ENV} or typed at a prompt")
+    parser.add_argument("--max-kernels", type=int, default=DEFAULT_MAX_KERNELS, metavar="N",
+                        help=f"most dashboards open at once; the next visitor sees 'the class is full' "
+                             f"(default {DEFAULT_MAX_KERNELS}; 0: no cap)")
+    parser.add_argument("--theme", choices=["light", "presenter"], default="light",
+                        help="presenter: dark, larger fonts, for a projector (default light)")
+    parser.add_argument("--lessons", nargs="+", metavar="LESSON",
+                        help="serve only these lessons: numbers or name prefixes, e.g. --lessons 00 03 05")
     parser.add_argument("--notebooks", type=Path, default=None, help="folder of lessons (default: notebooks/)")
     parser.add_argument("--cull-idle", type=int, default=600, metavar="SECONDS",
                         help="shut down kernels idle this long with no open tab (default 600)")
     parser.add_argument("--cull-interval", type=int, default=60, metavar="SECONDS",
                         help="how often to look for idle kernels (default 60)")
     args, extra = parser.parse_known_args(argv)
-    if not is_loopback(args.ip):
-        parser.error(f"--ip must be a loopback address (127.0.0.1, ::1, localhost) until password protection "
-                     f"is added; got {args.ip}")
+    token = args.token
+    if token == "":
+        token = os.environ.get(TOKEN_ENV) or secrets.token_hex(8)
+    if not is_loopback(args.ip) and not (token or args.password):
+        parser.error(f"--ip must be a loopback address (127.0.0.1, ::1, localhost) unless --token or --password "
+                     f"is given; got {args.ip}. Without one, anyone on the network could open the lessons' "
+                     f"kernels. Example: {TOKEN_ENV}=<word> bash scripts/serve --ip {args.ip} --token")
     if not 1 <= args.port <= 65535:
         parser.error(f"--port must be in [1, 65535]; got {args.port}")
+    if args.max_kernels < 0:
+        parser.error(f"--max-kernels must be 0 (no cap) or more; got {args.max_kernels}")
     if args.cull_idle < 1 or args.cull_interval < 1:
         parser.error("--cull-idle and --cull-interval must be at least 1 second")
     notebook_dir = args.notebooks or default_notebook_dir()
     if not notebook_dir.is_dir():
         parser.error(f"--notebooks must be a folder; {notebook_dir} is not")
-    # Voila finds the mtlviz template on the Jupyter data path.
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(SHARE_DIR), os.environ.get("JUPYTER_PATH")]))
-    patch_xsrf_cookie()
-    from voila.app import Voila
+    if args.lessons:
+        try:
+            selected = select_lessons(notebook_dir, args.lessons)
+        except ValueError as error:
+            parser.error(str(error))
+    hashed_password = None
+    if args.password:
+        from jupyter_server.auth import passwd
 
-    print(f"[mtlviz] serving the lessons in {notebook_dir} at http://{args.ip}:{args.port}/", flush=True)
-    Voila.launch_instance(voila_argv(notebook_dir, ip=args.ip, port=args.port, cull_idle_timeout=args.cull_idle,
-                                     cull_interval=args.cull_interval, extra=extra))
+        hashed_password = passwd(read_password(parser))
+    # Voila finds the mtlviz templates on the Jupyter data path.
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(SHARE_DIR), os.environ.get("JUPYTER_PATH")]))
+    from .app import ClassroomVoila
+
+    served_dir = notebook_dir
+    if args.lessons:
+        served_dir = mirror_lessons(notebook_dir, selected, Path(tempfile.mkdtemp(prefix="mtlviz-lessons-")))
+    print(f"[mtlviz] serving the lessons in {notebook_dir}"
+          f"{' (only ' + ', '.join(p.stem for p in selected) + ')' if args.lessons else ''}; "
+          f"at most {args.max_kernels or 'unlimited'} dashboards at once", flush=True)
+    for url in share_urls(args.ip, args.port, token):
+        print(f"[mtlviz] open: {url}", flush=True)
+    if args.password:
+        print("[mtlviz] students type the password on the login page", flush=True)
+    try:
+        ClassroomVoila.launch_instance(voila_argv(
+            served_dir, ip=args.ip, port=args.port, cull_idle_timeout=args.cull_idle, cull_interval=args.cull_interval,
+            max_kernels=args.max_kernels, presenter=args.theme == "presenter", token=token,
+            hashed_password=hashed_password, extra=extra))
+    finally:
+        if served_dir != notebook_dir:
+            shutil.rmtree(served_dir, ignore_errors=True)
     return 0

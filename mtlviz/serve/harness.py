@@ -5,20 +5,23 @@ package through ``executable_path``; Playwright's own browser download is never 
 """
 from __future__ import annotations
 
+import http.cookiejar
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional, Set
 from urllib.parse import urlparse
 
-__all__ = ["VoilaServer", "free_port", "chromium_path", "launch_chromium", "is_local_url", "PageWatcher"]
+__all__ = ["VoilaServer", "Dashboard", "free_port", "chromium_path", "launch_chromium", "is_local_url", "PageWatcher"]
 
 CHROMIUM_CANDIDATES = ["/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser"]
 # Without these, Chromium phones home at start and the closed network refuses it many times.
@@ -42,33 +45,58 @@ def is_local_url(url: str) -> bool:
 
 
 @dataclass
+class Dashboard:
+    """A dashboard page fetched like a browser does: its HTML, kernel and cookies."""
+
+    html: str
+    kernel_id: str
+    opener: urllib.request.OpenerDirector
+    cookies: http.cookiejar.CookieJar
+
+    @property
+    def xsrf(self) -> Optional[str]:
+        return {cookie.name: cookie.value for cookie in self.cookies}.get("_xsrf")
+
+
+@dataclass
 class VoilaServer:
-    """``python -m mtlviz.serve`` in a subprocess on a free loopback port."""
+    """``python -m mtlviz.serve`` in a subprocess on a free port of ``host`` (default 127.0.0.1)."""
 
     notebook_dir: Optional[Path] = None
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
     extra_args: List[str] = field(default_factory=list)
+    token: Optional[str] = None
     process: Optional[subprocess.Popen] = None
     log_path: Optional[Path] = None
+    started_in_s: Optional[float] = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        return f"http://{self.host}:{self.port}/"
+
+    def page_url(self, path: str = "") -> str:
+        """``url + path``, with ``?token=...`` when the server was started with a token."""
+        return self.url + path + (f"?token={self.token}" if self.token else "")
 
     def start(self, timeout: float = 60.0) -> "VoilaServer":
-        args = [sys.executable, "-m", "mtlviz.serve", f"--port={self.port}", *self.extra_args]
+        args = [sys.executable, "-m", "mtlviz.serve", f"--port={self.port}", f"--ip={self.host}", *self.extra_args]
+        if self.token is not None:
+            args.append(f"--token={self.token}")
         if self.notebook_dir is not None:
             args.append(f"--notebooks={self.notebook_dir}")
         self.log_path = Path(tempfile.mkstemp(prefix="voila-", suffix=".log")[1])
         self._log = open(self.log_path, "w")
+        began = time.monotonic()
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
+        deadline = began + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Voila exited with {self.process.returncode}:\n{self.log()}")
             try:
-                with urllib.request.urlopen(self.url, timeout=2) as response:
+                with urllib.request.urlopen(self.page_url(), timeout=2) as response:
                     if response.status == 200:
+                        self.started_in_s = time.monotonic() - began
                         return self
             except OSError:
                 time.sleep(0.3)
@@ -96,6 +124,35 @@ class VoilaServer:
             except psutil.Error:
                 continue
         return pids
+
+    def open_dashboard(self, path: str, timeout: float = 300) -> Dashboard:
+        """GET a dashboard page like a browser (cookies kept): the kernel it started and its cookies."""
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        with opener.open(self.page_url(path), timeout=timeout) as response:
+            html = response.read().decode()
+        kernel_id = re.search(r'"kernelId": "([0-9a-f-]{36})"', html).group(1)
+        return Dashboard(html, kernel_id, opener, jar)
+
+    def close_dashboard(self, dashboard: Dashboard) -> int:
+        """Send what the page's ``beforeunload`` beacon sends; returns the HTTP status (204: shut down)."""
+        request = urllib.request.Request(self.url + f"voila/api/shutdown/{dashboard.kernel_id}",
+                                         data=f"_xsrf={dashboard.xsrf}".encode(), method="POST",
+                                         headers={"Origin": self.url.rstrip("/")})
+        try:
+            with dashboard.opener.open(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def wait_for_kernels(self, predicate: Callable[[Set[int]], bool], timeout: float = 30.0) -> bool:
+        """Wait until ``predicate(set of kernel PIDs)`` holds; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(set(self.kernel_pids())):
+                return True
+            time.sleep(0.3)
+        return False
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

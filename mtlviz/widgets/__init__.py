@@ -1,10 +1,12 @@
 """Dashboards: one composite widget class per lesson, wiring and layout only (no maths)."""
+from .domain_dashboard import DomainAdaptationDashboard
 from .episode_dashboard import EpisodeViewer
 from .formula_dashboard import FormulaDashboard
 from .guide_dashboard import CourseGuide, course_map_html
 from .maml_dashboard import InnerOuterDashboard
 from .metalstm_dashboard import MetaLSTMDashboard
 from .seed_dashboard import SeedBugsDashboard
+from .transfer_dashboard import TransferDashboard
 
-__all__ = ["CourseGuide", "course_map_html", "EpisodeViewer", "FormulaDashboard", "InnerOuterDashboard", "MetaLSTMDashboard",
-           "SeedBugsDashboard"]
+__all__ = ["CourseGuide", "course_map_html", "DomainAdaptationDashboard", "EpisodeViewer", "FormulaDashboard", "InnerOuterDashboard", "MetaLSTMDashboard",
+           "SeedBugsDashboard", "TransferDashboard"]

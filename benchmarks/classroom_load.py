@@ -1,0 +1,296 @@
+"""A class at once: N dashboard sessions against one server, in one headless Chromium.
+
+    python benchmarks/classroom_load.py                      # 30 sessions of lesson 03
+    python benchmarks/classroom_load.py --sessions 3 --settle 20
+    python benchmarks/classroom_load.py --lesson 07_domain_adaptation.ipynb --slider "target rotation"
+
+Starts ``python -m mtlviz.serve`` on a free port of 127.0.0.1 (nothing else is ever bound or
+contacted: the browser's only proxy is a closed loopback port, so any request for another host
+fails, and it is counted), opens N pages of one lesson at once (one browser context each, like N
+students) and prints:
+
+* the time until every page's first figure was drawn (and p50/max per page);
+* slider-to-plot latency under that load: every page presses its slider's arrow keys, all pages
+  at the same time, measured in each page's own clock from the key press to ipympl's
+  ``drawImage`` of the new frame (the instrumentation of ``slider_latency.py``);
+* the memory of the server and its kernels (RSS, and USS/PSS: torch's shared libraries make the
+  RSS sum count the same pages once per kernel);
+* the kernels left ``--settle`` seconds after every page was closed (their ``beforeunload``
+  beacon must free them: must be 0).
+
+Exits with status 1 if a page did not render, logged a console error, asked for anything outside
+127.0.0.1, a slider move got no new frame, or a kernel outlived its page. Ends with a Markdown
+table, ready to paste. Bounded: a per-page and per-move timeout and an overall ``--timeout``;
+the browser and the server are stopped whatever happens.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import psutil
+
+from mtlviz.serve.harness import PageWatcher, VoilaServer, launch_chromium
+from slider_latency import _INSTRUMENT, CANVAS, LESSON, percentile
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from test_browser import _CANVAS_DRAWN  # noqa: E402  (the tests' "first figure drawn" check)
+
+HOST = "127.0.0.1"
+MAX_SESSIONS = 60
+RENDER_TIMEOUT_MS = 300_000  # 30 torch kernels starting at once on 2 cores take minutes
+MOVE_TIMEOUT_MS = 60_000
+MB = 1024 * 1024
+
+
+@dataclass
+class Session:
+    """One student's tab: its page, what it logged, and what was measured on it."""
+
+    index: int
+    context: object = None
+    page: object = None
+    watcher: Optional[PageWatcher] = None
+    rendered_s: Optional[float] = None
+    attempts: int = 0
+    error: Optional[str] = None
+    latencies_ms: List[float] = field(default_factory=list)
+
+
+async def open_session(browser, url: str, session: Session, t0: float) -> None:
+    """Open the dashboard and wait for its first figure; one retry (FIELD-NOTES: about one load in
+    70 hangs after its kernel started). ``rendered_s`` counts from ``t0``, the common start."""
+    for attempt in range(2):
+        session.attempts = attempt + 1
+        session.context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        await session.context.add_init_script(_INSTRUMENT)
+        page = session.page = await session.context.new_page()
+        session.watcher = PageWatcher(page)
+        page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        try:
+            await page.goto(url, timeout=RENDER_TIMEOUT_MS)
+            await page.wait_for_selector(".mtlviz-status", timeout=RENDER_TIMEOUT_MS)
+            if await page.locator(CANVAS).count():
+                await page.wait_for_function(_CANVAS_DRAWN, timeout=RENDER_TIMEOUT_MS)
+            session.rendered_s = time.monotonic() - t0
+            session.error = None
+            return
+        except Exception as error:  # noqa: BLE001  (a page that never renders is a result, not a crash)
+            session.error = f"attempt {attempt + 1}: {type(error).__name__}: {str(error).splitlines()[0]}"
+            await session.context.close()
+            session.context = session.page = None
+
+
+async def move_slider(session: Session, label: str, moves: int, offset_s: float) -> None:
+    """Press the slider's arrow keys ``moves`` times (5 right, 5 left, ...), starting after
+    ``offset_s`` so that the pages' moves interleave; record each key-to-frame time."""
+    page = session.page
+    await asyncio.sleep(offset_s)
+    handle = page.locator(".widget-hslider", has_text=label).locator(".noUi-handle")
+    try:
+        await handle.focus(timeout=10_000)
+        for i in range(moves):
+            await handle.press("ArrowRight" if (i // 5) % 2 == 0 else "ArrowLeft")
+            await page.wait_for_function("() => window.__t1 !== null && window.__t1 !== undefined",
+                                         timeout=MOVE_TIMEOUT_MS)
+            session.latencies_ms.append(await page.evaluate("() => window.__t1 - window.__t0"))
+            await page.wait_for_timeout(150)  # let the rest of the frame land before the next move
+    except Exception as error:  # noqa: BLE001
+        session.error = f"slider: {type(error).__name__}: {str(error).splitlines()[0]}"
+
+
+def server_memory(server: VoilaServer) -> Dict[str, float]:
+    """RSS, USS and PSS in MB of the server's process tree, in total and per kernel (mean)."""
+    kernels = set(server.kernel_pids())
+    root = psutil.Process(server.process.pid)
+    totals = {"rss": 0.0, "uss": 0.0, "pss": 0.0}
+    per_kernel = {"rss": [], "uss": [], "pss": []}
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            info = process.memory_full_info()
+        except psutil.Error:
+            continue
+        for key in totals:
+            value = getattr(info, key, float("nan")) / MB
+            totals[key] += value
+            if process.pid in kernels:
+                per_kernel[key].append(value)
+    memory = {f"total_{key}": value for key, value in totals.items()}
+    memory.update({f"kernel_{key}": statistics.mean(values) if values else float("nan")
+                   for key, values in per_kernel.items()})
+    memory["kernels"] = len(kernels)
+    return memory
+
+
+async def close_sessions(sessions: List[Session]) -> None:
+    """Close every page as a student closing the tab does (``beforeunload`` runs, so the beacon
+    goes out), wait until each has closed, then drop its context."""
+    open_ = [s for s in sessions if s.page is not None]
+    closed = [asyncio.ensure_future(s.page.wait_for_event("close", timeout=30_000)) for s in open_]
+    await asyncio.gather(*(s.page.close(run_before_unload=True) for s in open_), return_exceptions=True)
+    await asyncio.gather(*closed, return_exceptions=True)
+    await asyncio.gather(*(s.context.close() for s in sessions if s.context is not None), return_exceptions=True)
+    for session in sessions:
+        session.page = session.context = None
+
+
+def fmt_ms(values: List[float], q: float) -> str:
+    return f"{percentile(values, q):.0f}" if values else "n/a"
+
+
+async def run(server: VoilaServer, args, sessions: List[Session], report: Dict) -> None:
+    from playwright.async_api import async_playwright
+
+    url = server.url + f"voila/render/{args.lesson}"
+    async with async_playwright() as playwright:
+        # Every non-loopback request goes to a closed port on 127.0.0.1 (Chromium never proxies
+        # loopback; naming 127.0.0.1 in "bypass" stops Playwright from forcing it through the
+        # proxy), so nothing leaves the machine even if a page asks; PageWatcher counts it.
+        browser = await launch_chromium(playwright, proxy={"server": f"http://{HOST}:9", "bypass": HOST})
+        try:
+            print(f"opening {args.sessions} sessions of {args.lesson} at once ...", flush=True)
+            t0 = time.monotonic()
+            await asyncio.gather(*(open_session(browser, url, s, t0) for s in sessions))
+            rendered = [s.rendered_s for s in sessions if s.rendered_s is not None]
+            report["all_rendered_s"] = time.monotonic() - t0 if len(rendered) == len(sessions) else None
+            report["render_s"] = rendered
+            print(f"rendered {len(rendered)}/{len(sessions)} in {time.monotonic() - t0:.1f} s; per page "
+                  f"p50 {statistics.median(rendered) if rendered else float('nan'):.1f} s, "
+                  f"max {max(rendered, default=float('nan')):.1f} s; "
+                  f"retried {sum(s.attempts > 1 for s in sessions)}", flush=True)
+            report["memory_rendered"] = server_memory(server)
+
+            live = [s for s in sessions if s.page is not None]
+            stagger = 0.4 / max(len(live), 1)  # spread each round of moves over about 0.4 s
+            print(f"moving '{args.slider}' {args.moves} times on each of {len(live)} pages at once ...", flush=True)
+            await asyncio.gather(*(move_slider(s, args.slider, args.moves, k * stagger) for k, s in enumerate(live)))
+            report["memory_moved"] = server_memory(server)
+            for when in ("rendered", "moved"):
+                m = report[f"memory_{when}"]
+                print(f"memory after {when}: server + {m['kernels']} kernels RSS {m['total_rss']:.0f} MB, "
+                      f"PSS {m['total_pss']:.0f} MB, USS {m['total_uss']:.0f} MB; per kernel RSS "
+                      f"{m['kernel_rss']:.0f} MB, PSS {m['kernel_pss']:.0f} MB, USS {m['kernel_uss']:.0f} MB", flush=True)
+
+            print("closing every page ...", flush=True)
+            await close_sessions(sessions)
+            closed_at = time.monotonic()
+        finally:
+            await close_sessions(sessions)
+            await browser.close()
+    # Kernels left after --settle seconds; also note when the last one went.
+    report["kernels_zero_after_s"] = None
+    while True:
+        left = len(server.kernel_pids())
+        elapsed = time.monotonic() - closed_at
+        if left == 0 and report["kernels_zero_after_s"] is None:
+            report["kernels_zero_after_s"] = elapsed
+        if elapsed >= args.settle:
+            break
+        await asyncio.sleep(min(0.5, args.settle - elapsed))
+    report["kernels_left"] = left
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=30, help=f"dashboards open at once (1-{MAX_SESSIONS}; default 30)")
+    parser.add_argument("--lesson", default=LESSON, help=f"notebook in notebooks/ (default {LESSON})")
+    parser.add_argument("--moves", type=int, default=5, help="slider moves per session (1-100; default 5)")
+    parser.add_argument("--slider", default="α (inner lr)", help="text of the slider's label (default 'α (inner lr)')")
+    parser.add_argument("--settle", type=float, default=60, help="seconds to wait after closing (default 60)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="overall limit in seconds (default max(600, 300 + 20 x sessions) + settle)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.sessions <= MAX_SESSIONS:
+        parser.error(f"--sessions must be 1 to {MAX_SESSIONS}")
+    if not 1 <= args.moves <= 100:
+        parser.error("--moves must be 1 to 100")
+    if not 0 <= args.settle <= 600:
+        parser.error("--settle must be 0 to 600 seconds")
+    if not (ROOT / "notebooks" / args.lesson).is_file():
+        parser.error(f"--lesson: no notebooks/{args.lesson}")
+    timeout = args.timeout if args.timeout is not None else max(600, 300 + 20 * args.sessions) + args.settle
+
+    load = os.getloadavg()[0]
+    print(f"{args.sessions} sessions, {args.moves} moves each, {psutil.cpu_count()} CPUs, load average {load:.1f}"
+          + ("  (busy machine: figures will be pessimistic)" if load > 0.5 * psutil.cpu_count() else ""), flush=True)
+    report: Dict = {}
+    sessions = [Session(i) for i in range(args.sessions)]
+    # Room for each page's one retry while its first kernel is still being freed.
+    with VoilaServer(host=HOST, extra_args=[f"--max-kernels={2 * args.sessions}"]) as server:
+        listening = {conn.laddr.ip for conn in psutil.Process(server.process.pid).net_connections("inet")
+                     if conn.status == psutil.CONN_LISTEN}
+        if listening != {HOST}:
+            print(f"refusing to run: the server listens on {sorted(listening)}, not only {HOST}")
+            return 1
+        print(f"server on {server.url} (answered after {server.started_in_s:.1f} s)", flush=True)
+        try:
+            asyncio.run(asyncio.wait_for(run(server, args, sessions, report), timeout))
+        except asyncio.TimeoutError:
+            print(f"TIMEOUT: the run took more than {timeout:.0f} s", flush=True)
+            report["timeout"] = True
+    return summarise(args, sessions, report)
+
+
+def summarise(args, sessions: List[Session], report: Dict) -> int:
+    failures = []
+    if report.get("timeout"):
+        failures.append("overall timeout")
+    for s in sessions:
+        if s.error:
+            failures.append(f"page {s.index}: {s.error}")
+        if s.watcher and s.watcher.console_errors:
+            failures.append(f"page {s.index}: console errors {s.watcher.console_errors[:3]}")
+        if s.watcher and s.watcher.external_requests:
+            failures.append(f"page {s.index}: requests left {HOST}: {s.watcher.external_requests[:3]}")
+    latencies = [ms for s in sessions for ms in s.latencies_ms]
+    expected_moves = args.moves * args.sessions
+    if len(latencies) < expected_moves:
+        failures.append(f"{expected_moves - len(latencies)} of {expected_moves} slider moves got no new frame")
+    if report.get("kernels_left", 1) != 0:
+        failures.append(f"{report.get('kernels_left', '?')} kernels left {args.settle:.0f} s after closing")
+
+    render = report.get("render_s", [])
+    memory = report.get("memory_moved") or report.get("memory_rendered") or {}
+    all_rendered = report.get("all_rendered_s")
+    zero = report.get("kernels_zero_after_s")
+    nan = float("nan")
+    rows = [
+        ("sessions rendered", f"{len(render)} / {args.sessions}"),
+        ("time until all rendered", f"{all_rendered:.1f} s" if all_rendered is not None else "not all rendered"),
+        ("per page render, p50 / max", f"{statistics.median(render):.1f} s / {max(render):.1f} s" if render else "n/a"),
+        (f"slider-to-plot p50 / p95 ({len(latencies)} moves)", f"{fmt_ms(latencies, 0.5)} ms / {fmt_ms(latencies, 0.95)} ms"),
+        (f"server + {memory.get('kernels', 0)} kernels, RSS / PSS / USS",
+         f"{memory.get('total_rss', nan):.0f} / {memory.get('total_pss', nan):.0f} / {memory.get('total_uss', nan):.0f} MB"),
+        ("per kernel (mean), RSS / PSS / USS",
+         f"{memory.get('kernel_rss', nan):.0f} / {memory.get('kernel_pss', nan):.0f} / {memory.get('kernel_uss', nan):.0f} MB"),
+        (f"kernels left {args.settle:.0f} s after closing", f"{report.get('kernels_left', '?')}"
+         + (f" (all gone after {zero:.1f} s)" if zero is not None else "")),
+    ]
+    print()
+    print(f"Classroom load: {args.sessions} sessions of {args.lesson}, one headless Chromium, "
+          f"{psutil.cpu_count()} CPUs, {args.moves} moves of '{args.slider}' per session")
+    print()
+    print("| measure | value |")
+    print("|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+    print()
+    if failures:
+        print("FAILED:")
+        for failure in failures:
+            print(f"  {failure}")
+        return 1
+    print("OK: every page rendered cleanly, stayed on 127.0.0.1, and freed its kernel")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

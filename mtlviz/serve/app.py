@@ -1,0 +1,94 @@
+"""The classroom Voila application: a kernel cap, the landing page's catalogue, the XSRF cookie fix.
+
+Imported only by :func:`mtlviz.serve.main` (it needs Voila and jupyter_server at import time).
+"""
+from __future__ import annotations
+
+import tornado.web
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from traitlets import Bool, Integer
+from voila.app import Voila
+from voila.tornado.handler import TornadoVoilaHandler
+
+from . import landing_entries
+
+__all__ = ["ClassFull", "CappedKernelManager", "ClassroomHandler", "ClassroomVoila"]
+
+
+class ClassFull(Exception):
+    """Raised instead of starting a kernel when ``max_kernels`` kernels are running or starting."""
+
+
+class CappedKernelManager(AsyncMappingKernelManager):
+    """Jupyter's kernel manager with a cap on kernels running or starting at once.
+
+    Starting kernels count too, so 30 students opening a lesson in the same second cannot
+    overshoot the cap: the check and the reservation happen without an ``await`` in between.
+    """
+
+    max_kernels = Integer(0, config=True, help="Most kernels running or starting at once (0: no cap).")
+    starting = Integer(0, help="Kernels whose start is in progress.")
+
+    def is_full(self) -> bool:
+        return self.max_kernels > 0 and len(self.list_kernel_ids()) + self.starting >= self.max_kernels
+
+    async def start_kernel(self, *args, **kwargs):
+        if self.is_full():
+            raise ClassFull(f"{self.max_kernels} kernels are running")
+        self.starting += 1
+        try:
+            return await super().start_kernel(*args, **kwargs)
+        finally:
+            self.starting -= 1
+
+
+class ClassroomHandler(TornadoVoilaHandler):
+    """Voila's dashboard page, plus the ``_xsrf`` cookie and a "class is full" page at the cap.
+
+    Voila 0.5's page posts a shutdown beacon carrying the ``_xsrf`` cookie on ``beforeunload``,
+    but its handler never sets the cookie, so every closed tab leaked a kernel (voila#1458).
+    Reading ``xsrf_token`` makes tornado set it.
+    """
+
+    async def prepare(self, *args, **kwargs):
+        result = super().prepare(*args, **kwargs)
+        if result is not None:
+            await result
+        self.xsrf_token  # reading it makes tornado set the _xsrf cookie on this response
+
+    @tornado.web.authenticated
+    async def get(self, path=None):
+        if self.kernel_manager.is_full():  # answer at once, before the notebook is read
+            return self.finish_class_full()
+        try:
+            await super().get(path=path)
+        except ClassFull:
+            if self._headers_written:
+                raise
+            self.finish_class_full()
+
+    def finish_class_full(self) -> None:
+        """Answer 503 with a friendly page instead of starting one more kernel."""
+        limit = self.kernel_manager.max_kernels
+        self.log.warning("The class is full: %d kernels are running; refused %s", limit, self.request.path)
+        self.clear()
+        self.set_status(503)
+        self.set_header("Retry-After", "60")
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(self.render_template("class-full.html", max_kernels=limit))
+
+
+class ClassroomVoila(Voila):
+    """Voila in tree mode with :class:`ClassroomHandler` and the lesson catalogue for the landing page."""
+
+    presenter = Bool(False, config=True, help="Presenter theme: dark, larger fonts (projector).")
+
+    def init_settings(self):
+        settings = super().init_settings()
+        settings["voila_jinja2_env"].globals.update(mtlviz_lessons=landing_entries, mtlviz_presenter=self.presenter)
+        return settings
+
+    def init_handlers(self):
+        return [(pattern, ClassroomHandler if handler is TornadoVoilaHandler else handler, *rest)
+                for pattern, handler, *rest in super().init_handlers()]

@@ -1,0 +1,247 @@
+"""Dashboard of lesson 07: source only, Deep CORAL and DANN on rotated two moons, side by side."""
+from __future__ import annotations
+
+import html
+import time
+from typing import Dict, NamedTuple, Tuple
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+from matplotlib.colors import to_rgb
+from matplotlib.lines import Line2D
+from traitlets import Int, Unicode
+
+from ..domain import METHODS, DomainAdaptationClassifier, project_features, rotated_moons
+from ._canvas import BlitManager, interactive_figure
+
+__all__ = ["DomainAdaptationDashboard"]
+
+METHOD_NAMES = {"source_only": "source only", "coral": "Deep CORAL", "dann": "DANN"}
+LABEL_COLORS = ("#1f77b4", "#ff7f0e")  # moon 0, moon 1
+DOMAIN_COLORS = {"source": "#444444", "target": "#2ca02c"}
+LIMIT = 3.0  # the rotated moons lie within |x|, |y| < 3
+GRID = 140  # decision-region image pixels per side
+FEATURE_LIMIT = 3.2  # projected features have unit variance per axis
+
+
+class _MethodView(NamedTuple):
+    """What one trained model contributes to the figure at one rotation."""
+
+    regions: np.ndarray  # (GRID, GRID, 3) RGB decision regions
+    accuracy: float  # on the target test sample
+    source_2d: np.ndarray  # (n_S, 2) projected features
+    target_2d: np.ndarray  # (n_T, 2)
+
+
+def _region_image(model: DomainAdaptationClassifier) -> np.ndarray:
+    """Decision regions as an RGB image: pale moon-0 blue where p(moon 1) < 0.5, pale orange above,
+    white near the boundary so that the boundary reads as a line."""
+    axis = torch.linspace(-LIMIT, LIMIT, GRID)
+    grid_y, grid_x = torch.meshgrid(axis, axis, indexing="ij")
+    points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], 1)
+    p_one = model.predict_proba(points)[:, 1].numpy().reshape(GRID, GRID)
+    confidence = np.clip(np.abs(p_one - 0.5) * 4.0, 0.0, 1.0)[..., None]  # 0 on the boundary
+    pale = [0.55 + 0.45 * np.array(to_rgb(color)) for color in LABEL_COLORS]  # tints towards white
+    tint = np.where((p_one >= 0.5)[..., None], pale[1], pale[0])
+    return 1.0 - confidence * (1.0 - tint)
+
+
+class DomainAdaptationDashboard(widgets.VBox):
+    """Rotate the target moons and compare source only, Deep CORAL and DANN: decision regions over
+    the source and target points (top row) and the learned features, projected to 2-D (bottom).
+
+    Parameters
+    ----------
+    models : dict of (method, angle) to DomainAdaptationClassifier
+        Precomputed fits for every method of :data:`mtlviz.domain.METHODS` at each angle
+        (``load_two_moons_da()``); all fitted with the same ``random_state``, which is also the
+        seed of the data (:func:`mtlviz.domain.rotated_moons`).
+    angle : int
+        The rotation shown first; one of the models' angles.
+
+    Public state: ``angle``, ``live_seed`` (seed of the next live training), ``mode``
+    ("precomputed" or "live"); ``status`` says what is on screen.
+    """
+
+    angle = Int(30)
+    live_seed = Int(1)
+    mode = Unicode("precomputed")
+    status = Unicode("")
+
+    def __init__(self, models: Dict[Tuple[str, int], DomainAdaptationClassifier], *, angle: int = 30, **kwargs):
+        super().__init__(**kwargs)
+        angles = sorted({a for _, a in models})
+        if not angles or any((m, a) not in models for m in METHODS for a in angles):
+            raise ValueError("models must hold a fitted model for every method "
+                             f"({', '.join(METHODS)}) at every angle")
+        if angle not in angles:
+            raise ValueError(f"angle must be one of the precomputed angles {angles}; got {angle!r}")
+        self._models = dict(models)
+        self._seed = int(models[(METHODS[0], angles[0])].random_state)
+        self._params = {k: v for k, v in models[(METHODS[0], angles[0])].get_params().items()
+                        if k not in ("method", "random_state")}
+        self._views: Dict[int, Tuple[object, Dict[str, _MethodView]]] = {}
+        self._live: Dict[str, _MethodView] = {}
+        self._live_seconds = 0.0
+        self.angle = angle
+        step = angles[1] - angles[0] if len(angles) > 1 else 1
+        self.angle_slider = widgets.IntSlider(value=angle, min=angles[0], max=angles[-1], step=step,
+                                              description="target rotation (°)", continuous_update=False,
+                                              style={"description_width": "initial"},
+                                              layout=widgets.Layout(width="460px"))
+        self.live_button = widgets.Button(description="Train live at this angle (~2 s)", icon="play",
+                                          layout=widgets.Layout(width="260px"))
+        self.live_button.on_click(self._on_live_click)
+        self.seed_box = widgets.BoundedIntText(value=self.live_seed, min=0, max=10_000, description="seed",
+                                               layout=widgets.Layout(width="130px"))
+        widgets.link((self.angle_slider, "value"), (self, "angle"))
+        widgets.link((self.seed_box, "value"), (self, "live_seed"))
+        self._mode_label = widgets.HTML()
+        self._build_figure()
+        self._status_label = widgets.HTML()
+        self._status_label.add_class("mtlviz-status")
+        self.children = [widgets.HBox([self.angle_slider, self.live_button, self.seed_box]), self._mode_label,
+                         self._canvas, self._status_label]
+        self.observe(self._on_angle_change, names=["angle"])
+        self._precompute(angles)
+        self._draw()
+
+    # -- callbacks -------------------------------------------------------------------------
+    def _on_angle_change(self, _change):
+        self.mode = "precomputed"  # a live fit belongs to the angle it was trained at
+        self._draw()
+
+    def _on_live_click(self, _button):
+        self.train_live()
+
+    # -- the numbers behind the pictures ---------------------------------------------------
+    @staticmethod
+    def _method_view(model: DomainAdaptationClassifier, problem) -> _MethodView:
+        source_2d, target_2d = project_features(model, problem.x_source, problem.x_target)
+        return _MethodView(_region_image(model), model.score(problem.x_test, problem.y_test), source_2d, target_2d)
+
+    def _precompute(self, angles) -> None:
+        """Predict every shipped fit's regions, accuracy and features once (about 50 ms per angle),
+        so that a slider move only swaps pictures: computed on a move, they doubled its p95."""
+        for angle in angles:
+            problem = rotated_moons(angle, random_state=self._seed)
+            self._views[angle] = (problem, {m: self._method_view(self._models[(m, angle)], problem) for m in METHODS})
+
+    def train_live(self) -> None:
+        """Train the three methods now at the current angle, on data and weights seeded by
+        ``live_seed`` (the precomputed fits used seed 0: seed 0 reproduces them)."""
+        self.live_button.disabled = True
+        self._status_label.value = html.escape(f"training source only, Deep CORAL and DANN at {self.angle}° "
+                                               f"(seed {self.live_seed})…")
+        try:
+            problem = rotated_moons(self.angle, random_state=self.live_seed)
+            started = time.perf_counter()
+            models = {m: DomainAdaptationClassifier(m, random_state=self.live_seed, **self._params)
+                      .fit(problem.x_source, problem.y_source, problem.x_target) for m in METHODS}
+            self._live_seconds = time.perf_counter() - started
+            self._live = {m: self._method_view(models[m], problem) for m in METHODS}
+            self._live_problem = problem
+            self.mode = "live"
+            self._draw()
+        finally:
+            self.live_button.disabled = False
+
+    # -- drawing ---------------------------------------------------------------------------
+    def _build_figure(self):
+        self.figure, self._canvas = interactive_figure(11.0, 7.0)
+        axes = self.figure.subplots(2, 3)
+        self._region_axes, self._feature_axes = axes[0], axes[1]
+        changing = []
+        self._images, self._points, self._features, self._titles = {}, {}, {}, {}
+        for column, method in enumerate(METHODS):
+            ax = self._region_axes[column]
+            self._images[method] = ax.imshow(np.ones((2, 2, 3)), extent=(-LIMIT, LIMIT, -LIMIT, LIMIT),
+                                             origin="lower", interpolation="bilinear")
+            source = ax.scatter([], [], s=9, marker="o", linewidths=0)
+            target = ax.scatter([], [], s=16, marker="x", linewidths=0.9)
+            self._points[method] = (source, target)
+            ax.set_xlim(-LIMIT, LIMIT)
+            ax.set_ylim(-LIMIT, LIMIT)
+            ax.set_aspect("equal")
+            ax.tick_params(labelsize=7)
+            self._titles[method] = ax.set_title(" \n ", fontsize=10)
+            ax = self._feature_axes[column]
+            feature_source = ax.scatter([], [], s=9, marker="o", color=DOMAIN_COLORS["source"], linewidths=0,
+                                        alpha=0.6)
+            feature_target = ax.scatter([], [], s=16, marker="x", color=DOMAIN_COLORS["target"], linewidths=0.9,
+                                        alpha=0.8)
+            self._features[method] = (feature_source, feature_target)
+            ax.set_xlim(-FEATURE_LIMIT, FEATURE_LIMIT)
+            ax.set_ylim(-FEATURE_LIMIT, FEATURE_LIMIT)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{METHOD_NAMES[method]}: features $G_f(x)$, PCA to 2-D", fontsize=9)
+            changing += [self._images[method], source, target, feature_source, feature_target, self._titles[method]]
+        # One legend below the panels: inside an axes, the blitted images would cover it.
+        self.figure.legend(
+            handles=[Line2D([], [], marker="o", linestyle="", color=LABEL_COLORS[0], label="source, moon 0"),
+                     Line2D([], [], marker="o", linestyle="", color=LABEL_COLORS[1], label="source, moon 1"),
+                     Line2D([], [], marker="x", linestyle="", color="#777777",
+                            label="target (top: colour = true moon, never used in training)"),
+                     Line2D([], [], marker="o", linestyle="", color=DOMAIN_COLORS["source"],
+                            label="source features"),
+                     Line2D([], [], marker="x", linestyle="", color=DOMAIN_COLORS["target"],
+                            label="target features")],
+            loc="outside lower center", ncol=5, fontsize=8, frameon=False)
+        self._blitter = BlitManager(self._canvas, changing)
+
+    def _draw(self):
+        live = self.mode == "live"
+        problem, views = (self._live_problem, self._live) if live else self._views[self.angle]
+        source_colors = np.array(LABEL_COLORS)[problem.y_source.numpy()]
+        target_colors = np.array(LABEL_COLORS)[problem.y_target.numpy()]
+        for method in METHODS:
+            view = views[method]
+            self._images[method].set_data(view.regions)
+            source, target = self._points[method]
+            source.set_offsets(problem.x_source.numpy())
+            source.set_facecolors(source_colors)
+            target.set_offsets(problem.x_target.numpy())
+            target.set_edgecolors(target_colors)
+            target.set_facecolors(target_colors)
+            feature_source, feature_target = self._features[method]
+            feature_source.set_offsets(view.source_2d)
+            feature_target.set_offsets(view.target_2d)
+            self._titles[method].set_text(f"{METHOD_NAMES[method]}\ntarget accuracy {view.accuracy:.2f}")
+        self._blitter.update()
+        accuracies = ", ".join(f"{METHOD_NAMES[m]} {views[m].accuracy:.2f}" for m in METHODS)
+        if live:
+            seed = self.live_seed
+            self._mode_label.value = (f"<b>Live</b>: the three networks were trained just now in "
+                                      f"{self._live_seconds:.1f} s (seed {seed}). Move the slider to go back "
+                                      "to the precomputed fits.")
+            self.status = f"live fit at {self.angle}° (seed {seed}): target accuracy {accuracies}"
+        else:
+            self._mode_label.value = (f"<b>Precomputed</b>: fits shipped with mtlviz (seed {self._seed}); the "
+                                      "slider only redraws them. <i>Train live</i> trains all three now, "
+                                      "with any seed.")
+            self.status = f"precomputed fit at {self.angle}° (seed {self._seed}): target accuracy {accuracies}"
+        self._status_label.value = html.escape(self.status)
+
+
+def shift_examples(problem, n_images: int = 10) -> widgets.Image:
+    """A static picture of the image shift: ``n_images`` clean source digits (top row) above
+    ``n_images`` shifted target digits (bottom row), as a PNG image widget."""
+    from io import BytesIO
+
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(0.8 * n_images, 1.9), dpi=90, layout="constrained")
+    axes = figure.subplots(2, n_images, squeeze=False)
+    for row, (images, name) in enumerate([(problem.x_source, "source: clean"),
+                                          (problem.x_target, "target: blurred + noise")]):
+        for column in range(n_images):
+            ax = axes[row, column]
+            ax.imshow(images[column].reshape(8, 8).numpy(), cmap="gray_r", vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[row, 0].set_ylabel(name, fontsize=8)
+    with BytesIO() as png:
+        figure.savefig(png, format="png")
+        return widgets.Image(value=png.getvalue(), format="png")

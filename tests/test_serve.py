@@ -1,0 +1,282 @@
+"""Classroom serving options of python -m mtlviz.serve, against a real Voila server.
+
+The lessons here are tiny notebooks written to a temporary folder under the names of real
+lessons (so the landing page shows their titles from mtlviz.guide), because the real ones
+import torch and take seconds to start a kernel.
+"""
+from __future__ import annotations
+
+import ast
+import asyncio
+import http.cookiejar
+import json
+import re
+import subprocess
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mtlviz.guide import LESSONS as COURSE
+from mtlviz.serve import main as serve_main
+from mtlviz.serve.harness import VoilaServer
+
+pytestmark = pytest.mark.server
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1] / "mtlviz"
+TOKEN = "classroom-" + uuid.uuid4().hex[:8]
+SERVED = ["00_start_here", "03_maml_inner_and_outer_loop", "99_scratch_pad"]
+NOT_SERVED = "05_meta_lstm"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def fetch(url, data=None, opener=None):
+    """(status, body, Location header) without following redirects."""
+    opener = opener or urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, data=data), timeout=120) as response:
+            return response.status, response.read().decode(), response.headers.get("Location")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace"), error.headers.get("Location")
+
+
+def write_notebook(path: Path, code: str) -> None:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {path.stem}"),
+                                               nbformat.v4.new_code_cell(code)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+
+
+@pytest.fixture(scope="module")
+def lesson_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lessons")
+    for stem in [*SERVED, NOT_SERVED]:
+        write_notebook(folder / f"{stem}.ipynb", "import ipywidgets\nipywidgets.IntSlider(description='n', value=3)")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def classroom(lesson_dir):
+    """Token, a cap of one dashboard, the presenter theme and three of the four lessons."""
+    with VoilaServer(notebook_dir=lesson_dir, token=TOKEN,
+                     extra_args=["--max-kernels=1", "--theme=presenter", "--lessons", "00", "03", "99"]) as server:
+        yield server
+
+
+@pytest.fixture
+def dashboard(classroom):
+    """Lesson 00 open in a 'browser'; closed (kernel shut down) after the test."""
+    opened = classroom.open_dashboard(f"voila/render/{SERVED[0]}.ipynb")
+    yield opened
+    classroom.close_dashboard(opened)
+    assert classroom.wait_for_kernels(lambda pids: not pids), "the test's kernel was not shut down"
+
+
+def channels_url(server, kernel_id, token=None):
+    query = f"session_id={uuid.uuid4().hex}" + (f"&token={token}" if token else "")
+    return f"ws://{server.host}:{server.port}/api/kernels/{kernel_id}/channels?{query}"
+
+
+def shell_message(msg_type, content):
+    return {"header": {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "session": uuid.uuid4().hex,
+                       "username": "student", "date": "2026-01-01T00:00:00Z", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "content": content, "channel": "shell", "buffers": []}
+
+
+async def websocket_exchange(url, messages, listen_s=4.0, cookie=None):
+    """Connect like the page does, send ``messages``, return (msg_type, content) of what comes back."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    connection = await websocket_connect(HTTPRequest(url, headers={"Cookie": cookie} if cookie else {}))
+    for message in messages:
+        await connection.write_message(json.dumps(message))
+    received = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + listen_s
+    while (left := deadline - loop.time()) > 0:
+        try:
+            raw = await asyncio.wait_for(connection.read_message(), left)
+        except asyncio.TimeoutError:
+            break
+        if raw is None:
+            break
+        if isinstance(raw, str):
+            reply = json.loads(raw)
+            received.append((reply["header"]["msg_type"], reply.get("content", {})))
+    connection.close()
+    return received
+
+
+def test_token_is_required_when_given(classroom):
+    """Without it anyone on the school network could open dashboards (and their kernels) uninvited."""
+    for path in ["", f"voila/render/{SERVED[0]}.ipynb"]:
+        status, _, location = fetch(classroom.url + path)
+        assert status == 302 and "/login" in location, f"/{path} answered {status} without the token"
+        status, _, _ = fetch(classroom.url + path + "?token=wrong")
+        assert status == 302, f"/{path} accepted a wrong token"
+    status, html, _ = fetch(classroom.page_url())
+    assert status == 200 and "voila/render/" in html
+    status, html, _ = fetch(classroom.url + "login")
+    assert status == 200 and 'name="password"' in html, "the login page must let a student paste the token"
+
+
+def test_lesson_and_kernel_websocket_work_with_token_only(classroom, dashboard):
+    """With the token a student gets the dashboard and its live kernel; without it, not even the socket."""
+    assert "application/vnd.jupyter.widget-view+json" in dashboard.html
+    with pytest.raises(Exception, match="403"):
+        asyncio.run(websocket_exchange(channels_url(classroom, dashboard.kernel_id), []))
+    replies = asyncio.run(websocket_exchange(channels_url(classroom, dashboard.kernel_id, TOKEN),
+                                             [shell_message("kernel_info_request", {})]))
+    assert "kernel_info_reply" in [msg_type for msg_type, _ in replies]
+
+
+def test_execute_request_over_the_kernel_websocket_is_refused(classroom, dashboard, tmp_path):
+    """A student with the browser console open must not be able to run code on the teacher's machine."""
+    marker = tmp_path / "executed"
+    code = f"open({str(marker)!r}, 'w').write('x'); print('EXECUTED')"
+    replies = asyncio.run(websocket_exchange(
+        channels_url(classroom, dashboard.kernel_id, TOKEN),
+        [shell_message("execute_request", {"code": code, "silent": False, "store_history": True,
+                                           "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}),
+         # A message the page may send: its reply proves the socket was open while execute_request was ignored.
+         shell_message("kernel_info_request", {})]))
+    types = [msg_type for msg_type, _ in replies]
+    assert "kernel_info_reply" in types
+    assert not {"execute_reply", "execute_result", "stream", "error"} & set(types), types
+    assert not marker.exists(), "the kernel ran the code"
+    assert re.search(r'message of type "execute_request", which is not allowed', classroom.log())
+
+
+def test_class_full_page_at_the_cap(classroom, dashboard):
+    """At the cap the next student must get a clear message, not a server that runs out of memory."""
+    status, html, _ = fetch(classroom.page_url(f"voila/render/{SERVED[1]}.ipynb"))
+    assert status == 503
+    assert "The class is full" in html and "Try again in a minute" in html and "ask the teacher" in html
+    assert "Traceback" not in html and "https://" not in html
+    assert len(classroom.kernel_pids()) == 1, "a refused visitor still started a kernel"
+
+    assert classroom.close_dashboard(dashboard) == 204
+    assert classroom.wait_for_kernels(lambda pids: not pids), "closing the tab did not free the kernel"
+    again = classroom.open_dashboard(f"voila/render/{SERVED[1]}.ipynb")
+    assert "application/vnd.jupyter.widget-view+json" in again.html, "a freed place was not given to the next student"
+    classroom.close_dashboard(again)
+
+
+def test_only_the_chosen_lessons_are_served(classroom):
+    """A lesson the teacher left out must not be reachable by typing its address."""
+    status, html, _ = fetch(classroom.page_url())
+    assert NOT_SERVED not in html
+    for path in [f"voila/render/{NOT_SERVED}.ipynb", f"voila/tree/{NOT_SERVED}.ipynb"]:
+        status, _, _ = fetch(classroom.page_url(path))
+        assert status == 404, f"/{path} answered {status}"
+    assert len(classroom.kernel_pids()) == 0
+
+
+def test_landing_page_lists_lessons_in_course_order_with_summaries(classroom):
+    """Students pick a lesson from the landing page: titles and one-line summaries, in course order."""
+    status, html, _ = fetch(classroom.page_url())
+    assert status == 200
+    linked = re.findall(r'href="/voila/render/([^"]+)\.ipynb"', html)
+    assert linked == SERVED, "known lessons in course order, then notebooks unknown to the course"
+    for stem in SERVED[:2]:
+        lesson = next(lesson for lesson in COURSE if lesson.stem == stem)
+        item = re.search(rf'href="/voila/render/{stem}\.ipynb">(.*?)</a>', html, re.S).group(1)
+        assert lesson.title.replace("&", "&amp;") in item.replace("&#39;", "'")
+        assert lesson.summary in item.replace("&#39;", "'")
+    assert "scratch pad" in html, "a notebook the course does not know is listed by its file name"
+    assert "https://" not in html
+
+
+def test_presenter_theme_is_dark_large_and_served_locally(classroom, dashboard):
+    """On a projector the default light, small text is unreadable from the back of the room."""
+    assert 'data-jp-theme-name="JupyterLab Dark"' in dashboard.html or "theme-dark" in dashboard.html
+    css_url = re.search(r'href="/(voila/templates/mtlviz-presenter/static/presenter\.css[^"]*)"', dashboard.html)
+    assert css_url, "the presenter stylesheet is not linked from this server"
+    status, css, _ = fetch(classroom.url + css_url.group(1))
+    assert status == 200 and "--jp-widgets-font-size" in css
+    external = re.findall(r'<(?:link|script|img)[^>]*(?:src|href)="((?:https?:)?//[^"]+)"', dashboard.html)
+    assert not external, f"the page loads {external} from outside the server"
+    status, html, _ = fetch(classroom.page_url())
+    assert "presenter theme" in html, "the landing page must be dark and large too"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10"])
+def test_network_bind_without_token_is_refused(host, capsys):
+    """Serving to the network with no token would hand every kernel to anyone on the network."""
+    with pytest.raises(SystemExit) as raised:
+        serve_main([f"--ip={host}"])
+    assert raised.value.code == 2
+    error = capsys.readouterr().err
+    assert "--token" in error and "--password" in error and host in error
+
+
+def network_address():
+    """A non-loopback IPv4 address of this machine, or None."""
+    try:
+        output = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return next((address for address in output.split() if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", address)
+                 and not address.startswith("127.")), None)
+
+
+def test_network_bind_with_token_or_password(lesson_dir, monkeypatch):
+    """The classroom recipe: bound to the school network, students get in with the token or the password."""
+    address = network_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    monkeypatch.setenv("MTLVIZ_PASSWORD", "meta-learning")
+    with VoilaServer(notebook_dir=lesson_dir, host=address, token=TOKEN, extra_args=["--password"]) as server:
+        assert f"open: http://{address}:{server.port}/?token={TOKEN}" in server.log(), "the URL to share is printed"
+        assert fetch(server.url)[0] == 302
+        assert fetch(server.page_url())[0] == 200
+        # The login form, as a student who types the password.
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        login_page = opener.open(server.url + "login", timeout=60).read().decode()
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', login_page).group(1)
+        for password, expected in [("wrong", False), ("meta-learning", True)]:
+            fetch(server.url + "login?next=%2F", data=f"_xsrf={xsrf}&password={password}".encode(), opener=opener)
+            status, html, _ = fetch(server.url, opener=opener)
+            assert ("voila/render/" in html) is expected, f"password {password!r}: landing page answered {status}"
+
+
+FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__"}
+
+
+def test_no_module_calls_eval_or_exec():
+    """Widget values reach the kernel as comm messages; none may be run as code by eval/exec."""
+    offenders = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            function = node.func
+            name = function.id if isinstance(function, ast.Name) else None
+            if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name) \
+                    and function.value.id == "builtins":
+                name = function.attr
+            if name in FORBIDDEN_CALLS:
+                offenders.append(f"{path.relative_to(PACKAGE_DIR.parent)}:{node.lineno} {name}()")
+    assert not offenders, offenders
+
+
+def test_the_server_process_does_not_import_torch():
+    """torch costs the server process a few hundred MB and seconds of start-up that it never uses
+    (only the dashboard kernels need it): a teacher's laptop would start the class slower."""
+    import sys
+
+    code = ("import sys, mtlviz, mtlviz.serve, mtlviz.serve.app, mtlviz.guide\n"
+            "mtlviz.serve.landing_entries\n"
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False", "importing the server pulled in torch"
