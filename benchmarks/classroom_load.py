@@ -46,7 +46,7 @@ from test_browser import _CANVAS_DRAWN  # noqa: E402  (the tests' "first figure 
 
 HOST = "127.0.0.1"
 MAX_SESSIONS = 60
-RENDER_TIMEOUT_MS = 300_000  # 30 torch kernels starting at once on 2 cores take minutes
+RENDER_TIMEOUT_MS = 900_000  # 30 torch kernels starting at once on 2 cores take minutes
 MOVE_TIMEOUT_MS = 60_000
 MB = 1024 * 1024
 
@@ -206,7 +206,7 @@ def main(argv=None) -> int:
     parser.add_argument("--slider", default="α (inner lr)", help="text of the slider's label (default 'α (inner lr)')")
     parser.add_argument("--settle", type=float, default=60, help="seconds to wait after closing (default 60)")
     parser.add_argument("--timeout", type=float, default=None,
-                        help="overall limit in seconds (default max(600, 300 + 20 x sessions) + settle)")
+                        help="overall limit in seconds (default max(900, 300 + 30 x sessions) + settle)")
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= MAX_SESSIONS:
         parser.error(f"--sessions must be 1 to {MAX_SESSIONS}")
@@ -216,7 +216,7 @@ def main(argv=None) -> int:
         parser.error("--settle must be 0 to 600 seconds")
     if not (ROOT / "notebooks" / args.lesson).is_file():
         parser.error(f"--lesson: no notebooks/{args.lesson}")
-    timeout = args.timeout if args.timeout is not None else max(600, 300 + 20 * args.sessions) + args.settle
+    timeout = args.timeout if args.timeout is not None else max(900, 300 + 30 * args.sessions) + args.settle
 
     load = os.getloadavg()[0]
     print(f"{args.sessions} sessions, {args.moves} moves each, {psutil.cpu_count()} CPUs, load average {load:.1f}"

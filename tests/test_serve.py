@@ -280,3 +280,12 @@ def test_the_server_process_does_not_import_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False", "importing the server pulled in torch"
+
+
+@pytest.mark.parametrize("threads", ["0", "1000"])
+def test_kernel_threads_out_of_range_is_refused(threads, capsys):
+    """A teacher's typo must stop the server with the allowed range, not start 1,000-thread kernels."""
+    with pytest.raises(SystemExit) as raised:
+        serve_main([f"--kernel-threads={threads}"])
+    assert raised.value.code == 2
+    assert "--kernel-threads must be in [1, 256]" in capsys.readouterr().err

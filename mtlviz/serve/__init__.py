@@ -41,6 +41,8 @@ PRESENTER_TEMPLATE = "mtlviz-presenter"
 # (measured with psutil, see README "Serving a class"); 40 of them fit in 24 GiB with room for
 # the server, the OS and a browser. Two cores still make the 40th page slow to first render.
 DEFAULT_MAX_KERNELS = 40
+# Read by torch (OpenMP, MKL) when a kernel imports it: how many threads its operations use.
+KERNEL_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 TOKEN_ENV = "MTLVIZ_TOKEN"
 PASSWORD_ENV = "MTLVIZ_PASSWORD"
 
@@ -61,7 +63,6 @@ def is_loopback(host: str) -> bool:
             return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
         except OSError:
             return False
-
 
 
 def select_lessons(notebook_dir: Path, wanted: Sequence[str]) -> List[Path]:
@@ -214,6 +215,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="shut down kernels idle this long with no open tab (default 600)")
     parser.add_argument("--cull-interval", type=int, default=60, metavar="SECONDS",
                         help="how often to look for idle kernels (default 60)")
+    parser.add_argument("--kernel-threads", type=int, default=1, metavar="N",
+                        help="CPU threads each dashboard kernel's torch may use (default 1: a class shares the "
+                             "cores, and torch's threads spin-wait on each other when kernels outnumber cores)")
     args, extra = parser.parse_known_args(argv)
     token = args.token
     if token == "":
@@ -228,6 +232,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error(f"--max-kernels must be 0 (no cap) or more; got {args.max_kernels}")
     if args.cull_idle < 1 or args.cull_interval < 1:
         parser.error("--cull-idle and --cull-interval must be at least 1 second")
+    if not 1 <= args.kernel_threads <= 256:
+        parser.error(f"--kernel-threads must be in [1, 256]; got {args.kernel_threads}")
     notebook_dir = args.notebooks or default_notebook_dir()
     if not notebook_dir.is_dir():
         parser.error(f"--notebooks must be a folder; {notebook_dir} is not")
@@ -241,6 +247,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         from jupyter_server.auth import passwd
 
         hashed_password = passwd(read_password(parser))
+    # Kernels inherit the server's environment: cap the OpenMP/MKL threads torch starts in each.
+    for variable in KERNEL_THREAD_VARIABLES:
+        os.environ[variable] = str(args.kernel_threads)
     # Voila finds the mtlviz templates on the Jupyter data path.
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(SHARE_DIR), os.environ.get("JUPYTER_PATH")]))
     from .app import ClassroomVoila
