@@ -37,30 +37,24 @@ import torch
 # Evaluate the checkout this script sits in, whatever the current directory or installed copy.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mtlviz.domain import METHODS, DomainAdaptationClassifier, two_moons  # noqa: E402
+from mtlviz.domain import METHODS, DomainAdaptationClassifier, rotated_moons, two_moons  # noqa: E402
 
 NAMES = {"source_only": "source only", "coral": "Deep CORAL", "dann": "DANN"}
 #: ADAPT's two-moons example, rotation 30°: target accuracy.
 ADAPT_REFERENCE = {"rotation": 30, "source_only": 0.84, "dann": 0.94}
 ROTATIONS = (0, 30, 50, 70)
-#: Offsets that keep the target training and test samples apart from the source sample's seed.
-TARGET_SEED_OFFSET = 10_000
-TEST_SEED_OFFSET = 20_000
 
 
 def evaluate(method: str, rotation: float, seed: int, args) -> tuple:
     """Target test accuracy and fit seconds of one method, rotation and seed."""
-    x_source, y_source = two_moons(args.n_samples, noise=args.noise, random_state=seed)
-    x_target, _ = two_moons(args.n_samples, rotation_deg=rotation, noise=args.noise,
-                            random_state=seed + TARGET_SEED_OFFSET)
-    x_test, y_test = two_moons(args.n_test, rotation_deg=rotation, noise=args.noise,
-                               random_state=seed + TEST_SEED_OFFSET)
+    problem = rotated_moons(rotation, n_samples=args.n_samples, n_test=args.n_test, noise=args.noise,
+                            random_state=seed)
     params = {} if args.steps is None else {"n_steps": args.steps}
     model = DomainAdaptationClassifier(method, random_state=seed, **params)
     started = time.perf_counter()
-    model.fit(x_source, y_source, x_target)
+    model.fit(problem.x_source, problem.y_source, problem.x_target)
     seconds = time.perf_counter() - started
-    return model.score(x_test, y_test), seconds
+    return model.score(problem.x_test, problem.y_test), seconds
 
 
 def main(argv=None) -> int:
