@@ -48,6 +48,14 @@ HOST = "127.0.0.1"
 MAX_SESSIONS = 60
 RENDER_TIMEOUT_MS = 900_000  # 30 torch kernels starting at once on 2 cores take minutes
 MOVE_TIMEOUT_MS = 60_000
+# Poll on a timer, not on animation frames: Chromium gives a page that is not in front few or
+# no frames, so Playwright's default requestAnimationFrame polling can wait forever.
+POLL_MS = 500
+# Thirty tabs of one browser are thirty windows, of which one is in front: without these flags
+# Chromium throttles the timers and paints of the others, which a class of separate laptops does
+# not do.
+FOREGROUND_ARGS = ["--disable-renderer-backgrounding", "--disable-background-timer-throttling",
+                   "--disable-backgrounding-occluded-windows"]
 MB = 1024 * 1024
 
 
@@ -79,7 +87,7 @@ async def open_session(browser, url: str, session: Session, t0: float) -> None:
             await page.goto(url, timeout=RENDER_TIMEOUT_MS)
             await page.wait_for_selector(".mtlviz-status", timeout=RENDER_TIMEOUT_MS)
             if await page.locator(CANVAS).count():
-                await page.wait_for_function(_CANVAS_DRAWN, timeout=RENDER_TIMEOUT_MS)
+                await page.wait_for_function(_CANVAS_DRAWN, polling=POLL_MS, timeout=RENDER_TIMEOUT_MS)
             session.rendered_s = time.monotonic() - t0
             session.error = None
             return
@@ -100,7 +108,7 @@ async def move_slider(session: Session, label: str, moves: int, offset_s: float)
         for i in range(moves):
             await handle.press("ArrowRight" if (i // 5) % 2 == 0 else "ArrowLeft")
             await page.wait_for_function("() => window.__t1 !== null && window.__t1 !== undefined",
-                                         timeout=MOVE_TIMEOUT_MS)
+                                         polling=POLL_MS // 10, timeout=MOVE_TIMEOUT_MS)
             session.latencies_ms.append(await page.evaluate("() => window.__t1 - window.__t0"))
             await page.wait_for_timeout(150)  # let the rest of the frame land before the next move
     except Exception as error:  # noqa: BLE001
@@ -154,7 +162,8 @@ async def run(server: VoilaServer, args, sessions: List[Session], report: Dict) 
         # Every non-loopback request goes to a closed port on 127.0.0.1 (Chromium never proxies
         # loopback; naming 127.0.0.1 in "bypass" stops Playwright from forcing it through the
         # proxy), so nothing leaves the machine even if a page asks; PageWatcher counts it.
-        browser = await launch_chromium(playwright, proxy={"server": f"http://{HOST}:9", "bypass": HOST})
+        browser = await launch_chromium(playwright, extra_args=FOREGROUND_ARGS,
+                                        proxy={"server": f"http://{HOST}:9", "bypass": HOST})
         try:
             print(f"opening {args.sessions} sessions of {args.lesson} at once ...", flush=True)
             t0 = time.monotonic()

@@ -36,6 +36,7 @@ __all__ = [
     "mse_loss",
     "task_loss",
     "inner_update",
+    "loss_gradient",
     "adapt",
     "adapt_trajectory",
     "meta_loss",
@@ -98,6 +99,32 @@ def _check_adapt_args(inner_lr, n_inner_steps):
     check_int("n_inner_steps", n_inner_steps, 0, MAX_INNER_STEPS)
 
 
+def _inside_transform() -> bool:
+    """True inside a :mod:`torch.func` transform (the tasks' ``vmap`` of :func:`meta_loss`)."""
+    return torch._C._functorch.maybe_current_level() is not None
+
+
+def loss_gradient(loss: Callable[[Params], torch.Tensor], params: Params, *, create_graph: bool = True) -> Params:
+    """∇θ L(θ) as a dict, differentiable with respect to ``params`` when ``create_graph`` is set.
+
+    Inside a :mod:`torch.func` transform this is ``torch.func.grad(loss)(params)``. Outside one
+    (a dashboard adapting to one task) it is the same gradient from ``torch.autograd.grad``:
+    ``torch.func.grad`` imports ``torch._dynamo`` on its first call, which costs every dashboard
+    kernel ~2 s of CPU and ~70 MB (``benchmarks/kernel_footprint.py``), and it keeps each step's
+    graph while an adapted parameter is alive. Parameters that do not require a gradient are
+    differentiated as fresh leaves, so the result is then a plain tensor, as ``torch.func.grad``'s.
+    """
+    if _inside_transform():
+        return grad(loss)(params)
+    tracked = any(p.requires_grad for p in params.values())
+    with torch.enable_grad():
+        inputs = {name: p if p.requires_grad else p.detach().requires_grad_() for name, p in params.items()}
+        value = loss(inputs)
+        grads = torch.autograd.grad(value, list(inputs.values()), create_graph=create_graph and tracked,
+                                    allow_unused=True)
+    return {name: torch.zeros_like(p) if g is None else g for (name, p), g in zip(params.items(), grads)}
+
+
 def _adapt_steps(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn):
     """Yield θ, then θ' after each inner step (the single inner loop of the package)."""
 
@@ -107,7 +134,7 @@ def _adapt_steps(model, params, x_support, y_support, inner_lr, n_inner_steps, f
     adapted = params
     yield adapted
     for _ in range(n_inner_steps):
-        grads = grad(support_loss)(adapted)  # ∇θ L_T(θ) on the support set
+        grads = loss_gradient(support_loss, adapted, create_graph=not first_order)  # ∇θ L_T(θ), support set
         if first_order:
             # First-order MAML: treat the inner gradient as a constant, so ∂θ'/∂θ = I.
             grads = {name: g.detach() for name, g in grads.items()}

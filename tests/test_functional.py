@@ -167,6 +167,45 @@ def test_one_adapt_step_equals_gradient_step_computed_by_autograd():
     assert_params_close(adapted, expected, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("first_order", [False, True])
+def test_adapt_outside_vmap_gives_the_same_theta_prime_and_meta_gradient_as_inside(first_order):
+    """If this fails, a dashboard adapting one task (plain autograd) would show a different θ' or
+    teach a different meta-gradient than the meta-batch (torch.func under vmap) computes."""
+    model, params, batch = float64_problem(n_tasks=3)
+
+    def query_loss(p, xs, ys, xq, yq):
+        adapted = Fn.adapt(model, p, xs, ys, inner_lr=0.03, n_inner_steps=3, first_order=first_order)
+        return Fn.task_loss(model, adapted, xq, yq)
+
+    plain = torch.stack([query_loss(params, *(t[i] for t in batch.data)) for i in range(3)]).mean()
+    plain_grads = torch.autograd.grad(plain, list(params.values()))
+    inside = Fn.meta_loss(model, params, *batch.data, inner_lr=0.03, n_inner_steps=3, first_order=first_order)
+    inside_grads = torch.autograd.grad(inside, list(params.values()))
+    torch.testing.assert_close(plain, inside, rtol=1e-12, atol=1e-14)
+    for name, a, b in zip(params, plain_grads, inside_grads):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def test_loss_gradient_of_parameters_without_grad_is_a_plain_tensor():
+    """If this fails, a dashboard's adapted θ' would carry an autograd graph (memory grows with
+    every slider move, and ``.numpy()`` on it raises)."""
+    model, params, batch = float64_problem()
+    plain = {name: p.detach() for name, p in params.items()}
+    adapted = Fn.adapt(model, plain, batch.x_support[0], batch.y_support[0], inner_lr=0.02, n_inner_steps=2)
+    assert not any(p.requires_grad for p in adapted.values())
+    with torch.no_grad():  # a dashboard callback may run under no_grad: adapting still works
+        again = Fn.adapt(model, plain, batch.x_support[0], batch.y_support[0], inner_lr=0.02, n_inner_steps=2)
+    assert_params_close(again, adapted, rtol=0, atol=0)
+
+
+def test_unused_parameter_gets_a_zero_gradient():
+    """If this fails, a parameter the loss ignores (a frozen head, say) breaks adaptation."""
+    params = {"used": torch.tensor([1.0, 2.0]), "unused": torch.tensor([3.0])}
+    grads = Fn.loss_gradient(lambda p: (p["used"] ** 2).sum(), params)
+    assert torch.equal(grads["used"], torch.tensor([2.0, 4.0]))
+    assert torch.equal(grads["unused"], torch.zeros(1))
+
+
 @pytest.mark.parametrize("n_inner_steps", [0, 1, 4])
 def test_adapt_trajectory_has_one_entry_per_step_plus_start(n_inner_steps):
     """If this fails, the dashboard's step-by-step plot is off by one or ends somewhere adapt() does not."""

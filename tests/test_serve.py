@@ -170,6 +170,27 @@ def test_class_full_page_at_the_cap(classroom, dashboard):
     classroom.close_dashboard(again)
 
 
+def test_class_full_page_when_memory_runs_short(lesson_dir):
+    """A lesson bigger than the cap assumed (or a browser eating the laptop's memory) must turn the
+    next student away with a message, not start a kernel that makes the machine swap for everyone."""
+    import psutil
+
+    floor_mb = int(psutil.virtual_memory().available / 2**20) + 100_000  # more than this machine has free
+    with VoilaServer(notebook_dir=lesson_dir, extra_args=[f"--min-free-mb={floor_mb}"]) as server:
+        status, html, _ = fetch(server.page_url(f"voila/render/{SERVED[1]}.ipynb"))
+        assert status == 503
+        assert "The class is full" in html and "short of memory" in html and f"{floor_mb} MB" in html
+        assert "Traceback" not in html
+        assert not server.kernel_pids(), "a visitor refused for memory still started a kernel"
+
+
+def test_bad_min_free_mb_is_refused(capsys):
+    """A typo must be named, not turned into a server that refuses every student."""
+    with pytest.raises(SystemExit):
+        serve_main(["--min-free-mb=-5"])
+    assert "--min-free-mb must be in [0, 10000000]" in capsys.readouterr().err
+
+
 def test_only_the_chosen_lessons_are_served(classroom):
     """A lesson the teacher left out must not be reachable by typing its address."""
     status, html, _ = fetch(classroom.page_url())

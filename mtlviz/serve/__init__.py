@@ -41,6 +41,9 @@ PRESENTER_TEMPLATE = "mtlviz-presenter"
 # (measured with psutil, see README "Serving a class"); 40 of them fit in 24 GiB with room for
 # the server, the OS and a browser. Two cores still make the 40th page slow to first render.
 DEFAULT_MAX_KERNELS = 40
+# A lesson kernel peaks at up to ~1 GB while its cells run (lesson 06; benchmarks/kernel_footprint.py),
+# then settles at 300-500 MB: keep room for one more start-up peak and the server itself.
+DEFAULT_MIN_FREE_MB = 1500
 # Read by torch (OpenMP, MKL) when a kernel imports it: how many threads its operations use.
 KERNEL_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 TOKEN_ENV = "MTLVIZ_TOKEN"
@@ -146,7 +149,8 @@ def share_urls(ip: str, port: int, token: Optional[str] = None) -> List[str]:
 
 
 def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, cull_idle_timeout: int = 600,
-               cull_interval: int = 60, max_kernels: int = DEFAULT_MAX_KERNELS, presenter: bool = False,
+               cull_interval: int = 60, max_kernels: int = DEFAULT_MAX_KERNELS,
+               min_free_mb: int = DEFAULT_MIN_FREE_MB, presenter: bool = False,
                token: Optional[str] = None, hashed_password: Optional[str] = None,
                extra: Optional[List[str]] = None) -> List[str]:
     """The Voila command line that serves ``notebook_dir`` as a classroom.
@@ -167,6 +171,7 @@ def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, c
         f"--ClassroomVoila.presenter={presenter}",
         "--VoilaConfiguration.multi_kernel_manager_class=mtlviz.serve.app.CappedKernelManager",
         f"--CappedKernelManager.max_kernels={max_kernels}",
+        f"--CappedKernelManager.min_free_mb={min_free_mb}",
         f"--MappingKernelManager.cull_idle_timeout={cull_idle_timeout}",
         f"--MappingKernelManager.cull_interval={cull_interval}",
         # Open-but-idle tabs stay alive (culling connected kernels freezes a student's plot).
@@ -206,6 +211,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--max-kernels", type=int, default=DEFAULT_MAX_KERNELS, metavar="N",
                         help=f"most dashboards open at once; the next visitor sees 'the class is full' "
                              f"(default {DEFAULT_MAX_KERNELS}; 0: no cap)")
+    parser.add_argument("--min-free-mb", type=int, default=DEFAULT_MIN_FREE_MB, metavar="MB",
+                        help=f"start no dashboard while less memory than this is free: the next visitor sees "
+                             f"'the class is full' instead of the machine swapping (default {DEFAULT_MIN_FREE_MB}; 0: off)")
     parser.add_argument("--theme", choices=["light", "presenter"], default="light",
                         help="presenter: dark, larger fonts, for a projector (default light)")
     parser.add_argument("--lessons", nargs="+", metavar="LESSON",
@@ -230,6 +238,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error(f"--port must be in [1, 65535]; got {args.port}")
     if args.max_kernels < 0:
         parser.error(f"--max-kernels must be 0 (no cap) or more; got {args.max_kernels}")
+    if not 0 <= args.min_free_mb <= 10**7:
+        parser.error(f"--min-free-mb must be in [0, 10000000] (MB; 0 turns the floor off); got {args.min_free_mb}")
     if args.cull_idle < 1 or args.cull_interval < 1:
         parser.error("--cull-idle and --cull-interval must be at least 1 second")
     if not 1 <= args.kernel_threads <= 256:
@@ -267,7 +277,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         ClassroomVoila.launch_instance(voila_argv(
             served_dir, ip=args.ip, port=args.port, cull_idle_timeout=args.cull_idle, cull_interval=args.cull_interval,
-            max_kernels=args.max_kernels, presenter=args.theme == "presenter", token=token,
+            max_kernels=args.max_kernels, min_free_mb=args.min_free_mb, presenter=args.theme == "presenter", token=token,
             hashed_password=hashed_password, extra=extra))
     finally:
         if served_dir != notebook_dir:

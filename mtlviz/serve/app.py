@@ -4,6 +4,8 @@ Imported only by :func:`mtlviz.serve.main` (it needs Voila and jupyter_server at
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import tornado.web
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import Bool, Integer
@@ -19,22 +21,45 @@ class ClassFull(Exception):
     """Raised instead of starting a kernel when ``max_kernels`` kernels are running or starting."""
 
 
+def available_mb() -> float:
+    """Memory the system can give new processes without swapping, in MB (psutil comes with ipykernel)."""
+    import psutil
+
+    return psutil.virtual_memory().available / 2**20
+
+
 class CappedKernelManager(AsyncMappingKernelManager):
-    """Jupyter's kernel manager with a cap on kernels running or starting at once.
+    """Jupyter's kernel manager with a cap on kernels running or starting at once, and a floor
+    on free memory below which no kernel starts.
 
     Starting kernels count too, so 30 students opening a lesson in the same second cannot
     overshoot the cap: the check and the reservation happen without an ``await`` in between.
+    The memory floor covers what a count cannot: a lesson whose kernels are bigger than the cap
+    assumed, or other programs on the teacher's laptop.
     """
 
     max_kernels = Integer(0, config=True, help="Most kernels running or starting at once (0: no cap).")
+    min_free_mb = Integer(0, config=True, help="Start no kernel while less memory than this is free, in MB (0: off).")
     starting = Integer(0, help="Kernels whose start is in progress.")
 
+    def full_reason(self) -> Optional[str]:
+        """Why no further kernel may start now, in words for the class-full page; None if one may."""
+        if self.max_kernels > 0 and len(self.list_kernel_ids()) + self.starting >= self.max_kernels:
+            return f"All {self.max_kernels} dashboards this server can run at once are open"
+        if self.min_free_mb > 0:
+            free = available_mb()
+            if free < self.min_free_mb:
+                return (f"The server is short of memory ({free:.0f} MB free; it keeps {self.min_free_mb} MB "
+                        f"in reserve so that the open dashboards keep working)")
+        return None
+
     def is_full(self) -> bool:
-        return self.max_kernels > 0 and len(self.list_kernel_ids()) + self.starting >= self.max_kernels
+        return self.full_reason() is not None
 
     async def start_kernel(self, *args, **kwargs):
-        if self.is_full():
-            raise ClassFull(f"{self.max_kernels} kernels are running")
+        reason = self.full_reason()
+        if reason is not None:
+            raise ClassFull(reason)
         self.starting += 1
         try:
             return await super().start_kernel(*args, **kwargs)
@@ -58,25 +83,25 @@ class ClassroomHandler(TornadoVoilaHandler):
 
     @tornado.web.authenticated
     async def get(self, path=None):
-        if self.kernel_manager.is_full():  # answer at once, before the notebook is read
-            return self.finish_class_full()
+        reason = self.kernel_manager.full_reason()
+        if reason is not None:  # answer at once, before the notebook is read
+            return self.finish_class_full(reason)
         try:
             await super().get(path=path)
-        except ClassFull:
+        except ClassFull as full:
             if self._headers_written:
                 raise
-            self.finish_class_full()
+            self.finish_class_full(str(full))
 
-    def finish_class_full(self) -> None:
+    def finish_class_full(self, reason: str) -> None:
         """Answer 503 with a friendly page instead of starting one more kernel."""
-        limit = self.kernel_manager.max_kernels
-        self.log.warning("The class is full: %d kernels are running; refused %s", limit, self.request.path)
+        self.log.warning("The class is full (%s); refused %s", reason, self.request.path)
         self.clear()
         self.set_status(503)
         self.set_header("Retry-After", "60")
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
-        self.finish(self.render_template("class-full.html", max_kernels=limit))
+        self.finish(self.render_template("class-full.html", reason=reason))
 
 
 class ClassroomVoila(Voila):

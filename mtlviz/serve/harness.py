@@ -179,12 +179,13 @@ def chromium_path() -> Optional[str]:
     return shutil.which("chromium")
 
 
-def launch_chromium(playwright, **kwargs):
-    """Launch headless Debian Chromium with a fresh profile through Playwright."""
+def launch_chromium(playwright, extra_args=(), **kwargs):
+    """Launch headless Debian Chromium with a fresh profile through Playwright (``extra_args``
+    are added to :data:`CHROMIUM_ARGS`)."""
     path = chromium_path()
     if path is None:
         raise RuntimeError("Chromium is not installed: apt-get install chromium (scripts/test does this)")
-    return playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS, **kwargs)
+    return playwright.chromium.launch(executable_path=path, headless=True, args=[*CHROMIUM_ARGS, *extra_args], **kwargs)
 
 
 class PageWatcher:

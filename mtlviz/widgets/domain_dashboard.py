@@ -12,6 +12,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.lines import Line2D
 from traitlets import Int, Unicode
 
+from .._memory import release_free_memory
 from ..domain import METHODS, DomainAdaptationClassifier, project_features, rotated_moons
 from ._canvas import BlitManager, interactive_figure
 
@@ -113,7 +114,10 @@ class DomainAdaptationDashboard(widgets.VBox):
         self._draw()
 
     def _on_live_click(self, _button):
-        self.train_live()
+        try:
+            self.train_live()
+        finally:
+            release_free_memory()  # three fits leave their freed heap behind
 
     # -- the numbers behind the pictures ---------------------------------------------------
     @staticmethod

@@ -13,6 +13,7 @@ from traitlets import Bool, Float, Int, Unicode
 
 from .. import plotting
 from .._estimator import GradientAdaptedRegressor
+from .._memory import release_free_memory
 from .._validation import check_random_state
 from ..maml import MAML
 from ..tasks import SinusoidTasks
@@ -279,6 +280,7 @@ class InnerOuterDashboard(widgets.VBox):
             self.train_label.value = f"Training stopped: {error}"
         finally:
             self.stop_training()
+            release_free_memory()  # a training run leaves hundreds of MB of freed heap behind
 
     def _on_train_click(self, _button):
         if self.training:

@@ -8,6 +8,7 @@ import numpy as np
 from traitlets import Int, Unicode
 
 from .. import plotting
+from .._memory import release_free_memory
 from ..metalstm import compare_on_episode
 from ._canvas import interactive_figure
 
@@ -88,7 +89,10 @@ class MetaLSTMDashboard(widgets.VBox):
         self.episode_seed += 1
 
     def _on_episode_change(self, _change):
-        self.refresh()
+        try:
+            self.refresh()
+        finally:
+            release_free_memory()  # three learners adapted to a new episode
 
     def _on_step_change(self, _change):
         self._draw_step()

@@ -1,0 +1,94 @@
+"""What one dashboard kernel costs: CPU seconds to run each lesson, and its memory afterwards.
+
+    python benchmarks/kernel_footprint.py                 # every lesson in notebooks/
+    python benchmarks/kernel_footprint.py 03 07           # lessons whose names start so
+
+For every lesson, a fresh kernel (as Voila starts one, with the serve command's default of one
+torch thread) runs the notebook's code cells; the script then prints the kernel's CPU time (user +
+system: what 30 students opening the lesson at once share between this machine's cores), wall
+time, RSS / PSS / USS in MB (USS: memory only this kernel holds; torch's shared libraries make
+RSS count the same pages once per kernel) and which heavy optional modules the lesson pulled in.
+A bare kernel that only imports torch is the baseline, measured in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import psutil
+from jupyter_client.manager import start_new_kernel
+
+ROOT = Path(__file__).resolve().parents[1]
+MB = 1024 * 1024
+#: Modules a dashboard should not need at start-up; printed when a lesson loads one.
+HEAVY = ("torch._dynamo", "torch._inductor", "sklearn", "scipy", "pandas")
+BASELINE = "baseline: import torch, matplotlib, ipywidgets, ipympl"
+PROBE = ("import json, resource, sys\n"
+         "r = resource.getrusage(resource.RUSAGE_SELF)\n"
+         f"print(json.dumps({{'cpu': r.ru_utime + r.ru_stime, 'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))")
+
+
+def run_cells(client, sources):
+    for source in sources:
+        reply = client.execute_interactive(source, timeout=600, output_hook=lambda msg: None)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"cell failed: {reply['content'].get('ename')}: {reply['content'].get('evalue')}")
+
+
+def probe(client):
+    out = []
+
+    def hook(msg):
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+
+    client.execute_interactive(PROBE, timeout=60, output_hook=hook)
+    return json.loads("".join(out))
+
+
+def measure(name, sources, extra_env=None):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(extra_env or {})}
+    t0 = time.monotonic()
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(ROOT / "notebooks"), env=env)
+    try:
+        run_cells(client, sources)
+        wall = time.monotonic() - t0
+        result = probe(client)
+        info = psutil.Process(manager.provisioner.pid).memory_full_info()
+        return {"name": name, "wall": wall, "cpu": result["cpu"], "heavy": result["heavy"],
+                "rss": info.rss / MB, "pss": info.pss / MB, "uss": info.uss / MB}
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lessons", nargs="*", help="prefixes of notebooks in notebooks/ (default: all)")
+    args = parser.parse_args(argv)
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if args.lessons:
+        notebooks = [nb for nb in notebooks if any(nb.name.startswith(p) for p in args.lessons)]
+        if not notebooks:
+            parser.error(f"no lesson in notebooks/ starts with {' or '.join(args.lessons)}")
+    print(f"{psutil.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
+    rows = [measure(BASELINE, ["import torch, matplotlib, ipywidgets, ipympl"])]
+    for notebook in notebooks:
+        cells = json.loads(notebook.read_text())["cells"]
+        rows.append(measure(notebook.stem, ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]))
+        print(f"  {notebook.stem}: {rows[-1]['cpu']:.1f} s CPU", flush=True)
+    print()
+    print("| kernel | CPU s | wall s | RSS MB | PSS MB | USS MB | heavy modules |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {r['cpu']:.1f} | {r['wall']:.1f} | {r['rss']:.0f} | {r['pss']:.0f} | {r['uss']:.0f} | "
+              f"{', '.join(r['heavy']) or '-'} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""What one dashboard kernel costs: no compiler stack at start-up, freed memory given back.
+
+A class of 30 runs 30 kernels on one machine, so every MB and CPU second a lesson's start-up
+costs is paid 30 times (``benchmarks/kernel_footprint.py`` prints the figures). Each test runs a
+fresh Python so that what the test suite already imported cannot hide what a kernel loads.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from mtlviz._memory import _malloc_trim
+
+PYTHON_TIMEOUT_S = 300
+
+
+def run_python(code: str) -> dict:
+    """Run ``code`` in a fresh one-thread interpreter; it prints one JSON object last."""
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                            timeout=PYTHON_TIMEOUT_S, env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                                                           "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_lesson03_dashboard_start_does_not_load_torchs_compiler():
+    """If this fails, every lesson-03 kernel loads torch._dynamo (~2 s of CPU and ~70 MB each):
+    thirty students opening the lesson wait a minute longer on a 2-core machine."""
+    loaded = run_python("""
+        import json, sys
+        from mtlviz import SinusoidTasks
+        from mtlviz.pretrained import load_sinusoid
+        from mtlviz.widgets import InnerOuterDashboard
+        maml, baseline = load_sinusoid("maml"), load_sinusoid("joint")
+        x, y = SinusoidTasks().sample_points(amplitude=3.0, phase=0.5, n_points=5, random_state=1)
+        maml.adapt(x, y, inner_lr=0.01, n_inner_steps=10)
+        dashboard = InnerOuterDashboard(maml, baseline, random_state=0)
+        dashboard.n_inner_steps = 7  # a slider move redraws with a new adaptation
+        print(json.dumps({m: m in sys.modules for m in ("torch._dynamo", "torch._inductor")}))
+    """)
+    assert loaded == {"torch._dynamo": False, "torch._inductor": False}
+
+
+FRAGMENT = """
+    import torch
+    keep = []
+    torch.empty(8 * 2**20, dtype=torch.uint8).fill_(1)  # freeing an 8 MB block raises glibc's mmap threshold
+    for i in range(300):  # 300 x 1 MB on the heap, each pinned below a small tensor that stays
+        big = torch.empty(2**20, dtype=torch.uint8).fill_(1)
+        keep.append(torch.ones(8))
+        del big
+"""
+
+RSS_MB = "int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) // 1024"
+
+
+@pytest.mark.skipif(_malloc_trim() is None, reason="needs glibc's malloc_trim")
+@pytest.mark.parametrize("with_mtlviz", [False, True])
+def test_a_cell_that_fragments_the_heap_leaves_little_behind_in_a_dashboard_kernel(with_mtlviz):
+    """If this fails, a dashboard kernel keeps the memory its busiest cell freed (lesson 06 held
+    1.5 GB for 46 MB of tensors): a class of 30 would need three times the memory it uses."""
+    grown = run_python(f"""
+        import json
+        from IPython.core.interactiveshell import InteractiveShell
+        shell = InteractiveShell.instance()
+        shell.run_cell("import torch" + ("; import mtlviz.widgets" if {with_mtlviz} else ""))
+        before = {RSS_MB}
+        shell.run_cell({FRAGMENT!r})
+        print(json.dumps({{"grown_mb": {RSS_MB} - before}}))
+    """)["grown_mb"]
+    if with_mtlviz:
+        assert grown < 60, f"the kernel still holds {grown} MB after the cell freed ~300 MB"
+    else:  # the control: without the trim, glibc keeps the freed megabytes (else this test shows nothing)
+        assert grown > 200, f"only {grown} MB kept without mtlviz: the fragmenting cell no longer fragments"
