@@ -90,6 +90,7 @@ async def open_session(browser, url: str, session: Session, t0: float) -> None:
                 await page.wait_for_function(_CANVAS_DRAWN, polling=POLL_MS, timeout=RENDER_TIMEOUT_MS)
             session.rendered_s = time.monotonic() - t0
             session.error = None
+            print(f"  page {session.index:2d} drawn at {session.rendered_s:5.1f} s", flush=True)
             return
         except Exception as error:  # noqa: BLE001  (a page that never renders is a result, not a crash)
             session.error = f"attempt {attempt + 1}: {type(error).__name__}: {str(error).splitlines()[0]}"

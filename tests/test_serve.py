@@ -184,6 +184,23 @@ def test_class_full_page_when_memory_runs_short(lesson_dir):
         assert not server.kernel_pids(), "a visitor refused for memory still started a kernel"
 
 
+def test_images_next_to_the_lessons_need_the_token(lesson_dir):
+    """Voila serves a lesson folder's images with a handler that never checks the token: on a
+    network bind, anyone could fetch what a teacher put next to the lessons."""
+    picture = lesson_dir / "board-photo.svg"
+    picture.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>')
+    with VoilaServer(notebook_dir=lesson_dir, token=TOKEN) as server:
+        status, _, _ = fetch(server.url + "voila/files/board-photo.svg")
+        assert status in (302, 403), f"the image was served without the token (HTTP {status})"
+        status, _, _ = fetch(server.url + f"voila/files/board-photo.svg?token=wrong-{TOKEN}")
+        assert status in (302, 403), f"the image was served with a wrong token (HTTP {status})"
+        status, body, _ = fetch(server.page_url("voila/files/board-photo.svg"))
+        assert status == 200 and "<svg" in body, "with the token, a student must still see the lesson's images"
+        status, _, _ = fetch(server.page_url(f"voila/files/{SERVED[0]}.ipynb"))
+        assert status == 403, "a notebook's source must stay out of reach even with the token"
+    picture.unlink()
+
+
 def test_bad_min_free_mb_is_refused(capsys):
     """A typo must be named, not turned into a server that refuses every student."""
     with pytest.raises(SystemExit):

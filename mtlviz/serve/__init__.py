@@ -46,6 +46,8 @@ DEFAULT_MAX_KERNELS = 40
 DEFAULT_MIN_FREE_MB = 1500
 # Read by torch (OpenMP, MKL) when a kernel imports it: how many threads its operations use.
 KERNEL_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# Seconds to wait for a cell's outputs once the kernel has replied (nbclient's default is 4).
+IOPUB_TIMEOUT_S = 300
 TOKEN_ENV = "MTLVIZ_TOKEN"
 PASSWORD_ENV = "MTLVIZ_PASSWORD"
 
@@ -177,6 +179,11 @@ def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, c
         # Open-but-idle tabs stay alive (culling connected kernels freezes a student's plot).
         "--MappingKernelManager.cull_connected=False",
         "--VoilaConfiguration.show_tracebacks=False",
+        # nbclient waits 4 s for a cell's outputs after its reply, then drops them with a warning:
+        # with 30 kernels starting on 2 cores the server lags longer, and the lost output is the
+        # dashboard itself, so the student's page never shows it. Waiting is free when all is well.
+        f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT_S}",
+        "--VoilaExecutor.raise_on_iopub_timeout=True",
         *auth,
         *(extra or []),
     ]

@@ -7,14 +7,16 @@ from __future__ import annotations
 from typing import Optional
 
 import tornado.web
+from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import Bool, Integer
 from voila.app import Voila
+from voila.static_file_handler import AllowListFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
 from . import landing_entries
 
-__all__ = ["ClassFull", "CappedKernelManager", "ClassroomHandler", "ClassroomVoila"]
+__all__ = ["ClassFull", "CappedKernelManager", "ClassroomHandler", "ClassroomFileHandler", "ClassroomVoila"]
 
 
 class ClassFull(Exception):
@@ -104,6 +106,22 @@ class ClassroomHandler(TornadoVoilaHandler):
         self.finish(self.render_template("class-full.html", reason=reason))
 
 
+class ClassroomFileHandler(JupyterHandler, AllowListFileHandler):
+    """Voila's ``/voila/files/`` (the images a lesson shows), behind the server's token or password.
+
+    Voila serves these with a plain tornado static handler that never asks who is calling, so a
+    server started with ``--token`` still handed the lessons' images to anyone on the network.
+    """
+
+    @tornado.web.authenticated
+    def head(self, path):
+        return super().head(path)
+
+    @tornado.web.authenticated
+    def get(self, path, include_body=True):
+        return super().get(path, include_body=include_body)
+
+
 class ClassroomVoila(Voila):
     """Voila in tree mode with :class:`ClassroomHandler` and the lesson catalogue for the landing page."""
 
@@ -115,5 +133,5 @@ class ClassroomVoila(Voila):
         return settings
 
     def init_handlers(self):
-        return [(pattern, ClassroomHandler if handler is TornadoVoilaHandler else handler, *rest)
-                for pattern, handler, *rest in super().init_handlers()]
+        ours = {TornadoVoilaHandler: ClassroomHandler, AllowListFileHandler: ClassroomFileHandler}
+        return [(pattern, ours.get(handler, handler), *rest) for pattern, handler, *rest in super().init_handlers()]
