@@ -16,7 +16,7 @@ students) and prints:
 * the memory of the server and its kernels (RSS, and USS/PSS: torch's shared libraries make the
   RSS sum count the same pages once per kernel);
 * the kernels left ``--settle`` seconds after every page was closed (their ``beforeunload``
-  beacon must free them: must be 0).
+  beacon must free them: must be 0, or the --prewarm pool size, which the server keeps ready).
 
 Exits with status 1 if a page did not render, logged a console error, asked for anything outside
 127.0.0.1, a slider move got no new frame, or a kernel outlived its page. Ends with a Markdown
@@ -139,6 +139,26 @@ def server_memory(server: VoilaServer) -> Dict[str, float]:
     return memory
 
 
+def cpu_seconds(server: VoilaServer) -> Dict[str, float]:
+    """CPU seconds (user + system) used so far by the server and its kernels, and by this script's
+    browser (Chromium and Playwright's driver): in a class the browsers run on the students'
+    laptops, so only the first share is the serving machine's."""
+    def total(processes):
+        seconds = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            seconds += times.user + times.system
+        return seconds
+
+    root = psutil.Process(server.process.pid)
+    ours = psutil.Process(os.getpid()).children(recursive=True)
+    browser = [p for p in ours if p.pid != root.pid and p not in root.children(recursive=True)]
+    return {"server": total([root, *root.children(recursive=True)]), "browser": total(browser)}
+
+
 async def close_sessions(sessions: List[Session]) -> None:
     """Close every page as a student closing the tab does (``beforeunload`` runs, so the beacon
     goes out), wait until each has closed, then drop its context."""
@@ -167,8 +187,11 @@ async def run(server: VoilaServer, args, sessions: List[Session], report: Dict) 
                                         proxy={"server": f"http://{HOST}:9", "bypass": HOST})
         try:
             print(f"opening {args.sessions} sessions of {args.lesson} at once ...", flush=True)
+            cpu_before = cpu_seconds(server)
             t0 = time.monotonic()
             await asyncio.gather(*(open_session(browser, url, s, t0) for s in sessions))
+            cpu_after = cpu_seconds(server)
+            report["render_cpu"] = {key: cpu_after[key] - cpu_before[key] for key in cpu_after}
             rendered = [s.rendered_s for s in sessions if s.rendered_s is not None]
             report["all_rendered_s"] = time.monotonic() - t0 if len(rendered) == len(sessions) else None
             report["render_s"] = rendered
@@ -200,7 +223,7 @@ async def run(server: VoilaServer, args, sessions: List[Session], report: Dict) 
     while True:
         left = len(server.kernel_pids())
         elapsed = time.monotonic() - closed_at
-        if left == 0 and report["kernels_zero_after_s"] is None:
+        if left == args.prewarm and report["kernels_zero_after_s"] is None:
             report["kernels_zero_after_s"] = elapsed
         if elapsed >= args.settle:
             break
@@ -214,6 +237,10 @@ def main(argv=None) -> int:
     parser.add_argument("--lesson", default=LESSON, help=f"notebook in notebooks/ (default {LESSON})")
     parser.add_argument("--moves", type=int, default=5, help="slider moves per session (1-100; default 5)")
     parser.add_argument("--slider", default="α (inner lr)", help="text of the slider's label (default 'α (inner lr)')")
+    parser.add_argument("--prewarm", type=int, default=0,
+                        help="start the server with --prewarm N and wait for its pool before the class arrives")
+    parser.add_argument("--start-slots", type=int, default=None,
+                        help="the server's --start-slots (default: the server's default, the number of cores)")
     parser.add_argument("--settle", type=float, default=60, help="seconds to wait after closing (default 60)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="overall limit in seconds (default max(900, 300 + 30 x sessions) + settle)")
@@ -234,13 +261,34 @@ def main(argv=None) -> int:
     report: Dict = {}
     sessions = [Session(i) for i in range(args.sessions)]
     # Room for each page's one retry while its first kernel is still being freed.
-    with VoilaServer(host=HOST, extra_args=[f"--max-kernels={2 * args.sessions}"]) as server:
+    extra = [f"--max-kernels={2 * args.sessions + args.prewarm}"]
+    if args.prewarm:
+        extra += [f"--prewarm={args.prewarm}", "--lessons", args.lesson]
+    if args.start_slots is not None:
+        extra.append(f"--start-slots={args.start_slots}")
+    with VoilaServer(host=HOST, extra_args=extra) as server:
         listening = {conn.laddr.ip for conn in psutil.Process(server.process.pid).net_connections("inet")
                      if conn.status == psutil.CONN_LISTEN}
         if listening != {HOST}:
             print(f"refusing to run: the server listens on {sorted(listening)}, not only {HOST}")
             return 1
         print(f"server on {server.url} (answered after {server.started_in_s:.1f} s)", flush=True)
+        if args.prewarm:
+            started = time.monotonic()
+            while "is filled with" not in server.log():
+                if time.monotonic() - started > 60 * args.prewarm + 120:
+                    print("the pre-warmed pool did not fill in time")
+                    return 1
+                time.sleep(1)
+            # "Filled" is logged once the kernels started; their lesson is drawn when they go quiet.
+            used = cpu_seconds(server)["server"]
+            while True:
+                time.sleep(3)
+                now = cpu_seconds(server)["server"]
+                if now - used < 0.3:
+                    break
+                used = now
+            print(f"pool of {args.prewarm} pre-warmed dashboards drawn after {time.monotonic() - started:.1f} s", flush=True)
         try:
             asyncio.run(asyncio.wait_for(run(server, args, sessions, report), timeout))
         except asyncio.TimeoutError:
@@ -264,8 +312,9 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
     expected_moves = args.moves * args.sessions
     if len(latencies) < expected_moves:
         failures.append(f"{expected_moves - len(latencies)} of {expected_moves} slider moves got no new frame")
-    if report.get("kernels_left", 1) != 0:
-        failures.append(f"{report.get('kernels_left', '?')} kernels left {args.settle:.0f} s after closing")
+    if report.get("kernels_left", -1) != args.prewarm:  # only the refilled pre-warmed pool may stay
+        failures.append(f"{report.get('kernels_left', '?')} kernels left {args.settle:.0f} s after closing"
+                        + (f" (the pool of {args.prewarm} may stay)" if args.prewarm else ""))
 
     render = report.get("render_s", [])
     memory = report.get("memory_moved") or report.get("memory_rendered") or {}
@@ -275,6 +324,8 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
     rows = [
         ("sessions rendered", f"{len(render)} / {args.sessions}"),
         ("time until all rendered", f"{all_rendered:.1f} s" if all_rendered is not None else "not all rendered"),
+        ("CPU s while rendering: server + kernels / simulated browsers",
+         "{server:.0f} / {browser:.0f}".format(**report["render_cpu"]) if "render_cpu" in report else "n/a"),
         ("per page render, p50 / max", f"{statistics.median(render):.1f} s / {max(render):.1f} s" if render else "n/a"),
         (f"slider-to-plot p50 / p95 ({len(latencies)} moves)", f"{fmt_ms(latencies, 0.5)} ms / {fmt_ms(latencies, 0.95)} ms"),
         (f"server + {memory.get('kernels', 0)} kernels, RSS / PSS / USS",
@@ -282,11 +333,13 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
         ("per kernel (mean), RSS / PSS / USS",
          f"{memory.get('kernel_rss', nan):.0f} / {memory.get('kernel_pss', nan):.0f} / {memory.get('kernel_uss', nan):.0f} MB"),
         (f"kernels left {args.settle:.0f} s after closing", f"{report.get('kernels_left', '?')}"
-         + (f" (all gone after {zero:.1f} s)" if zero is not None else "")),
+         + (f" (the pre-warmed pool)" if args.prewarm else "")
+         + (f" (all students' gone after {zero:.1f} s)" if zero is not None else "")),
     ]
     print()
     print(f"Classroom load: {args.sessions} sessions of {args.lesson}, one headless Chromium, "
-          f"{psutil.cpu_count()} CPUs, {args.moves} moves of '{args.slider}' per session")
+          f"{psutil.cpu_count()} CPUs, {args.moves} moves of '{args.slider}' per session; start slots "
+          f"{'default' if args.start_slots is None else args.start_slots}, pre-warmed {args.prewarm}")
     print()
     print("| measure | value |")
     print("|---|---|")

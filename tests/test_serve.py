@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import concurrent.futures
 import http.cookiejar
 import json
 import re
 import subprocess
+import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -199,6 +202,80 @@ def test_images_next_to_the_lessons_need_the_token(lesson_dir):
         status, _, _ = fetch(server.page_url(f"voila/files/{SERVED[0]}.ipynb"))
         assert status == 403, "a notebook's source must stay out of reach even with the token"
     picture.unlink()
+
+
+def test_prewarmed_dashboard_is_ready_before_the_first_student_and_the_pool_refills(lesson_dir):
+    """With --prewarm the first students must get a dashboard already drawn (no kernel start, no
+    cells to run), the pool must refill for the next ones, and the cap must still hold."""
+    with VoilaServer(notebook_dir=lesson_dir, extra_args=["--prewarm=1", "--max-kernels=2", "--lessons", "03"]) as server:
+        lesson = f"voila/render/{SERVED[1]}.ipynb"
+        assert server.wait_for_kernels(lambda pids: len(pids) == 1, timeout=120), "no kernel was pre-warmed"
+        first = server.open_dashboard(lesson)
+        assert "application/vnd.jupyter.widget-view+json" in first.html
+        assert server.log().count("Using pre-heated kernel") == 1, "the first student did not get the warm kernel"
+        assert server.wait_for_kernels(lambda pids: len(pids) == 2, timeout=120), "the pool did not refill"
+
+        second = server.open_dashboard(lesson)  # the refilled kernel: at the cap, but already counted
+        assert server.log().count("Using pre-heated kernel") == 2
+        assert "application/vnd.jupyter.widget-view+json" in second.html
+        status, html, _ = fetch(server.page_url(lesson))  # no room to refill: the third is turned away
+        assert status == 503 and "The class is full" in html
+        assert len(server.kernel_pids()) == 2, "the cap of 2 was overshot by the pool"
+
+        assert server.close_dashboard(first) == 204
+        assert server.wait_for_kernels(lambda pids: len(pids) == 1)
+        third = server.open_dashboard(lesson)  # a freed place goes to the next student
+        assert "application/vnd.jupyter.widget-view+json" in third.html
+        for dashboard in (second, third):
+            server.close_dashboard(dashboard)
+
+
+def test_bad_prewarm_is_refused(capsys):
+    """A pool as big as the cap would leave no place for a student who opens another lesson."""
+    with pytest.raises(SystemExit):
+        serve_main(["--prewarm=5", "--max-kernels=5"])
+    assert "--prewarm must be in [0, 4]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("start_slots", [1, 0])
+def test_lessons_start_one_after_another_with_one_start_slot(tmp_path, start_slots):
+    """With 30 students on 2 cores, kernels that all run their lesson at once finish together:
+    everyone waits as long as the last. With a start slot, each page's cells run in turn."""
+    record = tmp_path / "windows.jsonl"
+    write_notebook(tmp_path / "10_slow.ipynb",
+                   "import json, time\nstarted = time.time()\ntime.sleep(2)\n"
+                   f"open({str(record)!r}, 'a').write(json.dumps([started, time.time()]) + '\\n')")
+    with VoilaServer(notebook_dir=tmp_path, extra_args=[f"--start-slots={start_slots}"]) as server:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            pages = list(pool.map(lambda _: server.open_dashboard("voila/render/10_slow.ipynb"), range(2)))
+        windows = sorted(json.loads(line) for line in record.read_text().splitlines())
+        for page in pages:
+            server.close_dashboard(page)
+    assert len(windows) == 2
+    (_, first_end), (second_start, _) = windows
+    if start_slots:
+        assert second_start >= first_end, f"the two lessons ran at the same time: {windows}"
+    else:  # the control: without the queue they overlap (else this test could not fail)
+        assert second_start < first_end, f"without start slots the lessons still ran in turn: {windows}"
+
+
+def test_start_slot_is_released_when_idle_and_kept_between_cells(tmp_path):
+    """A kernel must keep its slot from one start-up cell to the next (else 30 kernels interleave
+    cell by cell, as with no queue) and give it back once idle (else the class stalls)."""
+    from mtlviz.serve.startup_queue import StartSlots
+
+    first, second = StartSlots(tmp_path, 1), StartSlots(tmp_path, 1)
+    first.acquire()
+    waiting = threading.Thread(target=second.acquire, daemon=True)
+    waiting.start()
+    first.release_when_idle(delay_s=0.5)
+    first.acquire()  # the next cell starts before the idle delay: the slot is still ours
+    time.sleep(0.8)
+    assert first.holding and not second.holding, "the slot was given away between two cells"
+    first.release_when_idle(delay_s=0.2)
+    waiting.join(timeout=5)
+    assert second.holding and not first.holding, "an idle kernel kept its slot"
+    second.release()
 
 
 def test_bad_min_free_mb_is_refused(capsys):

@@ -46,6 +46,11 @@ DEFAULT_MAX_KERNELS = 40
 DEFAULT_MIN_FREE_MB = 1500
 # Read by torch (OpenMP, MKL) when a kernel imports it: how many threads its operations use.
 KERNEL_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# Lessons running their start-up cells at once. A kernel holds its slot while it waits for the
+# server between cells, so one slot per core left the cores idle: with 30 sessions of lesson 03 on
+# 2 cores, 2 slots drew the last page after 491 s, 4 slots after 362 s, no queue after 390 s
+# (medians 323 / 315 / 373 s; RESULTS.md, "Classroom load").
+DEFAULT_START_SLOTS = 2 * (os.cpu_count() or 1)
 # Seconds to wait for a cell's outputs once the kernel has replied (nbclient's default is 4).
 IOPUB_TIMEOUT_S = 300
 TOKEN_ENV = "MTLVIZ_TOKEN"
@@ -89,6 +94,14 @@ def select_lessons(notebook_dir: Path, wanted: Sequence[str]) -> List[Path]:
         if matches[0] not in selected:
             selected.append(matches[0])
     return selected
+
+
+def first_lesson(folder: Path) -> Path:
+    """The lesson a class opens first: the lowest-numbered notebook served from ``folder``."""
+    notebooks = sorted(folder.glob("*.ipynb"))
+    if not notebooks:
+        raise ValueError(f"no notebook in {folder}")
+    return notebooks[0]
 
 
 def mirror_lessons(notebook_dir: Path, keep: Iterable[Path], into: Path) -> Path:
@@ -152,7 +165,8 @@ def share_urls(ip: str, port: int, token: Optional[str] = None) -> List[str]:
 
 def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, cull_idle_timeout: int = 600,
                cull_interval: int = 60, max_kernels: int = DEFAULT_MAX_KERNELS,
-               min_free_mb: int = DEFAULT_MIN_FREE_MB, presenter: bool = False,
+               min_free_mb: int = DEFAULT_MIN_FREE_MB, presenter: bool = False, prewarm: int = 0,
+               prewarm_lesson: str = "",
                token: Optional[str] = None, hashed_password: Optional[str] = None,
                extra: Optional[List[str]] = None) -> List[str]:
     """The Voila command line that serves ``notebook_dir`` as a classroom.
@@ -174,6 +188,8 @@ def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, c
         "--VoilaConfiguration.multi_kernel_manager_class=mtlviz.serve.app.CappedKernelManager",
         f"--CappedKernelManager.max_kernels={max_kernels}",
         f"--CappedKernelManager.min_free_mb={min_free_mb}",
+        f"--ClassroomVoila.prewarm={prewarm}",
+        f"--ClassroomVoila.prewarm_lesson={prewarm_lesson}",
         f"--MappingKernelManager.cull_idle_timeout={cull_idle_timeout}",
         f"--MappingKernelManager.cull_interval={cull_interval}",
         # Open-but-idle tabs stay alive (culling connected kernels freezes a student's plot).
@@ -221,6 +237,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--min-free-mb", type=int, default=DEFAULT_MIN_FREE_MB, metavar="MB",
                         help=f"start no dashboard while less memory than this is free: the next visitor sees "
                              f"'the class is full' instead of the machine swapping (default {DEFAULT_MIN_FREE_MB}; 0: off)")
+    parser.add_argument("--prewarm", type=int, default=0, metavar="N",
+                        help="keep N dashboards of the first served lesson started and drawn, so the first N "
+                             "students (and each one after, as the pool refills) see it at once (default 0)")
+    parser.add_argument("--start-slots", type=int, default=DEFAULT_START_SLOTS, metavar="N",
+                        help="lessons that run their start-up cells at the same time; the others wait their turn "
+                             "behind the spinner, so pages draw one after another instead of all at the end "
+                             f"(default: twice the number of cores, {DEFAULT_START_SLOTS}; 0: no queue)")
     parser.add_argument("--theme", choices=["light", "presenter"], default="light",
                         help="presenter: dark, larger fonts, for a projector (default light)")
     parser.add_argument("--lessons", nargs="+", metavar="LESSON",
@@ -247,6 +270,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error(f"--max-kernels must be 0 (no cap) or more; got {args.max_kernels}")
     if not 0 <= args.min_free_mb <= 10**7:
         parser.error(f"--min-free-mb must be in [0, 10000000] (MB; 0 turns the floor off); got {args.min_free_mb}")
+    if args.max_kernels and not 0 <= args.prewarm < args.max_kernels:
+        parser.error(f"--prewarm must be in [0, {args.max_kernels - 1}] (below --max-kernels); got {args.prewarm}")
+    if not 0 <= args.prewarm <= 100:
+        parser.error(f"--prewarm must be in [0, 100]; got {args.prewarm}")
+    if not 0 <= args.start_slots <= 1024:
+        parser.error(f"--start-slots must be in [0, 1024] (0: no queue); got {args.start_slots}")
     if args.cull_idle < 1 or args.cull_interval < 1:
         parser.error("--cull-idle and --cull-interval must be at least 1 second")
     if not 1 <= args.kernel_threads <= 256:
@@ -267,6 +296,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     # Kernels inherit the server's environment: cap the OpenMP/MKL threads torch starts in each.
     for variable in KERNEL_THREAD_VARIABLES:
         os.environ[variable] = str(args.kernel_threads)
+    scratch = Path(tempfile.mkdtemp(prefix="mtlviz-serve-"))
+    if args.start_slots:
+        # Kernels inherit these: their IPython startup file takes a start slot before each lesson.
+        from .startup_queue import SLOTS_DIR_ENV, SLOTS_ENV, write_ipython_dir
+
+        (scratch / "slots").mkdir()
+        os.environ["IPYTHONDIR"] = str(write_ipython_dir(scratch / "ipython"))
+        os.environ[SLOTS_DIR_ENV] = str(scratch / "slots")
+        os.environ[SLOTS_ENV] = str(args.start_slots)
     # Voila finds the mtlviz templates on the Jupyter data path.
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(SHARE_DIR), os.environ.get("JUPYTER_PATH")]))
     from .app import ClassroomVoila
@@ -276,7 +314,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         served_dir = mirror_lessons(notebook_dir, selected, Path(tempfile.mkdtemp(prefix="mtlviz-lessons-")))
     print(f"[mtlviz] serving the lessons in {notebook_dir}"
           f"{' (only ' + ', '.join(p.stem for p in selected) + ')' if args.lessons else ''}; "
-          f"at most {args.max_kernels or 'unlimited'} dashboards at once", flush=True)
+          f"at most {args.max_kernels or 'unlimited'} dashboards at once, lessons starting "
+          f"{args.start_slots or 'all'} at a time", flush=True)
     for url in share_urls(args.ip, args.port, token):
         print(f"[mtlviz] open: {url}", flush=True)
     if args.password:
@@ -284,9 +323,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         ClassroomVoila.launch_instance(voila_argv(
             served_dir, ip=args.ip, port=args.port, cull_idle_timeout=args.cull_idle, cull_interval=args.cull_interval,
-            max_kernels=args.max_kernels, min_free_mb=args.min_free_mb, presenter=args.theme == "presenter", token=token,
+            max_kernels=args.max_kernels, min_free_mb=args.min_free_mb, prewarm=args.prewarm,
+            prewarm_lesson=first_lesson(served_dir).name if args.prewarm else "", presenter=args.theme == "presenter", token=token,
             hashed_password=hashed_password, extra=extra))
     finally:
         if served_dir != notebook_dir:
             shutil.rmtree(served_dir, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     return 0

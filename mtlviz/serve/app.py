@@ -9,7 +9,7 @@ from typing import Optional
 import tornado.web
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from traitlets import Bool, Integer
+from traitlets import Bool, Integer, Unicode
 from voila.app import Voila
 from voila.static_file_handler import AllowListFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
@@ -85,7 +85,8 @@ class ClassroomHandler(TornadoVoilaHandler):
 
     @tornado.web.authenticated
     async def get(self, path=None):
-        reason = self.kernel_manager.full_reason()
+        prewarmed = self._prewarmed_ready(path)
+        reason = None if prewarmed else self.kernel_manager.full_reason()
         if reason is not None:  # answer at once, before the notebook is read
             return self.finish_class_full(reason)
         try:
@@ -94,6 +95,18 @@ class ClassroomHandler(TornadoVoilaHandler):
             if self._headers_written:
                 raise
             self.finish_class_full(str(full))
+
+    def _prewarmed_ready(self, path) -> bool:
+        """True if a pre-warmed dashboard of ``path`` is waiting (it counts against the cap already).
+
+        A pool refill refused at the cap leaves a failed entry in Voila's pool, which Voila would
+        hand to the next student as an error: drop those first (``_pools`` is Voila 0.5's, pinned).
+        """
+        pool = getattr(self.kernel_manager, "_pools", {}).get(path)
+        if not pool:
+            return False
+        pool[:] = [task for task in pool if not (task.done() and task.exception() is not None)]
+        return bool(pool)
 
     def finish_class_full(self, reason: str) -> None:
         """Answer 503 with a friendly page instead of starting one more kernel."""
@@ -126,6 +139,17 @@ class ClassroomVoila(Voila):
     """Voila in tree mode with :class:`ClassroomHandler` and the lesson catalogue for the landing page."""
 
     presenter = Bool(False, config=True, help="Presenter theme: dark, larger fonts (projector).")
+    prewarm = Integer(0, config=True, help="Dashboards of prewarm_lesson to keep started and rendered, ready for the next visitor.")
+    prewarm_lesson = Unicode("", config=True, help="File name of the lesson to pre-warm (relative to the served folder).")
+
+    def initialize(self, argv=None):
+        super().initialize(argv)
+        if self.prewarm > 0:
+            # Voila's pre-heated kernels, for one lesson only: every other notebook's pool is 0.
+            self.voila_configuration.preheat_kernel = True
+            self.voila_configuration.default_pool_size = 0
+            self.config.VoilaKernelManager.kernel_pools_config = {
+                "default": {"pool_size": 0}, self.prewarm_lesson: {"pool_size": self.prewarm}}
 
     def init_settings(self):
         settings = super().init_settings()
