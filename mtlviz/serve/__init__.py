@@ -316,6 +316,12 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"{' (only ' + ', '.join(p.stem for p in selected) + ')' if args.lessons else ''}; "
           f"at most {args.max_kernels or 'unlimited'} dashboards at once, lessons starting "
           f"{args.start_slots or 'all'} at a time", flush=True)
+    prewarm_lesson = ""
+    if args.prewarm:
+        try:
+            prewarm_lesson = first_lesson(served_dir).name
+        except ValueError as error:
+            parser.error(f"--prewarm: {error}")
     for url in share_urls(args.ip, args.port, token):
         print(f"[mtlviz] open: {url}", flush=True)
     if args.password:
@@ -324,7 +330,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         ClassroomVoila.launch_instance(voila_argv(
             served_dir, ip=args.ip, port=args.port, cull_idle_timeout=args.cull_idle, cull_interval=args.cull_interval,
             max_kernels=args.max_kernels, min_free_mb=args.min_free_mb, prewarm=args.prewarm,
-            prewarm_lesson=first_lesson(served_dir).name if args.prewarm else "", presenter=args.theme == "presenter", token=token,
+            prewarm_lesson=prewarm_lesson, presenter=args.theme == "presenter", token=token,
             hashed_password=hashed_password, extra=extra))
     finally:
         if served_dir != notebook_dir:

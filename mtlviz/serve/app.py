@@ -20,7 +20,7 @@ __all__ = ["ClassFull", "CappedKernelManager", "ClassroomHandler", "ClassroomFil
 
 
 class ClassFull(Exception):
-    """Raised instead of starting a kernel when ``max_kernels`` kernels are running or starting."""
+    """Raised instead of starting a kernel at the cap or below the memory floor; says which, in words."""
 
 
 def available_mb() -> float:
@@ -105,7 +105,7 @@ class ClassroomHandler(TornadoVoilaHandler):
         pool = getattr(self.kernel_manager, "_pools", {}).get(path)
         if not pool:
             return False
-        pool[:] = [task for task in pool if not (task.done() and task.exception() is not None)]
+        pool[:] = [task for task in pool if not (task.done() and (task.cancelled() or task.exception() is not None))]
         return bool(pool)
 
     def finish_class_full(self, reason: str) -> None:
