@@ -34,8 +34,9 @@ PAPER = {"maml": (0.67, 0.38, 0.35), "joint": (2.41, 2.23, 2.19)}
 PAPER_K = 5
 PAPER_INNER_LR = 0.01
 NAMES = {"maml": "MAML", "joint": "pretrained baseline"}
-#: Outer steps of the full recipe (train_sinusoid's defaults); fewer means a short test run.
-FULL_STEPS = {"maml": 70_000, "joint": 20_000}
+#: Outer steps of the shortest full recipe (train_sinusoid's defaults; the shipped files used
+#: 70,000 / 20,000); fewer means a short test run.
+FULL_STEPS = {"maml": 15_000, "joint": 5_000}
 #: Seeds used by ``python -m mtlviz.pretrained.train_sinusoid`` (MAML 0, baseline 1).
 TRAINING_SEEDS = (0, 1)
 N_QUERY = 100
@@ -52,7 +53,7 @@ def load_models(weights_dir):
     if missing:
         sys.exit("error: weights file(s) missing: " + ", ".join(missing) + "\n"
                  f"Regenerate them with:  {command}\n"
-                 "(about 12 minutes on 2 CPU cores; add --steps/--joint-steps for a shorter, weaker run)")
+                 "(about 65 s on 2 CPU cores; add --steps/--joint-steps for a shorter, weaker run)")
     try:
         return paths, {kind: load_sinusoid(kind, path=path) for kind, path in paths.items()}
     except WeightsError as error:

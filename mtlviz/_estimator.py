@@ -21,6 +21,8 @@ from .training import outer_step
 __all__ = ["GradientAdaptedRegressor", "AdaptationTrace", "WeightsError"]
 
 REGENERATE_COMMAND = "python -m mtlviz.pretrained.train_sinusoid"
+#: How β changes over training: constant, or cosine from β down to 0 at the last outer step.
+OUTER_LR_SCHEDULES = ("constant", "cosine")
 
 
 def _compress(history, n_points: int = 500) -> torch.Tensor:
@@ -107,6 +109,7 @@ class GradientAdaptedRegressor:
         k_query: int = 10,
         first_order: bool = False,
         compile: bool = False,
+        outer_lr_schedule: str = "constant",
         random_state=None,
     ):
         self.model = model
@@ -119,13 +122,14 @@ class GradientAdaptedRegressor:
         self.k_query = k_query
         self.first_order = first_order
         self.compile = compile
+        self.outer_lr_schedule = outer_lr_schedule
         self.random_state = random_state
 
     # -- hyperparameters -------------------------------------------------------------------
     def get_params(self) -> Dict[str, object]:
         """The hyperparameters, as passed to ``__init__`` (scikit-learn convention)."""
         names = ["model", "inner_lr", "outer_lr", "n_inner_steps", "meta_batch_size", "n_outer_steps",
-                 "k_shot", "k_query", "first_order", "compile", "random_state"]
+                 "k_shot", "k_query", "first_order", "compile", "outer_lr_schedule", "random_state"]
         return {name: getattr(self, name) for name in names}
 
     def __repr__(self):
@@ -140,8 +144,11 @@ class GradientAdaptedRegressor:
         check_int("n_outer_steps", self.n_outer_steps, 0, 10_000_000)
         check_int("k_shot", self.k_shot, 1, 10_000)
         check_int("k_query", self.k_query, 1, 10_000)
-        if not isinstance(self.first_order, bool):
-            raise ValueError(f"first_order must be True or False; got {self.first_order!r}")
+        for name in ("first_order", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        if self.outer_lr_schedule not in OUTER_LR_SCHEDULES:
+            raise ValueError(f"outer_lr_schedule must be one of {OUTER_LR_SCHEDULES}; got {self.outer_lr_schedule!r}")
         if self.model is not None and not isinstance(self.model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module or None; got {type(self.model).__name__}")
 
@@ -180,16 +187,21 @@ class GradientAdaptedRegressor:
         self.model_ = self._init_model(draw_seed(generator))
         self.params_ = Fn.get_params(self.model_, requires_grad=True)
         self.history_ = []
-        optimizer = torch.optim.Adam(self.params_.values(), lr=self.outer_lr)  # β, the outer step
-        objective = Fn.meta_loss
-        if self.compile:
-            objective = Fn.compile_meta_loss()
+        # β, the outer step; fused: one kernel per tensor (4x cheaper than the default for this tiny net)
+        optimizer = torch.optim.Adam(self.params_.values(), lr=self.outer_lr, fused=True)
+        schedule = None
+        if self.outer_lr_schedule == "cosine":  # β_t = β · (1 + cos(π t / T)) / 2
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(self.n_outer_steps, 1))
+        # The fastest way to compute meta_loss and its gradient (same numbers, checked in tests).
+        value_and_grad = Fn.compile_meta_value_and_grad() if self.compile else Fn.meta_value_and_grad
         started = time.perf_counter()
         for step in range(1, self.n_outer_steps + 1):
             batch = tasks.sample_batch(self.meta_batch_size, self.k_shot, self.k_query, generator)
             value = outer_step(self.model_, self.params_, optimizer, batch, inner_lr=self.inner_lr,
                                n_inner_steps=self._train_inner_steps, first_order=self.first_order,
-                               objective=objective)
+                               value_and_grad=value_and_grad)
+            if schedule is not None:
+                schedule.step()
             self.history_.append(value)
             yield {"step": step, "meta_loss": value, "seconds": time.perf_counter() - started}
 

@@ -213,12 +213,13 @@ class MAMLClassifier(EpisodicEstimator):
         self.params_ = Fn.get_params(self.model_, requires_grad=True)
         self.history_ = []
         optimizer = torch.optim.Adam(self.params_.values(), lr=self.outer_lr)
-        objective = functools.partial(Fn.meta_loss, loss_fn=cross_entropy)
+        value_and_grad = functools.partial(Fn.meta_value_and_grad, loss_fn=cross_entropy)
         started = time.perf_counter()
         for step in range(1, self.n_outer_steps + 1):
             batch = tasks.sample_episodes(self.meta_batch_size, self.n_way, self.k_shot, self.n_query, generator)
             value = outer_step(self.model_, self.params_, optimizer, batch, inner_lr=self.inner_lr,
-                               n_inner_steps=self.n_inner_steps, first_order=self.first_order, objective=objective)
+                               n_inner_steps=self.n_inner_steps, first_order=self.first_order,
+                               value_and_grad=value_and_grad)
             self.history_.append(value)
             yield {"step": step, "meta_loss": value, "seconds": time.perf_counter() - started}
 

@@ -17,7 +17,8 @@ ICML 2017. Taught in ``notebooks/03_maml_inner_and_outer_loop.ipynb``.
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, List, Optional
+import warnings
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -40,12 +41,15 @@ __all__ = [
     "adapt",
     "adapt_trajectory",
     "meta_loss",
+    "batched_meta_loss",
     "meta_gradient",
+    "meta_value_and_grad",
     "has_diverged",
     "stable_inner_lr",
     "query_loss_curve",
     "largest_stable_inner_lr",
-    "compile_meta_loss",
+    "compile_meta_value_and_grad",
+    "CompileWarning",
 ]
 
 #: Largest inner learning rate any function here accepts.
@@ -99,22 +103,27 @@ def _check_adapt_args(inner_lr, n_inner_steps):
     check_int("n_inner_steps", n_inner_steps, 0, MAX_INNER_STEPS)
 
 
-def _inside_transform() -> bool:
-    """True inside a :mod:`torch.func` transform (the tasks' ``vmap`` of :func:`meta_loss`)."""
-    return torch._C._functorch.maybe_current_level() is not None
+def _use_func_grad() -> bool:
+    """True while ``torch.compile`` traces, or inside a :mod:`torch.func` transform (the tasks'
+    ``vmap`` of :func:`meta_loss`): there the inner gradient must be ``torch.func.grad``.
+
+    ``torch.compiler.is_compiling()`` comes first: Dynamo reads it as the constant True, so it
+    never traces the functorch query after it, whose non-tensor result would break the graph.
+    """
+    return torch.compiler.is_compiling() or torch._C._functorch.maybe_current_level() is not None
 
 
 def loss_gradient(loss: Callable[[Params], torch.Tensor], params: Params, *, create_graph: bool = True) -> Params:
     """∇θ L(θ) as a dict, differentiable with respect to ``params`` when ``create_graph`` is set.
 
-    Inside a :mod:`torch.func` transform this is ``torch.func.grad(loss)(params)``. Outside one
-    (a dashboard adapting to one task) it is the same gradient from ``torch.autograd.grad``:
+    Inside a :mod:`torch.func` transform or ``torch.compile`` this is ``torch.func.grad(loss)(params)``.
+    Outside them (a dashboard adapting to one task) it is the same gradient from ``torch.autograd.grad``:
     ``torch.func.grad`` imports ``torch._dynamo`` on its first call, which costs every dashboard
     kernel ~2 s of CPU and ~70 MB (``benchmarks/kernel_footprint.py``), and it keeps each step's
     graph while an adapted parameter is alive. Parameters that do not require a gradient are
     differentiated as fresh leaves, so the result is then a plain tensor, as ``torch.func.grad``'s.
     """
-    if _inside_transform():
+    if _use_func_grad():
         return grad(loss)(params)
     tracked = any(p.requires_grad for p in params.values())
     with torch.enable_grad():
@@ -256,23 +265,122 @@ def meta_loss(
     return vmap(one_task)(x_support, y_support, x_query, y_query).mean()
 
 
-def compile_meta_loss() -> Callable[..., torch.Tensor]:
-    """:func:`meta_loss` under ``torch.compile``: same arguments, same value, faster steps.
+# -- Performance variants of meta_loss -----------------------------------------------------------
+# The same objective, computed faster. meta_loss above is the formula; these two only rearrange
+# its arithmetic, and the tests hold them to it and to the plain loop of mtlviz.reference.
 
-    The arguments are checked in eager mode, outside the compiled graph (a data-dependent check
-    inside it would break the graph). The first call compiles, which takes tens of seconds on a
-    small CPU; later calls with the same shapes reuse the compiled code (see benchmarks/).
+
+def batched_meta_loss(
+    model: nn.Module,
+    params: Params,
+    x_support: torch.Tensor,
+    y_support: torch.Tensor,
+    x_query: torch.Tensor,
+    y_query: torch.Tensor,
+    *,
+    inner_lr: float,
+    n_inner_steps: int = 1,
+    first_order: bool = False,
+    loss_fn: LossFn = mse_loss,
+    check_inputs: bool = True,
+) -> torch.Tensor:
+    """:func:`meta_loss` without ``vmap``: one copy of θ per task, all tasks adapted at once.
+
+    θ is expanded to ``(N, ...)``, one copy θᵢ per task, and the package's one inner loop runs on
+    the summed support loss Σᵢ L_Tᵢ(θᵢ). Task j's loss does not depend on θᵢ (i ≠ j), so the
+    gradient of the sum with respect to θᵢ is ∇L_Tᵢ(θᵢ): every task takes its own step, with plain
+    autograd and batched matrix products (about twice as fast as the ``vmap`` of :func:`meta_loss`
+    on the sinusoid MLP, ``benchmarks/maml_speed.py``). Same arguments and value as
+    :func:`meta_loss`.
+
+    It needs a model whose ``functional_forward`` accepts parameters with a leading task
+    dimension (``model.batches_tasks``, as :class:`~mtlviz.models.MLP`) and the default loss,
+    a mean over the points of equal-sized tasks; for anything else it returns :func:`meta_loss`.
     """
-    compiled = torch.compile(meta_loss, dynamic=False)
-
-    def compiled_meta_loss(model, params, x_support, y_support, x_query, y_query, *, inner_lr,
-                           n_inner_steps=1, first_order=False, loss_fn=mse_loss):
+    if not (getattr(model, "batches_tasks", False) and loss_fn is mse_loss):
+        return meta_loss(model, params, x_support, y_support, x_query, y_query, inner_lr=inner_lr,
+                         n_inner_steps=n_inner_steps, first_order=first_order, loss_fn=loss_fn,
+                         check_inputs=check_inputs)
+    if check_inputs:
         _check_adapt_args(inner_lr, n_inner_steps)
         _check_batch(x_support, y_support, x_query, y_query)
-        return compiled(model, params, x_support, y_support, x_query, y_query, inner_lr=inner_lr,
-                        n_inner_steps=n_inner_steps, first_order=first_order, loss_fn=loss_fn, check_inputs=False)
+    n_tasks = x_support.shape[0]
 
-    return compiled_meta_loss
+    def summed_task_losses(prediction, target):
+        return n_tasks * loss_fn(prediction, target)  # Σᵢ L_Tᵢ: the mean over N tasks' points, times N
+
+    per_task = {name: p.expand(n_tasks, *p.shape) for name, p in params.items()}  # θᵢ = θ for each task
+    adapted = _adapt(model, per_task, x_support, y_support, inner_lr, n_inner_steps, first_order,
+                     summed_task_losses)  # θ'ᵢ for every task
+    return task_loss(model, adapted, x_query, y_query, loss_fn)  # (1/N) Σᵢ L_Tᵢ(θ'ᵢ) on the query sets
+
+
+class CompileWarning(RuntimeWarning):
+    """``torch.compile`` failed here; the computation went on without it (slower, same values)."""
+
+
+def _root_cause(error: BaseException) -> str:
+    """``Type: first line`` of the innermost exception (torch.compile wraps a backend's error)."""
+    while (inner := getattr(error, "inner_exception", None) or error.__cause__) is not None:
+        error = inner
+    first_line = (str(error).strip().splitlines() or [""])[0][:300]
+    return f"{type(error).__name__}: {first_line}"
+
+
+def _meta_value_and_grad(model, params, x_support, y_support, x_query, y_query, inner_lr, n_inner_steps,
+                         first_order, loss_fn):
+    """(∇θ L, L) of :func:`batched_meta_loss`, entirely in :mod:`torch.func` (what is compiled)."""
+
+    def objective(theta):
+        return batched_meta_loss(model, theta, x_support, y_support, x_query, y_query, inner_lr=inner_lr,
+                                 n_inner_steps=n_inner_steps, first_order=first_order, loss_fn=loss_fn,
+                                 check_inputs=False)
+
+    return torch.func.grad_and_value(objective)(params)
+
+
+def compile_meta_value_and_grad(*, backend: str = "inductor") -> Callable[..., Tuple[torch.Tensor, Params]]:
+    """:func:`meta_value_and_grad` under ``torch.compile``: same arguments and numbers, faster.
+
+    What is compiled is the whole meta-gradient, ``torch.func.grad_and_value`` of
+    :func:`batched_meta_loss`, as one graph (``fullgraph=True``: a graph break raises instead of
+    silently running most of the work eagerly). Arguments are checked in eager mode, outside the
+    graph. The first call with new shapes, step count or order compiles (about 15 s on 2 CPU
+    cores for one inner step from a cold cache, 1-4 s once Inductor's on-disk cache is warm); α
+    is passed as a tensor, so changing it does not recompile.
+
+    If compiling fails on this platform (no C++ compiler, an unsupported Python), one
+    :class:`CompileWarning` says so and every call computes the same numbers eagerly instead.
+    ``backend`` is ``torch.compile``'s ("aot_eager" traces the same graph without generating
+    code: the tests use it to check for graph breaks quickly).
+    """
+    # Inductor's vectorised C++ (at::vec) buys nothing on tensors this small and doubles the cold
+    # compile (12 s instead of 18-20 s for one inner step on 2 cores, benchmarks/maml_speed.py).
+    options = {"cpp.vec_isa_ok": False} if backend == "inductor" else None
+    compiled = torch.compile(_meta_value_and_grad, fullgraph=True, dynamic=False, backend=backend, options=options)
+    state = {"failed": False}
+
+    def compiled_meta_value_and_grad(model, params, x_support, y_support, x_query, y_query, *, inner_lr,
+                                     n_inner_steps=1, first_order=False, loss_fn=mse_loss):
+        _check_adapt_args(inner_lr, n_inner_steps)
+        _check_batch(x_support, y_support, x_query, y_query)
+        if not isinstance(first_order, bool):
+            raise ValueError(f"first_order must be True or False; got {first_order!r}")
+        if not state["failed"]:
+            theta = {name: p.detach() for name, p in params.items()}
+            try:
+                grads, value = compiled(model, theta, x_support, y_support, x_query, y_query,
+                                        torch.tensor(float(inner_lr)), n_inner_steps, first_order, loss_fn)
+            except Exception as error:  # a platform without a working compiler: warn once, go on eagerly
+                state["failed"] = True
+                warnings.warn(f"torch.compile failed here ({_root_cause(error)}); meta-training goes on "
+                              "without it (same results, slower)", CompileWarning, stacklevel=2)
+            else:
+                return value, grads
+        return meta_value_and_grad(model, params, x_support, y_support, x_query, y_query, inner_lr=inner_lr,
+                                   n_inner_steps=n_inner_steps, first_order=first_order, loss_fn=loss_fn)
+
+    return compiled_meta_value_and_grad
 
 
 def _check_batch(x_support, y_support, x_query, y_query):
@@ -288,6 +396,19 @@ def meta_gradient(model: nn.Module, params: Params, *batch: torch.Tensor, **kwar
     loss = meta_loss(model, params, *batch, **kwargs)
     grads = torch.autograd.grad(loss, list(params.values()))
     return dict(zip(params.keys(), grads))
+
+
+def meta_value_and_grad(model: nn.Module, params: Params, *batch: torch.Tensor,
+                        **kwargs) -> Tuple[torch.Tensor, Params]:
+    """The meta-loss and its gradient ∇θ, as :func:`mtlviz.training.outer_step` needs them.
+
+    The value of :func:`meta_loss`, computed by :func:`batched_meta_loss` (the same numbers,
+    faster); ``params`` must require grad. Same arguments as ``meta_loss``; the loss comes back
+    detached. :func:`compile_meta_value_and_grad` makes a compiled function with this contract.
+    """
+    loss = batched_meta_loss(model, params, *batch, **kwargs)
+    grads = torch.autograd.grad(loss, list(params.values()))
+    return loss.detach(), dict(zip(params.keys(), grads))
 
 
 def has_diverged(losses: torch.Tensor, *, growth: float = 100.0) -> bool:

@@ -20,6 +20,10 @@ class MLP(nn.Sequential):
         Layer widths, input first; at least two entries, each in [1, 4096].
     """
 
+    #: ``functional_forward`` also takes parameters with a leading task dimension
+    #: (:func:`mtlviz.functional.batched_meta_loss`).
+    batches_tasks = True
+
     def __init__(self, sizes: Sequence[int]):
         sizes = list(sizes)
         if len(sizes) < 2:
@@ -39,11 +43,19 @@ class MLP(nn.Sequential):
         The same computation as ``torch.func.functional_call(self, params, (x,))``, written out so
         that :func:`mtlviz.functional.forward` can skip functional_call's per-call module
         re-parametrisation, which costs more than the arithmetic of a network this small.
+
+        Parameters with a leading task dimension (weights ``(N, out, in)``, biases ``(N, out)``)
+        and ``x`` of shape ``(N, K, in)`` run each task's points through that task's own
+        parameters, in batched matrix products.
         """
         n_layers = len(self.sizes) - 1
         for i in range(n_layers):
             index = 2 * i  # Linear layers sit at 0, 2, 4, ... with a ReLU between them
-            x = torch.nn.functional.linear(x, params[f"{index}.weight"], params[f"{index}.bias"])
+            weight, bias = params[f"{index}.weight"], params[f"{index}.bias"]
+            if weight.ndim == 3:  # one set per task: (N, K, in) @ (N, in, out) + (N, 1, out)
+                x = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+            else:
+                x = torch.nn.functional.linear(x, weight, bias)
             if i < n_layers - 1:
                 x = torch.relu(x)
         return x

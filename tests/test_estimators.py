@@ -7,6 +7,7 @@ lowers the loss, same seed gives same θ), never from numbers pasted from an ear
 from __future__ import annotations
 
 import re
+import warnings
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from torch.nn import functional as F
 from mtlviz import MAML, MLP, JointTraining, SinusoidTasks, WeightsError, sinusoid_mlp
 from mtlviz import functional as Fn
 from mtlviz.pretrained import load_sinusoid, weights_path
+from mtlviz.reference import loop_meta_gradient, loop_meta_loss
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -334,21 +336,75 @@ def test_shipped_maml_improves_by_adapting(tasks):
     assert estimator.score(evaluation) > estimator.score(evaluation, n_inner_steps=0)
 
 
-def test_compiled_meta_loss_equals_eager_and_trains_the_same():
-    """MAML(compile=True) is offered as a speed-up; it must compute the very same objective."""
-    from mtlviz import functional as Fn
+@pytest.fixture
+def compile_warnings_fail():
+    """A CompileWarning (compiling failed, the work went on eagerly) fails the test."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Fn.CompileWarning)
+        yield
+
+
+@pytest.mark.usefixtures("compile_warnings_fail")
+@pytest.mark.parametrize("first_order", [False, True], ids=["second-order", "first-order"])
+@pytest.mark.parametrize("n_inner_steps", [1, 5])
+def test_compiled_meta_gradient_is_one_graph(first_order, n_inner_steps):
+    """If this fails, MAML(compile=True) no longer compiles the meta-gradient as one graph
+    (``fullgraph=True`` raised: a graph break), and training falls back to eager speed: the
+    4-8x that compiling buys (RESULTS.md) is gone. The aot_eager backend traces the very graph
+    Inductor compiles, without generating code, so the check stays quick."""
+    model = sinusoid_mlp(0)
+    params = Fn.get_params(model, requires_grad=True)
+    batch = SinusoidTasks().sample_batch(5, 4, 6, random_state=0)
+    settings = dict(inner_lr=0.01, n_inner_steps=n_inner_steps, first_order=first_order)
+    value, grads = Fn.compile_meta_value_and_grad(backend="aot_eager")(model, params, *batch.data, **settings)
+    expected = loop_meta_gradient(model, params, *batch.data, **settings)
+    torch.testing.assert_close(value, loop_meta_loss(model, params, *batch.data, **settings).detach(),
+                               rtol=1e-5, atol=1e-6)
+    assert list(grads) == list(params)
+    for name, got in grads.items():
+        torch.testing.assert_close(got, expected[name], rtol=1e-4, atol=1e-6, msg=lambda m, n=name: f"{n}: {m}")
+
+
+@pytest.mark.usefixtures("compile_warnings_fail")
+def test_compiled_maml_trains_like_eager_maml():
+    """If this fails, MAML(compile=True) (Inductor's generated code, as train_sinusoid runs it)
+    learns a different θ than eager MAML from the same seed, or rejects a bad α late."""
+    settings = dict(n_outer_steps=3, meta_batch_size=5, k_shot=4, k_query=6, n_inner_steps=2, random_state=0)
+    eager = MAML(**settings).fit(SinusoidTasks())
+    compiled = MAML(compile=True, **settings).fit(SinusoidTasks())
+    assert compiled.history_ == pytest.approx(eager.history_, rel=1e-5)
+    for name, p in eager.params_.items():
+        torch.testing.assert_close(compiled.params_[name], p, rtol=1e-4, atol=1e-6)
+    model = sinusoid_mlp(0)
+    batch = SinusoidTasks().sample_batch(5, 4, 6, random_state=0)
+    with pytest.raises(ValueError, match=r"inner_lr must be in \[0, 10\]"):
+        Fn.compile_meta_value_and_grad()(model, Fn.get_params(model), *batch.data, inner_lr=-1.0)
+
+
+def test_compile_failure_warns_once_and_trains_eagerly():
+    """If this fails, a student on a platform where torch.compile cannot work (no C++ compiler)
+    sees a traceback from MAML(compile=True) instead of slower, identical training."""
+
+    def failing_backend(graph, example_inputs):  # what a missing C++ toolchain looks like to torch.compile
+        raise RuntimeError("no working C++ compiler found")
 
     model = sinusoid_mlp(0)
     params = Fn.get_params(model, requires_grad=True)
     batch = SinusoidTasks().sample_batch(5, 4, 6, random_state=0)
-    settings = dict(inner_lr=0.01, n_inner_steps=2)
-    compiled = Fn.compile_meta_loss()
-    eager_value = Fn.meta_loss(model, params, *batch.data, **settings)
-    compiled_value = compiled(model, params, *batch.data, **settings)
-    assert torch.allclose(eager_value, compiled_value, rtol=1e-5)
-    eager_grad = torch.autograd.grad(eager_value, list(params.values()))
-    compiled_grad = torch.autograd.grad(compiled_value, list(params.values()))
-    for a, b in zip(eager_grad, compiled_grad):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
-    with pytest.raises(ValueError, match=r"inner_lr must be in \[0, 10\]"):
-        compiled(model, params, *batch.data, inner_lr=-1.0)
+    value_and_grad = Fn.compile_meta_value_and_grad(backend=failing_backend)
+    with pytest.warns(Fn.CompileWarning, match=r"no working C\+\+ compiler") as caught:
+        results = [value_and_grad(model, params, *batch.data, inner_lr=0.01) for _ in range(2)]
+    assert len([w for w in caught if issubclass(w.category, Fn.CompileWarning)]) == 1
+    expected = loop_meta_gradient(model, params, *batch.data, inner_lr=0.01)
+    for value, grads in results:  # the same numbers as the plain loop, computed eagerly
+        torch.testing.assert_close(value, loop_meta_loss(model, params, *batch.data, inner_lr=0.01).detach(),
+                                   rtol=1e-5, atol=1e-6)
+        for name, got in grads.items():
+            torch.testing.assert_close(got, expected[name], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("value", ["no", 1, None])
+def test_compile_accepts_only_a_bool(value):
+    """If this fails, MAML(compile="no") starts a compile of tens of seconds the student did not ask for."""
+    with pytest.raises(ValueError, match=r"compile must be True or False; got"):
+        quick(MAML, compile=value).fit(SinusoidTasks())

@@ -83,22 +83,38 @@ def test_meta_gradient_matches_float64_finite_differences(n_inner_steps):
     assert relative_error(analytic_first_order) > 1e-3
 
 
+@pytest.mark.parametrize("objective", [Fn.meta_loss, Fn.batched_meta_loss], ids=["vmap", "batched"])
 @pytest.mark.parametrize("first_order", [False, True], ids=["second-order", "first-order"])
-@pytest.mark.parametrize("n_inner_steps", [1, 2, 5])
-def test_meta_gradient_matches_plain_per_task_loop(first_order, n_inner_steps):
-    """If this fails, the vmap-batched MAML disagrees with the textbook loop the lesson shows."""
+@pytest.mark.parametrize("n_inner_steps", [0, 1, 2, 5])
+def test_meta_gradient_matches_plain_per_task_loop(objective, first_order, n_inner_steps):
+    """If this fails, MAML (the vmap formula the lesson shows, or the batched variant MAML.fit
+    trains with) disagrees with the textbook loop: the course would teach and train a wrong θ."""
     model, params, batch = float64_problem()
     settings = dict(inner_lr=0.02, n_inner_steps=n_inner_steps, first_order=first_order)
-    torch.testing.assert_close(
-        Fn.meta_loss(model, params, *batch.data, **settings),
-        loop_meta_loss(model, params, *batch.data, **settings),
-        rtol=1e-10, atol=1e-12,
-    )
+    value = objective(model, params, *batch.data, **settings)
+    torch.testing.assert_close(value, loop_meta_loss(model, params, *batch.data, **settings), rtol=1e-10, atol=1e-12)
     assert_params_close(
-        Fn.meta_gradient(model, params, *batch.data, **settings),
+        dict(zip(params, torch.autograd.grad(value, list(params.values())))),
         loop_meta_gradient(model, params, *batch.data, **settings),
         rtol=1e-8, atol=1e-11,
     )
+
+
+def test_batched_meta_loss_leaves_other_models_and_losses_to_the_vmap_formula():
+    """If this fails, a model whose forward cannot take one parameter set per task (or a loss
+    that is not a mean over points) would get a wrong meta-loss from the batched variant."""
+    model, params, batch = float64_problem()
+    settings = dict(inner_lr=0.02, n_inner_steps=2)
+
+    def summed_squares(prediction, target):  # not a mean: Σᵢ L_Tᵢ ≠ N · L(all points)
+        return ((prediction - target) ** 2).sum()
+
+    torch.testing.assert_close(Fn.batched_meta_loss(model, params, *batch.data, loss_fn=summed_squares, **settings),
+                               Fn.meta_loss(model, params, *batch.data, loss_fn=summed_squares, **settings))
+    wrapped = torch.nn.Sequential(model)  # a module without functional_forward: functional_call under vmap
+    names = {f"0.{name}": p for name, p in params.items()}
+    torch.testing.assert_close(Fn.batched_meta_loss(wrapped, names, *batch.data, **settings),
+                               loop_meta_loss(model, params, *batch.data, **settings), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("n_inner_steps", [1, 3])

@@ -1,9 +1,18 @@
 """Regenerate the shipped sinusoid weights: ``python -m mtlviz.pretrained.train_sinusoid``.
 
-MAML follows Finn et al. (2017): 1-40-40-1 ReLU, α = 0.01 with one inner step, meta-batch 25,
-Adam β = 1e-3, 70,000 outer steps; training tasks have K = 5 support and 10 query points. The
-baseline is the same network trained by plain regression on all tasks (``JointTraining``).
-Deterministic: fixed seeds and two threads. Takes 15 to 30 minutes on 2 CPU cores.
+MAML as in Finn et al. (2017): 1-40-40-1 ReLU network, α = 0.01 with one inner step, meta-batch
+25, K = 5 support points per training task. What differs from the paper, to train in under a
+minute on 2 CPU cores: the meta-gradient is compiled (``MAML(compile=True)``), 25 query points
+per training task instead of 10 (a less noisy meta-gradient for almost the same cost per step),
+and 15,000 Adam steps with β = 3e-3 decayed along a cosine instead of 70,000 steps at
+β = 1e-3. The baseline is the same network trained by plain regression on all tasks pooled
+(``JointTraining``, 5,000 steps, eager: its objective has no inner step, so compiling it would
+cost more than it saves).
+
+It ends by printing the wall time and both models' query MSE on 600 fresh tasks (seed 2026,
+K = 5 support and 100 query points, 1 / 5 / 10 SGD steps of α = 0.01) beside the paper's
+figures; ``benchmarks/sinusoid_eval.py`` prints the same with 95% intervals. Deterministic for a
+given torch build: fixed seeds, two threads.
 """
 from __future__ import annotations
 
@@ -19,31 +28,67 @@ from ..tasks import SinusoidTasks
 from ..transfer import JointTraining
 from . import weights_path
 
+#: The evaluation of Finn et al. (2017), Table 2 (K = 5): query MSE after 1, 5 and 10 steps.
+EVAL_STEPS = (1, 5, 10)
+PAPER_MSE = {"maml": (0.67, 0.38, 0.35), "joint": (2.41, 2.23, 2.19)}
+EVAL_TASKS, EVAL_K, EVAL_QUERY, EVAL_SEED = 600, 5, 100, 2026
+COMMON = dict(inner_lr=0.01, n_inner_steps=1, meta_batch_size=25, k_shot=5, k_query=25, outer_lr=3e-3,
+              outer_lr_schedule="cosine")
+
+
+def estimators(maml_steps: int = 15_000, joint_steps: int = 5_000, *, compile: bool = True):
+    """The two unfitted estimators of the recipe, by kind ("maml", "joint")."""
+    return {"maml": MAML(n_outer_steps=maml_steps, random_state=0, compile=compile, **COMMON),
+            "joint": JointTraining(n_outer_steps=joint_steps, random_state=1, **COMMON)}
+
+
+def query_mse(estimator, batch) -> list:
+    """Mean query MSE over ``batch``'s tasks after each of :data:`EVAL_STEPS` inner steps."""
+    curve = estimator.query_loss_curve(batch, inner_lr=0.01, n_inner_steps=max(EVAL_STEPS))  # (N, 11)
+    return [float(curve[:, step].mean()) for step in EVAL_STEPS]
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=70_000, help="outer steps for MAML (default 70000)")
-    parser.add_argument("--joint-steps", type=int, default=20_000, help="steps for the baseline (default 20000)")
+    parser.add_argument("--steps", type=int, default=15_000, help="outer steps for MAML (default 15000)")
+    parser.add_argument("--joint-steps", type=int, default=5_000, help="steps for the baseline (default 5000)")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="train MAML eagerly (same recipe, about 2.5x slower; for platforms where compiling fails)")
     parser.add_argument("--out-dir", default=None, help="where to write the .pt files (default: the package)")
     args = parser.parse_args(argv)
+    for name in ("steps", "joint_steps"):
+        if not 1 <= getattr(args, name) <= 10_000_000:
+            parser.error(f"--{name.replace('_', '-')} must be in [1, 10000000]; got {getattr(args, name)}")
     if args.out_dir:
-        Path(args.out_dir).mkdir(parents=True, exist_ok=True)  # fail now, not after 30 minutes of training
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)  # fail now, not after training
+    started = time.perf_counter()
     torch.set_num_threads(2)
     tasks = SinusoidTasks()
-    common = dict(inner_lr=0.01, outer_lr=1e-3, n_inner_steps=1, meta_batch_size=25, k_shot=5, k_query=10)
-    jobs = [("maml", MAML(n_outer_steps=args.steps, random_state=0, **common)),
-            ("joint", JointTraining(n_outer_steps=args.joint_steps, random_state=1, **common))]
-    for kind, estimator in jobs:
-        started = time.perf_counter()
+    fitted = {}
+    for kind, estimator in estimators(args.steps, args.joint_steps, compile=not args.no_compile).items():
+        began = time.perf_counter()
         for record in estimator.fit_iter(tasks):
-            if record["step"] % 5000 == 0:
-                recent = sum(estimator.history_[-1000:]) / len(estimator.history_[-1000:])
-                print(f"{kind}: step {record['step']}, mean loss of last 1000 steps {recent:.3f}", flush=True)
+            if record["step"] == 1 or record["step"] % 5000 == 0:
+                recent = estimator.history_[-1000:]
+                print(f"{kind}: step {record['step']}, mean loss of the last {len(recent)} steps "
+                      f"{sum(recent) / len(recent):.3f} ({time.perf_counter() - began:.0f} s)", flush=True)
         path = weights_path(kind)
         if args.out_dir:
             path = Path(args.out_dir) / path.name
         estimator.save(path)
-        print(f"{kind}: wrote {path} in {time.perf_counter() - started:.0f} s", flush=True)
+        fitted[kind] = estimator
+        print(f"{kind}: wrote {path} after {time.perf_counter() - began:.1f} s", flush=True)
+    trained = time.perf_counter() - started
+
+    batch = tasks.sample_batch(EVAL_TASKS, EVAL_K, EVAL_QUERY, EVAL_SEED)
+    print(f"\ntrained in {trained:.1f} s wall on {torch.get_num_threads()} threads (compile included)")
+    print(f"query MSE on {EVAL_TASKS} fresh tasks (seed {EVAL_SEED}), K = {EVAL_K}, after "
+          + " / ".join(map(str, EVAL_STEPS)) + " steps of α = 0.01:")
+    for kind, estimator in fitted.items():
+        ours = " / ".join(f"{value:.3f}" for value in query_mse(estimator, batch))
+        paper = " / ".join(f"{value:.2f}" for value in PAPER_MSE[kind])
+        print(f"  {kind:5s} {ours}   (Finn et al. 2017: {paper})")
+    print(f"total {time.perf_counter() - started:.1f} s")
     return 0
 
 
