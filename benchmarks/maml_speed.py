@@ -8,7 +8,8 @@ Run from the repository root::
 
 One meta-step is the meta-gradient ∇θ (1/N) Σᵢ L_Tᵢ(θ'ᵢ) of one meta-batch: the forward pass
 through the inner updates and the backward pass to θ (the outer optimiser step, identical for
-every implementation, is left out). mtlviz is timed three ways: ``meta_loss`` (the formula, a
+every implementation, is left out; so are the argument checks, which ``MAML.fit`` makes on its
+first batch only). mtlviz is timed three ways: ``meta_loss`` (the formula, a
 ``vmap`` over tasks), ``batched_meta_loss`` (what ``MAML.fit`` runs eagerly) and, with
 ``--compile``, ``compile_meta_value_and_grad`` (what ``MAML(compile=True)`` runs). Every implementation gets the same model
 (``sinusoid_mlp(0)``, 1-40-40-1), the same θ, the same 25 tasks with K = 10 support and 10 query
@@ -183,7 +184,8 @@ def main(argv=None) -> int:
             return Fn.meta_gradient(model, params, *batch, **kwargs)  # of meta_loss, the vmap formula
 
         def batched_step(kwargs=kwargs):
-            return Fn.meta_value_and_grad(model, params, *batch, **kwargs)[1]  # what MAML.fit runs eagerly
+            # what MAML.fit runs eagerly after its first (checked) step
+            return Fn.meta_value_and_grad(model, params, *batch, check_inputs=False, **kwargs)[1]
 
         reference = loop_step()
         mismatch = check_same(f"mtlviz meta_loss, {label}", formula_step(), reference)
@@ -197,8 +199,8 @@ def main(argv=None) -> int:
             torch._dynamo.reset()  # a cold compile for each configuration
             value_and_grad = Fn.compile_meta_value_and_grad()  # what MAML(compile=True) trains with
 
-            def compiled_step(kwargs=kwargs, value_and_grad=value_and_grad):
-                return value_and_grad(model, params, *batch, **kwargs)[1]
+            def compiled_step(kwargs=kwargs, value_and_grad=value_and_grad):  # unchecked, as in MAML.fit
+                return value_and_grad(model, params, *batch, check_inputs=False, **kwargs)[1]
 
             started = time.perf_counter()
             with warnings.catch_warnings():

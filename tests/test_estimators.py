@@ -408,3 +408,37 @@ def test_compile_accepts_only_a_bool(value):
     """If this fails, MAML(compile="no") starts a compile of tens of seconds the student did not ask for."""
     with pytest.raises(ValueError, match=r"compile must be True or False; got"):
         quick(MAML, compile=value).fit(SinusoidTasks())
+
+
+class NaNTasks:
+    """The sinusoid family with a NaN in the first query target it hands out."""
+
+    def __init__(self):
+        self.tasks = SinusoidTasks()
+
+    def sample_batch(self, *args, **kwargs):
+        batch = self.tasks.sample_batch(*args, **kwargs)
+        batch.y_query[0, 0, 0] = float("nan")
+        return batch
+
+
+@pytest.mark.parametrize("compile", [False, True], ids=["eager", "compiled"])
+def test_fit_checks_its_first_batch(compile):
+    """If this fails, a task family that hands out NaN trains θ into NaN without a word: fit
+    skips the checks after its first batch (for speed), so the first one must be checked."""
+    with pytest.raises(ValueError, match=r"y_query must be finite"):
+        quick(MAML, compile=compile, n_outer_steps=2).fit(NaNTasks())
+
+
+@pytest.mark.usefixtures("compile_warnings_fail")
+def test_compiled_meta_gradient_follows_a_changed_alpha():
+    """If this fails, the compiled meta-gradient keeps using the first α it saw (it caches α as a
+    tensor), and a student who changes α trains with the old one."""
+    model = sinusoid_mlp(0)
+    params = Fn.get_params(model, requires_grad=True)
+    batch = SinusoidTasks().sample_batch(5, 4, 6, random_state=0)
+    value_and_grad = Fn.compile_meta_value_and_grad(backend="aot_eager")
+    for inner_lr in (0.01, 0.3, 0.01):
+        value, _ = value_and_grad(model, params, *batch.data, inner_lr=inner_lr, check_inputs=False)
+        expected = loop_meta_loss(model, params, *batch.data, inner_lr=inner_lr).detach()
+        torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-6)

@@ -83,6 +83,10 @@ def test_live_training_runs_in_chunks_and_can_be_used(dashboard):
     steps = dashboard.progress.value
     assert 0 < steps < 500
     assert len(dashboard._history_artists["raw"].get_xdata()) == steps
+    # the label reports the run's pace: steps done over the seconds fit_iter has been running
+    rate = dashboard.steps_per_second()
+    assert rate == pytest.approx(steps / dashboard._last_record["seconds"])
+    assert f"({rate:.0f} steps/s)" in dashboard.train_label.value
     dashboard.stop_training()
     assert not dashboard.train_button.disabled and dashboard.stop_button.disabled
     assert f"stopped after {steps} steps" in dashboard.train_label.value

@@ -222,6 +222,7 @@ class InnerOuterDashboard(widgets.VBox):
         self._maml_live = MAML(n_outer_steps=self._n_train_total, first_order=self.first_order_checkbox.value,
                                random_state=self._point_seed)
         self._train_iter = self._maml_live.fit_iter(self._tasks)
+        self._last_record = None
         self.progress.max = self._n_train_total
         self.progress.value = 0
         self.training = True
@@ -239,6 +240,7 @@ class InnerOuterDashboard(widgets.VBox):
             if record is None:
                 finished = True
                 break
+            self._last_record = record
         history = self._maml_live.history_
         self.progress.value = len(history)
         if history:
@@ -246,13 +248,21 @@ class InnerOuterDashboard(widgets.VBox):
             if not math.isfinite(recent):
                 self.train_label.value = "Meta-training diverged: the meta-loss became NaN."
                 return True
-            self.train_label.value = (f"outer step {len(history)} / {self._n_train_total}: "
+            self.train_label.value = (f"outer step {len(history)} / {self._n_train_total} "
+                                      f"({self.steps_per_second():.0f} steps/s): "
                                       f"meta-loss (mean of last 100) {recent:.3f}")
             self.weights_toggle.disabled = False
         self._update_history_plot()
         if self.weights == "live":
             self.refresh()
         return finished
+
+    def steps_per_second(self) -> float:
+        """Outer steps per second of wall time in the current (or last) live run, redraws included."""
+        record = getattr(self, "_last_record", None)
+        if record is None or record["seconds"] <= 0:
+            return 0.0
+        return record["step"] / record["seconds"]
 
     def stop_training(self) -> None:
         """Stop after the current chunk; the partly trained θ stays usable."""
