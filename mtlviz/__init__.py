@@ -12,7 +12,7 @@ __all__ = ["functional", "MAML", "JointTraining", "MLP", "sinusoid_mlp", "Sinuso
 __version__ = "0.1.0"
 
 # public name -> the submodule that defines it
-_LAZY = {"functional": None, "WeightsError": "._estimator", "MAML": ".maml", "MLP": ".models",
+_LAZY = {"functional": None, "WeightsError": "._base", "MAML": ".maml", "MLP": ".models",
          "sinusoid_mlp": ".models", "SinusoidTasks": ".tasks", "TaskBatch": ".tasks", "JointTraining": ".transfer"}
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, Iterator, Optional
 
 import numpy as np
@@ -14,6 +12,7 @@ import torch
 from torch import nn
 
 from . import functional as Fn
+from ._base import Estimator, WeightsError
 from ._validation import check_int, check_random_state, check_real, check_tensor, draw_seed
 from .models import MLP
 from .tasks import TaskBatch
@@ -24,16 +23,6 @@ __all__ = ["GradientAdaptedRegressor", "AdaptationTrace", "WeightsError"]
 REGENERATE_COMMAND = "python -m mtlviz.pretrained.train_sinusoid"
 #: How β changes over training: constant, or cosine from β down to 0 at the last outer step.
 OUTER_LR_SCHEDULES = ("constant", "cosine")
-
-
-def _compress(history, n_points: int = 500) -> torch.Tensor:
-    """The loss curve averaged over consecutive chunks, at most ``n_points`` long."""
-    values = torch.tensor(history, dtype=torch.float32)
-    if len(values) <= n_points:
-        return values
-    chunk = -(-len(values) // n_points)  # ceil
-    usable = len(values) // chunk * chunk
-    return values[:usable].view(-1, chunk).mean(1)
 
 
 @dataclass(frozen=True)
@@ -65,29 +54,7 @@ class AdaptationTrace:
         return f"diverged: try α below {shown:.2g}"
 
 
-class WeightsError(RuntimeError):
-    """A weights file is missing, unreadable or does not match the estimator."""
-
-
-def read_weights(path: Path, kind: str, keys, hint: str) -> dict:
-    """Read a file written by an estimator's ``save`` safely (``weights_only=True``) and check
-    that it holds a model of ``kind`` with the entries ``keys``; errors end with ``hint``."""
-    if not path.is_file():
-        raise WeightsError(f"weights file {path} is missing. {hint}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        found_kind = state["kind"]
-    except Exception as error:  # any unreadable file gets the same actionable message
-        raise WeightsError(f"weights file {path} is corrupt or not an mtlviz file ({error}). {hint}") from error
-    if found_kind != kind:
-        raise WeightsError(f"weights file {path} holds a {found_kind!r} model, not {kind!r}. {hint}")
-    missing = [key for key in keys if key not in state]
-    if missing:
-        raise WeightsError(f"weights file {path} is corrupt or not an mtlviz file (missing {missing}). {hint}")
-    return state
-
-
-class GradientAdaptedRegressor:
+class GradientAdaptedRegressor(Estimator):
     """Base for MAML and the joint-training baseline: learn θ, adapt by θ' = θ − α∇θL.
 
     Subclasses set ``_train_inner_steps`` (inner steps used in the training objective) and
@@ -96,6 +63,8 @@ class GradientAdaptedRegressor:
     """
 
     _kind = "base"
+    _regenerate_command = REGENERATE_COMMAND
+    _not_stored = ("model",)
 
     def __init__(
         self,
@@ -125,17 +94,6 @@ class GradientAdaptedRegressor:
         self.compile = compile
         self.outer_lr_schedule = outer_lr_schedule
         self.random_state = random_state
-
-    # -- hyperparameters -------------------------------------------------------------------
-    def get_params(self) -> Dict[str, object]:
-        """The hyperparameters, as passed to ``__init__`` (scikit-learn convention)."""
-        names = ["model", "inner_lr", "outer_lr", "n_inner_steps", "meta_batch_size", "n_outer_steps",
-                 "k_shot", "k_query", "first_order", "compile", "outer_lr_schedule", "random_state"]
-        return {name: getattr(self, name) for name in names}
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if k != "model")
-        return f"{type(self).__name__}({args})"
 
     def _validate(self):
         check_real("inner_lr", self.inner_lr, 0.0, Fn.MAX_INNER_LR)
@@ -171,23 +129,15 @@ class GradientAdaptedRegressor:
 
     def fit(self, tasks) -> "GradientAdaptedRegressor":
         """Meta-train on tasks drawn from the family ``tasks``; returns ``self``."""
-        for _ in self.fit_iter(tasks):
-            pass
-        return self
+        return super().fit(tasks)
 
-    def fit_iter(self, tasks) -> Iterator[Dict[str, float]]:
-        """Train like :meth:`fit`, yielding ``{"step", "meta_loss", "seconds"}`` after each outer step.
-
-        For live training in a widget: draw every few records, stop by no longer iterating.
-        The learned state (``params_``, ``history_``) is usable after every step.
-        """
-        self._validate()
+    def _training_steps(self, tasks) -> Iterator[float]:
+        """One outer step per iteration: θ, then ``outer_step`` on a fresh meta-batch."""
         if not hasattr(tasks, "sample_batch"):
             raise ValueError(f"tasks must be a task family with a sample_batch method; got {type(tasks).__name__}")
         generator = check_random_state(self.random_state)
         self.model_ = self._init_model(draw_seed(generator))
         self.params_ = Fn.get_params(self.model_, requires_grad=True)
-        self.history_ = []
         # β, the outer step; fused: one kernel per tensor (4x cheaper than the default for this tiny net)
         optimizer = torch.optim.Adam(self.params_.values(), lr=self.outer_lr, fused=True)
         schedule = None
@@ -198,7 +148,6 @@ class GradientAdaptedRegressor:
         # The first batch is checked (shapes, finiteness); later ones come from the same sampler
         # with the same sizes, so the checks are skipped (50 µs of a 0.7 ms compiled step).
         unchecked = functools.partial(checked, check_inputs=False)
-        started = time.perf_counter()
         for step in range(1, self.n_outer_steps + 1):
             batch = tasks.sample_batch(self.meta_batch_size, self.k_shot, self.k_query, generator)
             value = outer_step(self.model_, self.params_, optimizer, batch, inner_lr=self.inner_lr,
@@ -206,14 +155,9 @@ class GradientAdaptedRegressor:
                                value_and_grad=checked if step == 1 else unchecked)
             if schedule is not None:
                 schedule.step()
-            self.history_.append(value)
-            yield {"step": step, "meta_loss": value, "seconds": time.perf_counter() - started}
+            yield value
 
     # -- using the learned θ ---------------------------------------------------------------
-    def _check_fitted(self):
-        if not hasattr(self, "params_"):
-            raise RuntimeError(f"This {type(self).__name__} is not fitted yet: call fit(tasks) or load(path) first")
-
     def _check_xy(self, x, y, x_name, y_name):
         check_tensor(x_name, x, ndim=2, last_dims=(1,), min_first=1)
         check_tensor(y_name, y, ndim=2, last_dims=(1,), min_first=1)
@@ -279,40 +223,24 @@ class GradientAdaptedRegressor:
         return -float(self.query_loss_curve(batch, inner_lr=inner_lr, n_inner_steps=n_inner_steps)[:, -1].mean())
 
     # -- weights ---------------------------------------------------------------------------
-    def save(self, path) -> None:
-        """Write θ and the hyperparameters that shape it to ``path`` (a small ``.pt`` file)."""
-        self._check_fitted()
+    def _state(self) -> Dict[str, torch.Tensor]:
         if not isinstance(self.model_, MLP):
             raise ValueError("save supports MLP models only (their sizes are stored to rebuild them)")
-        hyper = {k: v for k, v in self.get_params().items() if k not in ("model",)}
-        if not (hyper["random_state"] is None or isinstance(hyper["random_state"], int)):
-            hyper["random_state"] = None  # a torch.Generator cannot be stored safely
-        state = {
-            "kind": self._kind,
-            "sizes": list(self.model_.sizes),
-            "hyperparameters": hyper,
-            "params": {name: p.detach().clone() for name, p in self.params_.items()},
-            "history": _compress(self.history_),
-        }
-        torch.save(state, Path(path))
+        return {name: p.detach().clone() for name, p in self.params_.items()}
+
+    def _extra_state(self) -> Dict[str, object]:
+        return {"sizes": list(self.model_.sizes)}
 
     @classmethod
-    def load(cls, path, *, regenerate_command: str = REGENERATE_COMMAND) -> "GradientAdaptedRegressor":
-        """Read an estimator written by :meth:`save`, safely (``weights_only=True``).
+    def _init_kwargs(cls, state: dict) -> Dict[str, object]:
+        if "sizes" not in state:
+            raise KeyError("sizes")
+        return {"model": MLP(state["sizes"]), **state["hyperparameters"]}
 
-        Errors name ``regenerate_command``, the command that rebuilds the file.
-        """
-        path = Path(path)
-        hint = f"Regenerate the shipped weights with: {regenerate_command}"
-        state = read_weights(path, cls._kind, ("sizes", "hyperparameters", "params"), hint)
-        sizes, hyper, params = state["sizes"], state["hyperparameters"], state["params"]
-        estimator = cls(model=MLP(sizes), **hyper)
-        estimator.model_ = MLP(sizes)
-        expected = {name: tuple(p.shape) for name, p in estimator.model_.named_parameters()}
+    def _restore(self, params: Dict[str, torch.Tensor]) -> None:
+        self.model_ = MLP(self.model.sizes)
+        expected = {name: tuple(p.shape) for name, p in self.model_.named_parameters()}
         found = {name: tuple(t.shape) for name, t in params.items()}
         if expected != found:
-            raise WeightsError(f"weights file {path} does not fit a {sizes} network. {hint}")
-        estimator.params_ = {name: t.float().requires_grad_(True) for name, t in params.items()}
-        # The file keeps the training curve averaged into at most 500 points, to stay small.
-        estimator.history_ = [float(v) for v in state.get("history", torch.tensor([]))]
-        return estimator
+            raise ValueError(f"the parameters {found} do not fit a {list(self.model.sizes)} network")
+        self.params_ = {name: t.float().requires_grad_(True) for name, t in params.items()}

@@ -22,7 +22,6 @@ de Mathelin et al., "ADAPT: Awesome Domain Adaptation Python Toolbox", arXiv:210
 from __future__ import annotations
 
 import math
-import time
 from typing import Dict, Iterator, NamedTuple, Tuple
 
 import numpy as np
@@ -30,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._base import Estimator
 from ._validation import check_int, check_random_state, check_real, check_tensor, draw_seed
 
 __all__ = [
@@ -225,7 +225,7 @@ def _check_labels(name: str, y, n_rows: int, x_name: str) -> torch.Tensor:
     return y
 
 
-class DomainAdaptationClassifier:
+class DomainAdaptationClassifier(Estimator):
     """A small MLP classifier trained on labelled source and unlabelled target data.
 
     The network is a feature extractor G_f (input → ``hidden`` → ``n_features``, ReLU), a
@@ -278,8 +278,10 @@ class DomainAdaptationClassifier:
     Sun & Saenko, ECCV Workshops 2016 (Deep CORAL).
     """
 
-    _param_names = ["method", "hidden", "n_features", "n_steps", "lr", "trade_off", "gamma", "batch_size",
-                    "random_state"]
+    _kind = "domain-adaptation"
+    _fitted_attribute = "network_"
+    _fit_hint = "fit(x_source, y_source, x_target)"
+    _regenerate_command = "python -m mtlviz.pretrained.train_domain"
     #: ``trade_off`` when it is None: CORAL's weight w and DANN's largest λ.
     DEFAULT_TRADE_OFF = {"source_only": 0.0, "coral": 300.0, "dann": 1.0}
 
@@ -294,13 +296,6 @@ class DomainAdaptationClassifier:
         self.gamma = gamma
         self.batch_size = batch_size
         self.random_state = random_state
-
-    def get_params(self) -> Dict[str, object]:
-        """The hyperparameters, as passed to ``__init__`` (scikit-learn convention)."""
-        return {name: getattr(self, name) for name in self._param_names}
-
-    def __repr__(self):
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
     def _validate(self) -> float:
         """Check the hyperparameters; return the trade-off in use."""
@@ -324,9 +319,7 @@ class DomainAdaptationClassifier:
         ``x_source`` (n_S, d) or images (n_S, ...), ``y_source`` (n_S,) labels 0…C−1,
         ``x_target`` (n_T, d) or (n_T, ...), with the same d; n_S, n_T ≥ 2.
         """
-        for _ in self.fit_iter(x_source, y_source, x_target):
-            pass
-        return self
+        return super().fit(x_source, y_source, x_target)
 
     def fit_iter(self, x_source, y_source, x_target) -> Iterator[Dict[str, float]]:
         """Train like :meth:`fit`, yielding after each step the record
@@ -336,6 +329,9 @@ class DomainAdaptationClassifier:
         only), ``lambda`` the weight it had (w, or trade_off · λ(p)). The learned state
         (``network_``, ``history_``) is usable after every step: stop by no longer iterating.
         """
+        return super().fit_iter(x_source, y_source, x_target)
+
+    def _training_steps(self, x_source, y_source, x_target):
         trade_off = self._validate()
         x_source = _check_inputs("x_source", x_source, min_rows=2)
         y_source = _check_labels("y_source", y_source, x_source.shape[0], "x_source")
@@ -347,7 +343,6 @@ class DomainAdaptationClassifier:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(draw_seed(generator))
             self.network_ = _Network(self.n_features_in_, self.hidden, self.n_features, self.n_classes_)
-        self.history_ = []
         network = self.network_
         optimizer = torch.optim.Adam(network.parameters(), lr=self.lr)
         n_source, n_target = x_source.shape[0], x_target.shape[0]
@@ -355,7 +350,6 @@ class DomainAdaptationClassifier:
         batch_source = n_source if self.batch_size is None else min(self.batch_size, n_source)
         batch_target = n_target if self.batch_size is None else min(self.batch_size, n_target)
         domains = torch.cat([torch.zeros(batch_source), torch.ones(batch_target)])
-        started = time.perf_counter()
         for step in range(1, self.n_steps + 1):
             xs, ys, xt = x_source, y_source, x_target
             if batch_source < n_source:
@@ -387,17 +381,26 @@ class DomainAdaptationClassifier:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            value = float(loss.detach())
-            self.history_.append(value)
-            yield {"step": step, "loss": value, "label_loss": float(label_loss.detach()),
-                   "adaptation_loss": float(adaptation_loss.detach()), "lambda": weight,
-                   "seconds": time.perf_counter() - started}
+            yield float(loss.detach()), {"label_loss": float(label_loss.detach()),
+                                         "adaptation_loss": float(adaptation_loss.detach()), "lambda": weight}
 
     # -- using the trained network ---------------------------------------------------------
-    def _check_fitted(self):
-        if not hasattr(self, "network_"):
-            raise RuntimeError(f"This {type(self).__name__} is not fitted yet: "
-                               "call fit(x_source, y_source, x_target) first")
+    # -- weights (one classifier per file; lesson 07's bundle of 30 uses network_state) ------
+    def _state(self) -> Dict[str, object]:
+        return network_state(self)
+
+    def _restore(self, state) -> None:
+        self._set_network(state)
+
+    def _set_network(self, state) -> None:
+        try:
+            n_inputs, n_classes = int(state["n_features_in"]), int(state["n_classes"])
+            network = _Network(n_inputs, self.hidden, self.n_features, n_classes)
+            network.load_state_dict(state["weights"])
+        except (KeyError, TypeError, RuntimeError) as error:
+            raise ValueError(f"the weights do not fit a network with hidden={self.hidden}, "
+                             f"n_features={self.n_features}: {error}") from error
+        self.network_, self.n_features_in_, self.n_classes_ = network, n_inputs, n_classes
 
     def _inputs(self, x) -> torch.Tensor:
         self._check_fitted()
@@ -496,14 +499,8 @@ def restore_classifier(state: Dict[str, object], **params) -> DomainAdaptationCl
     not fit the network that ``params`` describe."""
     model = DomainAdaptationClassifier(**params)
     model._validate()
-    try:
-        n_inputs, n_classes = int(state["n_features_in"]), int(state["n_classes"])
-        network = _Network(n_inputs, model.hidden, model.n_features, n_classes)
-        network.load_state_dict(state["weights"])
-    except (KeyError, TypeError, RuntimeError) as error:
-        raise ValueError(f"the weights do not fit a network with hidden={model.hidden}, "
-                         f"n_features={model.n_features}: {error}") from error
-    model.network_, model.n_features_in_, model.n_classes_, model.history_ = network, n_inputs, n_classes, []
+    model._set_network(state)
+    model.history_ = []
     return model
 
 

@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator
 
 import numpy as np
 import torch
 from torch.func import vmap
 
 from . import functional as Fn
-from ._estimator import WeightsError, _compress, read_weights
+from ._base import Estimator
 from ._validation import check_int, check_random_state, check_real, draw_seed
 from .convnet import ConvNet, accuracy, cross_entropy
 from .glyphs import EpisodeBatch
@@ -60,23 +58,15 @@ def sgd_accuracy_curve(model, params, batch: EpisodeBatch, *, inner_lr: float, n
         return vmap(one_episode)(*batch.data).detach()
 
 
-class EpisodicEstimator:
-    """What the few-shot estimators share: hyperparameters, fitting, scoring and weight files.
+class EpisodicEstimator(Estimator):
+    """What the few-shot estimators share: episode shape, task checks and scoring.
 
-    Subclasses define ``_kind``, ``_param_names``, ``_validate``, ``fit_iter``,
-    ``accuracy_curve``, ``_check_fitted`` and the weight hooks ``_state``/``_restore``.
+    Subclasses define ``_kind``, ``__init__``, ``_validate``, ``_training_steps``,
+    ``accuracy_curve`` and the weight hooks ``_state``/``_restore`` (see :class:`~mtlviz._base.Estimator`).
     """
 
     _kind = "base"
-    _param_names: list = []
     _regenerate_command = GLYPH_REGENERATE_COMMAND
-
-    def get_params(self) -> Dict[str, object]:
-        """The hyperparameters, as passed to ``__init__``."""
-        return {name: getattr(self, name) for name in self._param_names}
-
-    def __repr__(self):
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
     def _validate_episode_shape(self):
         check_int("n_way", self.n_way, 2, 20)
@@ -94,9 +84,7 @@ class EpisodicEstimator:
 
     def fit(self, tasks):
         """Meta-train on episodes drawn from ``tasks`` (a GlyphTasks, GlyphPool or DigitsTasks)."""
-        for _ in self.fit_iter(tasks):
-            pass
-        return self
+        return super().fit(tasks)
 
     def episode_accuracy(self, batch: EpisodeBatch) -> torch.Tensor:
         """Query accuracy of each episode after the test-time adaptation, ``(T,)``."""
@@ -105,31 +93,6 @@ class EpisodicEstimator:
     def score(self, batch: EpisodeBatch) -> float:
         """Mean query accuracy over the episodes of ``batch`` after adaptation."""
         return float(self.episode_accuracy(batch).mean())
-
-    def save(self, path) -> None:
-        """Write the learned state and the hyperparameters to ``path`` (a small ``.pt`` file)."""
-        self._check_fitted()
-        hyper = self.get_params()
-        if not (hyper["random_state"] is None or isinstance(hyper["random_state"], int)):
-            hyper["random_state"] = None  # a torch.Generator cannot be stored safely
-        torch.save({"kind": self._kind, "hyperparameters": hyper, "params": self._state(),
-                    "history": _compress(self.history_)}, Path(path))
-
-    @classmethod
-    def load(cls, path, *, regenerate_command: Optional[str] = None):
-        """Read a file written by :meth:`save`, safely (``weights_only=True``); errors name
-        ``regenerate_command``, the command that rebuilds the file."""
-        path = Path(path)
-        hint = f"Regenerate the shipped weights with: {regenerate_command or cls._regenerate_command}"
-        state = read_weights(path, cls._kind, ("hyperparameters", "params"), hint)
-        estimator = cls(**state["hyperparameters"])
-        try:
-            estimator._restore(state["params"])
-        except (RuntimeError, KeyError, ValueError) as error:
-            raise WeightsError(f"weights file {path} does not fit the network its hyperparameters describe "
-                               f"({error}). {hint}") from error
-        estimator.history_ = [float(v) for v in state.get("history", torch.tensor([]))]
-        return estimator
 
 
 class MAMLClassifier(EpisodicEstimator):
@@ -166,8 +129,6 @@ class MAMLClassifier(EpisodicEstimator):
     """
 
     _kind = "maml-classifier"
-    _param_names = ["n_way", "k_shot", "n_query", "channels", "image_size", "inner_lr", "outer_lr", "n_inner_steps",
-                    "n_test_inner_steps", "meta_batch_size", "n_outer_steps", "first_order", "random_state"]
 
     def __init__(self, *, n_way: int = 5, k_shot: int = 1, n_query: int = 5, channels: int = 32,
                  image_size: int = 20, inner_lr: float = 0.4, outer_lr: float = 1e-3, n_inner_steps: int = 1,
@@ -204,30 +165,21 @@ class MAMLClassifier(EpisodicEstimator):
             return ConvNet(self.n_way, self.channels, self.image_size)
 
     # -- training --------------------------------------------------------------------------
-    def fit_iter(self, tasks) -> Iterator[Dict[str, float]]:
-        """Train like :meth:`fit`, yielding ``{"step", "meta_loss", "seconds"}`` after each outer step."""
-        self._validate()
+    def _training_steps(self, tasks) -> Iterator[float]:
+        """One outer step per iteration (the regression estimators' ``outer_step``, cross-entropy)."""
         self._check_tasks(tasks)
         generator = check_random_state(self.random_state)
         self.model_ = self._build_model(draw_seed(generator))
         self.params_ = Fn.get_params(self.model_, requires_grad=True)
-        self.history_ = []
         optimizer = torch.optim.Adam(self.params_.values(), lr=self.outer_lr)
         value_and_grad = functools.partial(Fn.meta_value_and_grad, loss_fn=cross_entropy)
-        started = time.perf_counter()
-        for step in range(1, self.n_outer_steps + 1):
+        for _ in range(self.n_outer_steps):
             batch = tasks.sample_episodes(self.meta_batch_size, self.n_way, self.k_shot, self.n_query, generator)
-            value = outer_step(self.model_, self.params_, optimizer, batch, inner_lr=self.inner_lr,
-                               n_inner_steps=self.n_inner_steps, first_order=self.first_order,
-                               value_and_grad=value_and_grad)
-            self.history_.append(value)
-            yield {"step": step, "meta_loss": value, "seconds": time.perf_counter() - started}
+            yield outer_step(self.model_, self.params_, optimizer, batch, inner_lr=self.inner_lr,
+                             n_inner_steps=self.n_inner_steps, first_order=self.first_order,
+                             value_and_grad=value_and_grad)
 
     # -- using θ ---------------------------------------------------------------------------
-    def _check_fitted(self):
-        if not hasattr(self, "params_"):
-            raise RuntimeError(f"This {type(self).__name__} is not fitted yet: call fit(tasks) or load(path) first")
-
     def _steps(self, n_inner_steps):
         n = self.n_test_inner_steps if n_inner_steps is None else n_inner_steps
         return check_int("n_inner_steps", n, 0, Fn.MAX_INNER_STEPS)

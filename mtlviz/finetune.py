@@ -15,7 +15,6 @@ trained.
 """
 from __future__ import annotations
 
-import time
 from typing import Dict, Iterator
 
 import torch
@@ -77,8 +76,7 @@ class FineTuneClassifier(EpisodicEstimator):
 
     _kind = "fine-tune"
     _regenerate_command = FINETUNE_REGENERATE_COMMAND
-    _param_names = ["strategy", "n_trainable_blocks", "n_way", "k_shot", "n_query", "channels", "image_size", "lr",
-                    "n_steps", "pretrain_epochs", "pretrain_lr", "batch_size", "random_state"]
+    _fitted_attribute = "backbone_"
 
     def __init__(self, *, strategy: str = "fine_tune", n_trainable_blocks=None, n_way: int = 5, k_shot: int = 1,
                  n_query: int = 5, channels: int = 32, image_size: int = 20, lr: float = 0.1, n_steps: int = 20,
@@ -115,13 +113,11 @@ class FineTuneClassifier(EpisodicEstimator):
             return ConvNet(max(n_classes, 2), self.channels, self.image_size)
 
     # -- pretraining -----------------------------------------------------------------------
-    def fit_iter(self, tasks) -> Iterator[Dict[str, float]]:
-        """Pretrain on every labelled image of ``tasks`` (``tasks.labelled_images()``), yielding
-        ``{"step", "loss", "seconds"}`` per mini-batch; "scratch" only initialises."""
-        self._validate()
+    def _training_steps(self, tasks) -> Iterator[float]:
+        """Pretrain on every labelled image of ``tasks`` (``tasks.labelled_images()``), one
+        mini-batch per iteration; "scratch" only initialises."""
         self._check_tasks(tasks)
         generator = check_random_state(self.random_state)
-        self.history_ = []
         if self.strategy == "scratch":
             self.initialise(draw_seed(generator))
             return
@@ -130,7 +126,6 @@ class FineTuneClassifier(EpisodicEstimator):
         source = self._network(n_classes, draw_seed(generator))
         params = {name: p.detach().clone().requires_grad_(True) for name, p in source.named_parameters()}
         optimizer = torch.optim.Adam(params.values(), lr=self.pretrain_lr)
-        started, step = time.perf_counter(), 0
         for _ in range(self.pretrain_epochs):
             order = torch.randperm(len(x), generator=generator)
             for start in range(0, len(x) - 1, self.batch_size):
@@ -141,9 +136,7 @@ class FineTuneClassifier(EpisodicEstimator):
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                step += 1
-                self.history_.append(float(loss.detach()))
-                yield {"step": step, "loss": self.history_[-1], "seconds": time.perf_counter() - started}
+                yield float(loss.detach())
         backbone = {name: p.detach() for name, p in params.items() if not name.startswith("head")}
         self._set_backbone(backbone)
 
@@ -162,9 +155,14 @@ class FineTuneClassifier(EpisodicEstimator):
         self.head_ = {"head.weight": torch.zeros_like(head.weight), "head.bias": torch.zeros_like(head.bias)}
 
     # -- per-episode adaptation ------------------------------------------------------------
-    def _check_fitted(self):
-        if not hasattr(self, "backbone_"):
-            raise RuntimeError(f"This {type(self).__name__} is not fitted yet: call fit(tasks) or load(path) first")
+    def _on_set_params(self, before) -> None:
+        """A fitted backbone stays; a new ``n_way`` gets a new zero head (what every episode starts from)."""
+        for name in ("channels", "image_size"):
+            if getattr(self, name) != before[name] and hasattr(self, "backbone_"):
+                raise ValueError(f"{name} cannot change on a fitted {type(self).__name__}: the backbone was "
+                                 f"trained with {name}={before[name]}")
+        if hasattr(self, "backbone_"):
+            self._set_backbone(self.backbone_)
 
     def trainable_names(self):
         """Names of the parameters that learn per episode under this strategy."""

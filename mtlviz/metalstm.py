@@ -31,7 +31,6 @@ Andrychowicz et al., "Learning to learn by gradient descent by gradient descent"
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -205,8 +204,7 @@ class MetaLSTM(EpisodicEstimator):
 
     _kind = "meta-lstm"
     _regenerate_command = GLYPH_META_LSTM_COMMAND
-    _param_names = ["n_way", "k_shot", "n_query", "channels", "image_size", "n_inner_steps", "hidden_size",
-                    "outer_lr", "grad_clip", "meta_batch_size", "n_outer_steps", "random_state"]
+    _fitted_attribute = "meta_"
 
     def __init__(self, *, n_way: int = 5, k_shot: int = 1, n_query: int = 5, channels: int = 32,
                  image_size: int = 20, n_inner_steps: int = 5, hidden_size: int = 20, outer_lr: float = 1e-3,
@@ -267,16 +265,13 @@ class MetaLSTM(EpisodicEstimator):
         return self.model_.functional_forward(_unflatten(cell, self._shapes), x)
 
     # -- training --------------------------------------------------------------------------
-    def fit_iter(self, tasks) -> Iterator[Dict[str, float]]:
-        """Meta-train, yielding ``{"step", "meta_loss", "seconds"}`` after each meta-update."""
-        self._validate()
+    def _training_steps(self, tasks) -> Iterator[float]:
+        """One meta-update per iteration: the mean query loss of ``meta_batch_size`` episodes."""
         self._check_tasks(tasks)
         generator = check_random_state(self.random_state)
         self._build(draw_seed(generator))
-        self.history_ = []
         optimizer = torch.optim.Adam(self.meta_.parameters(), lr=self.outer_lr)
-        started = time.perf_counter()
-        for step in range(1, self.n_outer_steps + 1):
+        for _ in range(self.n_outer_steps):
             batch = tasks.sample_episodes(self.meta_batch_size, self.n_way, self.k_shot, self.n_query, generator)
             losses = []
             for xs, ys, xq, yq in zip(*batch.data):
@@ -287,14 +282,9 @@ class MetaLSTM(EpisodicEstimator):
             loss.backward()
             nn.utils.clip_grad_norm_(self.meta_.parameters(), self.grad_clip)
             optimizer.step()
-            self.history_.append(float(loss.detach()))
-            yield {"step": step, "meta_loss": self.history_[-1], "seconds": time.perf_counter() - started}
+            yield float(loss.detach())
 
     # -- using the meta-learner ------------------------------------------------------------
-    def _check_fitted(self):
-        if not hasattr(self, "meta_"):
-            raise RuntimeError(f"This {type(self).__name__} is not fitted yet: call fit(tasks) or load(path) first")
-
     def _steps(self, n_inner_steps):
         n = self.n_inner_steps if n_inner_steps is None else n_inner_steps
         return check_int("n_inner_steps", n, 0, Fn.MAX_INNER_STEPS)

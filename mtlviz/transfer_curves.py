@@ -30,7 +30,7 @@ from typing import Dict, Iterable, NamedTuple, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from ._estimator import WeightsError
+from ._base import WeightsError
 from ._validation import check_int, check_real
 
 __all__ = ["TARGETS", "SHOTS", "SETTINGS", "N_BLOCKS", "parameter_counts", "target_tasks", "NegativeImages",

@@ -59,16 +59,27 @@ def test_shipped_fits_cover_every_method_and_angle_and_adaptation_helps_at_30_de
     assert accuracy["dann"] > accuracy["source_only"] + 0.05
 
 
-def test_precomputed_fit_equals_a_live_fit_with_the_same_seed(shipped):
-    """'Train live' with seed 0 must reproduce what the slider shows; otherwise the screen's claim
-    that the precomputed view is the same training, done ahead, would be untrue."""
-    problem = rotated_moons(30, random_state=0)
-    live = DomainAdaptationClassifier("dann", random_state=0).fit(problem.x_source, problem.y_source,
-                                                                  problem.x_target)
-    stored = shipped[("dann", 30)]
-    for name, tensor in live.network_.state_dict().items():
-        torch.testing.assert_close(tensor, stored.network_.state_dict()[name], atol=1e-4, rtol=1e-4)
-    assert torch.equal(live.predict(problem.x_test), stored.predict(problem.x_test))
+@pytest.mark.parametrize("angle", [30, 60])
+def test_precomputed_fit_equals_a_live_fit_with_the_same_seed(shipped, angle):
+    """'Train live' with seed 0 must reproduce what the slider shows, as the lesson says: the same
+    weights for source only and CORAL, and for DANN the same picture to within a few points of
+    accuracy. (DANN's adversarial training amplifies rounding: on an AMD EPYC the shipped file,
+    made on another processor, and a live fit agree on 97.5% of the test points at 60° and are
+    2.5 points of accuracy apart.)"""
+    problem = rotated_moons(angle, random_state=0)
+    for method in METHODS:
+        live = DomainAdaptationClassifier(method, random_state=0).fit(problem.x_source, problem.y_source,
+                                                                      problem.x_target)
+        stored = shipped[(method, angle)]
+        predictions = live.predict(problem.x_test), stored.predict(problem.x_test)
+        if method == "dann":
+            assert float((predictions[0] == predictions[1]).float().mean()) >= 0.95
+            assert live.score(problem.x_test, problem.y_test) == pytest.approx(
+                stored.score(problem.x_test, problem.y_test), abs=0.04)
+            continue
+        for name, tensor in live.network_.state_dict().items():
+            torch.testing.assert_close(tensor, stored.network_.state_dict()[name], atol=1e-4, rtol=1e-4)
+        assert torch.equal(*predictions)
 
 
 def test_network_state_round_trip_keeps_predictions(tiny_models):
@@ -229,3 +240,18 @@ def test_coral_checker_names_the_slip(wrong, hint):
 def test_coral_checker_reports_a_non_function():
     """Passing the result instead of the function must be explained."""
     assert "pass your function itself" in check_coral_loss(0.5).message
+
+
+def test_lesson_07_digit_shift_cell_supports_the_lesson_text():
+    """The lesson's digit cell (seed 0, the cell's exact settings) prints the three fits; its output
+    is not compared digit by digit (the second decimal varies between processors), so this checks
+    what the text reads from it: every method fits the clean source digits (about 1.0) and CORAL
+    gains on the blurred noisy target over source only (the 10-seed table: +0.025 at worst)."""
+    digits = shifted_digits(random_state=0)
+    scores = {}
+    for method in METHODS:
+        model = DomainAdaptationClassifier(method, hidden=64, n_features=16, n_steps=300, random_state=0)
+        model.fit(digits.x_source, digits.y_source, digits.x_target)
+        scores[method] = (model.score(digits.x_source, digits.y_source), model.score(digits.x_test, digits.y_test))
+    assert all(source >= 0.95 for source, _ in scores.values()), scores
+    assert scores["coral"][1] > scores["source_only"][1] + 0.02, scores

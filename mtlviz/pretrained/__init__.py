@@ -96,10 +96,7 @@ def load_glyph_finetune(path=None, **changes):
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise ValueError(f"load_glyph_finetune can change only {sorted(allowed)}; got {unknown}")
-        backbone = estimator.backbone_
-        estimator = FineTuneClassifier(**{**estimator.get_params(), **changes})
-        estimator._validate()
-        estimator._set_backbone(backbone)
+        estimator.set_params(**changes)
     return estimator
 
 
@@ -118,7 +115,7 @@ def load_two_moons_da(path=None) -> dict:
     ``random_state`` equal to the problem's seed, see :mod:`mtlviz.pretrained.train_domain`).
     Raises :class:`~mtlviz.WeightsError` naming the regenerating command when the file is
     missing, corrupt or does not fit the networks it describes."""
-    from .._estimator import WeightsError, read_weights
+    from .._base import WeightsError, read_weights
     from ..domain import restore_classifier
 
     path = two_moons_da_path() if path is None else Path(path)
