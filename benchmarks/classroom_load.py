@@ -37,12 +37,10 @@ from typing import Dict, List, Optional
 
 import psutil
 
-from mtlviz.serve.harness import PageWatcher, VoilaServer, launch_chromium
-from slider_latency import _INSTRUMENT, CANVAS, LESSON, percentile
+from slider_latency import _INSTRUMENT, CANVAS, LESSON, percentile  # puts the repository root on sys.path
+from tests.harness import CANVAS_DRAWN, PageWatcher, VoilaServer, launch_chromium  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from test_browser import _CANVAS_DRAWN  # noqa: E402  (the tests' "first figure drawn" check)
 
 HOST = "127.0.0.1"
 MAX_SESSIONS = 60
@@ -87,7 +85,7 @@ async def open_session(browser, url: str, session: Session, t0: float) -> None:
             await page.goto(url, timeout=RENDER_TIMEOUT_MS)
             await page.wait_for_selector(".mtlviz-status", timeout=RENDER_TIMEOUT_MS)
             if await page.locator(CANVAS).count():
-                await page.wait_for_function(_CANVAS_DRAWN, polling=POLL_MS, timeout=RENDER_TIMEOUT_MS)
+                await page.wait_for_function(CANVAS_DRAWN, polling=POLL_MS, timeout=RENDER_TIMEOUT_MS)
             session.rendered_s = time.monotonic() - t0
             session.error = None
             print(f"  page {session.index:2d} drawn at {session.rendered_s:5.1f} s", flush=True)

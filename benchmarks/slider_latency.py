@@ -24,9 +24,9 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from mtlviz.serve.harness import VoilaServer, launch_chromium
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the repository root: its tests' harness, and this checkout's mtlviz
+from tests.harness import VoilaServer, launch_chromium  # noqa: E402
 LESSON = "03_maml_inner_and_outer_loop.ipynb"
 TOY = "00_toy_baseline.ipynb"
 CANVAS = ".jupyter-matplotlib-canvas-div canvas"

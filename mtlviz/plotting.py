@@ -27,12 +27,17 @@ SUPPORT_COLOR = "#d62728"
 STEP_COLORS = {"maml": "#1f77b4", "joint": "#ff7f0e"}
 
 
-def plot_adaptation(ax: Axes, *, n_max_steps: int, color: str, title: str, ylim=(-6.0, 6.0)) -> Dict[str, object]:
+def plot_adaptation(ax: Axes, *, n_max_steps: int, color: str, title: str, ylim=(-6.0, 6.0),
+                    show_mean: bool = False) -> Dict[str, object]:
     """Axes for one model adapting to a regression task: the true curve, the K support points,
-    the prediction before adaptation (θ, dashed) and after each inner step (θ'ₛ, darker with s).
+    the prediction before adaptation (θ, dashed) and after each inner step (θ'ₛ, darker with s);
+    with ``show_mean``, a legend entry for the family's mean task (drawn by :func:`update_adaptation`).
     """
     artists: Dict[str, object] = {}
     (artists["true"],) = ax.plot([], [], color=TRUE_COLOR, lw=2.0, label="true function")
+    (artists["mean"],) = ax.plot([], [], color="#9467bd", lw=1.5, ls=":",
+                                 label="mean task E[y|x]" if show_mean else "_nolegend_")
+    artists["mean"].set_visible(show_mean)  # visible when the legend is made, or its handle stays blank
     (artists["before"],) = ax.plot([], [], color="#7f7f7f", lw=1.5, ls="--", label="before adaptation (θ)")
     base = np.array(to_rgba(color))
     artists["steps"] = []
@@ -55,10 +60,14 @@ def plot_adaptation(ax: Axes, *, n_max_steps: int, color: str, title: str, ylim=
 
 
 def update_adaptation(artists, x_grid, y_true, x_support, y_support, predictions: Sequence[np.ndarray],
-                      message: str = "") -> None:
+                      message: str = "", y_mean=None) -> None:
     """Show ``predictions`` = [f_θ(x), f_θ'₁(x), …] on ``x_grid``; a non-empty ``message``
-    replaces the predictions (used when adaptation diverged)."""
+    replaces the predictions (used when adaptation diverged); ``y_mean``, the family's mean task,
+    is drawn dotted when given."""
     artists["true"].set_data(x_grid, y_true)
+    if y_mean is not None:
+        artists["mean"].set_data(x_grid, y_mean)
+    artists["mean"].set_visible(y_mean is not None)
     artists["support"].set_data(x_support, y_support)
     show = not message
     artists["before"].set_data(x_grid, predictions[0])

@@ -11,7 +11,7 @@ from typing import NamedTuple, Tuple
 
 import torch
 
-from ._validation import check_int, check_random_state, check_real
+from ._validation import check_tensor, check_int, check_random_state, check_real
 
 __all__ = ["TaskBatch", "SinusoidTasks", "LineTasks", "QueryIsSupport"]
 
@@ -83,6 +83,18 @@ class SinusoidTasks:
             phase = phase.view(-1, *([1] * (x.ndim - 1)))
         return amplitude * torch.sin(x - phase)
 
+    def mean_function(self, x: torch.Tensor) -> torch.Tensor:
+        """The family's mean task E[y | x], over A and φ drawn from their ranges.
+
+        E[A sin(x − φ)] = E[A] · (cos(x − φ_max) − cos(x − φ_min)) / (φ_max − φ_min); with the
+        paper's ranges, −(2·E[A]/π)·cos x ≈ −1.62 cos x: the function a network trained on all
+        tasks pooled learns (lesson 03), not y = 0.
+        """
+        check_tensor("x", x)
+        mean_amplitude = sum(self.amplitude_range) / 2
+        low, high = self.phase_range
+        return mean_amplitude * (torch.cos(x - high) - torch.cos(x - low)) / (high - low)
+
     def _uniform(self, shape, bounds, generator, dtype):
         low, high = bounds
         return low + (high - low) * torch.rand(shape, generator=generator, dtype=dtype)
@@ -137,6 +149,11 @@ class LineTasks(SinusoidTasks):
 
     def __repr__(self):
         return f"LineTasks(slope_range={self.amplitude_range}, intercept_range={self.phase_range}, x_range={self.x_range})"
+
+    def mean_function(self, x: torch.Tensor) -> torch.Tensor:
+        """The family's mean task E[y | x] = E[a]·x + E[c]."""
+        check_tensor("x", x)
+        return sum(self.amplitude_range) / 2 * x + sum(self.phase_range) / 2
 
     @staticmethod
     def function(x: torch.Tensor, amplitude, phase) -> torch.Tensor:

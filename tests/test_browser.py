@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mtlviz.serve.harness import PageWatcher, VoilaServer, chromium_path, launch_chromium
+from tests.harness import CANVAS_DRAWN, PageWatcher, VoilaServer, chromium_path, launch_chromium
 
-from _lessons import LESSONS
+from tests._lessons import LESSONS
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -45,7 +45,7 @@ def open_dashboard(browser, url):
             # Every mtlviz dashboard has a status line; it appears once its cell has run.
             page.wait_for_selector(".mtlviz-status", timeout=PAGE_TIMEOUT_MS)
             if page.locator(".jupyter-matplotlib-canvas-div canvas").count():
-                page.wait_for_function(_CANVAS_DRAWN, timeout=60_000)
+                page.wait_for_function(CANVAS_DRAWN, timeout=60_000)
             return page, watcher
         except Exception:
             page.close()
@@ -53,15 +53,6 @@ def open_dashboard(browser, url):
                 raise
     raise AssertionError("unreachable")
 
-
-# The ipympl canvas is blank until the first PNG from the kernel has been painted on it.
-_CANVAS_DRAWN = """() => {
-  const canvas = document.querySelector('.jupyter-matplotlib-canvas-div canvas');
-  if (!canvas || !canvas.width) return false;
-  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  for (let i = 0; i < data.length; i += 4 * 97) if (data[i] < 250 || data[i + 1] < 250) return true;
-  return false;
-}"""
 
 _CANVAS_IMAGE = "() => document.querySelector('.jupyter-matplotlib-canvas-div canvas').toDataURL()"
 

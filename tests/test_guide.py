@@ -7,7 +7,7 @@ from mtlviz.exercises import check_method_choices
 from mtlviz.guide import LESSONS, SCENARIOS, recommend
 from mtlviz.widgets import CourseGuide, course_map_html
 
-from _lessons import LESSONS as NOTEBOOKS
+from tests._lessons import LESSONS as NOTEBOOKS
 
 
 def test_every_notebook_is_on_the_course_map():

@@ -66,3 +66,22 @@ def test_readme_serve_command_runs_its_set_up_and_reaches_the_server_cli():
                             timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "usage: python -m mtlviz.serve" in result.stdout
+
+
+def test_the_package_imports_nothing_from_the_test_harness():
+    """If this fails, `import mtlviz` on a student's machine needs Playwright or the tests folder
+    (the browser harness lives in tests/harness.py, shared with the benchmarks, not shipped)."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "mtlviz").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            offenders += [f"{path.relative_to(ROOT)} imports {n}" for n in names
+                          if n.split(".")[0] in ("tests", "playwright", "pytest")]
+    assert not offenders, offenders
+    assert not (ROOT / "mtlviz" / "serve" / "harness.py").exists()

@@ -25,7 +25,7 @@ import pytest
 
 from mtlviz.guide import LESSONS as COURSE
 from mtlviz.serve import main as serve_main
-from mtlviz.serve.harness import VoilaServer
+from tests.harness import VoilaServer
 
 pytestmark = pytest.mark.server
 

@@ -8,9 +8,9 @@ import urllib.request
 import pytest
 
 from mtlviz.serve import is_loopback, main as serve_main
-from mtlviz.serve.harness import VoilaServer
+from tests.harness import VoilaServer
 
-from _lessons import LESSONS
+from tests._lessons import LESSONS
 
 pytestmark = pytest.mark.server
 

@@ -1,11 +1,14 @@
 """The lesson 03 dashboard's logic, driven from Python (the browser tests drive the same widget in Chromium)."""
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
 import pytest
+import torch
 
+from mtlviz import SinusoidTasks
 from mtlviz.pretrained import load_sinusoid
 from mtlviz.widgets import InnerOuterDashboard
 
@@ -217,3 +220,43 @@ def test_metalstm_dashboard_shot_toggle_changes_the_episode_and_the_step_range(m
     seed = d.episode_seed
     d.new_button.click()
     assert d.episode_seed == seed + 1
+
+
+def test_lesson_03_networks_compute_the_mean_task_before_adapting():
+    """If this fails, lesson 03's text is wrong: it says both shipped networks compute nearly the
+    family's mean task −(2·E[A]/π)·cos x before adapting (not y = 0), and nearly the same function."""
+    from mtlviz import SinusoidTasks
+
+    tasks = SinusoidTasks()
+    x = torch.linspace(-5, 5, 201).unsqueeze(1)
+    mean = tasks.mean_function(x)
+    torch.testing.assert_close(mean, -(2 * 2.55 / math.pi) * torch.cos(x))  # the lesson's closed form
+    batch = tasks.sample_batch(20_000, 1, 1, random_state=0)  # and what the family's tasks average to
+    sampled = SinusoidTasks.function(x.T.expand(20_000, -1).unsqueeze(-1), batch.amplitude, batch.phase).mean(0)
+    assert float((sampled - mean).abs().max()) < 0.05
+    size = float(mean.pow(2).mean().sqrt())
+
+    def rms(a, b):
+        return float((a - b).pow(2).mean().sqrt())
+
+    maml, joint = load_sinusoid("maml").predict(x), load_sinusoid("joint").predict(x)
+    for prediction in (maml, joint):
+        assert rms(prediction, mean) < 0.2 * size < rms(prediction, 0 * prediction) * 0.25
+    assert rms(maml, joint) < 0.25 * size
+
+
+def test_inner_outer_dashboard_draws_the_mean_task_and_opens_far_from_it(dashboard):
+    """If this fails, lesson 03's dashboard no longer shows the mean task both networks start
+    from, or opens on a task so close to it that the two networks look alike."""
+    fresh = InnerOuterDashboard(load_sinusoid("maml"), load_sinusoid("joint"), random_state=0)
+    for artists in (fresh._maml_artists, fresh._joint_artists):
+        line = artists["mean"]
+        assert line.get_visible() and len(line.get_xdata()) == len(fresh._x_grid)
+    x = fresh._x_grid
+    true = SinusoidTasks.function(x, fresh.amplitude, fresh.phase)
+    assert float((true - fresh._tasks.mean_function(x)).pow(2).mean().sqrt()) > 2.5
+    labels = [t.get_text() for t in fresh._maml_artists["mean"].axes.get_legend().get_texts()]
+    assert "mean task E[y|x]" in labels
+    handle = next(h for h, t in zip(fresh._maml_artists["mean"].axes.get_legend().legend_handles,
+                                    labels) if t == "mean task E[y|x]")
+    assert handle.get_visible()  # a legend made while the line was hidden shows a blank entry

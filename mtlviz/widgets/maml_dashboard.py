@@ -48,8 +48,10 @@ class InnerOuterDashboard(widgets.VBox):
     inner_lr = Float(0.01)
     n_inner_steps = Int(1)
     k_shot = Int(5)
-    amplitude = Float(2.0)
-    phase = Float(1.0)
+    # The opening task, 4 sin x, is far from the family's mean task −1.62 cos x, which both networks
+    # compute before adapting: so the difference between them shows at once.
+    amplitude = Float(4.0)
+    phase = Float(0.0)
     weights = Unicode("shipped")
     status = Unicode("")
     training = Bool(False)
@@ -67,6 +69,7 @@ class InnerOuterDashboard(widgets.VBox):
         self._train_task = None
         self._n_train_total = 0
         self._x_grid = torch.linspace(-5.0, 5.0, N_GRID).unsqueeze(1)
+        self._y_mean = self._tasks.mean_function(self._x_grid)[:, 0].numpy()
         self._x_pool = None
 
         self._build_controls(n_train_steps)
@@ -132,10 +135,10 @@ class InnerOuterDashboard(widgets.VBox):
         axes = self.figure.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 0.8]})
         self._axes = axes
         self._maml_artists = plotting.plot_adaptation(axes[0], n_max_steps=MAX_STEPS, color=plotting.STEP_COLORS["maml"],
-                                                      title="MAML (meta-learned θ)")
+                                                      title="MAML (meta-learned θ)", show_mean=True)
         self._joint_artists = plotting.plot_adaptation(axes[1], n_max_steps=MAX_STEPS,
                                                        color=plotting.STEP_COLORS["joint"],
-                                                       title="pretrained on all tasks (baseline)")
+                                                       title="pretrained on all tasks (baseline)", show_mean=True)
         axes[0].legend(loc="lower left", fontsize=7, framealpha=0.8)
         self._loss_artists = plotting.plot_loss_curves(axes[2], n_max_steps=MAX_STEPS,
                                                        labels={"maml": "MAML", "joint": "pretrained"})
@@ -177,7 +180,7 @@ class InnerOuterDashboard(widgets.VBox):
             traces[key] = trace
             plotting.update_adaptation(artists, self._x_grid[:, 0].numpy(), y_grid[:, 0].numpy(),
                                        x_support[:, 0].numpy(), y_support[:, 0].numpy(), trace.predictions,
-                                       message=trace.divergence_message())
+                                       message=trace.divergence_message(), y_mean=self._y_mean)
         plotting.update_loss_curves(self._loss_artists, {k: t.eval_losses for k, t in traces.items()})
         self._blitter.update()
         self._traces = traces

@@ -1,4 +1,5 @@
-"""Start a real Voila server and a real headless Chromium: shared by the tests and benchmarks.
+"""Start a real Voila server and a real headless Chromium: shared by the tests and benchmarks
+(``from tests.harness import ...`` with the repository root on ``sys.path``; not shipped in the package).
 
 Chromium is Debian's package (``apt-get install chromium``), driven by Playwright's Python
 package through ``executable_path``; Playwright's own browser download is never used.
@@ -21,7 +22,17 @@ from pathlib import Path
 from typing import Callable, List, Optional, Set
 from urllib.parse import urlparse
 
-__all__ = ["VoilaServer", "Dashboard", "free_port", "chromium_path", "launch_chromium", "is_local_url", "PageWatcher"]
+__all__ = ["VoilaServer", "Dashboard", "free_port", "chromium_path", "launch_chromium", "is_local_url", "PageWatcher",
+           "CANVAS_DRAWN"]
+
+# The ipympl canvas is blank until the first PNG from the kernel has been painted on it.
+CANVAS_DRAWN = """() => {
+  const canvas = document.querySelector('.jupyter-matplotlib-canvas-div canvas');
+  if (!canvas || !canvas.width) return false;
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  for (let i = 0; i < data.length; i += 4 * 97) if (data[i] < 250 || data[i + 1] < 250) return true;
+  return false;
+}"""
 
 CHROMIUM_CANDIDATES = ["/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser"]
 # Without these, Chromium phones home at start and the closed network refuses it many times.
