@@ -28,8 +28,10 @@ def test_course_map_links_only_available_lessons():
     ((3, 500, 0.1), "meta-learning"),
     ((0, 0, 0.5), "domain adaptation"),
     ((0, 0, 0.0), "source model"),
-    ((10, 0, 0.8), "domain adaptation"),
-    ((20, 0, 0.2), "feature extraction"),
+    ((0, 0, 0.8), "label some target examples"),
+    ((10, 0, 0.8), "fine-tuning"),
+    ((20, 0, 0.1), "feature extraction"),
+    ((3, 500, 0.5), "fine-tuning"),
     ((2000, 0, 0.3), "fine-tuning"),
 ])
 def test_recommend_follows_its_rules(situation, method):
@@ -71,3 +73,50 @@ def test_check_method_choices():
     assert "gestures: not fine-tuning" in str(check_method_choices(wrong))
     assert "missing" in str(check_method_choices({"gestures": ..., "scanner": ..., "plants": ...}))
     assert "use one of" in str(check_method_choices(dict(keywords, plants="magic")))
+
+
+# -- the rules agree with what the course measured ----------------------------------------------
+
+from mtlviz.guide import SHIFT_ANCHORS as TRANSFER_TARGET_SHIFTS  # shown under the guide's sliders
+
+
+@pytest.mark.parametrize("target", list(TRANSFER_TARGET_SHIFTS))
+def test_recommendations_with_labels_are_among_lesson_06s_best_strategies(target):
+    """If this fails, lesson 00 recommends a method that lesson 06's shipped curves measure as
+    clearly worse in the same situation (it once sent shifted targets to feature extraction,
+    the worst choice there)."""
+    from mtlviz.transfer_curves import SHOTS, TransferCurves
+
+    curves = TransferCurves.load()
+    for k_shot in SHOTS:
+        method = recommend(k_shot, 0, TRANSFER_TARGET_SHIFTS[target]).method
+        strategy = next(s for s in ("feature extraction", "fine-tuning") if method.startswith(s))
+        assert strategy in curves.best_strategies(target, k_shot), (target, k_shot, method)
+
+
+def test_recommendations_without_labels_agree_with_lesson_07s_fits():
+    """If this fails, lesson 00 recommends domain adaptation where lesson 07's shipped fits show it
+    failing, or withholds it where it clearly helps (a rotation of r degrees is a shift of r / 90)."""
+    import torch
+
+    from mtlviz.domain import rotated_moons
+    from mtlviz.pretrained import load_two_moons_da
+
+    fits = load_two_moons_da()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for angle in range(0, 91, 10):
+            problem = rotated_moons(angle, random_state=0)
+            accuracy = {m: fits[(m, angle)].score(problem.x_test, problem.y_test)
+                        for m in ("source_only", "coral", "dann")}
+            method = recommend(0, 0, angle / 90).method
+            if method.startswith("use the source model"):
+                assert accuracy["source_only"] >= 0.98, (angle, accuracy)
+            elif method.startswith("domain adaptation (Deep CORAL"):
+                assert accuracy["coral"] >= accuracy["source_only"] + 0.04, (angle, accuracy)
+            else:
+                assert method.startswith("label some target examples")
+                assert max(accuracy.values()) < 0.6, (angle, accuracy)  # two balanced classes: 0.5 is chance
+    finally:
+        torch.set_num_threads(threads)

@@ -7,7 +7,7 @@ from typing import Iterable
 import ipywidgets as widgets
 from traitlets import Float, Int, Unicode
 
-from ..guide import LESSONS, recommend
+from ..guide import LESSONS, SHIFT_SCALE_TEXT, recommend
 
 __all__ = ["CourseGuide", "course_map_html"]
 
@@ -61,9 +61,10 @@ class CourseGuide(widgets.VBox):
         for name, slider in [("labelled_per_class", self.labelled_slider), ("related_tasks", self.tasks_slider),
                              ("domain_shift", self.shift_slider)]:
             widgets.link((slider, "value"), (self, name))
+        self._scale = widgets.HTML(f"<small>{html.escape(SHIFT_SCALE_TEXT)}</small>")
         self._answer = widgets.HTML()
         self._answer.add_class("mtlviz-status")
-        self.children = [self.labelled_slider, self.tasks_slider, self.shift_slider, self._answer]
+        self.children = [self.labelled_slider, self.tasks_slider, self.shift_slider, self._scale, self._answer]
         self.observe(self._on_setting_change, names=["labelled_per_class", "related_tasks", "domain_shift"])
         self.refresh()
 
