@@ -85,3 +85,18 @@ def test_the_package_imports_nothing_from_the_test_harness():
                           if n.split(".")[0] in ("tests", "playwright", "pytest")]
     assert not offenders, offenders
     assert not (ROOT / "mtlviz" / "serve" / "harness.py").exists()
+
+
+def test_the_quick_loop_deselects_only_markers_the_suite_declares():
+    """If this fails, `scripts/test --quick` filters on a marker nobody sets (so it would quietly run
+    the server and browser tests, or nothing would be deselected at all)."""
+    import re
+
+    script = (ROOT / "scripts" / "test").read_text()
+    expression = re.search(r'--quick.*?-m "([^"]+)"', script, re.S).group(1)
+    used = set(re.findall(r"not (\w+)", expression))
+    declared = {line.split(":")[0] for line in tomllib.loads((ROOT / "pyproject.toml").read_text())
+                ["tool"]["pytest"]["ini_options"]["markers"]}
+    assert used and used <= declared, (used, declared)
+    for marker in used:  # and each one marks tests
+        assert any(f"pytest.mark.{marker}" in path.read_text() for path in (ROOT / "tests").glob("test_*.py")), marker
