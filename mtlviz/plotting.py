@@ -8,7 +8,7 @@ from typing import Dict, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 __all__ = [
     "episode_mosaic",
@@ -118,7 +118,10 @@ def plot_history(ax: Axes) -> Dict[str, object]:
     ax.set_xlabel("outer step")
     ax.set_ylabel("meta-loss (1/N) Σᵢ L_Tᵢ(θ'ᵢ)")
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(ScalarFormatter())
+    # Ticks at 1, 2 and 5 of every decade, labelled plainly: the range update_history sets after a
+    # few steps is often less than a decade wide, where powers of ten alone leave no label at all.
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_ylim(0.1, 10.0)
     ax.set_xlim(0, 1)

@@ -260,3 +260,23 @@ def test_inner_outer_dashboard_draws_the_mean_task_and_opens_far_from_it(dashboa
     handle = next(h for h, t in zip(fresh._maml_artists["mean"].axes.get_legend().legend_handles,
                                     labels) if t == "mean task E[y|x]")
     assert handle.get_visible()  # a legend made while the line was hidden shows a blank entry
+
+
+@pytest.mark.parametrize("low, high", [(0.3, 4.0), (0.55, 0.9), (1.2, 60.0)])
+def test_live_meta_loss_plot_keeps_labelled_y_ticks(low, high):
+    """If this fails, lesson 03's live meta-loss plot shows a log axis without a single number
+    once training narrows its range (a span under a decade has no power of ten in it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from mtlviz import plotting
+
+    ax = Figure().add_subplot()
+    artists = plotting.plot_history(ax)
+    plotting.update_history(artists, list(np.geomspace(high, low, 50)), 100)
+    bottom, top = ax.get_ylim()
+    ticks = [t for t in ax.yaxis.get_major_locator().tick_values(bottom, top) if bottom <= t <= top]
+    labels = [ax.yaxis.get_major_formatter()(t, i) for i, t in enumerate(ticks)]
+    assert len(ticks) >= 2 and all(labels), (bottom, top, ticks, labels)
