@@ -19,7 +19,7 @@ from ._validation import check_int, check_real
 from .models import MLP
 from .tasks import TaskBatch
 
-__all__ = ["line_model", "theta_params", "LandscapeGrid", "objective_grids", "task_loss_grids",
+__all__ = ["task_optima", "line_model", "theta_params", "LandscapeGrid", "objective_grids", "task_loss_grids",
            "adapted_points", "MetaGradientParts", "meta_gradient_parts"]
 
 
@@ -85,6 +85,14 @@ def task_loss_grids(batch: TaskBatch, *, limits=(-3.0, 3.0), n_points: int = 60)
         values = vmap(lambda w, b: Fn.task_loss(model, theta_params(w, b), xs[i], ys[i]))(W.flatten(), B.flatten())
         grids.append(LandscapeGrid(axis.numpy(), axis.numpy(), values.reshape(W.shape).detach().numpy()))
     return grids
+
+
+def task_optima(batch: TaskBatch) -> np.ndarray:
+    """θ*ᵢ, the minimum of each task's support loss L_Tᵢ(θ): the least-squares line through its
+    support points, an ``(N, 2)`` array of (w*, b*)."""
+    xs, ys, _, _ = _as_float64(batch)
+    design = torch.cat([xs, torch.ones_like(xs)], dim=-1)  # (N, K, 2): columns x and 1
+    return torch.linalg.lstsq(design, ys).solution[..., 0].numpy()
 
 
 def adapted_points(batch: TaskBatch, w: float, b: float, *, inner_lr: float) -> np.ndarray:

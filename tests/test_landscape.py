@@ -90,3 +90,22 @@ def test_bad_grid_arguments_name_the_parameter(batch):
         landscape.objective_grids(batch, inner_lr=0.1, n_points=1)
     with pytest.raises(ValueError, match=r"inner_lr must be in \[0, 10\]"):
         landscape.objective_grids(batch, inner_lr=-0.1)
+
+
+def test_task_optima_are_where_each_tasks_support_loss_is_flat():
+    """If this fails, lesson 02 marks a task's minimum θ*ᵢ off the centre of its loss contours."""
+    import torch
+
+    from mtlviz.tasks import LineTasks
+    from mtlviz import functional as Fn
+    from mtlviz.landscape import line_model, task_optima, theta_params
+
+    batch = LineTasks().sample_batch(4, 5, 10, random_state=0)
+    optima = task_optima(batch)
+    assert optima.shape == (4, 2)
+    model = line_model()
+    for i, (w, b) in enumerate(optima):
+        params = {k: v.double().requires_grad_(True) for k, v in theta_params(float(w), float(b)).items()}
+        loss = Fn.task_loss(model, params, batch.x_support[i].double(), batch.y_support[i].double())
+        grads = torch.autograd.grad(loss, list(params.values()))
+        assert max(float(g.abs().max()) for g in grads) < 1e-6

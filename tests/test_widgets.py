@@ -280,3 +280,17 @@ def test_live_meta_loss_plot_keeps_labelled_y_ticks(low, high):
     ticks = [t for t in ax.yaxis.get_major_locator().tick_values(bottom, top) if bottom <= t <= top]
     labels = [ax.yaxis.get_major_formatter()(t, i) for i, t in enumerate(ticks)]
     assert len(ticks) >= 2 and all(labels), (bottom, top, ticks, labels)
+
+
+def test_formula_dashboard_explains_its_marks_and_colours():
+    """If this fails, lesson 02's landscapes lose their colour bar (colours without a scale), the
+    task minima, or the legend that says which mark is θ, θ'ᵢ and each task's minimum."""
+    from mtlviz.widgets import FormulaDashboard
+
+    dashboard = FormulaDashboard(random_state=0)
+    labels = [t.get_text() for t in dashboard._axes[0].get_legend().get_texts()]
+    assert labels[0] == "task 1: minimum θ*" and "θ (the sliders)" in labels and "θ'ᵢ after one step" in labels
+    assert len([t for t in labels if t.startswith("task ")]) == len(dashboard._optima)
+    assert dashboard._colorbar is not None
+    dashboard.inner_lr = 0.35  # new contours: the colour bar must describe them, not the removed ones
+    assert dashboard._colorbar.mappable is dashboard._contours["maml"][0]

@@ -66,6 +66,12 @@ class FormulaDashboard(widgets.VBox):
         for i, grid in enumerate(landscape.task_loss_grids(self.batch, limits=LIMITS)):
             self._axes[0].contour(grid.w, grid.b, grid.values.T, levels=np.quantile(grid.values, [0.02, 0.1, 0.3]),
                                   colors=TASK_COLORS[i], linewidths=1.0)
+        self._optima = landscape.task_optima(self.batch)  # θ*ᵢ, the centre of each task's contours
+        for i, (w_star, b_star) in enumerate(self._optima):
+            self._axes[0].plot([w_star], [b_star], "P", color=TASK_COLORS[i], mec="k", ms=9, zorder=4,
+                               label=f"task {i + 1}: minimum θ*" if i == 0 else f"task {i + 1}")
+        self._axes[0].plot([], [], "k*", ms=10, label="θ (the sliders)")
+        self._axes[0].plot([], [], "o", color="#bbbbbb", mec="k", ms=6, label="θ'ᵢ after one step")
         self._contours = {}
         self._theta_markers = [ax.plot([], [], "k*", ms=13, zorder=6)[0] for ax in self._axes]
         self._adapted_markers = self._axes[0].scatter(np.zeros(n_tasks), np.zeros(n_tasks), c=TASK_COLORS[:n_tasks],
@@ -79,6 +85,8 @@ class FormulaDashboard(widgets.VBox):
         self._axes[2].plot([], [], color="#d62728", lw=3, label="second order (exact)")
         self._axes[2].plot([], [], color="#ff9896", lw=3, label="first order (no Hessian)")
         self._axes[2].legend(loc="lower left", fontsize=7)
+        self._axes[0].legend(loc="lower left", fontsize=6.5, framealpha=0.85)
+        self._colorbar = None
         self._blitter = BlitManager(self._canvas, [*self._theta_markers, self._adapted_markers, self._task_arrows,
                                                    self._grad_arrows])
         self._status_label = widgets.HTML()
@@ -105,6 +113,13 @@ class FormulaDashboard(widgets.VBox):
                 ax.contourf(grid.w, grid.b, grid.values.T, levels=levels, cmap="viridis_r", extend="max", zorder=1),
                 ax.plot([grid.w[i]], [grid.b[j]], "wX", ms=10, mec="k", zorder=4, label="minimum")[0],
             ]
+        filled = self._contours["maml"][0]
+        if self._colorbar is None:  # one colour bar for both panels: they share the levels
+            self._colorbar = self.figure.colorbar(filled, ax=list(self._axes[1:]), shrink=0.8, pad=0.02)
+            self._colorbar.set_label("mean loss (both panels)", fontsize=8)
+            self._axes[1].legend(handles=[self._contours["joint"][1]], loc="lower left", fontsize=7)
+        else:
+            self._colorbar.update_normal(filled)
         self._grids = grids
 
     def _move_theta(self):
