@@ -73,6 +73,22 @@ def test_shipped_variants_show_the_bugs_cost():
     assert after["both_bugs"] > max(after["no_query_set"], after["corrected"])
 
 
+def test_one_task_per_step_given_as_many_tasks_beats_the_corrected_recipe():
+    """Lesson 04's reading of bug 3: the one-task recipe run for 25x the steps sees exactly as many
+    tasks as the corrected one and then adapts better (so bug 3 is a variance/cost choice)."""
+    from mtlviz.seed import ALL_VARIANTS, EQUAL_TASKS
+
+    corrected, equal = load_seed_variant("corrected"), load_seed_variant(EQUAL_TASKS)
+    assert ALL_VARIANTS[EQUAL_TASKS].meta_batch_size == 1 and equal.meta_batch_size == 1
+    assert equal.n_outer_steps * equal.meta_batch_size == corrected.n_outer_steps * corrected.meta_batch_size
+    expected = variant_estimator(EQUAL_TASKS, n_outer_steps=corrected.n_outer_steps).get_params()
+    assert {k: v for k, v in equal.get_params().items() if k != "model"} == {k: v for k, v in expected.items() if k != "model"}
+    batch = SinusoidTasks().sample_batch(100, 5, 50, random_state=7)
+    after = {name: float(load_seed_variant(name).query_loss_curve(batch, inner_lr=0.01, n_inner_steps=10)[:, -1].mean())
+             for name in ("corrected", "one_task", EQUAL_TASKS)}
+    assert after[EQUAL_TASKS] < after["corrected"] < after["one_task"]
+
+
 def test_check_outer_loss_accepts_the_query_loss_and_explains_mistakes():
     """Students need to hear which mistake they made, the support-set one above all."""
     assert check_outer_loss(lambda m, a, xs, ys, xq, yq: Fn.task_loss(m, a, xq, yq))

@@ -4,7 +4,7 @@
 
     python -m mtlviz.pretrained.train_sinusoid
 
-and lesson 04's ``seed_<variant>.pt`` (four files, about 12 KB each) by::
+and lesson 04's ``seed_<variant>.pt`` (five files, about 12 KB each) by::
 
     python -m mtlviz.pretrained.train_seed_variants
 
@@ -52,13 +52,13 @@ def load_sinusoid(kind: str = "maml", path=None) -> GradientAdaptedRegressor:
 
 
 def load_seed_variant(name: str, path=None):
-    """Load lesson 04's MAML trained as variant ``name`` of :data:`mtlviz.seed.VARIANTS`
+    """Load lesson 04's MAML trained as variant ``name`` of :data:`mtlviz.seed.ALL_VARIANTS`
     (made by ``python -m mtlviz.pretrained.train_seed_variants``)."""
     from ..maml import MAML
-    from ..seed import VARIANTS
+    from ..seed import ALL_VARIANTS
 
-    if name not in VARIANTS:
-        raise ValueError(f"name must be one of {sorted(VARIANTS)}; got {name!r}")
+    if name not in ALL_VARIANTS:
+        raise ValueError(f"name must be one of {sorted(ALL_VARIANTS)}; got {name!r}")
     return MAML.load(WEIGHTS_DIR / f"seed_{name}.pt" if path is None else Path(path),
                      regenerate_command="python -m mtlviz.pretrained.train_seed_variants")
 
