@@ -404,3 +404,19 @@ def test_kernel_threads_out_of_range_is_refused(threads, capsys):
         serve_main([f"--kernel-threads={threads}"])
     assert raised.value.code == 2
     assert "--kernel-threads must be in [1, 256]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", ["logout", "voila/templates/lab/index.html.j2",
+                                  f"voila/render/{SERVED[0]}.ipynb%00", "voila/files/%00", "x%00y"])
+def test_addresses_the_server_does_not_serve_answer_404_not_500(classroom, path):
+    """If this fails, a student (or a scanner) typing one of these addresses gets a server error:
+    jupyter_server's logout page needs a static_path Voila lacks, Voila's template handler
+    unpacks three path parts, and a null byte ends up in a redirect header (each was a 500)."""
+    status, _, _ = fetch(classroom.url + path + f"?token={TOKEN}")
+    assert status == 404, f"/{path} answered {status}"
+
+
+def test_template_static_files_are_still_served(classroom):
+    """If this fails, the 404 for malformed template paths swallowed the real ones the page loads."""
+    status, body, _ = fetch(classroom.page_url("voila/templates/lab/static/index.css"))
+    assert status == 200 and body

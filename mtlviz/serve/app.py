@@ -9,6 +9,7 @@ from typing import Optional
 import tornado.web
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.utils import url_path_join
 from traitlets import Bool, Integer, Unicode
 from voila.app import Voila
 from voila.static_file_handler import AllowListFileHandler
@@ -16,7 +17,8 @@ from voila.tornado.handler import TornadoVoilaHandler
 
 from . import landing_entries
 
-__all__ = ["ClassFull", "CappedKernelManager", "ClassroomHandler", "ClassroomFileHandler", "ClassroomVoila"]
+__all__ = ["ClassFull", "CappedKernelManager", "ClassroomHandler", "ClassroomFileHandler", "ClassroomVoila",
+           "NotServedHandler"]
 
 
 class ClassFull(Exception):
@@ -135,6 +137,23 @@ class ClassroomFileHandler(JupyterHandler, AllowListFileHandler):
         return super().get(path, include_body=include_body)
 
 
+class NotServedHandler(tornado.web.RequestHandler):
+    """A plain 404 for addresses the classroom server does not serve, where Voila's or
+    jupyter_server's own handler would fail with a 500: ``/logout`` (its page needs a
+    ``static_path`` Voila does not set), template paths without ``<template>/static/<file>``
+    (Voila's handler unpacks three parts), and any path holding an encoded null byte (Voila puts
+    it into a redirect header)."""
+
+    def prepare(self):
+        self.set_status(404)
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish("404: Not Found")
+
+
+#: Raw (still percent-encoded) paths, relative to the server's base URL, that answer 404.
+NOT_SERVED_PATTERNS = (r"/logout", r"/voila/templates/(?![^/]+/static/[^/]).*", r"/.*%00.*")
+
+
 class ClassroomVoila(Voila):
     """Voila in tree mode with :class:`ClassroomHandler` and the lesson catalogue for the landing page."""
 
@@ -158,4 +177,6 @@ class ClassroomVoila(Voila):
 
     def init_handlers(self):
         ours = {TornadoVoilaHandler: ClassroomHandler, AllowListFileHandler: ClassroomFileHandler}
-        return [(pattern, ours.get(handler, handler), *rest) for pattern, handler, *rest in super().init_handlers()]
+        not_served = [(url_path_join(self.server_url, pattern), NotServedHandler) for pattern in NOT_SERVED_PATTERNS]
+        return not_served + [(pattern, ours.get(handler, handler), *rest)
+                             for pattern, handler, *rest in super().init_handlers()]
