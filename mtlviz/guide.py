@@ -91,16 +91,17 @@ def recommend(labelled_per_class: int, related_tasks: int, domain_shift: float) 
             return Recommendation("domain adaptation (Deep CORAL first)", "07_domain_adaptation",
                                   "No target labels, but the target inputs differ from the source: align the two "
                                   "domains' features using unlabelled target data. In lesson 07 CORAL beats source "
-                                  "only at every moderate rotation; DANN helps too but is less reliable.")
+                                  "only at every moderate rotation; DANN is less reliable (at some rotations it "
+                                  "does worse than source only).")
         return Recommendation("label some target examples, then fine-tune", "07_domain_adaptation",
                               "The target looks very different and nothing is labelled: in lesson 07 every "
-                              "unsupervised method fails at large rotations (no better than source only), so a "
-                              "few labels are worth more than any alignment.")
+                              "unsupervised method fails at large rotations (none gets even 60% of two classes "
+                              "right), so a few labels are worth more than any alignment.")
     if shift >= NEAR_SHIFT:
         return Recommendation("fine-tuning (retrain all layers)", "06_fine_tuning_vs_feature_extraction",
                               "The target looks different from the source: in lesson 06 frozen features (feature "
-                              "extraction) fall clearly behind on shifted and far targets at every number of "
-                              "labels, while retraining every layer does best.")
+                              "extraction) fall clearly behind on shifted and far targets from 2 labels per class "
+                              "on, while retraining every layer is always among the best.")
     if labelled <= 10 and tasks >= 20:
         return Recommendation("meta-learning (MAML)", "03_maml_inner_and_outer_loop",
                               "Very few labels per class, but many related tasks: learn an initialisation from which "
