@@ -25,7 +25,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mtlviz.domain import DomainAdaptationClassifier, shifted_digits  # noqa: E402
+from mtlviz.transfer.domain import DomainAdaptationClassifier
+from mtlviz.data.shifts import shifted_digits
 
 #: (label, method, trade_off) rows of the table; None takes the estimator's default.
 SETTINGS = [("source only", "source_only", None), ("Deep CORAL (w = 300)", "coral", None),

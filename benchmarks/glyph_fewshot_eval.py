@@ -25,7 +25,7 @@ training run uses, 15 query images per class. Every row of a K sees the same epi
 
 Files that are missing are reported and their rows skipped.
 
-Accuracy is the mean over episodes ± the 95% interval (1.96 · std / √n).
+Accuracy is the mean over episodes ± the 95% interval (t · std / √n, mtlviz.evaluation.mean_ci95).
 """
 from __future__ import annotations
 
@@ -39,9 +39,10 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mtlviz import WeightsError  # noqa: E402
-from mtlviz.fewshot import MAMLClassifier, PixelNearestNeighbour, evaluate_episodes  # noqa: E402
-from mtlviz.glyphs import GlyphTasks  # noqa: E402
-from mtlviz.metalstm import tune_sgd_lr  # noqa: E402
+from mtlviz.meta.fewshot import MAMLClassifier, PixelNearestNeighbour
+from mtlviz.evaluation import evaluate_episodes
+from mtlviz.data.glyphs import GlyphTasks  # noqa: E402
+from mtlviz.meta.metalstm import tune_sgd_lr  # noqa: E402
 from mtlviz.pretrained import load_glyph_finetune, load_glyph_maml, load_glyph_metalstm  # noqa: E402
 
 PAPER = {1: "98.7%", 5: "99.9%"}  # MAML on real Omniglot, 5-way (Finn et al. 2017, Table 1)
@@ -63,7 +64,7 @@ class _SGDFromStart:
         self.meta_lstm, self.lr = meta_lstm, lr
 
     def episode_accuracy(self, batch):
-        from mtlviz.fewshot import sgd_accuracy_curve
+        from mtlviz.evaluation import sgd_accuracy_curve
 
         m = self.meta_lstm
         return sgd_accuracy_curve(m.model_, m.initial_params_, batch, inner_lr=self.lr, n_steps=m.n_inner_steps)[:, -1]

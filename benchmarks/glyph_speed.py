@@ -29,7 +29,7 @@ def rate(tasks, k_shot, repeats=5, n_tasks=32):
 def main() -> int:
     torch.set_num_threads(2)
     started = time.perf_counter()
-    from mtlviz.glyphs import GlyphTasks, glyph_classes
+    from mtlviz.data.glyphs import GlyphTasks, glyph_classes
 
     classes = glyph_classes("all")
     print(f"catalogue: {len(classes)} classes rendered in {time.perf_counter() - started:.1f} s (once per process)")

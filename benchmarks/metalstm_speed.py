@@ -32,9 +32,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mtlviz.fewshot import MAMLClassifier  # noqa: E402
-from mtlviz.glyphs import GlyphTasks  # noqa: E402
-from mtlviz.metalstm import MetaLSTM  # noqa: E402
+from mtlviz.meta.fewshot import MAMLClassifier  # noqa: E402
+from mtlviz.data.glyphs import GlyphTasks  # noqa: E402
+from mtlviz.meta.metalstm import MetaLSTM  # noqa: E402
 
 
 def _rss() -> int:

@@ -9,13 +9,12 @@ Loads the meta-learned MAML θ and the pretrained baseline θ (one network train
 regression on all tasks pooled), draws fresh test tasks from the paper's sinusoid family with a
 seed no training run uses, adapts each model to each task by 1…10 steps of SGD with α = 0.01 on
 the task's K support points, and reports the MSE on 100 query points of the same task after 1, 5
-and 10 steps: mean ± 95% interval (1.96 · std / √n over tasks). Both models see the same tasks.
+and 10 steps: mean ± 95% interval (mtlviz.evaluation.mean_ci95: t · std / √n over tasks). Both models see the same tasks.
 The output ends in a Markdown table that can be pasted into a results file.
 """
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mtlviz import SinusoidTasks, WeightsError  # noqa: E402
+from mtlviz.evaluation import mean_ci95  # noqa: E402
 from mtlviz.pretrained import load_sinusoid, weights_path  # noqa: E402
 
 #: Reported steps (columns) and the paper's query MSE after them, K = 5, α = 0.01.
@@ -68,14 +68,6 @@ def describe(kind: str, estimator) -> str:
         objective = f"{estimator.n_inner_steps} inner step(s) of α = {estimator.inner_lr:g}"
     return (f"{type(estimator).__name__}: {estimator.n_outer_steps} outer steps, {objective}, "
             f"meta-batch {estimator.meta_batch_size}, K = {estimator.k_shot}, random_state {estimator.random_state}")
-
-
-def mean_interval(values: torch.Tensor):
-    """Mean and 95% half-width 1.96 · std / √n (std with n − 1)."""
-    values = values.double()
-    n = values.numel()
-    half_width = 1.96 * float(values.std(unbiased=True)) / math.sqrt(n) if n > 1 else float("nan")
-    return float(values.mean()), half_width
 
 
 def main(argv=None) -> int:
@@ -122,7 +114,7 @@ def main(argv=None) -> int:
         curve = estimator.query_loss_curve(batch, inner_lr=args.inner_lr, n_inner_steps=max(STEPS))  # (N, 11)
         cells = []
         for step in STEPS:
-            mean, half_width = mean_interval(curve[:, step])
+            mean, half_width = mean_ci95(curve[:, step].double().numpy())
             cells.append(f"{mean:.3f} ± {half_width:.3f}")
         lines.append(f"| {NAMES[kind]} | mtlviz, K = {args.k} | " + " | ".join(cells) + " |")
         paper = [f"{v:.2f}" for v in PAPER[kind]] if comparable else ["n/a"] * len(STEPS)

@@ -37,7 +37,8 @@ import torch
 # Evaluate the checkout this script sits in, whatever the current directory or installed copy.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mtlviz.domain import METHODS, DomainAdaptationClassifier, rotated_moons, two_moons  # noqa: E402
+from mtlviz.transfer.domain import METHODS, DomainAdaptationClassifier
+from mtlviz.data.moons import rotated_moons, two_moons
 
 NAMES = {"source_only": "source only", "coral": "Deep CORAL", "dann": "DANN"}
 #: ADAPT's two-moons example, rotation 30°: target accuracy.

@@ -12,8 +12,8 @@ __all__ = ["functional", "MAML", "JointTraining", "MLP", "sinusoid_mlp", "Sinuso
 __version__ = "0.1.0"
 
 # public name -> the submodule that defines it
-_LAZY = {"functional": None, "WeightsError": "._base", "MAML": ".maml", "MLP": ".models",
-         "sinusoid_mlp": ".models", "SinusoidTasks": ".tasks", "TaskBatch": ".tasks", "JointTraining": ".transfer"}
+_LAZY = {"functional": None, "WeightsError": "._base", "MAML": ".meta.maml", "MLP": ".nets",
+         "sinusoid_mlp": ".nets", "SinusoidTasks": ".data.tasks", "TaskBatch": ".data.tasks", "JointTraining": ".meta.maml"}
 
 
 def __getattr__(name):

@@ -26,7 +26,13 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch
 
-__all__ = ["Estimator", "WeightsError", "read_weights", "compress_history"]
+from ._validation import check_int
+from .data.glyphs import EpisodeBatch
+
+__all__ = ["Estimator", "EpisodicEstimator", "WeightsError", "read_weights", "compress_history", "check_episodes",
+           "GLYPH_REGENERATE_COMMAND"]
+
+GLYPH_REGENERATE_COMMAND = "python -m mtlviz.pretrained.train_glyphs"
 
 
 class WeightsError(RuntimeError):
@@ -225,3 +231,50 @@ class Estimator:
         if not all(math.isfinite(v) for v in estimator.history_):
             raise WeightsError(f"weights file {path} holds a non-finite training curve. {hint}")
         return estimator
+
+
+def check_episodes(batch, n_way=None):
+    """Refuse anything but an :class:`~mtlviz.data.glyphs.EpisodeBatch` of at most ``n_way`` classes."""
+    if not isinstance(batch, EpisodeBatch):
+        raise ValueError(f"batch must be an EpisodeBatch (from sample_episodes); got {type(batch).__name__}")
+    if n_way is not None and int(batch.y_support.max()) + 1 > n_way:
+        raise ValueError(f"batch must hold {n_way}-way episodes (labels 0…{n_way - 1}) for this model; "
+                         f"got labels up to {int(batch.y_support.max())}")
+
+
+
+class EpisodicEstimator(Estimator):
+    """What the few-shot estimators share: episode shape, task checks and scoring.
+
+    Subclasses define ``_kind``, ``__init__``, ``_validate``, ``_training_steps``,
+    ``accuracy_curve`` and the weight hooks ``_state``/``_restore`` (see :class:`~mtlviz._base.Estimator`).
+    """
+
+    _kind = "base"
+    _regenerate_command = GLYPH_REGENERATE_COMMAND
+
+    def _validate_episode_shape(self):
+        check_int("n_way", self.n_way, 2, 20)
+        check_int("k_shot", self.k_shot, 1, 19)
+        check_int("n_query", self.n_query, 1, 19)
+        check_int("channels", self.channels, 1, 256)
+        check_int("image_size", self.image_size, 8, 64)
+
+    def _check_tasks(self, tasks):
+        if not hasattr(tasks, "sample_episodes"):
+            raise ValueError(f"tasks must be an episode family with sample_episodes; got {type(tasks).__name__}")
+        if tasks.image_size != self.image_size:
+            raise ValueError(f"tasks must draw {self.image_size}-pixel images for image_size={self.image_size}; "
+                             f"got {tasks.image_size}")
+
+    def fit(self, tasks):
+        """Meta-train on episodes drawn from ``tasks`` (a GlyphTasks, GlyphPool or DigitsTasks)."""
+        return super().fit(tasks)
+
+    def episode_accuracy(self, batch: EpisodeBatch) -> torch.Tensor:
+        """Query accuracy of each episode after the test-time adaptation, ``(T,)``."""
+        return self.accuracy_curve(batch)[:, -1]
+
+    def score(self, batch: EpisodeBatch) -> float:
+        """Mean query accuracy over the episodes of ``batch`` after adaptation."""
+        return float(self.episode_accuracy(batch).mean())

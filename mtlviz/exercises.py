@@ -103,8 +103,8 @@ def check_outer_loss(student_fn: Callable) -> CheckResult:
     It must return L_T(θ') measured on the *query* set with the adapted parameters (a dict),
     the term the seed's code gets wrong by reusing the support set.
     """
-    from .models import MLP
-    from .tasks import SinusoidTasks
+    from .nets import MLP
+    from .data.tasks import SinusoidTasks
 
     if not callable(student_fn):
         return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
@@ -143,10 +143,10 @@ def check_line_inner_step(student_fn: Callable) -> CheckResult:
 
     The expected answer is one gradient step on the mean squared error, written by hand:
     ∂L/∂w = 2·mean((w·x + b − y)·x), ∂L/∂b = 2·mean(w·x + b − y); it is compared with
-    mtlviz's autograd step (:func:`mtlviz.landscape.adapted_points`) on random tasks.
+    mtlviz's autograd step (:func:`mtlviz.meta.landscape.adapted_points`) on random tasks.
     """
-    from .landscape import adapted_points
-    from .tasks import LineTasks
+    from .meta.landscape import adapted_points
+    from .data.tasks import LineTasks
 
     if not callable(student_fn):
         return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
@@ -216,7 +216,7 @@ def check_method_choices(answers) -> CheckResult:
 
 def check_episode_sizes(student_fn: Callable) -> CheckResult:
     """Check lesson 01's ``episode_sizes(n_way, k_shot, n_query) -> (support, query)`` counts
-    against real episodes sampled by :class:`mtlviz.glyphs.DigitsTasks`'s rules: N·K and N·Q."""
+    against real episodes sampled by :class:`mtlviz.data.glyphs.DigitsTasks`'s rules: N·K and N·Q."""
     if not callable(student_fn):
         return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
     for n_way, k_shot, n_query in [(5, 1, 15), (3, 4, 2), (10, 5, 1)]:
@@ -285,12 +285,12 @@ def check_transfer_winners(answers, *, curves=None) -> CheckResult:
     """Check lesson 06's exercise: a dict mapping each (target, K) of :data:`TRANSFER_SITUATIONS`
     to the strategy that wins there, one of "from scratch", "feature extraction", "fine-tuning"
     (fine-tuning with its best number of frozen blocks). Strategies that the best one does not
-    clearly beat (:meth:`~mtlviz.transfer_curves.TransferCurves.beats`) are accepted too.
-    ``curves``: the measured :class:`~mtlviz.transfer_curves.TransferCurves` (default: the
+    clearly beat (:meth:`~mtlviz.transfer.curves.TransferCurves.beats`) are accepted too.
+    ``curves``: the measured :class:`~mtlviz.transfer.curves.TransferCurves` (default: the
     shipped ones the dashboard shows)."""
-    from .transfer_curves import TransferCurves
+    from .pretrained import load_transfer_curves
 
-    curves = TransferCurves.load() if curves is None else curves
+    curves = load_transfer_curves() if curves is None else curves
     if not isinstance(answers, dict):
         return CheckResult(False, "answers must be a dict like {('digits', 1): 'fine-tuning', ...}; "
                                   f"got a {type(answers).__name__}")
@@ -312,9 +312,9 @@ def check_transfer_winners(answers, *, curves=None) -> CheckResult:
 def check_coral_loss(student_fn: Callable) -> CheckResult:
     """Check lesson 07's ``coral(source_features, target_features)``, the Deep CORAL loss
     ‖C_S − C_T‖²_F / (4d²) with unbiased (n − 1) covariances, against
-    :func:`mtlviz.domain.coral_loss` on random features of different sizes. Common slips are named.
+    :func:`mtlviz.transfer.domain.coral_loss` on random features of different sizes. Common slips are named.
     """
-    from .domain import coral_loss
+    from .transfer.domain import coral_loss
 
     if not callable(student_fn):
         return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
@@ -353,5 +353,5 @@ def check_coral_loss(student_fn: Callable) -> CheckResult:
                 return CheckResult(False, hint)
         return CheckResult(False, f"not yet: for {n_source} source and {n_target} target points with d = {d} "
                                   f"the loss is {expected:.4f}, yours {value:.4f}; compute ‖C_S − C_T‖²_F / (4d²)")
-    return CheckResult(True, "correct: your CORAL loss matches mtlviz.domain.coral_loss "
+    return CheckResult(True, "correct: your CORAL loss matches mtlviz.transfer.domain.coral_loss "
                              "(it is 0 exactly when the two domains' feature covariances agree)")

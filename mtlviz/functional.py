@@ -38,6 +38,7 @@ __all__ = [
     "task_loss",
     "inner_update",
     "loss_gradient",
+    "adapt_steps",
     "adapt",
     "adapt_trajectory",
     "meta_loss",
@@ -134,7 +135,7 @@ def loss_gradient(loss: Callable[[Params], torch.Tensor], params: Params, *, cre
     return {name: torch.zeros_like(p) if g is None else g for (name, p), g in zip(params.items(), grads)}
 
 
-def _adapt_steps(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn):
+def adapt_steps(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn):
     """Yield θ, then θ' after each inner step (the single inner loop of the package)."""
 
     def support_loss(p):
@@ -192,7 +193,7 @@ def adapt(
 
 
 def _adapt(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn):
-    *_, adapted = _adapt_steps(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn)
+    *_, adapted = adapt_steps(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn)
     return adapted
 
 
@@ -227,7 +228,7 @@ def adapt_trajectory(
     _check_adapt_args(inner_lr, n_inner_steps)
     _check_task_tensors(x_support, y_support, "x_support", "y_support")
     with torch.enable_grad():
-        steps = _adapt_steps(model, params, x_support, y_support, inner_lr, n_inner_steps, True, loss_fn)
+        steps = adapt_steps(model, params, x_support, y_support, inner_lr, n_inner_steps, True, loss_fn)
         return [{name: p.detach() for name, p in step.items()} for step in steps]
 
 
@@ -294,7 +295,7 @@ def batched_meta_loss(
     :func:`meta_loss`.
 
     It needs a model whose ``functional_forward`` accepts parameters with a leading task
-    dimension (``model.batches_tasks``, as :class:`~mtlviz.models.MLP`) and the default loss,
+    dimension (``model.batches_tasks``, as :class:`~mtlviz.nets.MLP`) and the default loss,
     a mean over the points of equal-sized tasks; for anything else it returns :func:`meta_loss`.
     """
     if not (getattr(model, "batches_tasks", False) and loss_fn is mse_loss):
@@ -407,7 +408,7 @@ def meta_gradient(model: nn.Module, params: Params, *batch: torch.Tensor, **kwar
 
 def meta_value_and_grad(model: nn.Module, params: Params, *batch: torch.Tensor,
                         **kwargs) -> Tuple[torch.Tensor, Params]:
-    """The meta-loss and its gradient ∇θ, as :func:`mtlviz.training.outer_step` needs them.
+    """The meta-loss and its gradient ∇θ, as :func:`mtlviz.meta.maml.outer_step` needs them.
 
     The value of :func:`meta_loss`, computed by :func:`batched_meta_loss` (the same numbers,
     faster); ``params`` must require grad. Same arguments as ``meta_loss``; the loss comes back
@@ -487,7 +488,7 @@ def largest_stable_inner_lr(
 
     def diverges(inner_lr):
         with torch.enable_grad():
-            steps = _adapt_steps(model, params, x, y, inner_lr, n_inner_steps, True, loss_fn)
+            steps = adapt_steps(model, params, x, y, inner_lr, n_inner_steps, True, loss_fn)
             losses = torch.stack([task_loss(model, p, x, y, loss_fn).detach() for p in steps])
         return has_diverged(losses)
 
@@ -530,7 +531,7 @@ def query_loss_curve(
     params = {name: p.detach() for name, p in params.items()}
 
     def one_task(xs, ys, xq, yq):
-        steps = _adapt_steps(model, params, xs, ys, inner_lr, n_inner_steps, True, loss_fn)
+        steps = adapt_steps(model, params, xs, ys, inner_lr, n_inner_steps, True, loss_fn)
         return torch.stack([task_loss(model, p, xq, yq, loss_fn) for p in steps])
 
     with torch.enable_grad():

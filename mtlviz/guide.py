@@ -18,7 +18,7 @@ NEAR_SHIFT = 0.2
 #: From this shift on, unsupervised domain adaptation failed in every measurement (lesson 07).
 LARGE_SHIFT = 0.6
 #: Where the course's own data sit on the guide's domain-shift scale (lesson 06's targets, by key
-#: of :data:`mtlviz.transfer_curves.TARGETS`); lesson 07's moons rotated by r degrees sit at r / 90.
+#: of :data:`mtlviz.transfer.curves.TARGETS`); lesson 07's moons rotated by r degrees sit at r / 90.
 SHIFT_ANCHORS = {"glyphs": 0.1, "negative": 0.5, "digits": 0.8}
 SHIFT_SCALE_TEXT = ("domain difference: lesson 06's new glyph scripts {glyphs}, the same in negative {negative}, "
                     "handwritten digits {digits}; lesson 07's moons rotated by r° sit at r / 90").format(**SHIFT_ANCHORS)

@@ -170,7 +170,7 @@ def glyph_sample_sheet(characters_per_script: int = 4, drawings: int = 3, image_
     from matplotlib.figure import Figure
 
     from ._validation import check_int, check_random_state
-    from .glyphs import BACKGROUND_SCRIPTS, EVALUATION_SCRIPTS, GlyphTasks
+    from .data.glyphs import BACKGROUND_SCRIPTS, EVALUATION_SCRIPTS, GlyphTasks
 
     characters_per_script = check_int("characters_per_script", characters_per_script, 1, 12)
     drawings = check_int("drawings", drawings, 1, 8)

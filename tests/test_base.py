@@ -13,11 +13,12 @@ import torch
 
 from mtlviz import MAML, JointTraining, SinusoidTasks, WeightsError
 from mtlviz._base import Estimator
-from mtlviz.domain import DomainAdaptationClassifier, two_moons
-from mtlviz.fewshot import MAMLClassifier
-from mtlviz.finetune import FineTuneClassifier
-from mtlviz.glyphs import DigitsTasks
-from mtlviz.metalstm import MetaLSTM
+from mtlviz.transfer.domain import DomainAdaptationClassifier
+from mtlviz.data.moons import two_moons
+from mtlviz.meta.fewshot import MAMLClassifier
+from mtlviz.transfer.finetune import FineTuneClassifier
+from mtlviz.data.glyphs import DigitsTasks
+from mtlviz.meta.metalstm import MetaLSTM
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -10,13 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from mtlviz.domain import (
-    DomainAdaptationClassifier,
-    coral_loss,
-    dann_lambda,
-    grad_reverse,
-    two_moons,
-)
+from mtlviz.transfer.domain import DomainAdaptationClassifier, coral_loss, dann_lambda, grad_reverse
+from mtlviz.data.moons import two_moons
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -7,17 +7,9 @@ import pytest
 import torch
 
 from mtlviz import WeightsError
-from mtlviz.domain import (
-    METHODS,
-    DomainAdaptationClassifier,
-    blur_and_noise,
-    coral_loss,
-    network_state,
-    project_features,
-    restore_classifier,
-    rotated_moons,
-    shifted_digits,
-)
+from mtlviz.transfer.domain import (METHODS, DomainAdaptationClassifier, coral_loss, network_state, project_features, restore_classifier)
+from mtlviz.data.shifts import blur_and_noise, shifted_digits
+from mtlviz.data.moons import rotated_moons
 from mtlviz.exercises import check_coral_loss
 from mtlviz.pretrained import load_two_moons_da, two_moons_da_path
 from mtlviz.widgets import DomainAdaptationDashboard

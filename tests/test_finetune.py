@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mtlviz.finetune import FineTuneClassifier
-from mtlviz.glyphs import DigitsTasks
+from mtlviz.transfer.finetune import FineTuneClassifier
+from mtlviz.data.glyphs import DigitsTasks
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -1,4 +1,4 @@
-"""Unit tests of mtlviz.functional (the maths) and mtlviz.tasks (the data it is fed).
+"""Unit tests of mtlviz.functional (the maths) and mtlviz.data.tasks (the data it is fed).
 
 Every expected value comes from an independent reference: float64 central finite differences,
 the plain per-task loop of ``mtlviz.reference``, ordinary ``torch.autograd`` on the module's own

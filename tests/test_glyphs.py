@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mtlviz.glyphs import BACKGROUND_SCRIPTS, EVALUATION_SCRIPTS, GlyphTasks, glyph_classes
+from mtlviz.data.glyphs import BACKGROUND_SCRIPTS, EVALUATION_SCRIPTS, GlyphTasks, glyph_classes
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_bad_split_or_size_is_refused():
 
 def test_digits_episodes_use_real_distinct_images():
     """The digits family must draw real, distinct images of the right classes."""
-    from mtlviz.glyphs import DigitsTasks
+    from mtlviz.data.glyphs import DigitsTasks
 
     digits = DigitsTasks()
     episode = digits.sample_episodes(2, n_way=4, k_shot=3, n_query=2, random_state=0)
@@ -115,7 +115,7 @@ def test_check_episode_sizes():
 
 def test_episode_viewer_follows_its_sliders():
     """Moving N, K or the dataset must show an episode of exactly that shape."""
-    from mtlviz.glyphs import DigitsTasks
+    from mtlviz.data.glyphs import DigitsTasks
     from mtlviz.widgets import EpisodeViewer
 
     viewer = EpisodeViewer({"glyphs": GlyphTasks("evaluation"), "digits": DigitsTasks()}, random_state=0)

@@ -85,9 +85,10 @@ def test_recommendations_with_labels_are_among_lesson_06s_best_strategies(target
     """If this fails, lesson 00 recommends a method that lesson 06's shipped curves measure as
     clearly worse in the same situation (it once sent shifted targets to feature extraction,
     the worst choice there)."""
-    from mtlviz.transfer_curves import SHOTS, TransferCurves
+    from mtlviz.pretrained import load_transfer_curves
+    from mtlviz.transfer.curves import SHOTS
 
-    curves = TransferCurves.load()
+    curves = load_transfer_curves()
     for k_shot in SHOTS:
         method = recommend(k_shot, 0, TRANSFER_TARGET_SHIFTS[target]).method
         strategy = next(s for s in ("feature extraction", "fine-tuning") if method.startswith(s))
@@ -98,7 +99,7 @@ def test_recommendations_with_labels_are_among_lesson_06s_best_strategies(target
 def test_recommendations_without_labels_agree_with_lesson_07s_fits():
     """If this fails, lesson 00 recommends domain adaptation where lesson 07's shipped fits show it
     failing, or withholds it where it clearly helps (a rotation of r degrees is a shift of r / 90)."""
-    from mtlviz.domain import rotated_moons
+    from mtlviz.data.moons import rotated_moons
     from mtlviz.pretrained import load_two_moons_da
 
     fits = load_two_moons_da()

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from mtlviz import functional as Fn, landscape
+from mtlviz import functional as Fn
+from mtlviz.meta import landscape
 from mtlviz.exercises import check_line_inner_step
-from mtlviz.tasks import LineTasks
+from mtlviz.data.tasks import LineTasks
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +97,9 @@ def test_task_optima_are_where_each_tasks_support_loss_is_flat():
     """If this fails, lesson 02 marks a task's minimum θ*ᵢ off the centre of its loss contours."""
     import torch
 
-    from mtlviz.tasks import LineTasks
+    from mtlviz.data.tasks import LineTasks
     from mtlviz import functional as Fn
-    from mtlviz.landscape import line_model, task_optima, theta_params
+    from mtlviz.meta.landscape import line_model, task_optima, theta_params
 
     batch = LineTasks().sample_batch(4, 5, 10, random_state=0)
     optima = task_optima(batch)

@@ -8,9 +8,9 @@ import torch
 
 from mtlviz import WeightsError
 from mtlviz import functional as Fn
-from mtlviz.convnet import cross_entropy
-from mtlviz.glyphs import DigitsTasks
-from mtlviz.metalstm import MetaLSTM, MetaLSTMCell, preprocess
+from mtlviz.nets import cross_entropy
+from mtlviz.data.glyphs import DigitsTasks
+from mtlviz.meta.metalstm import MetaLSTM, MetaLSTMCell, preprocess
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -113,7 +113,7 @@ def test_trace_records_gates_per_layer_and_losses(untrained, episode):
 
 
 def _one(episode):
-    from mtlviz.glyphs import EpisodeBatch
+    from mtlviz.data.glyphs import EpisodeBatch
 
     xs, ys, xq, yq = episode
     return EpisodeBatch(xs[None], ys[None], xq[None], yq[None], torch.arange(5)[None])

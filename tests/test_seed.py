@@ -9,9 +9,9 @@ import torch
 from mtlviz import MAML, SinusoidTasks, functional as Fn, sinusoid_mlp
 from mtlviz.exercises import check_outer_loss
 from mtlviz.pretrained import load_seed_variant
-from mtlviz.seed import SEED_SNIPPET, VARIANTS, variant_estimator, variant_tasks
-from mtlviz.tasks import QueryIsSupport
-from mtlviz.training import outer_step
+from mtlviz.meta.seed import SEED_SNIPPET, VARIANTS, variant_estimator, variant_tasks
+from mtlviz.data.tasks import QueryIsSupport
+from mtlviz.meta.maml import outer_step
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "shared" / "seed"
 
@@ -76,7 +76,7 @@ def test_shipped_variants_show_the_bugs_cost():
 def test_one_task_per_step_given_as_many_tasks_beats_the_corrected_recipe():
     """Lesson 04's reading of bug 3: the one-task recipe run for 25x the steps sees exactly as many
     tasks as the corrected one and then adapts better (so bug 3 is a variance/cost choice)."""
-    from mtlviz.seed import ALL_VARIANTS, EQUAL_TASKS
+    from mtlviz.meta.seed import ALL_VARIANTS, EQUAL_TASKS
 
     corrected, equal = load_seed_variant("corrected"), load_seed_variant(EQUAL_TASKS)
     assert ALL_VARIANTS[EQUAL_TASKS].meta_batch_size == 1 and equal.meta_batch_size == 1

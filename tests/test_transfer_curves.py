@@ -10,8 +10,9 @@ import torch
 
 from mtlviz import WeightsError
 from mtlviz.exercises import TRANSFER_SITUATIONS, TRANSFER_STRATEGIES, check_transfer_winners
-from mtlviz.glyphs import DigitsTasks
-from mtlviz.transfer_curves import (N_BLOCKS, SETTINGS, SHOTS, TARGETS, TransferCurves, measure, parameter_counts,
+from mtlviz.data.glyphs import DigitsTasks
+from mtlviz.pretrained import load_glyph_finetune, load_transfer_curves
+from mtlviz.transfer.curves import (N_BLOCKS, SETTINGS, SHOTS, TARGETS, TransferCurves, measure, parameter_counts,
                                     setting_label, target_tasks, transfer_learner)
 from mtlviz.widgets import TransferDashboard
 
@@ -39,7 +40,12 @@ def _synthetic(scratch_gain=0.0):
 
 @pytest.fixture(scope="module")
 def shipped():
-    return TransferCurves.load()
+    return load_transfer_curves()
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    return load_glyph_finetune()
 
 
 # -- data and settings -------------------------------------------------------------------------
@@ -79,25 +85,33 @@ def test_bad_target_and_k_name_the_parameter():
         measure("digits", 0)
 
 
-def test_frozen_blocks_decide_what_trains():
+def test_frozen_blocks_decide_what_trains(backbone):
     """The slider's 'frozen blocks' must map to the parameters that learn: 4 frozen is feature
     extraction (only the new head), 0 is fine-tuning everything, scratch trains everything."""
     head = ["head.weight", "head.bias"]
-    assert transfer_learner(N_BLOCKS).trainable_names() == head
-    assert transfer_learner(N_BLOCKS).strategy == "feature_extraction"
+    assert transfer_learner(N_BLOCKS, backbone).trainable_names() == head
+    assert transfer_learner(N_BLOCKS, backbone).strategy == "feature_extraction"
     for frozen in range(N_BLOCKS):
-        names = transfer_learner(frozen).trainable_names()
+        names = transfer_learner(frozen, backbone).trainable_names()
         blocks = {int(name.split(".")[1]) for name in names if name not in head}
         assert blocks == set(range(frozen, N_BLOCKS)), frozen
     scratch = transfer_learner("scratch", random_state=1)
     assert len(scratch.trainable_names()) == 4 * N_BLOCKS + 2
-    pretrained = transfer_learner(0)
+    pretrained = transfer_learner(0, backbone)
     assert not torch.equal(scratch.backbone_["convs.0.weight"], pretrained.backbone_["convs.0.weight"])
 
 
-def test_parameter_counts_match_the_network():
+def test_a_pretrained_setting_without_the_backbone_says_what_to_pass():
+    """The curves module does not load shipped weights itself (layers): a caller who forgets the
+    backbone must read what to pass, not an AttributeError."""
+    with pytest.raises(ValueError, match=r"backbone must be the fitted pretrained FineTuneClassifier .*load_glyph_finetune"):
+        transfer_learner(2)
+    assert transfer_learner("scratch").strategy == "scratch"  # scratch needs none
+
+
+def test_parameter_counts_match_the_network(backbone):
     counts = parameter_counts()
-    learner = transfer_learner(0)
+    learner = transfer_learner(0, backbone)
     assert sum(counts["blocks"]) == sum(t.numel() for t in learner.backbone_.values())
     assert counts["head"] == 32 * 10 + 10
 
@@ -113,10 +127,11 @@ def test_shipped_curves_cover_every_setting(shipped):
             assert tuple(sorted(curve)) == SHOTS
 
 
-def test_a_shipped_point_is_reproduced_by_training_it_again(shipped):
+def test_a_shipped_point_is_reproduced_by_training_it_again(shipped, backbone):
     """The file must be what the documented command computes, not numbers typed in: retrain
     one point (feature extraction on digits, K = 2, its 6 episodes) and compare."""
-    values = measure("digits", 2, settings=(N_BLOCKS,), n_episodes=6, random_state=shipped.settings["random_state"] + 2)
+    values = measure("digits", 2, settings=(N_BLOCKS,), backbone=backbone, n_episodes=6,
+                     random_state=shipped.settings["random_state"] + 2)
     assert np.allclose(values[N_BLOCKS].numpy(), shipped.accuracies["digits"][N_BLOCKS][2], atol=1e-5)
 
 
@@ -132,15 +147,15 @@ def test_shipped_curves_show_the_regimes_the_lesson_describes(shipped):
 
 def test_loading_a_missing_or_broken_file_names_the_command(tmp_path):
     with pytest.raises(WeightsError, match="train_transfer_curves"):
-        TransferCurves.load(tmp_path / "none.json")
+        load_transfer_curves(tmp_path / "none.json")
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(WeightsError, match="not a valid curves file.*train_transfer_curves"):
-        TransferCurves.load(tmp_path / "bad.json")
+        load_transfer_curves(tmp_path / "bad.json")
     good = _synthetic()
     good.accuracies["digits"][0][1] = [1.5, 0.2, 0.3]
     good.save(tmp_path / "range.json")
     with pytest.raises(WeightsError, match=r"outside \[0, 1\]"):
-        TransferCurves.load(tmp_path / "range.json")
+        load_transfer_curves(tmp_path / "range.json")
 
 
 def test_save_load_round_trip(tmp_path):

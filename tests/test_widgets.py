@@ -105,7 +105,7 @@ def test_live_training_runs_in_chunks_and_can_be_used(dashboard):
 @pytest.fixture(scope="module")
 def seed_models():
     from mtlviz.pretrained import load_seed_variant
-    from mtlviz.seed import VARIANTS
+    from mtlviz.meta.seed import VARIANTS
 
     return {name: load_seed_variant(name) for name in VARIANTS}
 
@@ -121,7 +121,7 @@ def test_seed_dashboard_checkboxes_select_the_matching_variant(seed_models):
         dashboard.separate_query, dashboard.task_batch = query, batch
         assert dashboard.variant == name
         assert dashboard._loss_artists[name].get_linewidth() == 3.0
-        assert dashboard.status.startswith(__import__("mtlviz.seed").seed.VARIANTS[name].label)
+        assert dashboard.status.startswith(__import__("mtlviz.meta.seed").meta.seed.VARIANTS[name].label)
 
 
 def test_seed_dashboard_task_slider_moves_the_left_panel(seed_models):
@@ -177,9 +177,9 @@ def metalstm_dashboard():
     """Lesson 05's dashboard over small untrained learners on digits (the logic, not the weights)."""
     import torch
 
-    from mtlviz.fewshot import MAMLClassifier
-    from mtlviz.glyphs import DigitsTasks
-    from mtlviz.metalstm import MetaLSTM
+    from mtlviz.meta.fewshot import MAMLClassifier
+    from mtlviz.data.glyphs import DigitsTasks
+    from mtlviz.meta.metalstm import MetaLSTM
     from mtlviz.widgets import MetaLSTMDashboard
 
     threads = torch.get_num_threads()

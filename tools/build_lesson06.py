@@ -31,13 +31,13 @@ This lesson runs both for real, next to training from scratch, and lets you find
     ("code", r"""from IPython.display import Image
 
 from mtlviz.exercises import check_transfer_winners
-from mtlviz.finetune import FineTuneClassifier
-from mtlviz.glyphs import GlyphTasks
+from mtlviz.transfer.finetune import FineTuneClassifier
+from mtlviz.data.glyphs import GlyphTasks
 from mtlviz.plotting import family_rows, figure_png
-from mtlviz.pretrained import load_glyph_finetune
+from mtlviz.pretrained import load_glyph_finetune, load_transfer_curves
 from mtlviz.source import show_source
-from mtlviz.transfer_curves import (N_BLOCKS, TARGETS, TransferCurves, measure, parameter_counts, setting_label,
-                                    target_tasks, transfer_learner)
+from mtlviz.transfer.curves import (N_BLOCKS, TARGETS, measure, parameter_counts, setting_label, target_tasks,
+                                    transfer_learner)
 from mtlviz.widgets import TransferDashboard"""),
     ("md", r"""## 1. A source, three targets
 
@@ -89,7 +89,7 @@ fine-tuning with 2 frozen blocks must move only blocks 3 and 4."""),
     ("code", r"""# NBVAL_CHECK_OUTPUT
 episode = target_tasks("digits").sample_episodes(1, 10, 5, 5, random_state=0)
 for setting in (N_BLOCKS, 2, 0):
-    learner = transfer_learner(setting)
+    learner = transfer_learner(setting, pretrained)
     adapted = learner.adapt(episode.x_support[0], episode.y_support[0])
     moved = [max(float((adapted[name] - learner.backbone_[name]).abs().max())
                  for name in learner.backbone_ if name.split(".")[1] == str(block)) for block in range(N_BLOCKS)]
@@ -103,8 +103,8 @@ $K = 5$: small support sets vary more). Training all 3 × 6 × 6 points takes ov
 only redraws. To see that the file holds what that command computes, one point is trained again here, live
 (about 10 s):"""),
     ("code", r"""# NBVAL_CHECK_OUTPUT
-curves = TransferCurves.load()
-live = measure("digits", 2, settings=(N_BLOCKS,), n_episodes=6, random_state=curves.settings["random_state"] + 2)
+curves = load_transfer_curves()
+live = measure("digits", 2, settings=(N_BLOCKS,), backbone=pretrained, n_episodes=6, random_state=curves.settings["random_state"] + 2)
 print(f"feature extraction, digits, K = 2, trained now: {float(live[N_BLOCKS].mean()):.1%};",
       f"in the file: {curves.point('digits', N_BLOCKS, 2).mean:.1%}")"""),
     ("md", r"""**The dashboard.** Pick a target, then move *labels/class* ($K$) and *frozen blocks*. Grey: from scratch;
@@ -158,7 +158,7 @@ check_transfer_winners(answers)"""),
 3. Feature extraction's output layer has 330 parameters, fine-tuning's full network about 28,650. With $K = 1$,
    a 10-class target gives 10 labelled images. Why does fine-tuning all 28,650 parameters on 10 images not
    collapse here? (Hint: where does it start, and how far do 100 small steps take it?)
-4. Retrain one point yourself with `measure(target, k, settings=("scratch", 0, 4), n_episodes=3)` for a $K$
+4. Retrain one point yourself with `measure(target, k, settings=("scratch", 0, 4), backbone=pretrained, n_episodes=3)` for a $K$
    that is not on the curves, say $K = 3$. Does it fall between its neighbours?
 5. A colleague pretrained on ImageNet photos and wants to classify chest X-rays with 20 labelled images per
    class. Which of the three targets here is their situation most like, and what would you try first?"""),

@@ -12,6 +12,10 @@ and the glyph MAML models ``glyph_maml_{1,5}shot.pt`` (about 120 KB each) by::
 
     python -m mtlviz.pretrained.train_glyphs
 
+and lesson 06's measured transfer curves ``transfer_curves.json`` (plain JSON) by::
+
+    python -m mtlviz.pretrained.train_transfer_curves
+
 and lesson 07's two-moons domain-adaptation fits ``two_moons_da.pt`` (30 networks, about
 140 KB) by::
 
@@ -24,10 +28,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._estimator import GradientAdaptedRegressor
+from ..meta.maml import GradientAdaptedRegressor
 
 __all__ = ["WEIGHTS_DIR", "weights_path", "load_sinusoid", "load_seed_variant", "load_glyph_maml",
-           "load_glyph_metalstm", "load_glyph_finetune", "two_moons_da_path", "load_two_moons_da"]
+           "load_glyph_metalstm", "load_glyph_finetune", "load_transfer_curves", "two_moons_da_path", "load_two_moons_da"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
 _FILES = {"maml": "sinusoid_maml.pt", "joint": "sinusoid_joint.pt"}
@@ -43,8 +47,8 @@ def weights_path(kind: str) -> Path:
 def load_sinusoid(kind: str = "maml", path=None) -> GradientAdaptedRegressor:
     """Load the shipped sinusoid model: ``"maml"`` (a :class:`~mtlviz.MAML`) or ``"joint"``
     (the pretrained :class:`~mtlviz.JointTraining` baseline). ``path`` overrides the file."""
-    from ..maml import MAML
-    from ..transfer import JointTraining
+    from ..meta.maml import MAML
+    from ..meta.maml import JointTraining
 
     cls = {"maml": MAML, "joint": JointTraining}
     path = weights_path(kind) if path is None else Path(path)
@@ -52,10 +56,10 @@ def load_sinusoid(kind: str = "maml", path=None) -> GradientAdaptedRegressor:
 
 
 def load_seed_variant(name: str, path=None):
-    """Load lesson 04's MAML trained as variant ``name`` of :data:`mtlviz.seed.ALL_VARIANTS`
+    """Load lesson 04's MAML trained as variant ``name`` of :data:`mtlviz.meta.seed.ALL_VARIANTS`
     (made by ``python -m mtlviz.pretrained.train_seed_variants``)."""
-    from ..maml import MAML
-    from ..seed import ALL_VARIANTS
+    from ..meta.maml import MAML
+    from ..meta.seed import ALL_VARIANTS
 
     if name not in ALL_VARIANTS:
         raise ValueError(f"name must be one of {sorted(ALL_VARIANTS)}; got {name!r}")
@@ -64,9 +68,10 @@ def load_seed_variant(name: str, path=None):
 
 
 def load_glyph_maml(k_shot: int = 1, path=None):
-    """Load the :class:`~mtlviz.fewshot.MAMLClassifier` meta-trained on 5-way ``k_shot``-shot
+    """Load the :class:`~mtlviz.meta.fewshot.MAMLClassifier` meta-trained on 5-way ``k_shot``-shot
     glyph episodes (1 or 5), made by ``python -m mtlviz.pretrained.train_glyphs``."""
-    from ..fewshot import GLYPH_REGENERATE_COMMAND, MAMLClassifier
+    from .._base import GLYPH_REGENERATE_COMMAND
+    from ..meta.fewshot import MAMLClassifier
 
     if k_shot not in (1, 5):
         raise ValueError(f"k_shot must be 1 or 5 (the shipped glyph models); got {k_shot!r}")
@@ -75,9 +80,9 @@ def load_glyph_maml(k_shot: int = 1, path=None):
 
 
 def load_glyph_metalstm(k_shot: int = 1, path=None):
-    """Load the :class:`~mtlviz.metalstm.MetaLSTM` meta-trained on 5-way ``k_shot``-shot glyph
+    """Load the :class:`~mtlviz.meta.metalstm.MetaLSTM` meta-trained on 5-way ``k_shot``-shot glyph
     episodes (1 or 5), made by ``python -m mtlviz.pretrained.train_glyphs --meta-lstm``."""
-    from ..metalstm import MetaLSTM
+    from ..meta.metalstm import MetaLSTM
 
     if k_shot not in (1, 5):
         raise ValueError(f"k_shot must be 1 or 5 (the shipped glyph models); got {k_shot!r}")
@@ -88,7 +93,7 @@ def load_glyph_finetune(path=None, **changes):
     """Load the fine-tuning baseline's backbone, pretrained on all 912 background characters
     (``python -m mtlviz.pretrained.train_glyphs --finetune``); ``changes`` override its
     per-episode settings (``strategy``, ``n_trainable_blocks``, ``n_way``, ``k_shot``, ``lr``, ``n_steps``)."""
-    from ..finetune import FineTuneClassifier
+    from ..transfer.finetune import FineTuneClassifier
 
     estimator = FineTuneClassifier.load(WEIGHTS_DIR / "glyph_finetune.pt" if path is None else Path(path))
     if changes:
@@ -98,6 +103,14 @@ def load_glyph_finetune(path=None, **changes):
             raise ValueError(f"load_glyph_finetune can change only {sorted(allowed)}; got {unknown}")
         estimator.set_params(**changes)
     return estimator
+
+
+def load_transfer_curves(path=None):
+    """Load lesson 06's measured curves (:class:`~mtlviz.transfer.curves.TransferCurves`), made by
+    ``python -m mtlviz.pretrained.train_transfer_curves``; ``path`` overrides the shipped file."""
+    from ..transfer.curves import TransferCurves
+
+    return TransferCurves.load(WEIGHTS_DIR / "transfer_curves.json" if path is None else Path(path))
 
 
 TWO_MOONS_DA_KIND = "two_moons_da"
@@ -116,7 +129,7 @@ def load_two_moons_da(path=None) -> dict:
     Raises :class:`~mtlviz.WeightsError` naming the regenerating command when the file is
     missing, corrupt or does not fit the networks it describes."""
     from .._base import WeightsError, read_weights
-    from ..domain import restore_classifier
+    from ..transfer.domain import restore_classifier
 
     path = two_moons_da_path() if path is None else Path(path)
     hint = f"Regenerate the shipped weights with: {TWO_MOONS_DA_COMMAND}"

@@ -1,6 +1,6 @@
 """Regenerate lesson 07's two-moons fits: ``python -m mtlviz.pretrained.train_domain``.
 
-Trains :class:`~mtlviz.domain.DomainAdaptationClassifier` with each method (source only, Deep
+Trains :class:`~mtlviz.transfer.domain.DomainAdaptationClassifier` with each method (source only, Deep
 CORAL, DANN; the estimator's defaults: 2-32-4 features, 400 full-batch Adam steps) on
 ``rotated_moons(angle, random_state=0)`` for every target rotation 0°, 10°, …, 90°, with
 ``random_state=0`` for the weights, and writes the 30 small networks to
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from ..domain import METHODS, DomainAdaptationClassifier, network_state, rotated_moons
+from ..transfer.domain import METHODS, DomainAdaptationClassifier, network_state
+from ..data.moons import rotated_moons
 from . import TWO_MOONS_DA_KIND, two_moons_da_path
 
 #: Target rotations (degrees) of the shipped fits.

@@ -1,6 +1,6 @@
 """Regenerate the glyph few-shot weights: ``python -m mtlviz.pretrained.train_glyphs`` (MAML).
 
-Meta-trains :class:`mtlviz.fewshot.MAMLClassifier` (4 conv blocks of 32 filters, 20-pixel
+Meta-trains :class:`mtlviz.meta.fewshot.MAMLClassifier` (4 conv blocks of 32 filters, 20-pixel
 images, second-order MAML, 1 inner step of α = 0.4 in training, meta-batch 8, Adam 1e-3) on a
 pool of 20 drawings of each of the 912 background-script characters, once for 5-way 1-shot and
 once for 5-way 5-shot episodes (5 query images per class), for 2,000 outer steps (1-shot) and
@@ -10,11 +10,11 @@ collapse when anything else runs on a 2-core machine); about 15 minutes each on 
 machine, and they can run side by side (``--shots 1`` and ``--shots 5``).
 ``benchmarks/glyph_fewshot_eval.py`` scores the result on 600 test episodes.
 
-``--meta-lstm`` trains :class:`mtlviz.metalstm.MetaLSTM` instead (same learner and pool; 5
+``--meta-lstm`` trains :class:`mtlviz.meta.metalstm.MetaLSTM` instead (same learner and pool; 5
 learner updates per 1-shot episode, 8 per 5-shot episode, meta-batch 1, Adam 1e-3, clip 0.25,
 1,000 meta-updates),
 writing ``glyph_metalstm_{1,5}shot.pt``; ``--finetune`` pretrains the
-:class:`mtlviz.finetune.FineTuneClassifier` backbone on all 912 background classes (10 epochs),
+:class:`mtlviz.transfer.finetune.FineTuneClassifier` backbone on all 912 background classes (10 epochs),
 writing ``glyph_finetune.pt``.
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from ..fewshot import MAMLClassifier
-from ..glyphs import GlyphTasks
+from ..meta.fewshot import MAMLClassifier
+from ..data.glyphs import GlyphTasks
 from . import WEIGHTS_DIR
 
 IMAGE_SIZE = 20
@@ -53,14 +53,14 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     pool = background_pool()
     if args.finetune:
-        from ..finetune import FineTuneClassifier
+        from ..transfer.finetune import FineTuneClassifier
 
         estimator = FineTuneClassifier(image_size=IMAGE_SIZE, pretrain_epochs=10, random_state=0)
         _fit_and_save(estimator, pool, "fine-tuning baseline (pretraining)", out_dir / "glyph_finetune.pt", every=500)
         return 0
     for k_shot in args.shots:
         if args.meta_lstm:
-            from ..metalstm import MetaLSTM
+            from ..meta.metalstm import MetaLSTM
 
             estimator = MetaLSTM(k_shot=k_shot, image_size=IMAGE_SIZE, n_inner_steps=5 if k_shot == 1 else 8,
                                  n_outer_steps=args.steps or 1000, random_state=0)

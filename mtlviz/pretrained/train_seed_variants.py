@@ -1,9 +1,9 @@
 """Regenerate the weights of lesson 04: ``python -m mtlviz.pretrained.train_seed_variants``.
 
 Trains MAML on the sinusoids four times, from the same initial θ and with the same settings,
-differing only in the seed's two learning bugs (see ``mtlviz.seed.VARIANTS``): 3,000 outer
+differing only in the seed's two learning bugs (see ``mtlviz.meta.seed.VARIANTS``): 3,000 outer
 steps each; then a fifth time, the one-task variant for 25x the steps (75,000: as many tasks
-seen as the corrected recipe, ``mtlviz.seed.EQUAL_TASKS``). Deterministic (fixed seeds, two
+seen as the corrected recipe, ``mtlviz.meta.seed.EQUAL_TASKS``). Deterministic (fixed seeds, two
 threads); about 4 minutes on 2 CPU cores. ``--only NAME`` trains one variant.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ..seed import ALL_VARIANTS, variant_estimator, variant_tasks
+from ..meta.seed import ALL_VARIANTS, variant_estimator, variant_tasks
 from . import WEIGHTS_DIR
 
 

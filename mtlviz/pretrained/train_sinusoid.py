@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 
-from ..maml import MAML
-from ..tasks import SinusoidTasks
-from ..transfer import JointTraining
+from ..meta.maml import MAML
+from ..data.tasks import SinusoidTasks
+from ..meta.maml import JointTraining
 from . import weights_path
 
 #: The evaluation of Finn et al. (2017), Table 2 (K = 5): query MSE after 1, 5 and 10 steps.

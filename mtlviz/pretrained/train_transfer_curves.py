@@ -1,6 +1,6 @@
 """Regenerate lesson 06's curves: ``python -m mtlviz.pretrained.train_transfer_curves``.
 
-Trains, for the three targets of :mod:`mtlviz.transfer_curves` (new glyph scripts, the same
+Trains, for the three targets of :mod:`mtlviz.transfer.curves` (new glyph scripts, the same
 in negative, handwritten digits), every K in 1, 2, 5, 10, 20, 50 labelled images per class and
 every setting (from scratch; fine-tuning with 0–3 frozen conv blocks; feature extraction), on
 the same 10-way episodes per K (12 at K = 1, 6 at K = 2, 3 from K = 5 on), 100 full-batch
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from ..transfer_curves import SHOTS, TARGETS, TransferCurves
-from . import WEIGHTS_DIR
+from ..transfer.curves import SHOTS, TARGETS, TransferCurves
+from . import WEIGHTS_DIR, load_glyph_finetune
 
 
 def main(argv=None) -> int:
@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     def progress(message):
         print(f"[{time.perf_counter() - started:6.0f} s] {message}", flush=True)
 
-    curves = TransferCurves.compute(targets=tuple(args.targets), shots=tuple(args.shots), progress=progress)
+    curves = TransferCurves.compute(backbone=load_glyph_finetune(), targets=tuple(args.targets), shots=tuple(args.shots), progress=progress)
     if args.merge and out.exists():
         previous = TransferCurves.load(out)
         curves = TransferCurves({**previous.accuracies, **curves.accuracies}, curves.settings)

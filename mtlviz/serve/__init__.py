@@ -29,7 +29,9 @@ import shutil
 import socket
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence
+
+from .landing import landing_entries
 
 __all__ = ["SHARE_DIR", "DEFAULT_MAX_KERNELS", "voila_argv", "select_lessons", "mirror_lessons", "landing_entries",
            "share_urls", "main"]
@@ -117,36 +119,6 @@ def mirror_lessons(notebook_dir: Path, keep: Iterable[Path], into: Path) -> Path
             continue
         (into / entry.name).symlink_to(entry.resolve())
     return into
-
-
-def landing_entries(contents: Iterable[Dict]) -> List[Dict[str, str]]:
-    """The landing page's rows for a folder listing: lessons in course order, then other notebooks.
-
-    Each row has ``path`` (relative to the served folder), ``kind`` (``notebook`` or
-    ``directory``), ``number``, ``title`` and ``summary`` (from :data:`mtlviz.guide.LESSONS`;
-    notebooks not in it are listed by file name with no summary).
-    """
-    from mtlviz.guide import LESSONS
-
-    course = {lesson.stem: (index, lesson) for index, lesson in enumerate(LESSONS)}
-    rows = []
-    for content in contents:
-        if content["type"] == "directory":
-            rows.append(((2, content["name"]), {"path": content["path"], "kind": "directory", "number": "",
-                                                "title": content["name"] + "/", "summary": ""}))
-        elif content["type"] == "notebook":
-            stem = content["name"][:-len(".ipynb")]
-            number, _, rest = stem.partition("_")
-            if not (number.isdigit() and rest):
-                number, rest = "", stem
-            if stem in course:
-                index, lesson = course[stem]
-                key, title, summary = (0, index), lesson.title, lesson.summary
-            else:
-                key, title, summary = (1, content["name"]), rest.replace("_", " "), ""
-            rows.append((key, {"path": content["path"], "kind": "notebook", "number": number, "title": title,
-                               "summary": summary}))
-    return [row for _, row in sorted(rows, key=lambda item: item[0])]
 
 
 def share_urls(ip: str, port: int, token: Optional[str] = None) -> List[str]:

@@ -15,7 +15,7 @@ from voila.app import Voila
 from voila.static_file_handler import AllowListFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
-from . import landing_entries
+from .landing import landing_entries
 
 __all__ = ["ClassFull", "CappedKernelManager", "ClassroomHandler", "ClassroomFileHandler", "ClassroomVoila",
            "NotServedHandler"]

@@ -13,7 +13,8 @@ from matplotlib.lines import Line2D
 from traitlets import Int, Unicode
 
 from .._memory import release_free_memory
-from ..domain import METHODS, DomainAdaptationClassifier, project_features, rotated_moons
+from ..transfer.domain import METHODS, DomainAdaptationClassifier, project_features
+from ..data.moons import rotated_moons
 from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["DomainAdaptationDashboard"]
@@ -55,9 +56,9 @@ class DomainAdaptationDashboard(widgets.VBox):
     Parameters
     ----------
     models : dict of (method, angle) to DomainAdaptationClassifier
-        Precomputed fits for every method of :data:`mtlviz.domain.METHODS` at each angle
+        Precomputed fits for every method of :data:`mtlviz.transfer.domain.METHODS` at each angle
         (``load_two_moons_da()``); all fitted with the same ``random_state``, which is also the
-        seed of the data (:func:`mtlviz.domain.rotated_moons`).
+        seed of the data (:func:`mtlviz.data.moons.rotated_moons`).
     angle : int
         The rotation shown first; one of the models' angles.
 

@@ -5,9 +5,9 @@ import ipywidgets as widgets
 import numpy as np
 from traitlets import Float, Unicode
 
-from .. import landscape
+from ..meta import landscape
 from .._validation import check_int
-from ..tasks import LineTasks
+from ..data.tasks import LineTasks
 from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["FormulaDashboard"]

@@ -12,11 +12,11 @@ import torch
 from traitlets import Bool, Float, Int, Unicode
 
 from .. import plotting
-from .._estimator import GradientAdaptedRegressor
+from ..meta.maml import GradientAdaptedRegressor
 from .._memory import release_free_memory
 from .._validation import check_random_state
-from ..maml import MAML
-from ..tasks import SinusoidTasks
+from ..meta.maml import MAML
+from ..data.tasks import SinusoidTasks
 from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["InnerOuterDashboard"]

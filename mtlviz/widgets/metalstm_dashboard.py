@@ -9,7 +9,7 @@ from traitlets import Int, Unicode
 
 from .. import plotting
 from .._memory import release_free_memory
-from ..metalstm import compare_on_episode
+from ..meta.metalstm import compare_on_episode
 from ._canvas import interactive_figure
 
 __all__ = ["MetaLSTMDashboard"]

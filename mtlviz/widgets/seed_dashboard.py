@@ -7,8 +7,8 @@ from traitlets import Bool, Int, Unicode
 
 from .. import plotting
 from .._validation import check_int
-from ..seed import VARIANTS
-from ..tasks import SinusoidTasks
+from ..meta.seed import VARIANTS
+from ..data.tasks import SinusoidTasks
 from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["SeedBugsDashboard"]
@@ -24,7 +24,7 @@ class SeedBugsDashboard(widgets.VBox):
     Parameters
     ----------
     models : dict of str to MAML
-        One meta-trained MAML per key of :data:`mtlviz.seed.VARIANTS`
+        One meta-trained MAML per key of :data:`mtlviz.meta.seed.VARIANTS`
         (``mtlviz.pretrained.load_seed_variant(name)``).
     random_state : int
         Seeds the test tasks; the same seed shows the same tasks and numbers.

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.patches import FancyBboxPatch
 from traitlets import Int, Unicode
 
-from ..transfer_curves import N_BLOCKS, TARGETS, TransferCurves, parameter_counts, setting_label
+from ..transfer.curves import N_BLOCKS, TARGETS, TransferCurves, parameter_counts, setting_label
 from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["TransferDashboard"]
@@ -20,7 +20,7 @@ class TransferDashboard(widgets.VBox):
     """Target accuracy against labelled examples per class, for training from scratch, feature
     extraction and fine-tuning with a chosen number of frozen conv blocks.
 
-    Every point was measured beforehand (:class:`~mtlviz.transfer_curves.TransferCurves`), so
+    Every point was measured beforehand (:class:`~mtlviz.transfer.curves.TransferCurves`), so
     moving a control only redraws. Public state: ``target``, ``k_shot``, ``n_frozen``; ``status``
     says what is on screen.
     """

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch.func import vmap
 
-from . import functional as Fn
-from ._validation import check_int, check_real
-from .models import MLP
-from .tasks import TaskBatch
+from .. import functional as Fn
+from .._validation import check_int, check_real
+from ..nets import MLP
+from ..data.tasks import TaskBatch
 
 __all__ = ["task_optima", "line_model", "theta_params", "LandscapeGrid", "objective_grids", "task_loss_grids",
            "adapted_points", "MetaGradientParts", "meta_gradient_parts"]

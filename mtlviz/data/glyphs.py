@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._validation import check_int, check_random_state, check_real
+from .._validation import check_int, check_random_state, check_real
 
 __all__ = ["SCRIPTS", "BACKGROUND_SCRIPTS", "EVALUATION_SCRIPTS", "glyph_classes", "EpisodeBatch", "GlyphTasks",
            "GlyphPool", "DigitsTasks"]

@@ -1,10 +1,9 @@
-"""Few-shot image classification: MAML on N-way K-shot episodes, and how to score it.
+"""Few-shot image classification: MAML on N-way K-shot episodes, and a no-learning reference.
 
 The regression lessons adapt a 1-40-40-1 network to a sinusoid; here the same functions of
 :mod:`mtlviz.functional` (one inner loop, one ``vmap`` over the meta-batch) adapt the
-:class:`~mtlviz.convnet.ConvNet` of Finn et al. (2017) to a new set of characters from a handful
-of drawings, with the cross-entropy loss. Accuracy is reported the way the papers do: the mean
-over many test episodes with its 95% interval.
+:class:`~mtlviz.nets.ConvNet` of Finn et al. (2017) to a new set of characters from a handful
+of drawings, with the cross-entropy loss. Scores over many episodes: :mod:`mtlviz.evaluation`.
 
 References
 ----------
@@ -14,85 +13,19 @@ ICML 2017 (Omniglot: 5-way 98.7% 1-shot, 99.9% 5-shot).
 from __future__ import annotations
 
 import functools
-import math
-from dataclasses import dataclass
 from typing import Dict, Iterator
 
-import numpy as np
 import torch
-from torch.func import vmap
 
-from . import functional as Fn
-from ._base import Estimator
-from ._validation import check_int, check_random_state, check_real, draw_seed
-from .convnet import ConvNet, accuracy, cross_entropy
-from .glyphs import EpisodeBatch
-from .training import outer_step
+from .. import functional as Fn
+from .._base import EpisodicEstimator, check_episodes
+from .._validation import check_int, check_random_state, check_real, draw_seed
+from ..data.glyphs import EpisodeBatch
+from ..evaluation import sgd_accuracy_curve
+from ..nets import ConvNet, cross_entropy
+from .maml import outer_step
 
-__all__ = ["EpisodicEstimator", "MAMLClassifier", "StepScores", "score_steps", "sgd_accuracy_curve", "PixelNearestNeighbour", "EpisodeScore", "evaluate_episodes"]
-
-GLYPH_REGENERATE_COMMAND = "python -m mtlviz.pretrained.train_glyphs"
-
-
-def _check_episodes(batch, n_way=None):
-    if not isinstance(batch, EpisodeBatch):
-        raise ValueError(f"batch must be an EpisodeBatch (from sample_episodes); got {type(batch).__name__}")
-    if n_way is not None and int(batch.y_support.max()) + 1 > n_way:
-        raise ValueError(f"batch must hold {n_way}-way episodes (labels 0…{n_way - 1}) for this model; "
-                         f"got labels up to {int(batch.y_support.max())}")
-
-
-def sgd_accuracy_curve(model, params, batch: EpisodeBatch, *, inner_lr: float, n_steps: int) -> torch.Tensor:
-    """Query accuracy of each episode of ``batch`` after 0…``n_steps`` steps of plain gradient
-    descent θ' = θ − α∇θL from ``params`` on its support set, ``(T, n_steps + 1)`` (episodes
-    batched with ``vmap``). MAML's test-time adaptation, and the SGD baseline of Meta-LSTM."""
-    check_real("inner_lr", inner_lr, 0.0, Fn.MAX_INNER_LR)
-    check_int("n_steps", n_steps, 0, Fn.MAX_INNER_STEPS)
-    params = {name: p.detach() for name, p in params.items()}
-
-    def one_episode(xs, ys, xq, yq):
-        steps = Fn._adapt_steps(model, params, xs, ys, inner_lr, n_steps, True, cross_entropy)
-        return torch.stack([accuracy(Fn.forward(model, p, xq), yq) for p in steps])
-
-    with torch.enable_grad():
-        return vmap(one_episode)(*batch.data).detach()
-
-
-class EpisodicEstimator(Estimator):
-    """What the few-shot estimators share: episode shape, task checks and scoring.
-
-    Subclasses define ``_kind``, ``__init__``, ``_validate``, ``_training_steps``,
-    ``accuracy_curve`` and the weight hooks ``_state``/``_restore`` (see :class:`~mtlviz._base.Estimator`).
-    """
-
-    _kind = "base"
-    _regenerate_command = GLYPH_REGENERATE_COMMAND
-
-    def _validate_episode_shape(self):
-        check_int("n_way", self.n_way, 2, 20)
-        check_int("k_shot", self.k_shot, 1, 19)
-        check_int("n_query", self.n_query, 1, 19)
-        check_int("channels", self.channels, 1, 256)
-        check_int("image_size", self.image_size, 8, 64)
-
-    def _check_tasks(self, tasks):
-        if not hasattr(tasks, "sample_episodes"):
-            raise ValueError(f"tasks must be an episode family with sample_episodes; got {type(tasks).__name__}")
-        if tasks.image_size != self.image_size:
-            raise ValueError(f"tasks must draw {self.image_size}-pixel images for image_size={self.image_size}; "
-                             f"got {tasks.image_size}")
-
-    def fit(self, tasks):
-        """Meta-train on episodes drawn from ``tasks`` (a GlyphTasks, GlyphPool or DigitsTasks)."""
-        return super().fit(tasks)
-
-    def episode_accuracy(self, batch: EpisodeBatch) -> torch.Tensor:
-        """Query accuracy of each episode after the test-time adaptation, ``(T,)``."""
-        return self.accuracy_curve(batch)[:, -1]
-
-    def score(self, batch: EpisodeBatch) -> float:
-        """Mean query accuracy over the episodes of ``batch`` after adaptation."""
-        return float(self.episode_accuracy(batch).mean())
+__all__ = ["MAMLClassifier", "PixelNearestNeighbour"]
 
 
 class MAMLClassifier(EpisodicEstimator):
@@ -207,7 +140,7 @@ class MAMLClassifier(EpisodicEstimator):
     def accuracy_curve(self, batch: EpisodeBatch, *, n_inner_steps=None) -> torch.Tensor:
         """Query accuracy of every episode of ``batch`` after 0…n inner steps, ``(T, n + 1)``."""
         self._check_fitted()
-        _check_episodes(batch, self.n_way)
+        check_episodes(batch, self.n_way)
         return sgd_accuracy_curve(self.model_, self.params_, batch, inner_lr=self.inner_lr,
                                   n_steps=self._steps(n_inner_steps))
 
@@ -224,29 +157,6 @@ class MAMLClassifier(EpisodicEstimator):
         self.params_ = {name: t.float().requires_grad_(True) for name, t in params.items()}
 
 
-@dataclass(frozen=True)
-class StepScores:
-    """Losses and query predictions after 0…n adaptation steps of one episode (for plots):
-    support_loss, query_loss, query_accuracy ``(n + 1,)``; query_predictions ``(n + 1, Q)``."""
-
-    support_loss: np.ndarray
-    query_loss: np.ndarray
-    query_accuracy: np.ndarray
-    query_predictions: np.ndarray
-
-
-def score_steps(model, steps, x_support, y_support, x_query, y_query) -> StepScores:
-    """Evaluate each parameter dict of ``steps`` (θ after 0…n steps) on one episode."""
-    support_loss, query_loss, query_accuracy, predictions = [], [], [], []
-    with torch.no_grad():
-        for params in steps:
-            logits_s, logits_q = model.functional_forward(params, x_support), model.functional_forward(params, x_query)
-            support_loss.append(float(cross_entropy(logits_s, y_support)))
-            query_loss.append(float(cross_entropy(logits_q, y_query)))
-            query_accuracy.append(float(accuracy(logits_q, y_query)))
-            predictions.append(logits_q.argmax(-1).numpy())
-    return StepScores(np.array(support_loss), np.array(query_loss), np.array(query_accuracy), np.stack(predictions))
-
 
 class PixelNearestNeighbour:
     """The no-learning reference: each query image takes the label of the support image
@@ -254,38 +164,9 @@ class PixelNearestNeighbour:
 
     def episode_accuracy(self, batch: EpisodeBatch) -> torch.Tensor:
         """Query accuracy of each episode, ``(T,)``."""
-        _check_episodes(batch)
+        check_episodes(batch)
         support, query = batch.x_support.flatten(2), batch.x_query.flatten(2)
         nearest = torch.cdist(query, support).argmin(-1)  # (T, Q) index of the closest support image
         predicted = torch.gather(batch.y_support, 1, nearest)
         return (predicted == batch.y_query).float().mean(-1)
 
-
-@dataclass(frozen=True)
-class EpisodeScore:
-    """Accuracy over many test episodes: ``mean`` and the half-width ``ci95`` of its 95%
-    interval (1.96 · std / √n), as the few-shot papers report; ``accuracies`` per episode."""
-
-    mean: float
-    ci95: float
-    accuracies: np.ndarray
-
-    def __str__(self):
-        return f"{100 * self.mean:.1f}% ± {100 * self.ci95:.1f}%"
-
-
-def evaluate_episodes(estimator, tasks, *, n_way: int = 5, k_shot: int = 1, n_query: int = 15,
-                      n_episodes: int = 600, random_state=2026, chunk: int = 50) -> EpisodeScore:
-    """Score ``estimator`` (anything with ``episode_accuracy(batch)``) on ``n_episodes`` fresh
-    N-way K-shot episodes of ``tasks``, drawn in chunks from ``random_state`` (so two estimators
-    given the same seed see the same episodes)."""
-    n_episodes = check_int("n_episodes", n_episodes, 1, 100_000)
-    chunk = check_int("chunk", chunk, 1, 10_000)
-    generator = check_random_state(random_state)
-    accuracies = []
-    for start in range(0, n_episodes, chunk):
-        batch = tasks.sample_episodes(min(chunk, n_episodes - start), n_way, k_shot, n_query, generator)
-        accuracies.append(estimator.episode_accuracy(batch).double())
-    values = torch.cat(accuracies).numpy()
-    spread = 1.96 * values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
-    return EpisodeScore(float(values.mean()), float(spread), values)

@@ -22,6 +22,7 @@ any single point live (the lesson checks one against the file).
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -30,10 +31,12 @@ from typing import Dict, Iterable, NamedTuple, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from ._base import WeightsError
-from ._validation import check_int, check_real
+from .._base import WeightsError
+from .._validation import check_int, check_real
+from ..data.shifts import NegativeImages
+from ..evaluation import mean_ci95
 
-__all__ = ["TARGETS", "SHOTS", "SETTINGS", "N_BLOCKS", "parameter_counts", "target_tasks", "NegativeImages",
+__all__ = ["TARGETS", "SHOTS", "SETTINGS", "N_BLOCKS", "parameter_counts", "target_tasks",
            "transfer_learner", "measure",
            "TransferCurves", "setting_label", "episodes_at", "CURVES_REGENERATE_COMMAND"]
 
@@ -82,7 +85,7 @@ def setting_label(setting: Setting) -> str:
 def parameter_counts() -> Dict[str, object]:
     """Parameters of the 10-way glyph network: ``{"blocks": [per conv block], "head": int}``
     (a block is its 3×3 convolution and its batch-norm scale and shift)."""
-    from .convnet import ConvNet
+    from ..nets import ConvNet
 
     network = ConvNet(N_WAY, 32, IMAGE_SIZE, N_BLOCKS)
     blocks = [0] * N_BLOCKS
@@ -92,29 +95,10 @@ def parameter_counts() -> Dict[str, object]:
     return {"blocks": blocks, "head": network.head.weight.numel() + network.head.bias.numel()}
 
 
-class NegativeImages:
-    """An episode family drawn in negative: every image x becomes 1 − x (light ink on a dark
-    ground). The characters are the same; what the first conv filters see is not."""
-
-    def __init__(self, tasks):
-        self.tasks = tasks
-        self.classes = tasks.classes
-        self.image_size = tasks.image_size
-
-    def __repr__(self):
-        return f"NegativeImages({self.tasks!r})"
-
-    def sample_episodes(self, *args, **kwargs):
-        from .glyphs import EpisodeBatch
-
-        batch = self.tasks.sample_episodes(*args, **kwargs)
-        return EpisodeBatch(1.0 - batch.x_support, batch.y_support, 1.0 - batch.x_query, batch.y_query, batch.classes)
-
-
 def target_tasks(target: str):
     """The episode family of a target, 20-pixel images: GlyphTasks of the evaluation scripts
     ("glyphs"), the same in negative ("negative"), or scikit-learn's digits ("digits")."""
-    from .glyphs import DigitsTasks, GlyphTasks
+    from ..data.glyphs import DigitsTasks, GlyphTasks
 
     target = _check_target(target)
     if target == "digits":
@@ -123,29 +107,35 @@ def target_tasks(target: str):
     return NegativeImages(tasks) if target == "negative" else tasks
 
 
-def transfer_learner(setting: Setting, *, lr: float = 0.1, n_steps: int = 100, random_state=0):
-    """A 10-way :class:`~mtlviz.finetune.FineTuneClassifier` for one setting: the shipped
-    pretrained backbone with ``setting`` frozen blocks, or random conv blocks for "scratch"."""
+def transfer_learner(setting: Setting, backbone=None, *, lr: float = 0.1, n_steps: int = 100, random_state=0):
+    """A 10-way :class:`~mtlviz.transfer.finetune.FineTuneClassifier` for one setting: a copy of
+    the pretrained ``backbone`` (:func:`mtlviz.pretrained.load_glyph_finetune`) with ``setting``
+    frozen blocks, or random conv blocks for "scratch" (which needs no backbone)."""
     from .finetune import FineTuneClassifier
-    from .pretrained import load_glyph_finetune
 
     setting = _check_setting(setting)
     if setting == "scratch":
         learner = FineTuneClassifier(strategy="scratch", n_way=N_WAY, image_size=IMAGE_SIZE, lr=lr, n_steps=n_steps)
         learner._validate()
         return learner.initialise(random_state)
+    if not isinstance(backbone, FineTuneClassifier) or not hasattr(backbone, backbone._fitted_attribute):
+        raise ValueError("backbone must be the fitted pretrained FineTuneClassifier "
+                         f"(mtlviz.pretrained.load_glyph_finetune()) for setting {setting!r}; got {type(backbone).__name__}")
+    learner = copy.deepcopy(backbone)
     if setting == N_BLOCKS:
-        return load_glyph_finetune(strategy="feature_extraction", n_way=N_WAY, lr=lr, n_steps=n_steps)
-    return load_glyph_finetune(strategy="fine_tune", n_trainable_blocks=N_BLOCKS - setting, n_way=N_WAY, lr=lr,
-                               n_steps=n_steps)
+        return learner.set_params(strategy="feature_extraction", n_way=N_WAY, lr=lr, n_steps=n_steps)
+    return learner.set_params(strategy="fine_tune", n_trainable_blocks=N_BLOCKS - setting, n_way=N_WAY, lr=lr,
+                              n_steps=n_steps)
 
 
-def measure(target: str, k_shot: int, settings: Iterable[Setting] = SETTINGS, *, n_episodes: int = 3,
+def measure(target: str, k_shot: int, settings: Iterable[Setting] = SETTINGS, *, backbone=None, n_episodes: int = 3,
             n_query: int = 30, lr: float = 0.1, n_steps: int = 100,
             random_state: int = 0) -> Dict[Setting, torch.Tensor]:
     """Target test accuracy of each setting on the same ``n_episodes`` 10-way episodes with
     ``k_shot`` labelled images per class (and ``n_query`` held-out test images per class):
-    ``{setting: (n_episodes,) tensor}``. ``random_state`` seeds the episodes and the scratch start."""
+    ``{setting: (n_episodes,) tensor}``. ``backbone``: the pretrained network
+    (:func:`mtlviz.pretrained.load_glyph_finetune`), needed by every setting but "scratch".
+    ``random_state`` seeds the episodes and the scratch start."""
     tasks = target_tasks(target)
     k_shot = check_int("k_shot", k_shot, 1, 100)
     n_episodes = check_int("n_episodes", n_episodes, 1, 1000)
@@ -155,7 +145,7 @@ def measure(target: str, k_shot: int, settings: Iterable[Setting] = SETTINGS, *,
     batch = tasks.sample_episodes(n_episodes, N_WAY, k_shot, n_query, random_state=random_state)
     results = {}
     for setting in settings:
-        learner = transfer_learner(setting, lr=lr, n_steps=n_steps, random_state=random_state)
+        learner = transfer_learner(setting, backbone, lr=lr, n_steps=n_steps, random_state=random_state)
         results[setting] = learner.accuracy_curve(batch, every=max(n_steps, 1))[:, -1]
     return results
 
@@ -165,21 +155,6 @@ def episodes_at(k_shot: int) -> int:
     The fewer the labelled images, the more the result depends on which ones were drawn, and
     the cheaper an episode is to train."""
     return 12 if k_shot == 1 else 6 if k_shot == 2 else 3
-
-
-def _t95(degrees_of_freedom: int) -> float:
-    """The 97.5% quantile of Student's t (half-width factor of a 95% interval)."""
-    from scipy.stats import t  # scipy comes with scikit-learn
-
-    return float(t.ppf(0.975, degrees_of_freedom))
-
-
-def _interval(values: Sequence[float]) -> Tuple[float, float]:
-    """Mean of ``values`` and the half-width of its 95% interval (t-based; 0 for one value)."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return float(values.mean()), 0.0
-    return float(values.mean()), _t95(len(values) - 1) * float(values.std(ddof=1)) / math.sqrt(len(values))
 
 
 class Point(NamedTuple):
@@ -202,7 +177,7 @@ class TransferCurves:
         self.shots = tuple(sorted({k for per in accuracies.values() for curve in per.values() for k in curve}))
 
     @classmethod
-    def compute(cls, *, targets=tuple(TARGETS), shots=SHOTS, settings=SETTINGS, n_query: int = 30, lr: float = 0.1,
+    def compute(cls, *, backbone, targets=tuple(TARGETS), shots=SHOTS, settings=SETTINGS, n_query: int = 30, lr: float = 0.1,
                 n_steps: int = 100, random_state: int = 0, progress=None):
         """Train every (target, K, setting) point on :func:`episodes_at` K episodes;
         ``progress(message)`` is told after each K."""
@@ -210,7 +185,7 @@ class TransferCurves:
         for target in targets:
             accuracies[target] = {setting: {} for setting in settings}
             for k_shot in shots:
-                measured = measure(target, k_shot, settings, n_episodes=episodes_at(k_shot), n_query=n_query, lr=lr,
+                measured = measure(target, k_shot, settings, backbone=backbone, n_episodes=episodes_at(k_shot), n_query=n_query, lr=lr,
                                    n_steps=n_steps, random_state=random_state + k_shot)
                 for setting, values in measured.items():
                     accuracies[target][setting][k_shot] = [round(float(v), 6) for v in values]
@@ -228,12 +203,11 @@ class TransferCurves:
         Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
     @classmethod
-    def load(cls, path=None) -> "TransferCurves":
-        """Read a file written by :meth:`save` (default: the shipped one); a missing or malformed
-        file raises :class:`~mtlviz.WeightsError` naming the command that regenerates it."""
-        from .pretrained import WEIGHTS_DIR
-
-        path = Path(path) if path is not None else WEIGHTS_DIR / "transfer_curves.json"
+    def load(cls, path) -> "TransferCurves":
+        """Read a file written by :meth:`save` (the shipped one: :func:`mtlviz.pretrained.load_transfer_curves`);
+        a missing or malformed file raises :class:`~mtlviz.WeightsError` naming the command that
+        regenerates it."""
+        path = Path(path)
         hint = f"Regenerate it with: {CURVES_REGENERATE_COMMAND}"
         try:
             data = json.loads(path.read_text())
@@ -262,7 +236,7 @@ class TransferCurves:
 
     def point(self, target: str, setting: Setting, k_shot: int) -> Point:
         """Mean episode accuracy of one setting at one K, with its 95% interval (clipped to [0, 1])."""
-        mean, half = _interval(self._episodes(target, setting, k_shot))
+        mean, half = mean_ci95(self._episodes(target, setting, k_shot))
         return Point(mean, max(0.0, mean - half), min(1.0, mean + half))
 
     def beats(self, target: str, k_shot: int, better: Setting, other: Setting) -> bool:
@@ -271,7 +245,7 @@ class TransferCurves:
         episode and by at least 1 point on average, or a 95% interval of the per-episode
         differences that lies above zero (which needs many episodes when they disagree)."""
         differences = self._episodes(target, better, k_shot) - self._episodes(target, other, k_shot)
-        mean, half = _interval(differences)
+        mean, half = mean_ci95(differences)
         return bool((differences > 0).all() and mean >= 0.01) or mean - half > 0
 
     def curve(self, target: str, setting: Setting) -> Tuple[Tuple[int, ...], Tuple[Point, ...]]:

@@ -21,7 +21,7 @@ As in the paper (and its public ports):
 - second derivatives through the learner's gradients are ignored (the gradient and loss fed to
   the LSTM are constants), the meta-gradient is clipped (norm 0.25);
 - the learner's batch norm uses each batch's own statistics and keeps none (see
-  :mod:`mtlviz.convnet`), so nothing leaks from one episode to the next.
+  :mod:`mtlviz.nets`), so nothing leaks from one episode to the next.
 
 References
 ----------
@@ -38,10 +38,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import functional as Fn
-from ._validation import check_int, check_random_state, check_real, check_tensor, draw_seed
-from .convnet import ConvNet, accuracy, cross_entropy
-from .fewshot import EpisodicEstimator, StepScores, _check_episodes, score_steps, sgd_accuracy_curve
+from .. import functional as Fn
+from .._validation import check_int, check_random_state, check_real, check_tensor, draw_seed
+from ..nets import ConvNet, accuracy, cross_entropy
+from .._base import EpisodicEstimator, check_episodes
+from ..evaluation import StepScores, score_steps, sgd_accuracy_curve
 
 __all__ = ["preprocess", "MetaLSTMCell", "MetaLSTM", "MetaLSTMTrace", "tune_sgd_lr", "EpisodeComparison",
            "compare_on_episode"]
@@ -185,7 +186,7 @@ class MetaLSTM(EpisodicEstimator):
     Parameters
     ----------
     n_way, k_shot, n_query, channels, image_size
-        As for :class:`~mtlviz.fewshot.MAMLClassifier`.
+        As for :class:`~mtlviz.meta.fewshot.MAMLClassifier`.
     n_inner_steps : int, default 5
         Learner updates per episode, in [1, 100] (the shipped models: 5 for 1-shot, 8 for 5-shot).
     hidden_size : int, default 20
@@ -323,7 +324,7 @@ class MetaLSTM(EpisodicEstimator):
     def accuracy_curve(self, batch, *, n_inner_steps=None) -> torch.Tensor:
         """Query accuracy of every episode after 0…n meta-learner updates, ``(T, n + 1)``."""
         self._check_fitted()
-        _check_episodes(batch, self.n_way)
+        check_episodes(batch, self.n_way)
         n_steps = self._steps(n_inner_steps)
         rows = []
         with torch.no_grad():

@@ -1,7 +1,7 @@
 """The seed text's MAML code example (§5), and what it takes to make it right.
 
 The seed shows a TensorFlow snippet with real bugs; lesson 04 shows it verbatim, explains each
-bug and runs the corrected version (:func:`mtlviz.training.outer_step`). The dashboard of that
+bug and runs the corrected version (:func:`mtlviz.meta.maml.outer_step`). The dashboard of that
 lesson compares MAML trained with and without the two fixes that change what is learned.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Dict, NamedTuple
 
 from .maml import MAML
-from .tasks import QueryIsSupport, SinusoidTasks
+from ..data.tasks import QueryIsSupport, SinusoidTasks
 
 __all__ = ["SEED_SNIPPET", "Variant", "VARIANTS", "variant_estimator", "variant_tasks"]
 

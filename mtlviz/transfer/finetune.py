@@ -20,10 +20,10 @@ from typing import Dict, Iterator
 import torch
 from torch.func import vmap
 
-from . import functional as Fn
-from ._validation import check_int, check_random_state, check_real, draw_seed
-from .convnet import ConvNet, accuracy, cross_entropy
-from .fewshot import EpisodicEstimator, _check_episodes
+from .. import functional as Fn
+from .._validation import check_int, check_random_state, check_real, draw_seed
+from ..nets import ConvNet, accuracy, cross_entropy
+from .._base import EpisodicEstimator, check_episodes
 
 __all__ = ["FineTuneClassifier", "STRATEGIES"]
 
@@ -49,7 +49,7 @@ def _block_of(name: str):
 
 
 class FineTuneClassifier(EpisodicEstimator):
-    """Pretrain a :class:`~mtlviz.convnet.ConvNet` on the source classes, then adapt it to each
+    """Pretrain a :class:`~mtlviz.nets.ConvNet` on the source classes, then adapt it to each
     episode with a new ``n_way`` head.
 
     Parameters
@@ -59,7 +59,7 @@ class FineTuneClassifier(EpisodicEstimator):
     n_trainable_blocks : int or None
         With "fine_tune", how many of the top conv blocks learn (None: all); in [0, n_blocks].
     n_way, k_shot, channels, image_size
-        Episode shape and network size, as for :class:`~mtlviz.fewshot.MAMLClassifier`.
+        Episode shape and network size, as for :class:`~mtlviz.meta.fewshot.MAMLClassifier`.
     lr : float, default 0.1
         Step of the per-episode gradient descent, in (0, 10].
     n_steps : int, default 20
@@ -182,9 +182,9 @@ class FineTuneClassifier(EpisodicEstimator):
 
     def _steps(self, frozen, trainable, xs, ys, n_steps):
         """The network's parameters after 0…n steps of θ ← θ − lr ∇θL on the trainable ones:
-        the package's one inner loop (``functional._adapt_steps``) over a partial network."""
+        the package's one inner loop (``functional.adapt_steps``) over a partial network."""
         partial = _PartialNetwork(self.model_, frozen)
-        for step in Fn._adapt_steps(partial, trainable, xs, ys, self.lr, n_steps, True, cross_entropy):
+        for step in Fn.adapt_steps(partial, trainable, xs, ys, self.lr, n_steps, True, cross_entropy):
             yield {**frozen, **step}
 
     def adapt(self, x_support, y_support, *, n_steps=None) -> Dict[str, torch.Tensor]:
@@ -205,7 +205,7 @@ class FineTuneClassifier(EpisodicEstimator):
     def accuracy_curve(self, batch, *, n_steps=None, every: int = 1) -> torch.Tensor:
         """Query accuracy of each episode after 0, every, 2·every, … steps, ``(T, n // every + 1)``."""
         self._check_fitted()
-        _check_episodes(batch, self.n_way)
+        check_episodes(batch, self.n_way)
         n_steps = check_int("n_steps", self.n_steps if n_steps is None else n_steps, 0, 1000)
         every = check_int("every", every, 1, 1000)
         frozen, trainable = self._split()

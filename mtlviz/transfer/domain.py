@@ -1,5 +1,8 @@
 """Unsupervised domain adaptation: labelled source data, unlabelled target data, one classifier.
 
+The data (rotated moons, shifted digits) live in :mod:`mtlviz.data.moons` and
+:mod:`mtlviz.data.shifts`.
+
 A classifier trained on the source domain (two moons) loses accuracy on a shifted target domain
 (the same moons, rotated). Domain adaptation uses the *unlabelled* target inputs during training
 to make the learned features look alike in both domains, so that the label classifier trained
@@ -22,83 +25,30 @@ de Mathelin et al., "ADAPT: Awesome Domain Adaptation Python Toolbox", arXiv:210
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterator, NamedTuple, Tuple
+from typing import Dict, Iterator, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._base import Estimator
-from ._validation import check_int, check_random_state, check_real, check_tensor, draw_seed
+from .._base import Estimator
+from .._validation import check_int, check_random_state, check_real, check_tensor, draw_seed
 
 __all__ = [
-    "two_moons",
     "GradientReversal",
     "grad_reverse",
     "dann_lambda",
     "coral_loss",
     "DomainAdaptationClassifier",
     "METHODS",
-    "DomainShiftProblem",
-    "rotated_moons",
     "network_state",
     "restore_classifier",
     "project_features",
-    "blur_and_noise",
-    "shifted_digits",
 ]
 
 #: The training objectives :class:`DomainAdaptationClassifier` knows.
 METHODS = ("source_only", "coral", "dann")
-
-# make_moons draws the outer moon on x ∈ [−1, 1] and the inner one on x ∈ [0, 2]: shift the
-# centre of the noiseless moons to the origin and divide by one number (so that the moons keep
-# their shape), giving a variance of about 1 per coordinate on average. Fixed, not estimated from the sample, so
-# that the source and target domains go through the same transform.
-_MOONS_CENTRE = np.array([0.5, 0.25])
-_MOONS_SCALE = 0.7
-
-
-# -- data ----------------------------------------------------------------------------------
-
-def two_moons(n_samples: int, *, rotation_deg: float = 0.0, noise: float = 0.1,
-              random_state=None) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Two interleaved half circles, centred on the origin and rotated by ``rotation_deg``.
-
-    The source domain of the domain-adaptation lesson is ``rotation_deg=0``; a target domain is
-    the same distribution rotated counter-clockwise about the centre of the data.
-
-    Parameters
-    ----------
-    n_samples : int
-        Points in all, in [2, 1_000_000]; the two moons get half each.
-    rotation_deg : float, default 0
-        Counter-clockwise rotation in degrees, in [0, 180].
-    noise : float, default 0.1
-        Standard deviation of the Gaussian noise added by ``sklearn.datasets.make_moons``
-        (in its units, before scaling), in [0, 1].
-    random_state : int, torch.Generator or None
-        Seeds the sample.
-
-    Returns
-    -------
-    x : (n_samples, 2) float32 tensor
-    y : (n_samples,) int64 tensor of labels 0 (outer moon) and 1 (inner moon)
-    """
-    from sklearn.datasets import make_moons  # scikit-learn is only needed for this toy
-
-    n_samples = check_int("n_samples", n_samples, 2, 1_000_000)
-    rotation_deg = check_real("rotation_deg", rotation_deg, 0.0, 180.0)
-    noise = check_real("noise", noise, 0.0, 1.0)
-    generator = check_random_state(random_state)
-    points, labels = make_moons(n_samples, noise=noise, random_state=draw_seed(generator))
-    points = (points - _MOONS_CENTRE) / _MOONS_SCALE
-    angle = math.radians(rotation_deg)
-    rotation = np.array([[math.cos(angle), -math.sin(angle)],
-                         [math.sin(angle), math.cos(angle)]])
-    points = points @ rotation.T  # each row p -> R p
-    return torch.as_tensor(points, dtype=torch.float32), torch.as_tensor(labels, dtype=torch.int64)
 
 
 # -- the pieces of the objectives ------------------------------------------------------------
@@ -432,58 +382,6 @@ class DomainAdaptationClassifier(Estimator):
         return float((self.predict(x) == y).float().mean())
 
 
-# -- lesson 07: the rotated-moons problem, the shipped fits and what the dashboard shows -----
-
-#: Offsets that keep the target training and test samples apart from the source sample's seed
-#: (the same as ``benchmarks/two_moons_da.py``).
-TARGET_SEED_OFFSET = 10_000
-TEST_SEED_OFFSET = 20_000
-
-
-class DomainShiftProblem(NamedTuple):
-    """One domain-adaptation problem: labelled source, unlabelled target, labelled target test.
-
-    ``y_target`` holds the true labels of the target training points: never given to ``fit``,
-    only used to colour the points in the lesson's plots.
-    """
-
-    x_source: torch.Tensor
-    y_source: torch.Tensor
-    x_target: torch.Tensor
-    y_target: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-
-
-def rotated_moons(rotation_deg: float, *, n_samples: int = 300, n_test: int = 1000, noise: float = 0.1,
-                  random_state: int = 0) -> DomainShiftProblem:
-    """The rotated two-moons problem of lesson 07 and ``benchmarks/two_moons_da.py``.
-
-    Source: ``two_moons(n_samples, random_state=s)``; target: the same number of points rotated by
-    ``rotation_deg`` (seed s + 10,000); test: ``n_test`` more target points (seed s + 20,000).
-    The target sample for every rotation comes from the same unrotated draw, so moving the
-    rotation only turns the same points.
-
-    Parameters
-    ----------
-    rotation_deg : float
-        Rotation of the target domain in degrees, in [0, 180].
-    n_samples, n_test : int
-        Points per training domain and in the target test set, in [2, 100_000].
-    noise : float
-        ``make_moons`` noise, in [0, 1].
-    random_state : int
-        The seed s, in [0, 2**31 − 20,001].
-    """
-    seed = check_int("random_state", random_state, 0, 2**31 - 1 - TEST_SEED_OFFSET)
-    n_samples = check_int("n_samples", n_samples, 2, 100_000)
-    n_test = check_int("n_test", n_test, 2, 100_000)
-    x_source, y_source = two_moons(n_samples, noise=noise, random_state=seed)
-    x_target, y_target = two_moons(n_samples, rotation_deg=rotation_deg, noise=noise,
-                                   random_state=seed + TARGET_SEED_OFFSET)
-    x_test, y_test = two_moons(n_test, rotation_deg=rotation_deg, noise=noise, random_state=seed + TEST_SEED_OFFSET)
-    return DomainShiftProblem(x_source, y_source, x_target, y_target, x_test, y_test)
-
 
 def network_state(model: DomainAdaptationClassifier) -> Dict[str, object]:
     """A fitted classifier's weights as plain tensors and ints (what ``torch.save`` may store and
@@ -527,46 +425,3 @@ def project_features(model: DomainAdaptationClassifier, x_source, x_target) -> T
     projected = projected / torch.where(spread > 1e-12, spread, torch.ones_like(spread))  # dead features: 0
     n_source = source.shape[0]
     return projected[:n_source].numpy(), projected[n_source:].numpy()
-
-
-
-def blur_and_noise(images: torch.Tensor, *, noise: float = 0.15, random_state=None) -> torch.Tensor:
-    """The image domain shift of lesson 07: a 3×3 binomial blur, then Gaussian noise of standard
-    deviation ``noise`` (in [0, 1]), clipped to [0, 1]; like a blurred, grainy scan.
-
-    ``images`` (n, S, S) or (n, 1, S, S) with values in [0, 1]; returns the same shape.
-    """
-    check_tensor("images", images, min_first=1)
-    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[1] != 1):
-        raise ValueError(f"images must have shape (n, S, S) or (n, 1, S, S); got {tuple(images.shape)}")
-    noise = check_real("noise", noise, 0.0, 1.0)
-    generator = check_random_state(random_state)
-    kernel = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16
-    flat = images.reshape(images.shape[0], 1, *images.shape[-2:]).float()
-    blurred = F.conv2d(flat, kernel[None, None], padding=1)  # zero padding: the digits' border is blank
-    noisy = blurred + noise * torch.randn(blurred.shape, generator=generator)
-    return noisy.clamp(0.0, 1.0).reshape(images.shape)
-
-
-def shifted_digits(*, n_source: int = 600, n_target: int = 600, noise: float = 0.15,
-                   random_state: int = 0) -> DomainShiftProblem:
-    """scikit-learn's 8×8 digits split into a clean labelled source set, an unlabelled target set
-    under :func:`blur_and_noise` and a target test set (the remaining images, shifted too).
-
-    The three sets hold different images (a random split seeded by ``random_state``), so the
-    target domain differs from the source only by the shift. Returns the fields of
-    :class:`DomainShiftProblem` (images are (n, 8, 8) in [0, 1]).
-    """
-    from .glyphs import DigitsTasks
-
-    seed = check_int("random_state", random_state, 0, 2**31 - 1)
-    images, labels = DigitsTasks().labelled_images()
-    images = images[:, 0]
-    n_source = check_int("n_source", n_source, 2, images.shape[0] - 4)
-    n_target = check_int("n_target", n_target, 2, images.shape[0] - n_source - 2)
-    generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(images.shape[0], generator=generator)
-    source, target, test = order[:n_source], order[n_source:n_source + n_target], order[n_source + n_target:]
-    return DomainShiftProblem(images[source], labels[source],
-                        blur_and_noise(images[target], noise=noise, random_state=generator), labels[target],
-                        blur_and_noise(images[test], noise=noise, random_state=generator), labels[test])

@@ -11,7 +11,7 @@ from typing import NamedTuple, Tuple
 
 import torch
 
-from ._validation import check_tensor, check_int, check_random_state, check_real
+from .._validation import check_tensor, check_int, check_random_state, check_real
 
 __all__ = ["TaskBatch", "SinusoidTasks", "LineTasks", "QueryIsSupport"]
 
