@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mtlviz.evaluation import mean_ci95
+from mtlviz.evaluation import _t95, mean_ci95
 
 
 @pytest.mark.parametrize("n", [2, 3, 12, 600])
@@ -24,3 +24,11 @@ def test_one_value_has_no_spread_and_no_values_is_refused():
     assert mean_ci95([0.5]) == (0.5, 0.0)
     with pytest.raises(ValueError, match="values must hold at least 1 score"):
         mean_ci95([])
+
+
+@pytest.mark.parametrize("degrees_of_freedom", [1, 2, 3, 5, 10, 29, 100, 599, 999, 1000, 10**6])
+def test_t_quantile_is_scipys_without_scipy(degrees_of_freedom):
+    """If this fails, the t factor mtlviz computes itself (so that a kernel need not import scipy)
+    has drifted from Student's t: every ± in the lessons would be off, worst for few episodes."""
+    expected = stats.t.ppf(0.975, degrees_of_freedom)
+    assert _t95(degrees_of_freedom) == pytest.approx(expected, rel=1e-10, abs=0)

@@ -10,7 +10,9 @@ noise), so the same ``random_state`` gives the same pixels.
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
+import importlib.util
 import math
 import unicodedata
 from pathlib import Path
@@ -281,6 +283,29 @@ class GlyphPool:
         return _split_episodes(images, n_way, k_shot, n_query, classes)
 
 
+def _load_digits() -> Tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled digits, read as ``sklearn.datasets.load_digits`` reads them but
+    without importing scikit-learn (which would load scipy too: about 1 CPU-s and 80 MB per
+    kernel). ``find_spec`` only locates the installed package; it does not run its ``__init__``.
+
+    Returns
+    -------
+    images : (1797, 8, 8) float64 array of grey levels 0…16 (``load_digits().images``)
+    target : (1797,) int array of digits 0…9 (``load_digits().target``)
+    """
+    spec = importlib.util.find_spec("sklearn")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    paths = [Path(location) / "datasets" / "data" / "digits.csv.gz" for location in locations]
+    path = next((path for path in paths if path.is_file()), None)
+    if path is None:
+        raise ModuleNotFoundError("DigitsTasks reads the digits that ship with scikit-learn: install scikit-learn "
+                                  "(pip install 'scikit-learn>=1.5'); no digits.csv.gz found in "
+                                  f"{locations or 'any installed sklearn package'}")
+    with gzip.open(path, mode="rt", encoding="utf-8") as text:
+        data = np.loadtxt(text, delimiter=",")  # (1797, 65): 64 pixels, then the digit
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int, copy=False)
+
+
 class DigitsTasks:
     """N-way K-shot episodes over scikit-learn's bundled handwritten digits (8×8, 10 classes).
 
@@ -292,17 +317,15 @@ class DigitsTasks:
     """
 
     def __init__(self, image_size: int = 8):
-        from sklearn.datasets import load_digits
-
         self.image_size = check_int("image_size", image_size, 8, 64)
-        digits = load_digits()
-        images = torch.tensor(digits.images, dtype=torch.float32) / 16.0  # (1797, 8, 8) in [0, 1]
+        digit_images, digit_labels = _load_digits()
+        images = torch.tensor(digit_images, dtype=torch.float32) / 16.0  # (1797, 8, 8) in [0, 1]
         if self.image_size != 8:
             # Bilinear upscaling, so a network built for glyph-sized images can read the digits.
             images = torch.nn.functional.interpolate(images[:, None], size=self.image_size, mode="bilinear",
                                                      align_corners=False)[:, 0].clamp(0.0, 1.0)
         self._images = images
-        self._labels = torch.tensor(digits.target)
+        self._labels = torch.tensor(digit_labels)
         self.classes = [("digits", str(d)) for d in range(10)]
         self._by_class = [torch.nonzero(self._labels == c).flatten() for c in range(10)]
 
