@@ -256,6 +256,17 @@ def test_query_loss_curve_shape_and_end_points(n_inner_steps):
     torch.testing.assert_close(curve[:, -1], adapted_losses, rtol=1e-10, atol=1e-12)
 
 
+def test_query_loss_curve_batched_path_equals_the_vmap_path():
+    """The MLP takes the batched path (no vmap: a dashboard kernel then never imports
+    torch._dynamo); if this fails, lessons 03/04's loss-after-k-steps numbers depend on the path.
+    A loss that is not ``mse_loss`` itself sends the same computation through ``vmap``."""
+    model, params, batch = float64_problem(n_tasks=4)
+    batched = Fn.query_loss_curve(model, params, *batch.data, inner_lr=0.05, n_inner_steps=3)
+    through_vmap = Fn.query_loss_curve(model, params, *batch.data, inner_lr=0.05, n_inner_steps=3,
+                                       loss_fn=lambda prediction, target: Fn.mse_loss(prediction, target))
+    torch.testing.assert_close(batched, through_vmap, rtol=1e-12, atol=1e-14)
+
+
 # -- divergence --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(

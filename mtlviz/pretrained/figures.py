@@ -1,0 +1,167 @@
+"""Lesson figures that cost more than a few hundred milliseconds, computed once and shipped.
+
+A lesson's opening cells run in every student's kernel when the page opens; a multi-episode
+comparison or a learning-rate search there makes a class of 30 wait minutes. So the lessons read
+these numbers from ``lesson_figures.json`` (plain JSON beside this file: safe to read, easy to
+diff), regenerated, deterministically, by::
+
+    python -m mtlviz.pretrained.figures              # every figure (about 1 minute, one thread)
+    python -m mtlviz.pretrained.figures sgd_tuning   # one of them
+
+``tests/test_lesson_figures.py`` recomputes every figure (a part of the SGD search, the rest in
+full) and compares it with the file, so a code change cannot leave a stale number in a lesson.
+Each function below is the computation a lesson used to run at start-up, with the same settings.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict
+
+from .._base import WeightsError
+from . import WEIGHTS_DIR, load_glyph_finetune, load_glyph_maml, load_glyph_metalstm
+
+__all__ = ["FIGURES", "FIGURES_COMMAND", "figures_path", "load_figure", "sgd_tuning", "fewshot_first_look",
+           "block_changes", "digits_shift"]
+
+FIGURES_COMMAND = "python -m mtlviz.pretrained.figures"
+#: The default SGD grid of lesson 05 (:func:`mtlviz.meta.metalstm.tune_sgd_lr`).
+SGD_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+
+
+def figures_path() -> Path:
+    return WEIGHTS_DIR / "lesson_figures.json"
+
+
+# -- lesson 01 -----------------------------------------------------------------------------------
+
+def fewshot_first_look(n_episodes: int = 40) -> Dict[str, object]:
+    """Lesson 01: the shipped 1-shot glyph MAML's query accuracy after 0…3 steps, and pixel
+    nearest neighbour's, on ``n_episodes`` 5-way 1-shot episodes of new characters (seed 1)."""
+    from ..data.glyphs import GlyphTasks
+    from ..meta.fewshot import PixelNearestNeighbour
+
+    maml = load_glyph_maml(k_shot=1)
+    episodes = GlyphTasks("evaluation", image_size=maml.image_size).sample_episodes(
+        n_tasks=n_episodes, n_way=5, k_shot=1, n_query=5, random_state=1)
+    return {"n_episodes": n_episodes,
+            "maml_accuracy_by_step": [float(a) for a in maml.accuracy_curve(episodes).mean(0)],
+            "pixel_nn_accuracy": float(PixelNearestNeighbour().episode_accuracy(episodes).mean())}
+
+
+# -- lesson 05 -----------------------------------------------------------------------------------
+
+def sgd_tuning(shots=(1, 5), grid=SGD_GRID, n_episodes: int = 20) -> Dict[str, object]:
+    """Lesson 05: the SGD baseline's learning rate, tuned per K on ``n_episodes`` episodes of the
+    *training* characters (:func:`mtlviz.meta.metalstm.tune_sgd_lr`, seed 0), from the shipped
+    Meta-LSTM's start c_0 with its number of steps: ``{"K": {"grid", "accuracy", "best"}}``."""
+    from ..data.glyphs import GlyphTasks
+    from ..meta.metalstm import tune_sgd_lr
+
+    result = {}
+    for k_shot in shots:
+        model = load_glyph_metalstm(k_shot)
+        best, table = tune_sgd_lr(model, GlyphTasks("background", image_size=model.image_size), grid=grid,
+                                  n_episodes=n_episodes, random_state=0)
+        result[str(k_shot)] = {"grid": list(table), "accuracy": list(table.values()), "best": best,
+                               "n_episodes": n_episodes, "n_steps": model.n_inner_steps}
+    return result
+
+
+# -- lesson 06 -----------------------------------------------------------------------------------
+
+def block_changes(settings=(4, 2, 0)) -> Dict[str, list]:
+    """Lesson 06: after training on one 10-way 5-shot digits episode (seed 0), the largest change
+    of any weight in each conv block, per setting (frozen blocks): ``{"setting": [per block]}``."""
+    from ..transfer.curves import N_BLOCKS, N_WAY, target_tasks, transfer_learner
+
+    episode = target_tasks("digits").sample_episodes(1, N_WAY, 5, 5, random_state=0)
+    backbone = load_glyph_finetune()
+    result = {}
+    for setting in settings:
+        learner = transfer_learner(setting, backbone)
+        adapted = learner.adapt(episode.x_support[0], episode.y_support[0])
+        result[str(setting)] = [max(float((adapted[name] - learner.backbone_[name]).abs().max())
+                                    for name in learner.backbone_ if name.split(".")[1] == str(block))
+                                for block in range(N_BLOCKS)]
+    return result
+
+
+# -- lesson 07 -----------------------------------------------------------------------------------
+
+def digits_shift(random_state: int = 0) -> Dict[str, list]:
+    """Lesson 07: source only, Deep CORAL and DANN (64 hidden units, 16 features, 300 steps) on
+    the blurred noisy digits of :func:`mtlviz.data.shifts.shifted_digits`, one seed:
+    ``{method: [accuracy on the clean source digits, on the shifted target test digits]}``."""
+    from ..data.shifts import shifted_digits
+    from ..transfer.domain import METHODS, DomainAdaptationClassifier
+
+    digits = shifted_digits(random_state=random_state)
+    result = {}
+    for method in METHODS:
+        model = DomainAdaptationClassifier(method, hidden=64, n_features=16, n_steps=300, random_state=random_state)
+        model.fit(digits.x_source, digits.y_source, digits.x_target)
+        result[method] = [model.score(digits.x_source, digits.y_source), model.score(digits.x_test, digits.y_test)]
+    return result
+
+
+#: name -> the function that computes it (with the lesson's settings as defaults)
+FIGURES: Dict[str, Callable[[], object]] = {"fewshot_first_look": fewshot_first_look, "sgd_tuning": sgd_tuning,
+                                            "block_changes": block_changes, "digits_shift": digits_shift}
+
+
+def _finite(value) -> bool:
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def load_figure(name: str, path=None):
+    """The shipped figure ``name`` (one of :data:`FIGURES`). A missing, corrupt or incomplete
+    file raises :class:`~mtlviz.WeightsError` naming the command that regenerates it."""
+    if name not in FIGURES:
+        raise ValueError(f"name must be one of {sorted(FIGURES)}; got {name!r}")
+    path = figures_path() if path is None else Path(path)
+    hint = f"Regenerate it with: {FIGURES_COMMAND} {name}"
+    try:
+        figures = json.loads(path.read_text())["figures"]
+        value = figures[name]
+    except FileNotFoundError as error:
+        raise WeightsError(f"lesson figures file {path} is missing. {hint}") from error
+    except (ValueError, KeyError, TypeError) as error:
+        raise WeightsError(f"lesson figures file {path} does not hold {name!r} ({error!r}). {hint}") from error
+    if not _finite(value):
+        raise WeightsError(f"lesson figures file {path} holds a non-finite number in {name!r}. {hint}")
+    return value
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"figures to compute, of {sorted(FIGURES)} (default: all)")
+    parser.add_argument("--out", default=None, help="file to write (default: the package's lesson_figures.json)")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(FIGURES))
+    if unknown:
+        parser.error(f"unknown figures {unknown}; choose from {sorted(FIGURES)}")
+    import torch
+
+    torch.set_num_threads(1)  # the numbers of one-thread kernels, bit for bit
+    out = Path(args.out) if args.out else figures_path()
+    figures = json.loads(out.read_text())["figures"] if out.exists() else {}
+    for name in args.names or sorted(FIGURES):
+        started = time.perf_counter()
+        figures[name] = FIGURES[name]()
+        print(f"{name}: {time.perf_counter() - started:.1f} s", flush=True)
+    out.write_text(json.dumps({"command": FIGURES_COMMAND, "figures": figures}, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The lesson figures shipped in mtlviz/pretrained/lesson_figures.json are what their code computes.
+
+Lessons 01, 05, 06 and 07 print these numbers at page open instead of computing them (issue 19:
+a lesson's opening cells do no multi-episode work). If a test here fails, a lesson states a
+number that the code no longer produces: regenerate with ``python -m mtlviz.pretrained.figures``.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mtlviz import WeightsError
+from mtlviz.pretrained import figures
+from mtlviz.pretrained.figures import FIGURES, load_figure
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+def test_every_figure_ships():
+    """A figure missing from the file would make its lesson show an error line instead of a number."""
+    for name in FIGURES:
+        assert load_figure(name)
+
+
+def test_first_look_at_maml_on_glyphs_is_recomputed_exactly():
+    """Lesson 01's preview (MAML 22% -> 99%, pixel nearest neighbour 67% on 40 episodes)."""
+    assert figures.fewshot_first_look() == load_figure("fewshot_first_look")
+
+
+def test_sgd_tuning_table_is_recomputed_for_one_rate():
+    """Lesson 05's grid search (2 K x 6 rates x 20 episodes, ~30 s): recompute one K at the rate
+    the file chose and at its neighbour, and compare with the file's table."""
+    shipped = load_figure("sgd_tuning")["1"]
+    best = shipped["best"]
+    neighbour = shipped["grid"][shipped["grid"].index(best) + 1]
+    again = figures.sgd_tuning(shots=(1,), grid=(best, neighbour))["1"]
+    expected = {a: acc for a, acc in zip(shipped["grid"], shipped["accuracy"])}
+    assert again["accuracy"] == [expected[best], expected[neighbour]]
+    assert again["best"] == best and shipped["n_steps"] == again["n_steps"]
+
+
+def test_block_changes_are_recomputed_exactly():
+    """Lesson 06: feature extraction leaves every block bit-identical, 2 frozen blocks move only
+    the top two; the file must hold what training computes."""
+    shipped = load_figure("block_changes")
+    assert figures.block_changes() == pytest.approx(shipped, abs=1e-6)
+    assert shipped["4"] == [0.0] * 4 and shipped["2"][:2] == [0.0, 0.0] and min(shipped["2"][2:]) > 0
+
+
+def test_digits_shift_is_recomputed():
+    """Lesson 07's three fits. Source only and CORAL are bit-reproducible on one thread; DANN's
+    adversarial training amplifies float rounding across processors, so it gets a tolerance."""
+    shipped, again = load_figure("digits_shift"), figures.digits_shift()
+    for method in ("source_only", "coral"):
+        assert again[method] == pytest.approx(shipped[method], abs=1e-6), method
+    assert again["dann"] == pytest.approx(shipped["dann"], abs=0.1)
+
+
+def test_a_missing_or_corrupt_file_names_the_command(tmp_path):
+    """A student must read how to get the numbers back, not a KeyError or JSONDecodeError."""
+    with pytest.raises(WeightsError, match=r"missing\. Regenerate it with: python -m mtlviz.pretrained.figures sgd_tuning"):
+        load_figure("sgd_tuning", tmp_path / "none.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(WeightsError, match="python -m mtlviz.pretrained.figures digits_shift"):
+        load_figure("digits_shift", bad)
+    nan = tmp_path / "nan.json"
+    nan.write_text(json.dumps({"figures": {"digits_shift": {"coral": [1.0, float("nan")]}}}))
+    with pytest.raises(WeightsError, match="non-finite"):
+        load_figure("digits_shift", nan)
+    with pytest.raises(ValueError, match=r"name must be one of \["):
+        load_figure("nope")
