@@ -37,4 +37,8 @@ if ! grep -qx -e "$(stamp_of "$EXTRA")" -e "$(stamp_of test)" "$STAMP" 2>/dev/nu
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$LOCK" -e "$ROOT${EXTRA:+[$EXTRA]}"
   stamp_of "$EXTRA" > "$STAMP"
 fi
+# The course's JupyterLab settings (no news pop-up, no update check) for `.venv/bin/jupyter lab`.
+mkdir -p "$VENV/share/jupyter/lab/settings"
+cmp -s "$ROOT/jupyter/lab/settings/overrides.json" "$VENV/share/jupyter/lab/settings/overrides.json" ||
+  cp "$ROOT/jupyter/lab/settings/overrides.json" "$VENV/share/jupyter/lab/settings/overrides.json"
 export PATH="$VENV/bin:$PATH"

@@ -292,3 +292,15 @@ def test_the_unit_tests_pass_at_the_bottom_of_the_ranges(tmp_path):
                               capture_output=True, text=True).stdout.split()
     assert versions == [RANGE_BOTTOMS[n] for n in ("numpy", "matplotlib", "scikit-learn", "ipympl")], versions
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_the_course_lab_settings_turn_the_news_off_and_set_up_installs_them():
+    """If this fails, students who open the lessons in JupyterLab get the "official Jupyter news"
+    pop-up and an update check (a request to the internet) on their first start."""
+    shipped = ROOT / "jupyter" / "lab" / "settings" / "overrides.json"
+    notification = json.loads(shipped.read_text())["@jupyterlab/apputils-extension:notification"]
+    assert notification == {"fetchNews": "false", "checkForUpdates": False}
+    # What scripts/setup.sh copied into this environment (where `jupyter lab` looks for overrides).
+    installed = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert installed.exists() and installed.read_text() == shipped.read_text(), installed
+    assert "jupyter/lab/settings/overrides.json" in (ROOT / "postBuild").read_text()
