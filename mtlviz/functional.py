@@ -45,6 +45,7 @@ __all__ = [
     "batched_meta_loss",
     "meta_gradient",
     "meta_value_and_grad",
+    "reptile_direction",
     "has_diverged",
     "stable_inner_lr",
     "query_loss_curve",
@@ -417,6 +418,43 @@ def meta_value_and_grad(model: nn.Module, params: Params, *batch: torch.Tensor,
     loss = batched_meta_loss(model, params, *batch, **kwargs)
     grads = torch.autograd.grad(loss, list(params.values()))
     return loss.detach(), dict(zip(params.keys(), grads))
+
+
+def reptile_direction(
+    model: nn.Module,
+    params: Params,
+    x_support: torch.Tensor,
+    y_support: torch.Tensor,
+    *,
+    inner_lr: float,
+    n_inner_steps: int = 1,
+    loss_fn: LossFn = mse_loss,
+) -> Params:
+    """Reptile's update direction (1/N) Σᵢ (θ̃ᵢ − θ), where θ̃ᵢ is θ after ``n_inner_steps`` steps
+    of gradient descent on task i's support set; Reptile then moves θ ← θ + ε·direction.
+
+    The steps are :func:`adapt_steps` (the package's one inner loop), first order: Reptile never
+    differentiates through them. ``x_support`` is ``(N, K, d)``, the tasks batched with ``vmap``.
+    With one step the direction is −α (1/N) Σᵢ ∇L_Tᵢ(θ), plain joint training on the support
+    sets; MAML-like terms appear from two steps on (Nichol et al. 2018, section 5). No graph is
+    kept.
+
+    References
+    ----------
+    Nichol, Achiam & Schulman, "On First-Order Meta-Learning Algorithms", arXiv:1803.02999, 2018,
+    algorithm 2 and section 5. Taught in ``notebooks/02_maml_formula_made_visible.ipynb``.
+    """
+    _check_adapt_args(inner_lr, n_inner_steps)
+    _check_task_tensors(x_support, y_support, "x_support", "y_support", batched=True)
+    params = {name: p.detach() for name, p in params.items()}
+
+    def one_task(xs, ys):
+        adapted = _adapt(model, params, xs, ys, inner_lr, n_inner_steps, True, loss_fn)  # θ̃ᵢ
+        return {name: adapted[name] - params[name] for name in params}  # θ̃ᵢ − θ
+
+    with torch.enable_grad():
+        steps = vmap(one_task)(x_support, y_support)
+    return {name: step.mean(0).detach() for name, step in steps.items()}
 
 
 def has_diverged(losses: torch.Tensor, *, growth: float = 100.0) -> bool:

@@ -294,3 +294,56 @@ def test_formula_dashboard_explains_its_marks_and_colours():
     assert dashboard._colorbar is not None
     dashboard.inner_lr = 0.35  # new contours: the colour bar must describe them, not the removed ones
     assert dashboard._colorbar.mappable is dashboard._contours["maml"][0]
+
+
+def test_formula_dashboard_k_control_keeps_the_tasks_and_shows_the_gap():
+    """Lesson 02's K control: more support points per task (2K query points), the same tasks'
+    lines, the closed-form minima marked, and the gap in the status line equal to the distance
+    between them; the gap panel's mean curve falls from K = 2 to K = 100."""
+    from mtlviz.widgets import FormulaDashboard
+
+    dashboard = FormulaDashboard(random_state=0)
+    lines = (dashboard.batch.amplitude.clone(), dashboard.batch.phase.clone())
+    assert "K = 5 support, 10 query points" in dashboard.status
+    dashboard.k_shot = 50
+    assert dashboard.batch.x_support.shape[1] == 50 and dashboard.batch.x_query.shape[1] == 100
+    assert torch.equal(dashboard.batch.amplitude, lines[0]) and torch.equal(dashboard.batch.phase, lines[1])
+    gap = float(re.search(r"gap (\d+\.\d+)", dashboard.status).group(1))
+    maml = dashboard._optimum_markers["maml"].get_xydata()[0]
+    joint = dashboard._optimum_markers["joint_on_maml"].get_xydata()[0]
+    assert gap == pytest.approx(np.linalg.norm(maml - joint), abs=0.006)
+    assert maml == pytest.approx(landscape_optimum(dashboard.batch, dashboard.inner_lr))
+    xs, means = dashboard._gap_mean.get_data()
+    assert list(xs) == [2, 3, 5, 10, 20, 50, 100] and means[-1] < means[0] / 3
+    with pytest.raises(Exception):
+        dashboard.k_slider.value = 7  # only the listed K values
+
+
+def landscape_optimum(batch, inner_lr):
+    from mtlviz.meta import landscape
+
+    return landscape.linear_maml_optimum(batch, inner_lr=inner_lr)
+
+
+def test_update_rules_dashboard_draws_three_steps_from_theta():
+    """Lesson 02's nonlinear dashboard: three arrows (MAML, first-order MAML, Reptile) start at θ,
+    equal in length (directions), point where update_directions says, and follow θ, α and k."""
+    from mtlviz.meta import landscape
+    from mtlviz.widgets.formula_dashboard import UpdateRulesDashboard
+
+    dashboard = UpdateRulesDashboard(random_state=1)
+    assert "first-order MAML" in dashboard.status and "Reptile k = 5" in dashboard.status
+    dashboard.w = 2.0
+    arrows = dashboard._step_arrows
+    assert np.allclose(arrows.get_offsets(), [[2.0, 0.5]] * 3)
+    lengths = np.hypot(arrows.U, arrows.V)
+    assert np.allclose(lengths, lengths[0]) and lengths[0] > 0
+    d = landscape.update_directions(dashboard.batch, 2.0, 0.5, inner_lr=0.2, model="sine", reptile_steps=5)
+    for k, step in enumerate([d.maml, d.first_order, d.reptile]):
+        drawn = np.array([arrows.U[k], arrows.V[k]])
+        assert drawn / np.linalg.norm(drawn) == pytest.approx(step / np.linalg.norm(step), abs=1e-9)
+    before = dashboard.maml_optimum.copy()
+    dashboard.inner_lr = 0.1
+    assert not np.allclose(before, dashboard.maml_optimum)
+    dashboard.reptile_steps = 1
+    assert "Reptile k = 1" in dashboard.status

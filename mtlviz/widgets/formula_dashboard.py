@@ -1,47 +1,77 @@
-"""Dashboard of lesson 02: the MAML objective of a two-parameter model, drawn term by term."""
+"""Dashboards of lesson 02: the MAML objective of two-parameter models, drawn term by term.
+
+:class:`FormulaDashboard`: the line f_θ(x) = w·x + b, its tasks' losses, the joint and MAML
+landscapes, and how far apart their optima are against K. :class:`UpdateRulesDashboard`: the
+sine f_θ(x) = w·sin(x − b), where MAML's optimum truly differs, with MAML's, first-order MAML's
+and Reptile's steps drawn from the same θ.
+"""
 from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
-from traitlets import Float, Unicode
+from traitlets import Float, Int, Unicode
 
 from ..meta import landscape
 from .._validation import check_int
-from ..data.tasks import LineTasks
+from ..data.tasks import LineTasks, SinusoidTasks
 from ._canvas import BlitManager, interactive_figure
 
-__all__ = ["FormulaDashboard"]
+__all__ = ["FormulaDashboard", "UpdateRulesDashboard", "SUPPORT_SIZES", "SINE_TASKS"]
 
 TASK_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
 LIMITS = (-3.0, 3.0)
+#: The K control's values: support points per task (each task also has 2K query points).
+SUPPORT_SIZES = (2, 3, 5, 10, 20, 50, 100)
+#: Meta-batches of the line family averaged in the gap-against-K panel.
+GAP_BATCHES = 200
+#: The nonlinear lesson's tasks: lesson 03's sinusoids with amplitudes in [0.5, 2], so that one α
+#: suits every task (the curvature along the phase grows with the amplitude squared).
+SINE_TASKS = SinusoidTasks(amplitude_range=(0.5, 2.0))
+SINE_LIMITS = ((-0.5, 3.0), (-1.0, 4.0))
+SINE_SUPPORT, SINE_QUERY = 10, 20
+STEP_COLORS = {"maml": "#d62728", "first_order": "#ff9896", "reptile": "#1f77b4"}
+
+
+def _vec(v) -> str:
+    return f"({v[0]:+.3f}, {v[1]:+.3f})"
+
+
+def _pair(v) -> str:
+    return f"({v[0]:+.2f}, {v[1]:+.2f})"
+
+
+def _slider_style():
+    return {"description_width": "130px"}, widgets.Layout(width="370px")
 
 
 class FormulaDashboard(widgets.VBox):
-    """θ = (w, b) of f_θ(x) = w·x + b: tasks' losses, adapted θ'ᵢ, joint and MAML objectives.
+    """θ = (w, b) of f_θ(x) = w·x + b: tasks' losses, adapted θ'ᵢ, joint and MAML objectives,
+    and the distance between their optima against K.
 
     Parameters
     ----------
     n_tasks : int
         Tasks in the meta-batch, in [2, 6].
     random_state : int
-        Seeds the tasks (support and query points).
+        Seeds the tasks (support and query points); changing K keeps the tasks' lines.
 
-    Public state: ``w``, ``b`` (θ) and ``inner_lr`` (α), linked to the sliders; ``status`` is
-    the line under the plot (meta-gradients and their finite-difference check).
+    Public state: ``w``, ``b`` (θ), ``inner_lr`` (α) and ``k_shot`` (K support points per task,
+    2K query points), linked to the sliders; ``status`` is the line under the plot
+    (meta-gradients, their finite-difference check, and the optima's gap).
     """
 
     w = Float(0.5)
     b = Float(-1.0)
     inner_lr = Float(0.15)
+    k_shot = Int(5)
     status = Unicode("")
 
     def __init__(self, *, n_tasks: int = 4, random_state: int = 0, **kwargs):
         super().__init__(**kwargs)
-        n_tasks = check_int("n_tasks", n_tasks, 2, len(TASK_COLORS))
-        check_int("random_state", random_state, 0, 2**31 - 1)
-        self.batch = LineTasks().sample_batch(n_tasks, 5, 10, random_state=random_state)
-        style = {"description_width": "120px"}
-        layout = widgets.Layout(width="360px")
+        self.n_tasks = check_int("n_tasks", n_tasks, 2, len(TASK_COLORS))
+        self.random_state = check_int("random_state", random_state, 0, 2**31 - 1)
+        self.batch = self._sample(self.k_shot)
+        style, layout = _slider_style()
         self.w_slider = widgets.FloatSlider(value=self.w, min=LIMITS[0], max=LIMITS[1], step=0.05,
                                             description="θ: w (slope)", style=style, layout=layout)
         self.b_slider = widgets.FloatSlider(value=self.b, min=LIMITS[0], max=LIMITS[1], step=0.05,
@@ -49,13 +79,18 @@ class FormulaDashboard(widgets.VBox):
         self.alpha_slider = widgets.FloatSlider(value=self.inner_lr, min=0.0, max=0.4, step=0.01,
                                                 description="α (inner lr)", continuous_update=False,
                                                 readout_format=".2f", style=style, layout=layout)
-        for name, slider in [("w", self.w_slider), ("b", self.b_slider), ("inner_lr", self.alpha_slider)]:
+        self.k_slider = widgets.SelectionSlider(options=SUPPORT_SIZES, value=self.k_shot,
+                                                description="K (support points)", continuous_update=False,
+                                                style=style, layout=layout)
+        for name, slider in [("w", self.w_slider), ("b", self.b_slider), ("inner_lr", self.alpha_slider),
+                             ("k_shot", self.k_slider)]:
             widgets.link((slider, "value"), (self, name))
 
-        self.figure, self._canvas = interactive_figure(12.5, 4.2)
-        self._axes = self.figure.subplots(1, 3)
-        titles = ["tasks' losses L_Tᵢ(θ); arrows θ → θ'ᵢ", "joint training: Σᵢ L_Tᵢ(θ) / N",
-                  "MAML: Σᵢ L_Tᵢ(θ'ᵢ) / N; arrows −∇θ"]
+        self.figure, self._canvas = interactive_figure(14.5, 4.3)
+        self._axes = self.figure.subplots(1, 4, width_ratios=[1, 1, 1, 0.85])
+        titles = [r"tasks' support losses $L^{tr}_{T_i}(\theta)$;" "\n" r"arrows $\theta \to \theta'_i$",
+                  r"joint training: $\frac{1}{N}\sum_i L^{val}_{T_i}(\theta)$",
+                  r"MAML: $\frac{1}{N}\sum_i L^{val}_{T_i}(\theta'_i)$;" "\n" r"arrows $-\nabla_\theta$"]
         for ax, title in zip(self._axes, titles):
             ax.set_xlim(*LIMITS)
             ax.set_ylim(*LIMITS)
@@ -63,17 +98,11 @@ class FormulaDashboard(widgets.VBox):
             ax.set_xlabel("w")
             ax.set_ylabel("b")
             ax.set_title(title, fontsize=10)
-        for i, grid in enumerate(landscape.task_loss_grids(self.batch, limits=LIMITS)):
-            self._axes[0].contour(grid.w, grid.b, grid.values.T, levels=np.quantile(grid.values, [0.02, 0.1, 0.3]),
-                                  colors=TASK_COLORS[i], linewidths=1.0)
-        self._optima = landscape.task_optima(self.batch)  # θ*ᵢ, the centre of each task's contours
-        for i, (w_star, b_star) in enumerate(self._optima):
-            self._axes[0].plot([w_star], [b_star], "P", color=TASK_COLORS[i], mec="k", ms=9, zorder=4,
-                               label=f"task {i + 1}: minimum θ*" if i == 0 else f"task {i + 1}")
+        self._task_artists = []
         self._axes[0].plot([], [], "k*", ms=10, label="θ (the sliders)")
         self._axes[0].plot([], [], "o", color="#bbbbbb", mec="k", ms=6, label="θ'ᵢ after one step")
         self._contours = {}
-        self._theta_markers = [ax.plot([], [], "k*", ms=13, zorder=6)[0] for ax in self._axes]
+        self._theta_markers = [ax.plot([], [], "k*", ms=13, zorder=6)[0] for ax in self._axes[:3]]
         self._adapted_markers = self._axes[0].scatter(np.zeros(n_tasks), np.zeros(n_tasks), c=TASK_COLORS[:n_tasks],
                                                       s=30, zorder=6, edgecolors="k")
         self._task_arrows = self._axes[0].quiver(np.zeros(n_tasks), np.zeros(n_tasks), np.zeros(n_tasks),
@@ -82,45 +111,113 @@ class FormulaDashboard(widgets.VBox):
         self._grad_arrows = self._axes[2].quiver(np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2),
                                                  color=["#d62728", "#ff9896"], angles="xy", scale_units="xy", scale=1,
                                                  width=0.012, zorder=5)
-        self._axes[2].plot([], [], color="#d62728", lw=3, label="second order (exact)")
-        self._axes[2].plot([], [], color="#ff9896", lw=3, label="first order (no Hessian)")
-        self._axes[2].legend(loc="lower left", fontsize=7)
-        self._axes[0].legend(loc="lower left", fontsize=6.5, framealpha=0.85)
+        self._optimum_markers = {
+            "joint": self._axes[1].plot([], [], "wX", ms=10, mec="k", zorder=4, label="minimum")[0],
+            "maml": self._axes[2].plot([], [], "wX", ms=10, mec="k", zorder=4, label="MAML minimum")[0],
+            "joint_on_maml": self._axes[2].plot([], [], "o", mfc="none", mec="k", mew=1.5, ms=9, zorder=4,
+                                                label="joint minimum")[0],
+        }
+        self._gap_line = self._axes[2].plot([], [], "k:", lw=1.2, zorder=3)[0]
+        self._axes[2].plot([], [], color="#d62728", lw=3, label="−∇θ second order (exact)")
+        self._axes[2].plot([], [], color="#ff9896", lw=3, label="−∇θ first order (no Hessian)")
+        self._axes[2].legend(loc="lower left", fontsize=6.5, framealpha=0.85)
+        self._axes[1].legend(handles=[self._optimum_markers["joint"]], loc="lower left", fontsize=7)
+        gap_ax = self._axes[3]
+        gap_ax.set_xscale("log")
+        gap_ax.set_xlabel("K, support points per task (query: 2K)")
+        gap_ax.set_ylabel(r"$\|\theta_{MAML} - \theta_{joint}\|$")
+        gap_ax.set_title("distance between the two minima\n(closed form)", fontsize=10)
+        gap_ax.set_xticks(SUPPORT_SIZES, [str(k) for k in SUPPORT_SIZES])
+        gap_ax.minorticks_off()
+        self._gap_mean = gap_ax.plot([], [], "-o", color="#555555", ms=4,
+                                     label=f"mean over {GAP_BATCHES} draws of {n_tasks} tasks")[0]
+        self._gap_band = None
+        self._gap_here = gap_ax.plot([], [], "k*", ms=12, zorder=5, label="these tasks, this K")[0]
+        gap_ax.legend(loc="upper right", fontsize=7)
         self._colorbar = None
         self._blitter = BlitManager(self._canvas, [*self._theta_markers, self._adapted_markers, self._task_arrows,
                                                    self._grad_arrows])
         self._status_label = widgets.HTML()
         self._status_label.add_class("mtlviz-status")
-        self.children = [widgets.HBox([widgets.VBox([self.w_slider, self.b_slider]), self.alpha_slider]),
+        self.children = [widgets.HBox([widgets.VBox([self.w_slider, self.b_slider]),
+                                       widgets.VBox([self.alpha_slider, self.k_slider])]),
                          self._canvas, self._status_label]
+        self._draw_tasks()
+        self._draw_gap_curve()
         self._draw_objectives()
         self._move_theta()
         self.observe(self._on_theta_change, names=["w", "b"])
         self.observe(self._on_alpha_change, names=["inner_lr"])
+        self.observe(self._on_k_change, names=["k_shot"])
+
+    def _sample(self, k_shot):
+        # The same seed draws the same slopes and intercepts first, whatever K: only the points change.
+        return LineTasks().sample_batch(self.n_tasks, k_shot, 2 * k_shot, random_state=self.random_state)
+
+    def _draw_tasks(self):
+        """Each task's support-loss contours and its minimum θ*ᵢ (redrawn when K changes)."""
+        ax = self._axes[0]
+        for artist in self._task_artists:
+            artist.remove()
+        self._task_artists = []
+        for i, grid in enumerate(landscape.task_loss_grids(self.batch, limits=LIMITS)):
+            levels = np.unique(np.quantile(grid.values, [0.02, 0.1, 0.3]))
+            self._task_artists.append(ax.contour(grid.w, grid.b, grid.values.T, levels=levels,
+                                                 colors=TASK_COLORS[i], linewidths=1.0))
+        self._optima = landscape.task_optima(self.batch)  # θ*ᵢ, the centre of each task's contours
+        for i, (w_star, b_star) in enumerate(self._optima):
+            self._task_artists.append(ax.plot([w_star], [b_star], "P", color=TASK_COLORS[i], mec="k", ms=9, zorder=4,
+                                              label=f"task {i + 1}: minimum θ*" if i == 0 else f"task {i + 1}")[0])
+        handles, labels = ax.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda j: (not labels[j].startswith("task"), labels[j]))
+        ax.legend([handles[j] for j in order], [labels[j] for j in order], loc="lower left", fontsize=6.5,
+                  framealpha=0.85)
+
+    def _draw_gap_curve(self):
+        """Mean distance between the MAML and joint minima against K, for the current α."""
+        gap = landscape.optimum_gap_by_support_size(SUPPORT_SIZES, inner_lr=self.inner_lr, n_tasks=self.n_tasks,
+                                                    n_batches=GAP_BATCHES, random_state=1)
+        self._gap = gap
+        self._gap_mean.set_data(gap.support_sizes, gap.mean)
+        if self._gap_band is not None:
+            self._gap_band.remove()
+        self._gap_band = self._axes[3].fill_between(gap.support_sizes, gap.mean - gap.ci95, gap.mean + gap.ci95,
+                                                    color="#555555", alpha=0.2, lw=0)
 
     def _draw_objectives(self):
-        """Contours of the joint and MAML objectives for the current α (a full redraw)."""
+        """Contours of the joint and MAML objectives for the current α and K (a full redraw)."""
         grids = landscape.objective_grids(self.batch, inner_lr=self.inner_lr, limits=LIMITS)
+        self._terms = landscape.linear_maml_terms(self.batch, inner_lr=self.inner_lr)
         # One colour scale for both panels, so that equal colours mean equal loss.
         both = np.concatenate([grids["joint"].values.ravel(), grids["maml"].values.ravel()])
-        levels = np.quantile(both, np.linspace(0.0, 0.9, 14))
+        levels = np.unique(np.quantile(both, np.linspace(0.0, 0.9, 14)))
         for key, ax in [("joint", self._axes[1]), ("maml", self._axes[2])]:
-            for artist in self._contours.get(key, []):
-                artist.remove()
+            if key in self._contours:
+                self._contours[key][0].remove()  # the old filled contours; the minimum's marker stays
             grid = grids[key]
-            i, j = np.unravel_index(np.argmin(grid.values), grid.values.shape)
-            self._contours[key] = [
-                ax.contourf(grid.w, grid.b, grid.values.T, levels=levels, cmap="viridis_r", extend="max", zorder=1),
-                ax.plot([grid.w[i]], [grid.b[j]], "wX", ms=10, mec="k", zorder=4, label="minimum")[0],
-            ]
+            self._contours[key] = [ax.contourf(grid.w, grid.b, grid.values.T, levels=levels, cmap="viridis_r",
+                                               extend="max", zorder=1), self._optimum_markers[key]]
+        # The minima from the closed form (exact), not the grid's best point.
+        maml, joint = self._terms.optimum, self._terms.joint_optimum
+        self._optimum_markers["joint"].set_data([joint[0]], [joint[1]])
+        self._optimum_markers["maml"].set_data([maml[0]], [maml[1]])
+        self._optimum_markers["joint_on_maml"].set_data([joint[0]], [joint[1]])
+        self._gap_line.set_data([joint[0], maml[0]], [joint[1], maml[1]])
         filled = self._contours["maml"][0]
         if self._colorbar is None:  # one colour bar for both panels: they share the levels
-            self._colorbar = self.figure.colorbar(filled, ax=list(self._axes[1:]), shrink=0.8, pad=0.02)
-            self._colorbar.set_label("mean loss (both panels)", fontsize=8)
-            self._axes[1].legend(handles=[self._contours["joint"][1]], loc="lower left", fontsize=7)
+            self._colorbar = self.figure.colorbar(filled, ax=list(self._axes[1:3]), shrink=0.8, pad=0.02)
+            self._colorbar.set_label("mean query loss (both panels)", fontsize=8)
         else:
             self._colorbar.update_normal(filled)
         self._grids = grids
+        self._gap_here.set_data([self.k_shot], [self.optimum_gap])
+        top = max(float(np.max(self._gap.mean + self._gap.ci95)), self.optimum_gap, 0.05) * 1.15  # α = 0: all zero
+        self._axes[3].set_ylim(0.0, top)
+
+    @property
+    def optimum_gap(self) -> float:
+        """‖θ_MAML − θ_joint‖ for the tasks on screen, from the closed form."""
+        return float(np.linalg.norm(self._terms.optimum - self._terms.joint_optimum))
 
     def _move_theta(self):
         """θ, θ'ᵢ and the meta-gradients for the current θ and α (only these artists redraw)."""
@@ -144,20 +241,190 @@ class FormulaDashboard(widgets.VBox):
         self._status_label.value = self.status
 
     def summary(self) -> str:
-        """Meta-gradient with and without the Hessian term, and the finite-difference check."""
+        """Meta-gradient with and without the Hessian term, the finite-difference check, and the
+        distance between the MAML and joint minima at this K."""
         p = self._parts
-
-        def vec(v):
-            return f"({v[0]:+.3f}, {v[1]:+.3f})"
-
-        return (f"θ = ({self.w:.2f}, {self.b:.2f}), α = {self.inner_lr:.2f} · meta-gradient {vec(p.full)}, "
-                f"first-order {vec(p.first_order)}, Hessian term {vec(p.hessian_term)} · "
-                f"finite differences agree to {p.finite_difference_error:.0e}")
+        k_index = self._gap.support_sizes.index(self.k_shot)
+        return (f"θ = ({self.w:.2f}, {self.b:.2f}), α = {self.inner_lr:.2f} · meta-gradient {_vec(p.full)}, "
+                f"first-order {_vec(p.first_order)}, Hessian term {_vec(p.hessian_term)} · "
+                f"finite differences agree to {p.finite_difference_error:.0e}<br>"
+                f"K = {self.k_shot} support, {2 * self.k_shot} query points per task · MAML minimum "
+                f"{_pair(self._terms.optimum)}, joint minimum {_pair(self._terms.joint_optimum)}: "
+                f"gap {self.optimum_gap:.2f} (mean over {GAP_BATCHES} draws at this K: "
+                f"{self._gap.mean[k_index]:.2f})")
 
     def _on_theta_change(self, change):
         self._move_theta()
 
     def _on_alpha_change(self, change):
+        self._draw_gap_curve()
+        self._redraw()
+
+    def _on_k_change(self, change):
+        self.batch = self._sample(self.k_shot)
+        self._draw_tasks()
+        self._redraw()
+
+    def _redraw(self):
         self._draw_objectives()
         self._canvas.draw_idle()  # contours changed: a full redraw, which re-caches the background
+        self._move_theta()
+
+
+class UpdateRulesDashboard(widgets.VBox):
+    """θ = (w, b) of f_θ(x) = w·sin(x − b): joint and MAML landscapes, their minima, and the
+    steps of MAML (second order), first-order MAML and Reptile from the same θ.
+
+    Parameters
+    ----------
+    n_tasks : int
+        Tasks in the meta-batch, in [2, 6], drawn from :data:`SINE_TASKS` with 10 support and
+        20 query points each.
+    random_state : int
+        Seeds the tasks.
+
+    Public state: ``w``, ``b`` (θ), ``inner_lr`` (α) and ``reptile_steps`` (Reptile's inner
+    steps k), linked to the sliders; ``status`` is the line under the plot.
+    """
+
+    w = Float(1.0)
+    b = Float(0.5)
+    inner_lr = Float(0.2)
+    reptile_steps = Int(5)
+    status = Unicode("")
+
+    def __init__(self, *, n_tasks: int = 4, random_state: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        n_tasks = check_int("n_tasks", n_tasks, 2, len(TASK_COLORS))
+        check_int("random_state", random_state, 0, 2**31 - 1)
+        self.batch = SINE_TASKS.sample_batch(n_tasks, SINE_SUPPORT, SINE_QUERY, random_state=random_state)
+        style, layout = _slider_style()
+        (w_low, w_high), (b_low, b_high) = SINE_LIMITS
+        self.w_slider = widgets.FloatSlider(value=self.w, min=w_low, max=w_high, step=0.05,
+                                            description="θ: w (amplitude)", style=style, layout=layout)
+        self.b_slider = widgets.FloatSlider(value=self.b, min=b_low, max=b_high, step=0.05,
+                                            description="θ: b (phase)", style=style, layout=layout)
+        self.alpha_slider = widgets.FloatSlider(value=self.inner_lr, min=0.0, max=0.3, step=0.01,
+                                                description="α (inner lr)", continuous_update=False,
+                                                readout_format=".2f", style=style, layout=layout)
+        self.steps_slider = widgets.IntSlider(value=self.reptile_steps, min=1, max=10,
+                                              description="k (Reptile steps)", continuous_update=False,
+                                              style=style, layout=layout)
+        for name, slider in [("w", self.w_slider), ("b", self.b_slider), ("inner_lr", self.alpha_slider),
+                             ("reptile_steps", self.steps_slider)]:
+            widgets.link((slider, "value"), (self, name))
+
+        self.figure, self._canvas = interactive_figure(14.0, 4.3)
+        self._axes = self.figure.subplots(1, 3)
+        curves_ax, joint_ax, maml_ax = self._axes
+        x = np.linspace(-5.0, 5.0, 200)
+        for i in range(n_tasks):
+            amplitude, phase = float(self.batch.amplitude[i]), float(self.batch.phase[i])
+            curves_ax.plot(x, amplitude * np.sin(x - phase), color=TASK_COLORS[i], lw=1.2,
+                           label=f"task {i + 1}: A = {amplitude:.2f}, φ = {phase:.2f}")
+        self._x = x
+        self._model_curve = curves_ax.plot(x, np.zeros_like(x), "k-", lw=2.2, label="f_θ(x) = w·sin(x − b)")[0]
+        curves_ax.set_xlabel("x")
+        curves_ax.set_ylabel("y")
+        curves_ax.set_ylim(-3.2, 3.2)
+        curves_ax.set_title("tasks y = A·sin(x − φ) and the model at θ", fontsize=10)
+        curves_ax.legend(loc="lower left", fontsize=6.5, framealpha=0.85, ncol=1)
+        for ax, title in [(joint_ax, r"joint training: $\frac{1}{N}\sum_i L^{val}_{T_i}(\theta)$"),
+                          (maml_ax, r"MAML: $\frac{1}{N}\sum_i L^{val}_{T_i}(\theta'_i)$;" "\n"
+                                    "steps from θ (directions only, equal lengths)")]:
+            ax.set_xlim(*SINE_LIMITS[0])
+            ax.set_ylim(*SINE_LIMITS[1])
+            ax.set_xlabel("w (amplitude)")
+            ax.set_ylabel("b (phase)")
+            ax.set_title(title, fontsize=10)
+        self._contours = {}
+        self._joint_optimum = landscape.numerical_maml_optimum(self.batch, inner_lr=0.0, model="sine",
+                                                               limits=SINE_LIMITS, n_points=40)
+        self._optimum_markers = {
+            "joint": joint_ax.plot(*self._joint_optimum, "wX", ms=10, mec="k", zorder=4, label="minimum")[0],
+            "maml": maml_ax.plot([], [], "wX", ms=10, mec="k", zorder=4, label="MAML minimum")[0],
+            "joint_on_maml": maml_ax.plot(*self._joint_optimum, "o", mfc="none", mec="k", mew=1.5, ms=9, zorder=4,
+                                          label="joint minimum")[0],
+        }
+        joint_ax.legend(handles=[self._optimum_markers["joint"]], loc="lower left", fontsize=7)
+        self._theta_markers = [ax.plot([], [], "k*", ms=13, zorder=6)[0] for ax in (joint_ax, maml_ax)]
+        self._step_arrows = maml_ax.quiver(np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(3),
+                                           color=list(STEP_COLORS.values()), angles="xy", scale_units="xy", scale=1,
+                                           width=0.012, zorder=5)
+        step_handles = [maml_ax.plot([], [], color=color, lw=3)[0] for color in STEP_COLORS.values()]
+        maml_ax.legend([self._optimum_markers["maml"], self._optimum_markers["joint_on_maml"], *step_handles],
+                       ["MAML minimum", "joint minimum", "MAML step (second order)", "first-order MAML step",
+                        "Reptile step (k inner steps)"], loc="lower left", fontsize=6.5, framealpha=0.85)
+        self._colorbar = None
+        self._blitter = BlitManager(self._canvas, [*self._theta_markers, self._step_arrows, self._model_curve])
+        self._status_label = widgets.HTML()
+        self._status_label.add_class("mtlviz-status")
+        self.children = [widgets.HBox([widgets.VBox([self.w_slider, self.b_slider]),
+                                       widgets.VBox([self.alpha_slider, self.steps_slider])]),
+                         self._canvas, self._status_label]
+        self._draw_objectives()
+        self._move_theta()
+        self.observe(self._on_theta_change, names=["w", "b"])
+        self.observe(self._on_landscape_change, names=["inner_lr"])
+        self.observe(self._on_steps_change, names=["reptile_steps"])
+
+    def _draw_objectives(self):
+        grids = landscape.objective_grids(self.batch, inner_lr=self.inner_lr, limits=SINE_LIMITS, model="sine")
+        both = np.concatenate([grids["joint"].values.ravel(), grids["maml"].values.ravel()])
+        levels = np.unique(np.quantile(both, np.linspace(0.0, 0.9, 14)))
+        for key, ax in [("joint", self._axes[1]), ("maml", self._axes[2])]:
+            for artist in self._contours.get(key, []):
+                artist.remove()
+            grid = grids[key]
+            self._contours[key] = [ax.contourf(grid.w, grid.b, grid.values.T, levels=levels, cmap="viridis_r",
+                                               extend="max", zorder=1)]
+        self.maml_optimum = landscape.numerical_maml_optimum(self.batch, inner_lr=self.inner_lr, model="sine",
+                                                             limits=SINE_LIMITS, n_points=40)
+        self._optimum_markers["maml"].set_data([self.maml_optimum[0]], [self.maml_optimum[1]])
+        filled = self._contours["maml"][0]
+        if self._colorbar is None:
+            self._colorbar = self.figure.colorbar(filled, ax=list(self._axes[1:]), shrink=0.8, pad=0.02)
+            self._colorbar.set_label("mean query loss (both panels)", fontsize=8)
+        else:
+            self._colorbar.update_normal(filled)
+
+    @property
+    def joint_optimum(self) -> np.ndarray:
+        return self._joint_optimum
+
+    def _move_theta(self):
+        w, b = self.w, self.b
+        for marker in self._theta_markers:
+            marker.set_data([w], [b])
+        self._model_curve.set_ydata(w * np.sin(self._x - b))
+        d = landscape.update_directions(self.batch, w, b, inner_lr=self.inner_lr, model="sine",
+                                        reptile_steps=self.reptile_steps)
+        self.directions = d
+        steps = np.stack([d.maml, d.first_order, d.reptile])
+        norms = np.linalg.norm(steps, axis=1, keepdims=True)
+        steps = np.where(norms > 1e-12, steps / np.maximum(norms, 1e-12), 0.0) * 0.8  # directions, fixed length
+        self._step_arrows.set_offsets(np.tile([w, b], (3, 1)))
+        self._step_arrows.set_UVC(steps[:, 0], steps[:, 1])
+        self._blitter.update()
+        self.status = self.summary()
+        self._status_label.value = self.status
+
+    def summary(self) -> str:
+        d = self.directions
+        return (f"θ = ({self.w:.2f}, {self.b:.2f}), α = {self.inner_lr:.2f} · steps: MAML {_vec(d.maml)}, "
+                f"first-order MAML {_vec(d.first_order)} ({d.first_order_angle:.0f}° from MAML's), "
+                f"Reptile k = {self.reptile_steps} {_vec(d.reptile)} ({d.reptile_angle:.0f}°) · "
+                f"MAML's step agrees with finite differences to {d.finite_difference_error:.0e}<br>"
+                f"MAML minimum {_pair(self.maml_optimum)}, joint minimum {_pair(self.joint_optimum)}: "
+                f"gap {np.linalg.norm(self.maml_optimum - self.joint_optimum):.2f}")
+
+    def _on_theta_change(self, change):
+        self._move_theta()
+
+    def _on_landscape_change(self, change):
+        self._draw_objectives()
+        self._canvas.draw_idle()  # contours changed: a full redraw, which re-caches the background
+        self._move_theta()
+
+    def _on_steps_change(self, change):
         self._move_theta()
