@@ -28,6 +28,11 @@ def test_first_look_at_maml_on_glyphs_is_recomputed_exactly():
     assert figures.fewshot_first_look() == load_figure("fewshot_first_look")
 
 
+def test_seed_corrected_training_is_recomputed_exactly():
+    """Lesson 04's 300 corrected outer steps (meta-loss 3.02 -> 2.48)."""
+    assert figures.seed_corrected_training() == load_figure("seed_corrected_training")
+
+
 def test_sgd_tuning_table_is_recomputed_for_one_rate():
     """Lesson 05's grid search (2 K x 6 rates x 20 episodes, ~30 s): recompute one K at the rate
     the file chose and at its neighbour, and compare with the file's table."""

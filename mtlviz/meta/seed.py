@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from typing import Dict, NamedTuple
 
-from .maml import MAML
-from ..data.tasks import QueryIsSupport, SinusoidTasks
+import torch
 
-__all__ = ["SEED_SNIPPET", "Variant", "VARIANTS", "variant_estimator", "variant_tasks"]
+from .. import functional
+from .._validation import check_int
+from ..data.tasks import QueryIsSupport, SinusoidTasks
+from ..nets import sinusoid_mlp
+from .maml import MAML, outer_step
+
+__all__ = ["SEED_SNIPPET", "Variant", "VARIANTS", "variant_estimator", "variant_tasks", "corrected_training"]
 
 #: The code example of seed §5, verbatim (TensorFlow; shown as text, never run).
 SEED_SNIPPET = 'import tensorflow as tf\n\ndef maml(model, x, y, inner_lr, outer_lr):\n  with tf.GradientTape() as outer_tape:\n    with tf.GradientTape() as inner_tape:\n      y_pred = model(x)\n      loss = tf.keras.losses.categorical_crossentropy(y, y_pred)\n    grads = inner_tape.gradient(loss, model.trainable_variables)\n    updated_model = tf.nest.map_structure(lambda v, g: v - inner_lr * g,\n                                         model.trainable_variables, grads)\n    y_pred = updated_model(x)\n    loss = tf.keras.losses.categorical_crossentropy(y, y_pred)\n  grads = outer_tape.gradient(loss, model.trainable_variables)\n  optimizer.apply_gradients(zip(grads, model.trainable_variables))\n'
@@ -67,3 +72,24 @@ def variant_estimator(name: str, *, n_outer_steps: int = 3000, random_state: int
     return MAML(inner_lr=0.01, outer_lr=1e-3, n_inner_steps=1, meta_batch_size=ALL_VARIANTS[name].meta_batch_size,
                 n_outer_steps=n_outer_steps * STEP_FACTOR.get(name, 1), k_shot=5, k_query=10,
                 random_state=random_state)
+
+
+def corrected_training(n_steps: int = 300, report_every: int = 100) -> Dict[int, float]:
+    """The seed's example, corrected, run as a training loop (lesson 04): the meta-loss every
+    ``report_every`` outer steps, ``{step: meta-loss}``. Lesson 04 shows this source and the
+    shipped result (``python -m mtlviz.pretrained.figures seed_corrected_training``)."""
+    n_steps = check_int("n_steps", n_steps, 1, 100_000)
+    report_every = check_int("report_every", report_every, 1, 100_000)
+    model = sinusoid_mlp(seed=0)  # 1-40-40-1 ReLU network, seeded initial θ
+    params = functional.get_params(model, requires_grad=True)
+    outer_lr = 1e-3
+    outer_optimizer = torch.optim.Adam(params.values(), lr=outer_lr)  # bug 4 fixed: defined once, uses β
+    tasks = SinusoidTasks()
+    generator = torch.Generator().manual_seed(0)
+    losses = {}
+    for step in range(1, n_steps + 1):
+        batch = tasks.sample_batch(n_tasks=25, n_support=5, n_query=10, random_state=generator)  # bugs 2, 3 fixed
+        meta_loss = outer_step(model, params, outer_optimizer, batch, inner_lr=0.01)
+        if step % report_every == 0:
+            losses[step] = meta_loss
+    return losses

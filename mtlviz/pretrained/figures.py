@@ -26,7 +26,7 @@ from .._base import WeightsError
 from . import WEIGHTS_DIR, load_glyph_finetune, load_glyph_maml, load_glyph_metalstm
 
 __all__ = ["FIGURES", "FIGURES_COMMAND", "figures_path", "load_figure", "sgd_tuning", "fewshot_first_look",
-           "block_changes", "digits_shift"]
+           "seed_corrected_training", "block_changes", "digits_shift"]
 
 FIGURES_COMMAND = "python -m mtlviz.pretrained.figures"
 #: The default SGD grid of lesson 05 (:func:`mtlviz.meta.metalstm.tune_sgd_lr`).
@@ -51,6 +51,15 @@ def fewshot_first_look(n_episodes: int = 40) -> Dict[str, object]:
     return {"n_episodes": n_episodes,
             "maml_accuracy_by_step": [float(a) for a in maml.accuracy_curve(episodes).mean(0)],
             "pixel_nn_accuracy": float(PixelNearestNeighbour().episode_accuracy(episodes).mean())}
+
+
+# -- lesson 04 -----------------------------------------------------------------------------------
+
+def seed_corrected_training() -> Dict[str, float]:
+    """Lesson 04: :func:`mtlviz.meta.seed.corrected_training`, 300 outer steps: ``{"step": loss}``."""
+    from ..meta.seed import corrected_training
+
+    return {str(step): loss for step, loss in corrected_training().items()}
 
 
 # -- lesson 05 -----------------------------------------------------------------------------------
@@ -110,8 +119,10 @@ def digits_shift(random_state: int = 0) -> Dict[str, list]:
 
 
 #: name -> the function that computes it (with the lesson's settings as defaults)
-FIGURES: Dict[str, Callable[[], object]] = {"fewshot_first_look": fewshot_first_look, "sgd_tuning": sgd_tuning,
-                                            "block_changes": block_changes, "digits_shift": digits_shift}
+FIGURES: Dict[str, Callable[[], object]] = {"fewshot_first_look": fewshot_first_look,
+                                            "seed_corrected_training": seed_corrected_training,
+                                            "sgd_tuning": sgd_tuning, "block_changes": block_changes,
+                                            "digits_shift": digits_shift}
 
 
 def _finite(value) -> bool:
