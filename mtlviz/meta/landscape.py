@@ -45,7 +45,7 @@ class SineModel(nn.Module):
     """f_θ(x) = w·sin(x − b): amplitude w and phase b, the nonlinear two-parameter model of lesson 02.
 
     It can fit every task y = A·sin(x − φ) of :class:`~mtlviz.data.tasks.SinusoidTasks` exactly
-    (w = A, b = φ), but its loss is not quadratic in θ: the curvature along b grows with w².
+    (w = A, b = φ), but its loss is not quadratic in θ: its Hessian changes with θ (∂f/∂b = −w·cos(x − b)).
     """
 
     def __init__(self):
