@@ -195,15 +195,34 @@ def test_formula_lesson_theta_slider_moves_the_plot(server, browser):
     """In lesson 02, moving θ must redraw θ, the arrows and the printed meta-gradients."""
     page, watcher = open_dashboard(browser, server.url + "voila/render/02_maml_formula_made_visible.ipynb")
     before = page.evaluate(_CANVAS_IMAGE)
-    status_before = page.locator(".mtlviz-status").inner_text()
+    status_before = page.locator(".mtlviz-status").first.inner_text()
     handle = slider_handle(page, "θ: w (slope)")
     handle.focus()
     for _ in range(4):
         handle.press("ArrowLeft")
     wait_for_status(page, "t.includes('θ = (0.30')")
     wait_for_redraw(page, before)
-    assert page.locator(".mtlviz-status").inner_text() != status_before
+    assert page.locator(".mtlviz-status").first.inner_text() != status_before
     finish(page, watcher, "02_theta_moved.png")
+
+
+def test_formula_lesson_k_control_and_update_rules(server, browser):
+    """In lesson 02, K must resample the support sets and print the new gap; the second dashboard
+    (the sine model's three update rules) must draw and follow its Reptile-steps slider."""
+    page, watcher = open_dashboard(browser, server.url + "voila/render/02_maml_formula_made_visible.ipynb")
+    move_slider(page, "K (support points)", "ArrowRight", "t.includes('K = 10 support, 20 query points')")
+    rules_status = page.locator(".mtlviz-status").nth(1)
+    rules_status.scroll_into_view_if_needed()  # as a student would, before using the second dashboard
+    assert "Reptile k = 5" in rules_status.inner_text()
+    rules_canvas = "() => document.querySelectorAll('.jupyter-matplotlib-canvas-div')[1].querySelector('canvas').toDataURL()"
+    before = page.evaluate(rules_canvas)
+    handle = slider_handle(page, "k (Reptile steps)")
+    handle.focus()
+    handle.press("Home")
+    page.wait_for_function("() => document.querySelectorAll('.mtlviz-status')[1].innerText.includes('Reptile k = 1')",
+                           timeout=30_000)
+    page.wait_for_function(f"() => ({rules_canvas})() !== {before!r}", timeout=30_000)
+    finish(page, watcher, "02_k_and_update_rules.png")
 
 
 def test_start_here_guide_answers_and_links_a_lesson(server, browser):

@@ -86,11 +86,11 @@ class FormulaDashboard(widgets.VBox):
                              ("k_shot", self.k_slider)]:
             widgets.link((slider, "value"), (self, name))
 
-        self.figure, self._canvas = interactive_figure(14.5, 4.3)
-        self._axes = self.figure.subplots(1, 4, width_ratios=[1, 1, 1, 0.85])
+        self.figure, self._canvas = interactive_figure(13.6, 4.3)
+        self._axes = self.figure.subplots(1, 4, width_ratios=[1, 1, 1, 0.8])
         titles = [r"tasks' support losses $L^{tr}_{T_i}(\theta)$;" "\n" r"arrows $\theta \to \theta'_i$",
-                  r"joint training: $\frac{1}{N}\sum_i L^{val}_{T_i}(\theta)$",
-                  r"MAML: $\frac{1}{N}\sum_i L^{val}_{T_i}(\theta'_i)$;" "\n" r"arrows $-\nabla_\theta$"]
+                  r"joint training: $\Sigma_i\, L^{val}_{T_i}(\theta)\, /\, N$",
+                  r"MAML: $\Sigma_i\, L^{val}_{T_i}(\theta'_i)\, /\, N$;" "\n" r"arrows $-\nabla_\theta$"]
         for ax, title in zip(self._axes, titles):
             ax.set_xlim(*LIMITS)
             ax.set_ylim(*LIMITS)
@@ -124,9 +124,9 @@ class FormulaDashboard(widgets.VBox):
         self._axes[1].legend(handles=[self._optimum_markers["joint"]], loc="lower left", fontsize=7)
         gap_ax = self._axes[3]
         gap_ax.set_xscale("log")
-        gap_ax.set_xlabel("K, support points per task (query: 2K)")
+        gap_ax.set_xlabel("K (support points per task)")
         gap_ax.set_ylabel(r"$\|\theta_{MAML} - \theta_{joint}\|$")
-        gap_ax.set_title("distance between the two minima\n(closed form)", fontsize=10)
+        gap_ax.set_title("gap between the minima\n(closed form)", fontsize=10)
         gap_ax.set_xticks(SUPPORT_SIZES, [str(k) for k in SUPPORT_SIZES])
         gap_ax.minorticks_off()
         self._gap_mean = gap_ax.plot([], [], "-o", color="#555555", ms=4,
@@ -314,7 +314,7 @@ class UpdateRulesDashboard(widgets.VBox):
                              ("reptile_steps", self.steps_slider)]:
             widgets.link((slider, "value"), (self, name))
 
-        self.figure, self._canvas = interactive_figure(14.0, 4.3)
+        self.figure, self._canvas = interactive_figure(13.6, 4.3)
         self._axes = self.figure.subplots(1, 3)
         curves_ax, joint_ax, maml_ax = self._axes
         x = np.linspace(-5.0, 5.0, 200)
@@ -329,8 +329,8 @@ class UpdateRulesDashboard(widgets.VBox):
         curves_ax.set_ylim(-3.2, 3.2)
         curves_ax.set_title("tasks y = A·sin(x − φ) and the model at θ", fontsize=10)
         curves_ax.legend(loc="lower left", fontsize=6.5, framealpha=0.85, ncol=1)
-        for ax, title in [(joint_ax, r"joint training: $\frac{1}{N}\sum_i L^{val}_{T_i}(\theta)$"),
-                          (maml_ax, r"MAML: $\frac{1}{N}\sum_i L^{val}_{T_i}(\theta'_i)$;" "\n"
+        for ax, title in [(joint_ax, r"joint training: $\Sigma_i\, L^{val}_{T_i}(\theta)\, /\, N$"),
+                          (maml_ax, r"MAML: $\Sigma_i\, L^{val}_{T_i}(\theta'_i)\, /\, N$;" "\n"
                                     "steps from θ (directions only, equal lengths)")]:
             ax.set_xlim(*SINE_LIMITS[0])
             ax.set_ylim(*SINE_LIMITS[1])
