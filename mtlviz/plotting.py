@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Dict, Sequence
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
@@ -20,9 +21,24 @@ __all__ = [
     "update_loss_curves",
     "plot_history",
     "update_history",
+    "THEMES",
+    "use_theme",
 ]
 
-TRUE_COLOR = "#222222"
+#: Matplotlib settings per served theme (``python -m mtlviz.serve --theme``): the presenter theme's
+#: page is JupyterLab Dark (#111111), and a white figure on it glares on a projector.
+THEMES = {
+    "default": {},
+    "presenter": {
+        "figure.facecolor": "#111111", "savefig.facecolor": "#111111", "axes.facecolor": "#1b1b1b",
+        "axes.edgecolor": "#bbbbbb", "axes.labelcolor": "#e8e8e8", "text.color": "#e8e8e8",
+        "xtick.color": "#d0d0d0", "ytick.color": "#d0d0d0", "grid.color": "#444444",
+        "legend.facecolor": "#222222", "legend.edgecolor": "#666666", "legend.framealpha": 0.9,
+        "font.size": 11.0,
+    },
+}
+
+TRUE_COLOR = "#222222"  # on the default theme; on a dark one, the theme's text colour
 SUPPORT_COLOR = "#d62728"
 STEP_COLORS = {"maml": "#1f77b4", "joint": "#ff7f0e"}
 
@@ -34,7 +50,8 @@ def plot_adaptation(ax: Axes, *, n_max_steps: int, color: str, title: str, ylim=
     with ``show_mean``, a legend entry for the family's mean task (drawn by :func:`update_adaptation`).
     """
     artists: Dict[str, object] = {}
-    (artists["true"],) = ax.plot([], [], color=TRUE_COLOR, lw=2.0, label="true function")
+    ink = TRUE_COLOR if matplotlib.rcParams["axes.facecolor"] in ("white", "#ffffff") else matplotlib.rcParams["text.color"]
+    (artists["true"],) = ax.plot([], [], color=ink, lw=2.0, label="true function")
     (artists["mean"],) = ax.plot([], [], color="#9467bd", lw=1.5, ls=":",
                                  label="mean task E[y|x]" if show_mean else "_nolegend_")
     artists["mean"].set_visible(show_mean)  # visible when the legend is made, or its handle stays blank
@@ -230,3 +247,14 @@ def family_rows(families, n_images: int = 10, random_state=0):
             spine.set_visible(False)
     figure.subplots_adjust(left=0.3, right=0.99, top=0.98, bottom=0.02, hspace=0.12)
     return figure
+
+
+def use_theme(name: str) -> None:
+    """Style the figures made from now on for a served theme, one of :data:`THEMES` ("default":
+    matplotlib's own look; "presenter": light ink on the dark page). Called once by a kernel
+    of ``python -m mtlviz.serve --theme presenter`` as it starts, never on import."""
+    if name not in THEMES:
+        raise ValueError(f"name must be one of {sorted(THEMES)}; got {name!r}")
+    themed = {key for theme in THEMES.values() for key in theme}
+    matplotlib.rcParams.update({key: matplotlib.rcParamsDefault[key] for key in themed})
+    matplotlib.rcParams.update(THEMES[name])

@@ -60,7 +60,7 @@ def test_guide_widget_follows_its_sliders():
     assert "meta-learning" in guide.status
     guide.related_tasks = 0
     assert "feature extraction" in guide.status
-    assert "(coming)" in guide._answer.value
+    assert "(coming)" in guide.status_line.value
 
 
 def test_check_method_choices():

@@ -1,7 +1,6 @@
 """Dashboard of lesson 07: source only, Deep CORAL and DANN on rotated two moons, side by side."""
 from __future__ import annotations
 
-import html
 import time
 from typing import Dict, NamedTuple, Tuple
 
@@ -15,6 +14,7 @@ from traitlets import Int, Unicode
 from .._memory import release_free_memory
 from ..transfer.domain import METHODS, DomainAdaptationClassifier, project_features
 from ..data.moons import rotated_moons
+from ._base import Dashboard
 from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["DomainAdaptationDashboard"]
@@ -49,7 +49,7 @@ def _region_image(model: DomainAdaptationClassifier) -> np.ndarray:
     return 1.0 - confidence * (1.0 - tint)
 
 
-class DomainAdaptationDashboard(widgets.VBox):
+class DomainAdaptationDashboard(Dashboard):
     """Rotate the target moons and compare source only, Deep CORAL and DANN: decision regions over
     the source and target points (top row) and the learned features, projected to 2-D (bottom).
 
@@ -69,7 +69,6 @@ class DomainAdaptationDashboard(widgets.VBox):
     angle = Int(30)
     live_seed = Int(1)
     mode = Unicode("precomputed")
-    status = Unicode("")
 
     def __init__(self, models: Dict[Tuple[str, int], DomainAdaptationClassifier], *, angle: int = 30, **kwargs):
         super().__init__(**kwargs)
@@ -93,7 +92,7 @@ class DomainAdaptationDashboard(widgets.VBox):
                                               style={"description_width": "initial"},
                                               layout=widgets.Layout(width="460px"))
         self.live_button = widgets.Button(description="Train live at this angle (~2 s)", icon="play",
-                                          layout=widgets.Layout(width="260px"))
+                                          layout=widgets.Layout(width="auto"))
         self.live_button.on_click(self._on_live_click)
         self.seed_box = widgets.BoundedIntText(value=self.live_seed, min=0, max=10_000, description="seed",
                                                layout=widgets.Layout(width="130px"))
@@ -101,10 +100,8 @@ class DomainAdaptationDashboard(widgets.VBox):
         widgets.link((self.seed_box, "value"), (self, "live_seed"))
         self._mode_label = widgets.HTML()
         self._build_figure()
-        self._status_label = widgets.HTML()
-        self._status_label.add_class("mtlviz-status")
         self.children = [widgets.HBox([self.angle_slider, self.live_button, self.seed_box]), self._mode_label,
-                         self._canvas, self._status_label]
+                         self._canvas, self.status_line]
         self.observe(self._on_angle_change, names=["angle"])
         self._precompute(angles)
         self._draw()
@@ -112,11 +109,13 @@ class DomainAdaptationDashboard(widgets.VBox):
     # -- callbacks -------------------------------------------------------------------------
     def _on_angle_change(self, _change):
         self.mode = "precomputed"  # a live fit belongs to the angle it was trained at
-        self._draw()
+        with self.guard("redrawing the fits"):
+            self._draw()
 
     def _on_live_click(self, _button):
         try:
-            self.train_live()
+            with self.guard("training live"):
+                self.train_live()
         finally:
             release_free_memory()  # three fits leave their freed heap behind
 
@@ -137,8 +136,7 @@ class DomainAdaptationDashboard(widgets.VBox):
         """Train the three methods now at the current angle, on data and weights seeded by
         ``live_seed`` (the precomputed fits used seed 0: seed 0 reproduces them)."""
         self.live_button.disabled = True
-        self._status_label.value = html.escape(f"training source only, Deep CORAL and DANN at {self.angle}° "
-                                               f"(seed {self.live_seed})…")
+        self.show_status(f"training source only, Deep CORAL and DANN at {self.angle}° (seed {self.live_seed})…")
         try:
             problem = rotated_moons(self.angle, random_state=self.live_seed)
             started = time.perf_counter()
@@ -221,13 +219,12 @@ class DomainAdaptationDashboard(widgets.VBox):
             self._mode_label.value = (f"<b>Live</b>: the three networks were trained just now in "
                                       f"{self._live_seconds:.1f} s (seed {seed}). Move the slider to go back "
                                       "to the precomputed fits.")
-            self.status = f"live fit at {self.angle}° (seed {seed}): target accuracy {accuracies}"
+            self.show_status(f"live fit at {self.angle}° (seed {seed}): target accuracy {accuracies}")
         else:
             self._mode_label.value = (f"<b>Precomputed</b>: fits shipped with mtlviz (seed {self._seed}); the "
                                       "slider only redraws them. <i>Train live</i> trains all three now, "
                                       "with any seed.")
-            self.status = f"precomputed fit at {self.angle}° (seed {self._seed}): target accuracy {accuracies}"
-        self._status_label.value = html.escape(self.status)
+            self.show_status(f"precomputed fit at {self.angle}° (seed {self._seed}): target accuracy {accuracies}")
 
 
 def shift_examples(problem, n_images: int = 10) -> widgets.Image:

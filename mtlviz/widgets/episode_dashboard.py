@@ -1,19 +1,19 @@
 """Dashboard of lesson 01: what an N-way K-shot episode looks like."""
 from __future__ import annotations
 
-import html
 
 import ipywidgets as widgets
 import numpy as np
 from traitlets import Int, Unicode
 
 from .. import plotting
+from ._base import Dashboard
 from ._canvas import interactive_figure
 
 __all__ = ["EpisodeViewer"]
 
 
-class EpisodeViewer(widgets.VBox):
+class EpisodeViewer(Dashboard):
     """Sliders for N (classes), K (support images per class) and the query size; the support
     and query sets of one episode drawn side by side, a row per class.
 
@@ -33,7 +33,6 @@ class EpisodeViewer(widgets.VBox):
     k_shot = Int(1)
     n_query = Int(2)
     episode_seed = Int(0)
-    status = Unicode("")
 
     def __init__(self, families, *, random_state: int = 0, **kwargs):
         super().__init__(**kwargs)
@@ -45,7 +44,7 @@ class EpisodeViewer(widgets.VBox):
         style = {"description_width": "120px"}
         layout = widgets.Layout(width="330px")
         self.family_buttons = widgets.ToggleButtons(options=list(self._families), description="data",
-                                                    style={"button_width": "150px"})
+                                                    style={"button_width": "auto"})
         self.way_slider = widgets.IntSlider(value=5, min=2, max=max_way, description="N (classes)", style=style,
                                             layout=layout)
         self.shot_slider = widgets.IntSlider(value=1, min=1, max=5, description="K (support/class)", style=style,
@@ -65,12 +64,10 @@ class EpisodeViewer(widgets.VBox):
             ax.set_yticks([])
         self._support_image = self._support_ax.imshow(np.zeros((2, 2)), cmap="gray_r", vmin=0, vmax=1)
         self._query_image = self._query_ax.imshow(np.zeros((2, 2)), cmap="gray_r", vmin=0, vmax=1)
-        self._status_label = widgets.HTML()
-        self._status_label.add_class("mtlviz-status")
         self.children = [self.family_buttons,
                          widgets.HBox([widgets.VBox([self.way_slider, self.shot_slider, self.query_slider]),
                                        self.new_button]),
-                         self._canvas, self._status_label]
+                         self._canvas, self.status_line]
         self.observe(self._on_setting_change, names=["family", "n_way", "k_shot", "n_query", "episode_seed"])
         self.refresh()
 
@@ -95,12 +92,12 @@ class EpisodeViewer(widgets.VBox):
         self._canvas.draw_idle()
         names = [family.classes[int(c)] for c in episode.classes[0]]
         described = ", ".join(f"{char} ({script})" for script, char in names)
-        self.status = (f"{self.n_way}-way {self.k_shot}-shot episode: {self.n_way * self.k_shot} support and "
-                       f"{self.n_way * self.n_query} query images; labels 0-{self.n_way - 1} are {described}")
-        self._status_label.value = html.escape(self.status)
+        self.show_status(f"{self.n_way}-way {self.k_shot}-shot episode: {self.n_way * self.k_shot} support and "
+                         f"{self.n_way * self.n_query} query images; labels 0-{self.n_way - 1} are {described}")
 
     def _on_new_click(self, _button):
         self.episode_seed += 1
 
     def _on_setting_change(self, change):
-        self.refresh()
+        with self.guard("drawing the episode"):
+            self.refresh()

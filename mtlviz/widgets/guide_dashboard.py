@@ -5,9 +5,10 @@ import html
 from typing import Iterable
 
 import ipywidgets as widgets
-from traitlets import Float, Int, Unicode
+from traitlets import Float, Int
 
 from ..guide import LESSONS, SHIFT_SCALE_TEXT, recommend
+from ._base import STATUS_STYLES, Dashboard
 
 __all__ = ["CourseGuide", "course_map_html"]
 
@@ -28,7 +29,7 @@ def course_map_html(available: Iterable[str]) -> str:
     return '<ul class="mtlviz-course-map">' + "".join(items) + "</ul>"
 
 
-class CourseGuide(widgets.VBox):
+class CourseGuide(Dashboard):
     """Three sliders describe the learner's situation; the guide answers with a method and a lesson.
 
     Parameters
@@ -43,7 +44,6 @@ class CourseGuide(widgets.VBox):
     labelled_per_class = Int(5)
     related_tasks = Int(100)
     domain_shift = Float(0.1)
-    status = Unicode("")
 
     def __init__(self, available: Iterable[str] = (), **kwargs):
         super().__init__(**kwargs)
@@ -62,22 +62,30 @@ class CourseGuide(widgets.VBox):
                              ("domain_shift", self.shift_slider)]:
             widgets.link((slider, "value"), (self, name))
         self._scale = widgets.HTML(f"<small>{html.escape(SHIFT_SCALE_TEXT)}</small>")
-        self._answer = widgets.HTML()
-        self._answer.add_class("mtlviz-status")
-        self.children = [self.labelled_slider, self.tasks_slider, self.shift_slider, self._scale, self._answer]
+        self._answer_html = ""
+        self.children = [self.labelled_slider, self.tasks_slider, self.shift_slider, self._scale, self.status_line]
         self.observe(self._on_setting_change, names=["labelled_per_class", "related_tasks", "domain_shift"])
         self.refresh()
 
     def refresh(self) -> None:
         advice = recommend(self.labelled_per_class, self.related_tasks, self.domain_shift)
-        self.status = f"Try {advice.method}. {advice.reason}"
         number = advice.lesson.split("_", 1)[0]
         if advice.lesson in self._available:
             where = f'<a href="{advice.lesson}.ipynb">lesson {number}</a> shows it working'
         else:
             where = f"lesson {number} (coming) will show it"
-        self._answer.value = (f'<div style="font-size:16px"><b>Try {html.escape(advice.method)}.</b> '
-                              f"{html.escape(advice.reason)} <br>→ {where}.</div>")
+        self._answer_html = (f'<div style="font-size:16px"><b>Try {html.escape(advice.method)}.</b> '
+                             f"{html.escape(advice.reason)} <br>→ {where}.</div>")
+        self.show_status(f"Try {advice.method}. {advice.reason}")
 
     def _on_setting_change(self, change):
-        self.refresh()
+        with self.guard("choosing a method"):
+            self.refresh()
+
+    def _on_status_change(self, change) -> None:
+        """The status line shows the answer richly (bold method, a link to its lesson), in the
+        theme's text colour; a problem is drawn as the base draws it."""
+        if self.status_kind == "info" and self._answer_html:
+            self.status_line.value = f'<div style="{STATUS_STYLES["info"]}">{self._answer_html}</div>'
+        else:
+            super()._on_status_change(change)

@@ -17,6 +17,7 @@ from .._memory import release_free_memory
 from .._validation import check_random_state
 from ..meta.maml import MAML
 from ..data.tasks import SinusoidTasks
+from ._base import Dashboard
 from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["InnerOuterDashboard"]
@@ -26,7 +27,7 @@ MAX_K = 20
 N_GRID = 200
 
 
-class InnerOuterDashboard(widgets.VBox):
+class InnerOuterDashboard(Dashboard):
     """Adapt MAML and a pretrained baseline to one sinusoid task, and meta-train MAML live.
 
     Parameters
@@ -53,7 +54,6 @@ class InnerOuterDashboard(widgets.VBox):
     amplitude = Float(4.0)
     phase = Float(0.0)
     weights = Unicode("shipped")
-    status = Unicode("")
     training = Bool(False)
 
     def __init__(self, maml: GradientAdaptedRegressor, baseline: GradientAdaptedRegressor, *,
@@ -76,11 +76,9 @@ class InnerOuterDashboard(widgets.VBox):
         self._build_figures()
         self._draw_new_points()
         self._update_history_plot()
-        self.children = [self._controls_box, self._canvas, self._status_label, self._outer_box]
-        self.add_class("mtlviz-dashboard")
+        self.children = [self._controls_box, self._canvas, self.status_line, self._outer_box]
         self.observe(self._on_setting_change,
                      names=["inner_lr", "n_inner_steps", "k_shot", "amplitude", "phase", "weights"])
-        self.observe(self._on_status_change, names=["status"])
         self.refresh()
 
     # -- layout ----------------------------------------------------------------------------
@@ -109,24 +107,22 @@ class InnerOuterDashboard(widgets.VBox):
             widgets.VBox([self.inner_lr_slider, self.steps_slider, self.k_slider]),
             widgets.VBox([self.amplitude_slider, self.phase_slider, self.new_task_button]),
         ])
-        self._status_label = widgets.HTML()
-        self._status_label.add_class("mtlviz-status")
-
         # Outer loop: meta-train MAML from scratch, live.
         self.train_steps_dropdown = widgets.Dropdown(options=[500, 1000, 2000, 5000], value=n_train_steps,
                                                      description="outer steps", style=style)
-        self.first_order_checkbox = widgets.Checkbox(value=False, description="first-order MAML")
+        self.first_order_checkbox = widgets.Checkbox(value=False, description="first-order MAML", indent=False,
+                                                     layout=widgets.Layout(width="auto"))
         self.train_button = widgets.Button(description="Meta-train from scratch", icon="play",
-                                           button_style="success", layout=widgets.Layout(width="230px"))
+                                           button_style="success", layout=widgets.Layout(width="auto"))
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger", disabled=True,
-                                          layout=widgets.Layout(width="100px"))
+                                          layout=widgets.Layout(width="auto"))
         self.train_button.on_click(self._on_train_click)
         self.stop_button.on_click(self._on_stop_click)
         self.progress = widgets.IntProgress(value=0, min=0, max=n_train_steps, description="progress")
         self.train_label = widgets.HTML("Not trained yet: press the green button to watch MAML learn θ.")
         self.weights_toggle = widgets.ToggleButtons(options=[("shipped θ", "shipped"), ("live-trained θ", "live")],
                                                     value="shipped", description="MAML uses",
-                                                    style={"button_width": "120px"})
+                                                    style={"button_width": "auto"})
         self.weights_toggle.disabled = True
         widgets.link((self.weights_toggle, "value"), (self, "weights"))
 
@@ -184,7 +180,8 @@ class InnerOuterDashboard(widgets.VBox):
         plotting.update_loss_curves(self._loss_artists, {k: t.eval_losses for k, t in traces.items()})
         self._blitter.update()
         self._traces = traces
-        self.status = self.summary()
+        diverged = any(trace.divergence_message() for trace in traces.values())
+        self.show_status(self.summary(), "warning" if diverged else "info")
 
     def summary(self) -> str:
         """The one-line result of the current setting: query MSE before → after adaptation."""
@@ -201,14 +198,14 @@ class InnerOuterDashboard(widgets.VBox):
                 + "; ".join(parts))
 
     def _on_setting_change(self, change):
-        self.refresh()
-
-    def _on_status_change(self, change):
-        diverged = "diverged" in change["new"]
-        color = "#8b0000" if diverged else "#333"
-        self._status_label.value = f'<span style="color:{color}">{change["new"]}</span>'
+        with self.guard("redrawing the adaptation"):
+            self.refresh()
 
     def _on_new_task_click(self, _button):
+        with self.guard("drawing a new task"):
+            self._new_task()
+
+    def _new_task(self):
         amplitude = float(torch.empty(()).uniform_(0.1, 5.0, generator=self._task_generator))
         phase = float(torch.empty(()).uniform_(0.0, math.pi, generator=self._task_generator))
         self._point_seed += 1
@@ -298,7 +295,10 @@ class InnerOuterDashboard(widgets.VBox):
     def _on_train_click(self, _button):
         if self.training:
             return
-        self.start_training()
+        with self.guard("starting meta-training"):
+            self.start_training()
+        if not self.training:
+            return
         self._train_task = asyncio.get_event_loop().create_task(self._train_loop())
 
     def _on_stop_click(self, _button):

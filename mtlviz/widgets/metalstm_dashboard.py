@@ -1,15 +1,15 @@
 """Dashboard of lesson 05: Meta-LSTM's learned gates, step by step, beside SGD and MAML."""
 from __future__ import annotations
 
-import html
 
 import ipywidgets as widgets
 import numpy as np
-from traitlets import Int, Unicode
+from traitlets import Int
 
 from .. import plotting
 from .._memory import release_free_memory
 from ..meta.metalstm import compare_on_episode
+from ._base import Dashboard
 from ._canvas import interactive_figure
 
 __all__ = ["MetaLSTMDashboard"]
@@ -34,7 +34,7 @@ def _tinted_mosaic(images, correct, n_way: int, per_class: int) -> np.ndarray:
     return rgb
 
 
-class MetaLSTMDashboard(widgets.VBox):
+class MetaLSTMDashboard(Dashboard):
     """Adapt Meta-LSTM to a new few-shot episode and watch its gates, losses and predictions per
     step, with SGD from the same start and MAML on the same episode.
 
@@ -55,7 +55,6 @@ class MetaLSTMDashboard(widgets.VBox):
     k_shot = Int(1)
     step = Int(0)
     episode_seed = Int(0)
-    status = Unicode("")
 
     def __init__(self, models, tasks, *, sgd_lr, random_state: int = 0, **kwargs):
         super().__init__(**kwargs)
@@ -77,10 +76,8 @@ class MetaLSTMDashboard(widgets.VBox):
         widgets.link((self.shot_buttons, "value"), (self, "k_shot"))
         widgets.link((self.step_slider, "value"), (self, "step"))
         self._build_figure()
-        self._status_label = widgets.HTML()
-        self._status_label.add_class("mtlviz-status")
         self.children = [widgets.HBox([self.shot_buttons, self.new_button]), self.step_slider, self._canvas,
-                         self._status_label]
+                         self.status_line]
         self.observe(self._on_episode_change, names=["k_shot", "episode_seed"])
         self.observe(self._on_step_change, names=["step"])
         self.refresh()
@@ -90,12 +87,14 @@ class MetaLSTMDashboard(widgets.VBox):
 
     def _on_episode_change(self, _change):
         try:
-            self.refresh()
+            with self.guard("adapting to the new episode"):
+                self.refresh()
         finally:
             release_free_memory()  # three learners adapted to a new episode
 
     def _on_step_change(self, _change):
-        self._draw_step()
+        with self.guard("drawing the step"):
+            self._draw_step()
 
     def _build_figure(self):
         self.figure, self._canvas = interactive_figure(11.5, 6.4)
@@ -186,7 +185,6 @@ class MetaLSTMDashboard(widgets.VBox):
         trace = c.meta_lstm
         gate = ("before the first update" if t == 0 else
                 f"mean input gate {trace.input_gate[t - 1].mean():.3g}, forget gate {trace.forget_gate[t - 1].mean():.4f}")
-        self.status = (f"{self.k_shot}-shot, step {t}: query accuracy Meta-LSTM {trace.scores.query_accuracy[t]:.0%}, "
-                       f"SGD (α = {c.sgd_lr:g}) {c.sgd.query_accuracy[t]:.0%}, "
-                       f"MAML (α = {c.maml_lr:g}) {c.maml.query_accuracy[t]:.0%}; {gate}")
-        self._status_label.value = html.escape(self.status)
+        self.show_status(f"{self.k_shot}-shot, step {t}: query accuracy Meta-LSTM "
+                         f"{trace.scores.query_accuracy[t]:.0%}, SGD (α = {c.sgd_lr:g}) {c.sgd.query_accuracy[t]:.0%}, "
+                         f"MAML (α = {c.maml_lr:g}) {c.maml.query_accuracy[t]:.0%}; {gate}")

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import torch
-from traitlets import Bool, Int, Unicode
+from traitlets import Bool, Int
 
 from .. import plotting
 from .._validation import check_int
 from ..meta.seed import VARIANTS
 from ..data.tasks import SinusoidTasks
+from ._base import Dashboard
 from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["SeedBugsDashboard"]
@@ -18,7 +19,7 @@ N_TEST_TASKS = 100
 VARIANT_COLORS = {"corrected": "#1f77b4", "no_query_set": "#ff7f0e", "one_task": "#2ca02c", "both_bugs": "#d62728"}
 
 
-class SeedBugsDashboard(widgets.VBox):
+class SeedBugsDashboard(Dashboard):
     """Switch the seed's bugs on and off and see MAML trained that way adapt to new tasks.
 
     Parameters
@@ -36,7 +37,6 @@ class SeedBugsDashboard(widgets.VBox):
     separate_query = Bool(True)
     task_batch = Bool(True)
     task_index = Int(0)
-    status = Unicode("")
 
     def __init__(self, models, *, random_state: int = 0, **kwargs):
         super().__init__(**kwargs)
@@ -52,7 +52,7 @@ class SeedBugsDashboard(widgets.VBox):
                         for name, model in self._models.items()}
         self._x_grid = torch.linspace(-5.0, 5.0, 200).unsqueeze(1)
 
-        wide = dict(indent=False, style={"description_width": "initial"}, layout=widgets.Layout(width="380px"))
+        wide = dict(indent=False, style={"description_width": "initial"}, layout=widgets.Layout(width="auto"))
         self.query_checkbox = widgets.Checkbox(value=True, description="fix 2: score on a separate query set", **wide)
         self.batch_checkbox = widgets.Checkbox(value=True, description="fix 3: a batch of 25 tasks per outer step",
                                                **wide)
@@ -80,10 +80,8 @@ class SeedBugsDashboard(widgets.VBox):
             self._fit_artists[key] for key in ("true", "before", "after", "support", "message")] + self._fit_artists["steps"]
         self._blitter = BlitManager(self._canvas, changing)
         self._title = left.title
-        self._status_label = widgets.HTML()
-        self._status_label.add_class("mtlviz-status")
         self.children = [widgets.HBox([widgets.VBox([self.query_checkbox, self.batch_checkbox]), self.task_slider]),
-                         self._canvas, self._status_label]
+                         self._canvas, self.status_line]
         self.observe(self._on_setting_change, names=["separate_query", "task_batch", "task_index"])
         self.refresh()
 
@@ -117,8 +115,7 @@ class SeedBugsDashboard(widgets.VBox):
             line.set_linewidth(3.0 if key == name else 1.0)
             line.set_alpha(1.0 if key == name else 0.45)
         self._blitter.update()
-        self.status = self.summary()
-        self._status_label.value = self.status
+        self.show_status(self.summary(), "warning" if trace.divergence_message() else "info")
 
     def summary(self) -> str:
         """The selected variant's mean test query MSE after 1 and 10 steps, beside the corrected one."""
@@ -130,4 +127,5 @@ class SeedBugsDashboard(widgets.VBox):
         return text
 
     def _on_setting_change(self, change):
-        self.refresh()
+        with self.guard("redrawing"):
+            self.refresh()

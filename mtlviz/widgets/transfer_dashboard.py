@@ -1,7 +1,6 @@
 """Dashboard of lesson 06: fine-tuning vs feature extraction vs training from scratch."""
 from __future__ import annotations
 
-import html
 
 import ipywidgets as widgets
 import numpy as np
@@ -9,6 +8,7 @@ from matplotlib.patches import FancyBboxPatch
 from traitlets import Int, Unicode
 
 from ..transfer.curves import N_BLOCKS, TARGETS, TransferCurves, parameter_counts, setting_label
+from ._base import Dashboard
 from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["TransferDashboard"]
@@ -16,7 +16,7 @@ __all__ = ["TransferDashboard"]
 COLORS = {"scratch": "#7f7f7f", "feature": "#e6720a", "fine": "#1f77b4", "frozen": "#a6c8e8", "trains": "#f5b041"}
 
 
-class TransferDashboard(widgets.VBox):
+class TransferDashboard(Dashboard):
     """Target accuracy against labelled examples per class, for training from scratch, feature
     extraction and fine-tuning with a chosen number of frozen conv blocks.
 
@@ -28,7 +28,6 @@ class TransferDashboard(widgets.VBox):
     target = Unicode("digits")
     k_shot = Int(5)
     n_frozen = Int(2)
-    status = Unicode("")
 
     def __init__(self, curves: TransferCurves, *, target: str = "digits", k_shot: int = 5, n_frozen: int = 2,
                  **kwargs):
@@ -46,7 +45,7 @@ class TransferDashboard(widgets.VBox):
         self.target, self.k_shot, self.n_frozen = target, k_shot, n_frozen
         self.target_buttons = widgets.ToggleButtons(options=[(TARGETS[t], t) for t in targets], value=target,
                                                     description="target")
-        self.target_buttons.style.button_width = "270px"  # the targets' names in full
+        self.target_buttons.style.button_width = "auto"  # the targets' names in full, at any font size
         self.shot_slider = widgets.SelectionSlider(options=list(curves.shots), value=k_shot,
                                                    description="labels/class", layout=widgets.Layout(width="420px"))
         self.frozen_slider = widgets.IntSlider(value=n_frozen, min=0, max=N_BLOCKS, description="frozen blocks",
@@ -57,18 +56,17 @@ class TransferDashboard(widgets.VBox):
         widgets.link((self.shot_slider, "value"), (self, "k_shot"))
         widgets.link((self.frozen_slider, "value"), (self, "n_frozen"))
         self._build_figure()
-        self._status_label = widgets.HTML()
-        self._status_label.add_class("mtlviz-status")
         note = widgets.HTML("<small>Every point was trained beforehand (3 to 12 episodes each, "
                             "<code>python -m mtlviz.pretrained.train_transfer_curves</code>); moving a control only "
                             "redraws. Bands: 95% interval of the mean over the episodes.</small>")
         self.children = [self.target_buttons, widgets.HBox([self.shot_slider, self.frozen_slider]), self._canvas,
-                         self._status_label, note]
+                         self.status_line, note]
         self.observe(self._on_setting_change, names=["target", "k_shot", "n_frozen"])
         self._draw()
 
     def _on_setting_change(self, _change):
-        self._draw()
+        with self.guard("redrawing the curves"):
+            self._draw()
 
     # -- figure ------------------------------------------------------------------------------
     def _build_figure(self):
@@ -165,7 +163,6 @@ class TransferDashboard(widgets.VBox):
         self._blit.update()
         points = {key: curves.point(target, s, k) for key, s in shown.items()}
         fine = (f"{setting_label(frozen)} {points['fine'].mean:.1%} · " if frozen != N_BLOCKS else "")
-        self.status = (f"{target}, K = {k} labels per class, {frozen} frozen blocks: {fine}"
-                       f"feature extraction {points['feature'].mean:.1%} · from scratch {points['scratch'].mean:.1%}"
-                       f" → {curves.winner(target, k, frozen)}")
-        self._status_label.value = html.escape(self.status)
+        self.show_status(f"{target}, K = {k} labels per class, {frozen} frozen blocks: {fine}"
+                         f"feature extraction {points['feature'].mean:.1%} · from scratch {points['scratch'].mean:.1%}"
+                         f" → {curves.winner(target, k, frozen)}")

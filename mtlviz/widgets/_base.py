@@ -1,0 +1,89 @@
+"""The dashboard base: one status line, one way to show a problem, one guard around controls.
+
+Every dashboard of the course derives from :class:`Dashboard`. It owns the line under the
+figures (``status``, with ``status_kind`` "info", "warning" or "error") and draws it in the page's
+theme colours, so the line stays readable on a light page, on JupyterLab's dark theme and on the
+projector theme of ``python -m mtlviz.serve --theme presenter``. A control's action runs inside
+:meth:`Dashboard.guard`: an expected failure (a value out of range, a diverging adaptation, a
+missing weights file) becomes a one-line message there instead of a traceback.
+"""
+from __future__ import annotations
+
+import html
+import logging
+from contextlib import contextmanager
+from typing import Iterator
+
+import ipywidgets as widgets
+from traitlets import Enum, Unicode
+
+__all__ = ["Dashboard", "STATUS_KINDS", "STATUS_STYLES"]
+
+LOG = logging.getLogger("mtlviz.widgets")
+STATUS_KINDS = ("info", "warning", "error")
+#: Colours of the status line: JupyterLab's theme variables (defined by JupyterLab and by Voila's
+#: lab template, for the light and the dark theme alike), with fallbacks for a page without them.
+#: The browser test checks a contrast of at least 4.5:1 against the page in both served themes.
+STATUS_STYLES = {
+    "info": "color: var(--jp-ui-font-color1, #212121)",
+    "warning": "color: var(--jp-warn-color0, #a05c00); font-weight: 600",
+    "error": "color: var(--jp-error-color0, #b71c1c); font-weight: 600",
+}
+#: What a control's action may raise when a student asks for something it cannot do: bad values
+#: (ValueError, with the parameter and its range), numerical trouble and unreadable weights
+#: files (RuntimeError; WeightsError is one).
+EXPECTED_ERRORS = (ValueError, RuntimeError)
+
+
+class Dashboard(widgets.VBox):
+    """Base of the lesson dashboards (a ``VBox``; subclasses set ``children``, placing
+    ``self.status_line`` where the message belongs).
+
+    ``status`` is the one-line message; ``status_kind`` says how it is drawn: "info" (a result),
+    "warning" (the result needs care, e.g. an adaptation diverged) or "error" (the action failed).
+    """
+
+    status = Unicode("")
+    status_kind = Enum(STATUS_KINDS, default_value="info")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.status_line = widgets.HTML(layout=widgets.Layout(min_height="1.6em"))
+        self.status_line.add_class("mtlviz-status")
+        self.add_class("mtlviz-dashboard")
+        self.observe(self._on_status_change, names=["status", "status_kind"])
+
+    def show_status(self, message: str, kind: str = "info") -> None:
+        """Put ``message`` on the status line, drawn as ``kind`` (one of :data:`STATUS_KINDS`)."""
+        if kind not in STATUS_KINDS:
+            raise ValueError(f"kind must be one of {list(STATUS_KINDS)}; got {kind!r}")
+        with self.hold_trait_notifications():
+            self.status_kind = kind
+            self.status = message
+        self._on_status_change(None)  # also redraw when only the kind changed back and forth
+
+    def _on_status_change(self, change) -> None:
+        self.status_line.value = (f'<span class="mtlviz-status-{self.status_kind}" '
+                                  f'style="{STATUS_STYLES[self.status_kind]}">{html.escape(self.status)}</span>')
+
+    @contextmanager
+    def guard(self, action: str) -> Iterator[None]:
+        """Run a control's ``action``; if it fails, say so on the status line and carry on.
+
+        Expected failures (:data:`EXPECTED_ERRORS`) show their own message, which names the
+        parameter and its range; anything else is a bug in mtlviz: the student still sees one
+        line, and the traceback goes to the kernel's log for the teacher or maintainer.
+        """
+        try:
+            yield
+        except EXPECTED_ERRORS as error:
+            self.show_status(f"{action}: {_first_line(error)}", "error")
+        except Exception as error:  # noqa: BLE001 - a student must never see a traceback
+            LOG.exception("mtlviz dashboard: %s failed", action)
+            self.show_status(f"{action} failed ({type(error).__name__}: {_first_line(error)}); "
+                             "the rest of the dashboard still works", "error")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
