@@ -30,7 +30,8 @@ CANVAS_DRAWN = """() => {
   const canvas = document.querySelector('.jupyter-matplotlib-canvas-div canvas');
   if (!canvas || !canvas.width) return false;
   const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  for (let i = 0; i < data.length; i += 4 * 97) if (data[i] < 250 || data[i + 1] < 250) return true;
+  // drawn: an opaque pixel that is not white (a canvas not drawn yet is transparent black)
+  for (let i = 0; i < data.length; i += 4 * 97) if (data[i + 3] > 0 && (data[i] < 250 || data[i + 1] < 250)) return true;
   return false;
 }"""
 

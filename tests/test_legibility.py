@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests._lessons import LESSONS
-from tests.harness import VoilaServer, chromium_path, launch_chromium
+from tests.harness import CANVAS_DRAWN, VoilaServer, chromium_path, launch_chromium
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -67,6 +67,8 @@ def test_status_is_readable_and_no_label_is_cut(themed, lesson):
         page.wait_for_selector(".mtlviz-status", timeout=PAGE_TIMEOUT_MS)
         page.wait_for_function("() => [...document.querySelectorAll('.mtlviz-status')].some(s => s.innerText.trim())",
                                timeout=60_000)
+        if page.locator(".jupyter-matplotlib-canvas-div canvas").count():
+            page.wait_for_function(CANVAS_DRAWN, timeout=60_000)
         problems = []
         for width, height in SIZES:
             page.set_viewport_size({"width": width, "height": height})
