@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
-from traitlets import Float, Int, Unicode
+from traitlets import Float, Int
 
 from ..meta import landscape
 from .._validation import check_int
 from ..data.tasks import LineTasks, SinusoidTasks
+from ._base import Dashboard
 from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["FormulaDashboard", "UpdateRulesDashboard", "SUPPORT_SIZES", "SINE_TASKS"]
@@ -44,7 +45,7 @@ def _slider_style():
     return {"description_width": "130px"}, widgets.Layout(width="370px")
 
 
-class FormulaDashboard(widgets.VBox):
+class FormulaDashboard(Dashboard):
     """θ = (w, b) of f_θ(x) = w·x + b: tasks' losses, adapted θ'ᵢ, joint and MAML objectives,
     and the distance between their optima against K.
 
@@ -64,7 +65,6 @@ class FormulaDashboard(widgets.VBox):
     b = Float(-1.0)
     inner_lr = Float(0.15)
     k_shot = Int(5)
-    status = Unicode("")
 
     def __init__(self, *, n_tasks: int = 4, random_state: int = 0, **kwargs):
         super().__init__(**kwargs)
@@ -137,11 +137,9 @@ class FormulaDashboard(widgets.VBox):
         self._colorbar = None
         self._blitter = BlitManager(self._canvas, [*self._theta_markers, self._adapted_markers, self._task_arrows,
                                                    self._grad_arrows])
-        self._status_label = widgets.HTML()
-        self._status_label.add_class("mtlviz-status")
         self.children = [widgets.HBox([widgets.VBox([self.w_slider, self.b_slider]),
                                        widgets.VBox([self.alpha_slider, self.k_slider])]),
-                         self._canvas, self._status_label]
+                         self._canvas, self.status_line]
         self._draw_tasks()
         self._draw_gap_curve()
         self._draw_objectives()
@@ -237,8 +235,7 @@ class FormulaDashboard(widgets.VBox):
         self._grad_arrows.set_UVC(steps[:, 0], steps[:, 1])
         self._blitter.update()
         self._parts = parts
-        self.status = self.summary()
-        self._status_label.value = self.status
+        self.show_status(self.summary())
 
     def summary(self) -> str:
         """Meta-gradient with and without the Hessian term, the finite-difference check, and the
@@ -247,23 +244,26 @@ class FormulaDashboard(widgets.VBox):
         k_index = self._gap.support_sizes.index(self.k_shot)
         return (f"θ = ({self.w:.2f}, {self.b:.2f}), α = {self.inner_lr:.2f} · meta-gradient {_vec(p.full)}, "
                 f"first-order {_vec(p.first_order)}, Hessian term {_vec(p.hessian_term)} · "
-                f"finite differences agree to {p.finite_difference_error:.0e}<br>"
+                f"finite differences agree to {p.finite_difference_error:.0e} · "
                 f"K = {self.k_shot} support, {2 * self.k_shot} query points per task · MAML minimum "
                 f"{_pair(self._terms.optimum)}, joint minimum {_pair(self._terms.joint_optimum)}: "
                 f"gap {self.optimum_gap:.2f} (mean over {GAP_BATCHES} draws at this K: "
                 f"{self._gap.mean[k_index]:.2f})")
 
     def _on_theta_change(self, change):
-        self._move_theta()
+        with self.guard("moving θ"):
+            self._move_theta()
 
     def _on_alpha_change(self, change):
-        self._draw_gap_curve()
-        self._redraw()
+        with self.guard("redrawing for the new α"):
+            self._draw_gap_curve()
+            self._redraw()
 
     def _on_k_change(self, change):
-        self.batch = self._sample(self.k_shot)
-        self._draw_tasks()
-        self._redraw()
+        with self.guard("redrawing for the new K"):
+            self.batch = self._sample(self.k_shot)
+            self._draw_tasks()
+            self._redraw()
 
     def _redraw(self):
         self._draw_objectives()
@@ -271,7 +271,7 @@ class FormulaDashboard(widgets.VBox):
         self._move_theta()
 
 
-class UpdateRulesDashboard(widgets.VBox):
+class UpdateRulesDashboard(Dashboard):
     """θ = (w, b) of f_θ(x) = w·sin(x − b): joint and MAML landscapes, their minima, and the
     steps of MAML (second order), first-order MAML and Reptile from the same θ.
 
@@ -291,7 +291,6 @@ class UpdateRulesDashboard(widgets.VBox):
     b = Float(0.5)
     inner_lr = Float(0.2)
     reptile_steps = Int(5)
-    status = Unicode("")
 
     def __init__(self, *, n_tasks: int = 4, random_state: int = 0, **kwargs):
         super().__init__(**kwargs)
@@ -357,11 +356,9 @@ class UpdateRulesDashboard(widgets.VBox):
                         "Reptile step (k inner steps)"], loc="lower left", fontsize=6.5, framealpha=0.85)
         self._colorbar = None
         self._blitter = BlitManager(self._canvas, [*self._theta_markers, self._step_arrows, self._model_curve])
-        self._status_label = widgets.HTML()
-        self._status_label.add_class("mtlviz-status")
         self.children = [widgets.HBox([widgets.VBox([self.w_slider, self.b_slider]),
                                        widgets.VBox([self.alpha_slider, self.steps_slider])]),
-                         self._canvas, self._status_label]
+                         self._canvas, self.status_line]
         self._draw_objectives()
         self._move_theta()
         self.observe(self._on_theta_change, names=["w", "b"])
@@ -406,25 +403,27 @@ class UpdateRulesDashboard(widgets.VBox):
         self._step_arrows.set_offsets(np.tile([w, b], (3, 1)))
         self._step_arrows.set_UVC(steps[:, 0], steps[:, 1])
         self._blitter.update()
-        self.status = self.summary()
-        self._status_label.value = self.status
+        self.show_status(self.summary())
 
     def summary(self) -> str:
         d = self.directions
         return (f"θ = ({self.w:.2f}, {self.b:.2f}), α = {self.inner_lr:.2f} · steps: MAML {_vec(d.maml)}, "
                 f"first-order MAML {_vec(d.first_order)} ({d.first_order_angle:.0f}° from MAML's), "
                 f"Reptile k = {self.reptile_steps} {_vec(d.reptile)} ({d.reptile_angle:.0f}°) · "
-                f"MAML's step agrees with finite differences to {d.finite_difference_error:.0e}<br>"
+                f"MAML's step agrees with finite differences to {d.finite_difference_error:.0e} · "
                 f"MAML minimum {_pair(self.maml_optimum)}, joint minimum {_pair(self.joint_optimum)}: "
                 f"gap {np.linalg.norm(self.maml_optimum - self.joint_optimum):.2f}")
 
     def _on_theta_change(self, change):
-        self._move_theta()
+        with self.guard("moving θ"):
+            self._move_theta()
 
     def _on_landscape_change(self, change):
-        self._draw_objectives()
-        self._canvas.draw_idle()  # contours changed: a full redraw, which re-caches the background
-        self._move_theta()
+        with self.guard("redrawing for the new α"):
+            self._draw_objectives()
+            self._canvas.draw_idle()  # contours changed: a full redraw, which re-caches the background
+            self._move_theta()
 
     def _on_steps_change(self, change):
-        self._move_theta()
+        with self.guard("redrawing for the new k"):
+            self._move_theta()
