@@ -128,3 +128,24 @@ def test_episode_viewer_follows_its_sliders():
     before = viewer.status
     viewer.new_button.click()
     assert viewer.status != before
+
+
+def test_shipped_class_list_is_what_rendering_the_font_gives(tmp_path, monkeypatch):
+    """Lessons read the class list from mtlviz/data/glyph_classes.json instead of rendering all
+    1,294 letters at start-up. If this fails, the file no longer matches the font and the
+    look-alike rule (rewrite it with python -m mtlviz.data.glyphs), and episodes would draw other
+    characters than the shipped glyph models were trained on."""
+    from mtlviz.data import glyphs
+
+    rendered = glyphs._render_catalogue()
+    assert glyphs._catalogue_index() == tuple(zip(rendered.scripts, rendered.chars))
+    # a character rendered on first use is the very image the full pass renders
+    for i in range(0, len(rendered.chars), 97):
+        assert torch.equal(glyphs._master(rendered.chars[i]), rendered.images[i])
+    # a missing or broken file falls back to rendering: slower, never wrong
+    glyphs._catalogue_index.cache_clear()
+    try:
+        monkeypatch.setattr(glyphs, "CLASSES_FILE", tmp_path / "missing.json")
+        assert glyphs._catalogue_index() == tuple(zip(rendered.scripts, rendered.chars))
+    finally:
+        glyphs._catalogue_index.cache_clear()

@@ -13,6 +13,7 @@ import functools
 import gzip
 import hashlib
 import importlib.util
+import json
 import math
 import unicodedata
 from pathlib import Path
@@ -47,6 +48,7 @@ EVALUATION_SCRIPTS = ("Armenian", "Georgian", "Tifinagh", "N'Ko", "Lao", "Ogham"
 CANONICAL_SIZE = 64  # pixels of the undistorted master image of each character
 
 
+@functools.lru_cache(maxsize=1)
 def _font():
     import matplotlib
     from matplotlib.ft2font import FT2Font
@@ -84,10 +86,17 @@ class _Catalogue(NamedTuple):
     images: torch.Tensor  # (C, CANONICAL_SIZE, CANONICAL_SIZE)
 
 
-@functools.lru_cache(maxsize=1)  # rendered once per process (about 2 s): the font does not change
-def _catalogue() -> _Catalogue:
-    """Every letter of every script, rendered once, with look-alikes across scripts removed
-    (Latin A, Greek Α and Cyrillic А render identically: only the first is kept)."""
+#: Which characters the family has, per script, after removing look-alikes: a small JSON object
+#: {script: its characters} shipped beside this module, so that a lesson kernel renders only the
+#: characters its episodes use (rendering and comparing all 1,294 letters costs ~1 CPU-s and
+#: 20 MB). Rewritten by ``python -m mtlviz.data.glyphs``; tests/test_glyphs.py checks it against
+#: :func:`_render_catalogue`.
+CLASSES_FILE = Path(__file__).resolve().parent / "glyph_classes.json"
+
+
+def _render_catalogue() -> _Catalogue:
+    """Every letter of every script, rendered, with look-alikes across scripts removed (Latin A,
+    Greek Α and Cyrillic А render identically: only the first is kept). About 1 CPU-s."""
     font = _font()
     charmap = font.get_charmap()
     seen, scripts, chars, images = set(), [], [], []
@@ -108,14 +117,34 @@ def _catalogue() -> _Catalogue:
     return _Catalogue(tuple(scripts), tuple(chars), torch.stack(images))
 
 
+@functools.lru_cache(maxsize=1)
+def _catalogue_index() -> Tuple[Tuple[str, str], ...]:
+    """The ``(script, character)`` classes of every script, from :data:`CLASSES_FILE`; rendered
+    and compared afresh if the file is missing or unreadable (slower, same result)."""
+    try:
+        by_script = json.loads(CLASSES_FILE.read_text())  # {script: its characters, in order}
+        pairs = tuple((script, char) for script, chars in by_script.items() for char in chars)
+        if pairs and all(script in SCRIPTS for script in by_script):
+            return pairs
+    except (OSError, ValueError, TypeError):
+        pass
+    catalogue = _render_catalogue()
+    return tuple(zip(catalogue.scripts, catalogue.chars))
+
+
+@functools.lru_cache(maxsize=None)
+def _master(char: str) -> torch.Tensor:
+    """The undistorted ``CANONICAL_SIZE``² image of one character, rendered on first use."""
+    return torch.from_numpy(_render(_font(), char))
+
+
 def glyph_classes(split: str = "background") -> List[Tuple[str, str]]:
     """The ``(script, character)`` classes of a split: "background", "evaluation" or "all"."""
     allowed = {"background": BACKGROUND_SCRIPTS, "evaluation": EVALUATION_SCRIPTS,
                "all": BACKGROUND_SCRIPTS + EVALUATION_SCRIPTS}
     if split not in allowed:
         raise ValueError(f"split must be one of {sorted(allowed)}; got {split!r}")
-    catalogue = _catalogue()
-    return [(s, c) for s, c in zip(catalogue.scripts, catalogue.chars) if s in allowed[split]]
+    return [(s, c) for s, c in _catalogue_index() if s in allowed[split]]
 
 
 class EpisodeBatch(NamedTuple):
@@ -154,9 +183,6 @@ class GlyphTasks:
         self.image_size = check_int("image_size", image_size, 8, CANONICAL_SIZE)
         self.distortion = check_real("distortion", distortion, 0.0, 2.0)
         self.classes = glyph_classes(split)
-        catalogue = _catalogue()
-        index = {pair: i for i, pair in enumerate(zip(catalogue.scripts, catalogue.chars))}
-        self._images = catalogue.images[[index[pair] for pair in self.classes]]
 
     def __repr__(self):
         return (f"GlyphTasks(split={self.split!r}, image_size={self.image_size}, distortion={self.distortion:g}); "
@@ -177,7 +203,8 @@ class GlyphTasks:
         if len(class_indices) and (int(class_indices.min()) < 0 or int(class_indices.max()) >= self.n_classes):
             raise ValueError(f"class indices must be in [0, {self.n_classes - 1}]")
         n, d = len(class_indices), self.distortion
-        masters = self._images[class_indices].unsqueeze(1)  # (n, 1, 64, 64)
+        masters = torch.stack([_master(self.classes[i][1]) for i in class_indices.tolist()]
+                              or [torch.zeros(CANONICAL_SIZE, CANONICAL_SIZE)])[:n].unsqueeze(1)  # (n, 1, 64, 64)
 
         def uniform(low, high):
             return low + (high - low) * torch.rand(n, generator=generator)
@@ -355,3 +382,17 @@ class DigitsTasks:
             for c in episode]) for episode in classes])  # (T, N, K+Q) image indices
         images = self._images[picks].unsqueeze(3)  # (T, N, K+Q, 1, S, S)
         return _split_episodes(images, n_way, k_shot, n_query, classes)
+
+
+def _write_classes_file(path: Path = CLASSES_FILE) -> int:
+    """Render the whole catalogue and write its class list to ``path``; return the class count."""
+    catalogue = _render_catalogue()
+    by_script: Dict[str, str] = {}
+    for script, char in zip(catalogue.scripts, catalogue.chars):
+        by_script[script] = by_script.get(script, "") + char
+    path.write_text(json.dumps(by_script, ensure_ascii=False, indent=1) + "\n")
+    return len(catalogue.chars)
+
+
+if __name__ == "__main__":  # python -m mtlviz.data.glyphs: rewrite glyph_classes.json
+    print(f"wrote {_write_classes_file()} classes to {CLASSES_FILE}")
