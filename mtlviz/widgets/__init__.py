@@ -7,7 +7,7 @@ holds what its tensors need, not what its busiest cell once touched.
 from .._memory import trim_after_each_cell
 from .domain_dashboard import DomainAdaptationDashboard
 from .episode_dashboard import EpisodeViewer
-from .formula_dashboard import FormulaDashboard
+from .formula_dashboard import FormulaDashboard, UpdateRulesDashboard
 from .guide_dashboard import CourseGuide, course_map_html
 from .maml_dashboard import InnerOuterDashboard
 from .metalstm_dashboard import MetaLSTMDashboard
@@ -15,6 +15,6 @@ from .seed_dashboard import SeedBugsDashboard
 from .transfer_dashboard import TransferDashboard
 
 __all__ = ["CourseGuide", "course_map_html", "DomainAdaptationDashboard", "EpisodeViewer", "FormulaDashboard", "InnerOuterDashboard", "MetaLSTMDashboard",
-           "SeedBugsDashboard", "TransferDashboard"]
+           "SeedBugsDashboard", "TransferDashboard", "UpdateRulesDashboard"]
 
 trim_after_each_cell()
