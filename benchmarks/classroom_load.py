@@ -3,6 +3,7 @@
     python benchmarks/classroom_load.py                      # 30 sessions of lesson 03
     python benchmarks/classroom_load.py --sessions 3 --settle 20
     python benchmarks/classroom_load.py --lesson 07_domain_adaptation.ipynb --slider "target rotation"
+    python benchmarks/classroom_load.py --sessions 4 --prewarm 03=2 --refill idle   # 2 warm, 2 cold + refills
 
 Starts ``python -m mtlviz.serve`` on a free port of 127.0.0.1 (nothing else is ever bound or
 contacted: the browser's only proxy is a closed loopback port, so any request for another host
@@ -16,7 +17,9 @@ students) and prints:
 * the memory of the server and its kernels (RSS, and USS/PSS: torch's shared libraries make the
   RSS sum count the same pages once per kernel);
 * the kernels left ``--settle`` seconds after every page was closed (their ``beforeunload``
-  beacon must free them: must be 0, or the --prewarm pool size, which the server keeps ready).
+  beacon must free them: must be 0, or the --prewarm pools' size, which the server keeps ready);
+* with ``--prewarm``: which pages came from the pool, the others' (cold) first-draw times, and
+  how long each pool refill took (the server logs it), so ``--refill`` policies can be compared.
 
 Exits with status 1 if a page did not render, logged a console error, asked for anything outside
 127.0.0.1, a slider move got no new frame, or a kernel outlived its page. Ends with a Markdown
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import statistics
 import sys
 import time
@@ -49,6 +53,8 @@ MOVE_TIMEOUT_MS = 60_000
 # Poll on a timer, not on animation frames: Chromium gives a page that is not in front few or
 # no frames, so Playwright's default requestAnimationFrame polling can wait forever.
 POLL_MS = 500
+#: What the server logs when a pre-warmed dashboard has drawn its lesson (mtlviz.serve.app.PoolRefills).
+POOL_DRAWN = "pre-warmed dashboard of"
 # Thirty tabs of one browser are thirty windows, of which one is in front: without these flags
 # Chromium throttles the timers and paints of the others, which a class of separate laptops does
 # not do.
@@ -69,6 +75,7 @@ class Session:
     attempts: int = 0
     error: Optional[str] = None
     latencies_ms: List[float] = field(default_factory=list)
+    kernel_id: Optional[str] = None
 
 
 async def open_session(browser, url: str, session: Session, t0: float) -> None:
@@ -87,6 +94,9 @@ async def open_session(browser, url: str, session: Session, t0: float) -> None:
             if await page.locator(CANVAS).count():
                 await page.wait_for_function(CANVAS_DRAWN, polling=POLL_MS, timeout=RENDER_TIMEOUT_MS)
             session.rendered_s = time.monotonic() - t0
+            session.kernel_id = await page.evaluate(
+                "() => { const m = document.documentElement.innerHTML.match(/\"kernelId\": \"([0-9a-f-]{36})\"/);"
+                " return m ? m[1] : null; }")
             session.error = None
             print(f"  page {session.index:2d} drawn at {session.rendered_s:5.1f} s", flush=True)
             return
@@ -221,7 +231,7 @@ async def run(server: VoilaServer, args, sessions: List[Session], report: Dict) 
     while True:
         left = len(server.kernel_pids())
         elapsed = time.monotonic() - closed_at
-        if left == args.prewarm and report["kernels_zero_after_s"] is None:
+        if left == args.pool_total and report["kernels_zero_after_s"] is None:
             report["kernels_zero_after_s"] = elapsed
         if elapsed >= args.settle:
             break
@@ -235,8 +245,11 @@ def main(argv=None) -> int:
     parser.add_argument("--lesson", default=LESSON, help=f"notebook in notebooks/ (default {LESSON})")
     parser.add_argument("--moves", type=int, default=5, help="slider moves per session (1-100; default 5)")
     parser.add_argument("--slider", default="α (inner lr)", help="text of the slider's label (default 'α (inner lr)')")
-    parser.add_argument("--prewarm", type=int, default=0,
-                        help="start the server with --prewarm N and wait for its pool before the class arrives")
+    parser.add_argument("--prewarm", nargs="+", default=[], metavar="LESSON=N",
+                        help="start the server with these pools (LESSON=N as the server takes them; a plain N: "
+                             "N of --lesson) and wait until they are drawn before the class arrives")
+    parser.add_argument("--refill", default=None, choices=["idle", "nice", "at-once"],
+                        help="the server's --refill (default: the server's default)")
     parser.add_argument("--start-slots", type=int, default=None,
                         help="the server's --start-slots (default: the server's default, the number of cores)")
     parser.add_argument("--settle", type=float, default=60, help="seconds to wait after closing (default 60)")
@@ -252,6 +265,12 @@ def main(argv=None) -> int:
     if not (ROOT / "notebooks" / args.lesson).is_file():
         parser.error(f"--lesson: no notebooks/{args.lesson}")
     timeout = args.timeout if args.timeout is not None else max(900, 300 + 30 * args.sessions) + args.settle
+    lesson_number = args.lesson.split("_")[0]
+    args.pool_items = [item if "=" in item else f"{lesson_number}={item}" for item in args.prewarm]
+    try:
+        args.pool_total = sum(int(item.rsplit("=", 1)[1]) for item in args.pool_items)
+    except ValueError:
+        parser.error(f"--prewarm items are N or LESSON=N; got {args.prewarm}")
 
     load = os.getloadavg()[0]
     print(f"{args.sessions} sessions, {args.moves} moves each, {psutil.cpu_count()} CPUs, load average {load:.1f}"
@@ -259,9 +278,11 @@ def main(argv=None) -> int:
     report: Dict = {}
     sessions = [Session(i) for i in range(args.sessions)]
     # Room for each page's one retry while its first kernel is still being freed.
-    extra = [f"--max-kernels={2 * args.sessions + args.prewarm}"]
-    if args.prewarm:
-        extra += [f"--prewarm={args.prewarm}", "--lessons", args.lesson]
+    extra = [f"--max-kernels={2 * args.sessions + args.pool_total + 1}"]
+    if args.pool_items:
+        extra += ["--prewarm", *args.pool_items]
+    if args.refill:
+        extra.append(f"--refill={args.refill}")
     if args.start_slots is not None:
         extra.append(f"--start-slots={args.start_slots}")
     with VoilaServer(host=HOST, extra_args=extra) as server:
@@ -271,27 +292,27 @@ def main(argv=None) -> int:
             print(f"refusing to run: the server listens on {sorted(listening)}, not only {HOST}")
             return 1
         print(f"server on {server.url} (answered after {server.started_in_s:.1f} s)", flush=True)
-        if args.prewarm:
+        if args.pool_total:
             started = time.monotonic()
-            while "is filled with" not in server.log():
-                if time.monotonic() - started > 60 * args.prewarm + 120:
-                    print("the pre-warmed pool did not fill in time")
+            while server.log().count(POOL_DRAWN) < args.pool_total:  # the server logs each one drawn
+                if time.monotonic() - started > 60 * args.pool_total + 120:
+                    print("the pre-warmed pools were not drawn in time")
                     return 1
-                time.sleep(1)
-            # "Filled" is logged once the kernels started; their lesson is drawn when they go quiet.
-            used = cpu_seconds(server)["server"]
-            while True:
-                time.sleep(3)
-                now = cpu_seconds(server)["server"]
-                if now - used < 0.3:
-                    break
-                used = now
-            print(f"pool of {args.prewarm} pre-warmed dashboards drawn after {time.monotonic() - started:.1f} s", flush=True)
+                time.sleep(0.5)
+            report["pool_filled_s"] = time.monotonic() - started
+            report["log_before_class"] = len(server.log())
+            print(f"pools {' '.join(args.pool_items)}: {args.pool_total} pre-warmed dashboards drawn after "
+                  f"{report['pool_filled_s']:.1f} s", flush=True)
         try:
             asyncio.run(asyncio.wait_for(run(server, args, sessions, report), timeout))
         except asyncio.TimeoutError:
             print(f"TIMEOUT: the run took more than {timeout:.0f} s", flush=True)
             report["timeout"] = True
+        if args.pool_total:
+            during = server.log()[report["log_before_class"]:]
+            warm_ids = set(re.findall(r"Using pre-heated kernel: ([0-9a-f-]{36})", during))
+            report["from_pool"] = [s.index for s in sessions if s.kernel_id in warm_ids]
+            report["refills_s"] = [float(x) for x in re.findall(POOL_DRAWN + r" \S+ drawn ([0-9.]+) s after", during)]
     return summarise(args, sessions, report)
 
 
@@ -310,9 +331,9 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
     expected_moves = args.moves * args.sessions
     if len(latencies) < expected_moves:
         failures.append(f"{expected_moves - len(latencies)} of {expected_moves} slider moves got no new frame")
-    if report.get("kernels_left", -1) != args.prewarm:  # only the refilled pre-warmed pool may stay
+    if report.get("kernels_left", -1) != args.pool_total:  # only the refilled pre-warmed pools may stay
         failures.append(f"{report.get('kernels_left', '?')} kernels left {args.settle:.0f} s after closing"
-                        + (f" (the pool of {args.prewarm} may stay)" if args.prewarm else ""))
+                        + (f" (the pools of {args.pool_total} may stay)" if args.pool_total else ""))
 
     render = report.get("render_s", [])
     memory = report.get("memory_moved") or report.get("memory_rendered") or {}
@@ -331,13 +352,28 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
         ("per kernel (mean), RSS / PSS / USS",
          f"{memory.get('kernel_rss', nan):.0f} / {memory.get('kernel_pss', nan):.0f} / {memory.get('kernel_uss', nan):.0f} MB"),
         (f"kernels left {args.settle:.0f} s after closing", f"{report.get('kernels_left', '?')}"
-         + (f" (the pre-warmed pool)" if args.prewarm else "")
+         + (f" (the pre-warmed pools)" if args.pool_total else "")
          + (f" (all students' gone after {zero:.1f} s)" if zero is not None else "")),
     ]
+    if args.pool_total:
+        warm = set(report.get("from_pool", []))
+        cold = [s.rendered_s for s in sessions if s.index not in warm and s.rendered_s is not None]
+        hot = [s.rendered_s for s in sessions if s.index in warm and s.rendered_s is not None]
+        refills = report.get("refills_s", [])
+        rows += [
+            ("pools drawn before the class, after", f"{report.get('pool_filled_s', nan):.1f} s"),
+            (f"pages from a pool ({len(hot)}), first draw p50 / max",
+             f"{statistics.median(hot):.1f} s / {max(hot):.1f} s" if hot else "n/a"),
+            (f"pages started cold ({len(cold)}), first draw p50 / max",
+             f"{statistics.median(cold):.1f} s / {max(cold):.1f} s" if cold else "n/a"),
+            (f"pool refills ({len(refills)}), each drawn after (from its request)",
+             ", ".join(f"{x:.1f} s" for x in refills) or "none"),
+        ]
     print()
     print(f"Classroom load: {args.sessions} sessions of {args.lesson}, one headless Chromium, "
           f"{psutil.cpu_count()} CPUs, {args.moves} moves of '{args.slider}' per session; start slots "
-          f"{'default' if args.start_slots is None else args.start_slots}, pre-warmed {args.prewarm}")
+          f"{'default' if args.start_slots is None else args.start_slots}, pre-warmed "
+          f"{' '.join(args.pool_items) or 'none'}, refill {args.refill or 'default'}")
     print()
     print("| measure | value |")
     print("|---|---|")

@@ -230,11 +230,205 @@ def test_prewarmed_dashboard_is_ready_before_the_first_student_and_the_pool_refi
             server.close_dashboard(dashboard)
 
 
-def test_bad_prewarm_is_refused(capsys):
-    """A pool as big as the cap would leave no place for a student who opens another lesson."""
+def serve_argv_without_starting(monkeypatch, argv):
+    """Run the command line up to launching Voila; return the Voila argv it would have run."""
+    import os
+
+    from mtlviz.serve import app
+    from mtlviz.serve.startup_queue import SLOTS_DIR_ENV, SLOTS_ENV
+
+    # The command line sets these for the kernels it starts: restore them after the test.
+    for name in ("IPYTHONDIR", "JUPYTER_PATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", SLOTS_DIR_ENV, SLOTS_ENV):
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])
+        else:  # recorded as absent (delenv of an absent name records nothing to undo)
+            monkeypatch.setenv(name, "")
+            monkeypatch.delenv(name)
+    launched = []
+    monkeypatch.setattr(app.ClassroomVoila, "launch_instance", classmethod(lambda cls, voila: launched.append(voila)))
+    assert serve_main(argv) == 0
+    return launched[0]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--prewarm=5", "--max-kernels=5"], "--prewarm keeps 5 dashboards ready, which leaves no place under --max-kernels 5"),
+    (["--prewarm", "03=30", "05=10"], "--prewarm keeps 40 dashboards ready, which leaves no place under --max-kernels 40"),
+    (["--prewarm", "03=-2"], "--prewarm '03=-2': the number of dashboards must be in [0, 100]; got -2"),
+    (["--prewarm=-1"], "--prewarm '-1': the number of dashboards must be in [0, 100]; got -1"),
+    (["--prewarm", "03=two"], "--prewarm '03=two': the number of dashboards must be a whole number; got 'two'"),
+    (["--prewarm", "03=1.5"], "must be a whole number; got '1.5'"),
+    (["--prewarm", "03"], "--prewarm '03' is ambiguous: write 03=N for N dashboards of lesson 03, or 3 for 3"),
+    (["--prewarm", "=3"], "--prewarm items are N (the first served lesson) or LESSON=N"),
+    (["--prewarm", "03=1=2"], "--prewarm items are N (the first served lesson) or LESSON=N"),
+    (["--prewarm", "42=1"], "--prewarm '42' must name exactly one of"),
+    (["--lessons", "00", "03", "--prewarm", "05=1"], "--prewarm '05=1': 05_meta_lstm is not served"),
+    (["--prewarm", "03=1", "03_maml=2"], "--prewarm names 03_maml_inner_and_outer_loop twice"),
+])
+def test_bad_prewarm_is_refused(argv, message, capsys, monkeypatch):
+    """A typo in --prewarm must stop the server at once with one line saying what is wrong, not
+    start a class with no pool (or a pool for a lesson nobody can open), and a pool as big as the
+    cap would leave no place for a student who opens another lesson."""
+    from mtlviz.serve import app
+
+    def launched(cls, argv):
+        raise AssertionError("the server started")
+
+    monkeypatch.setattr(app.ClassroomVoila, "launch_instance", classmethod(launched))
     with pytest.raises(SystemExit):
-        serve_main(["--prewarm=5", "--max-kernels=5"])
-    assert "--prewarm must be in [0, 4]" in capsys.readouterr().err
+        serve_main(argv)
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message in err and err.startswith("python -m mtlviz.serve: error:")
+
+
+def test_prewarm_that_cannot_fit_in_memory_is_refused(monkeypatch, capsys):
+    """A pool the machine cannot hold would push it into swapping (or the memory floor would leave
+    the pool half filled while the teacher thinks it is ready): refuse it at start, with the figures."""
+    import mtlviz.serve
+
+    monkeypatch.setattr(mtlviz.serve, "available_mb", lambda: 2000.0)
+    with pytest.raises(SystemExit):
+        serve_main(["--prewarm", "03=3", "--min-free-mb=1500"])  # 3 x 230 MB > 2000 - 1500
+    err = capsys.readouterr().err
+    assert "--prewarm needs about 690 MB (03: 3 x 230 MB)" in err
+    assert "2,000 MB available and keeps --min-free-mb 1500 free, leaving 500 MB" in err
+
+
+def test_prewarm_pools_per_lesson_and_their_memory_are_printed(monkeypatch, capsys):
+    """The teacher plans the class with these lines: each pool's lesson, size and memory (N x that
+    lesson's kernel), and Voila must get one pool per lesson with a "default" of 0 (else every other
+    lesson silently gets a pool of 1, FIELD-NOTES)."""
+    from mtlviz.serve.pools import KERNEL_PSS_MB
+
+    import mtlviz.serve
+
+    monkeypatch.setattr(mtlviz.serve, "available_mb", lambda: 100_000.0)
+    voila = serve_argv_without_starting(monkeypatch, ["--prewarm", "00=2", "03_maml_inner_and_outer_loop.ipynb=3",
+                                                      "05=0"])
+    out = capsys.readouterr().out
+    assert f"00_start_here: 2 x {KERNEL_PSS_MB['00_start_here']} MB" in out
+    assert f"03_maml_inner_and_outer_loop: 3 x {KERNEL_PSS_MB['03_maml_inner_and_outer_loop']} MB" in out
+    total = 2 * KERNEL_PSS_MB["00_start_here"] + 3 * KERNEL_PSS_MB["03_maml_inner_and_outer_loop"]
+    assert f"pre-warmed pools hold about {total:,} MB in all" in out and "05_meta_lstm" not in out
+    pools = json.loads(next(a for a in voila if a.startswith("--ClassroomVoila.prewarm_pools=")).split("=", 1)[1])
+    assert pools == {"00_start_here.ipynb": 2, "03_maml_inner_and_outer_loop.ipynb": 3}
+    assert "--ClassroomVoila.refill=idle" in voila
+
+    from mtlviz.serve.app import ClassroomVoila
+
+    app = ClassroomVoila()
+    app.prewarm_pools = json.dumps(pools)
+    app.voila_configuration = type("Configuration", (), {})()
+    from voila.app import Voila
+
+    monkeypatch.setattr(Voila, "initialize", lambda self, argv=None: None)
+    app.initialize([])
+    assert app.config.VoilaKernelManager.kernel_pools_config == {
+        "default": {"pool_size": 0}, "00_start_here.ipynb": {"pool_size": 2},
+        "03_maml_inner_and_outer_loop.ipynb": {"pool_size": 3}}
+    assert app.voila_configuration.preheat_kernel and app.voila_configuration.default_pool_size == 0
+
+
+def test_plain_prewarm_count_still_means_the_first_served_lesson(monkeypatch):
+    """``--prewarm 5`` (README, older scripts) must keep pre-warming the first served lesson."""
+    import mtlviz.serve
+
+    monkeypatch.setattr(mtlviz.serve, "available_mb", lambda: 100_000.0)
+    voila = serve_argv_without_starting(monkeypatch, ["--prewarm", "2", "--lessons", "03", "05"])
+    assert '--ClassroomVoila.prewarm_pools={"03_maml_inner_and_outer_loop.ipynb": 2}' in voila
+
+
+def test_kernel_memory_table_matches_what_kernel_footprint_measures():
+    """The memory printed at start (and the refusal of a pool that cannot fit) comes from
+    mtlviz.serve.pools.KERNEL_PSS_MB: if a lesson grows and the table is not updated, a teacher
+    plans a pool the machine cannot hold. Measured as benchmarks/kernel_footprint.py does."""
+    import sys
+
+    sys.path.insert(0, str(PACKAGE_DIR.parent / "benchmarks"))
+    try:
+        from kernel_footprint import measure
+    finally:
+        sys.path.pop(0)
+    from mtlviz.serve.pools import KERNEL_PSS_MB
+
+    notebooks = PACKAGE_DIR.parent / "notebooks"
+    assert sorted(KERNEL_PSS_MB) == sorted(path.stem for path in notebooks.glob("[0-9][0-9]_*.ipynb"))
+    off = {}
+    for stem, table_mb in KERNEL_PSS_MB.items():
+        cells = json.loads((notebooks / f"{stem}.ipynb").read_text())["cells"]
+        pss = measure(stem, ["".join(c["source"]) for c in cells if c["cell_type"] == "code"])["pss"]
+        if not table_mb - max(60, 0.25 * table_mb) <= pss <= table_mb + max(25, 0.1 * table_mb):
+            off[stem] = f"table {table_mb} MB, measured {pss:.0f} MB"
+    assert not off, f"update KERNEL_PSS_MB: {off}"
+
+
+def started_kernel_ids(server):
+    """Kernels the server started so far (Voila exposes no /api/kernels listing; its log names each)."""
+    return set(re.findall(r"Kernel started: ([0-9a-f-]{36})", server.log()))
+
+
+def test_pools_of_two_lessons_fill_and_serve_their_own_lesson(tmp_path):
+    """With --prewarm 00=1 03=1 both lessons must have a dashboard drawn before anyone asks, and
+    a student opening either gets that lesson's warm kernel (not a cold start, not the other
+    lesson's kernel): else the teacher's planned pool for the second lesson does nothing."""
+    for stem in ("00_start_here", "03_maml_inner_and_outer_loop", "05_meta_lstm"):
+        write_notebook(tmp_path / f"{stem}.ipynb", f"import ipywidgets\nipywidgets.Label('{stem}')")
+    with VoilaServer(notebook_dir=tmp_path, token=TOKEN, extra_args=["--prewarm", "00=1", "03=1"]) as server:
+        deadline = time.monotonic() + 120
+        while server.log().count("pre-warmed dashboard of") < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        log = server.log()
+        assert "pre-warmed dashboard of 00_start_here.ipynb drawn" in log
+        assert "pre-warmed dashboard of 03_maml_inner_and_outer_loop.ipynb drawn" in log
+        assert "00_start_here: 1 x 210 MB" in log and "03_maml_inner_and_outer_loop: 1 x 230 MB" in log
+        warm = started_kernel_ids(server)
+        assert len(warm) == 2, f"expected one pool kernel per lesson, got {len(warm)}"
+        pages = []
+        for stem in ("00_start_here", "03_maml_inner_and_outer_loop"):
+            page = server.open_dashboard(f"voila/render/{stem}.ipynb")
+            pages.append(page)
+            assert page.kernel_id in warm, f"{stem} started a cold kernel despite its pool"
+            assert f"Using pre-heated kernel: {page.kernel_id} for {stem}.ipynb" in server.log()
+            assert stem in page.html
+        cold = server.open_dashboard("voila/render/05_meta_lstm.ipynb")  # no pool: a kernel of its own
+        assert cold.kernel_id not in warm and "05_meta_lstm" in cold.html
+        for page in [*pages, cold]:
+            server.close_dashboard(page)
+
+
+@pytest.mark.parametrize("refill", ["idle", "at-once"])
+def test_pool_refill_waits_until_no_student_lesson_is_starting(tmp_path, refill):
+    """A student who takes the pool's dashboard makes the pool refill; with --refill idle that
+    refill must wait while another student's lesson is still starting (else, in a class on two
+    cores, every refill slows the students who are waiting for their page). Voila's own way
+    (at-once) is the control that shows the test can fail."""
+    record = tmp_path / "windows.jsonl"
+    write_notebook(tmp_path / "03_pooled.ipynb",
+                   f"import json, os, time\nopen({str(record)!r}, 'a').write(json.dumps(['pool', time.time()]) + '\\n')")
+    write_notebook(tmp_path / "10_slow.ipynb",
+                   f"import json, time\nstarted = time.time()\ntime.sleep(4)\n"
+                   f"open({str(record)!r}, 'a').write(json.dumps(['slow', started, time.time()]) + '\\n')")
+    with VoilaServer(notebook_dir=tmp_path, extra_args=["--prewarm", "03=1", f"--refill={refill}"]) as server:
+        deadline = time.monotonic() + 120
+        while "pre-warmed dashboard of 03_pooled.ipynb drawn" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            slow = pool.submit(server.open_dashboard, "voila/render/10_slow.ipynb")
+            time.sleep(1.0)  # the slow lesson is running its cell
+            taken = server.open_dashboard("voila/render/03_pooled.ipynb")
+            slow = slow.result()
+        deadline = time.monotonic() + 60
+        while len(record.read_text().splitlines()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        rows = [json.loads(line) for line in record.read_text().splitlines()]
+        for page in (slow, taken):
+            server.close_dashboard(page)
+    (_, slow_start, slow_end), = [row for row in rows if row[0] == "slow"]
+    refill_ran = [row[1] for row in rows if row[0] == "pool"][1:]
+    assert refill_ran, f"the pool did not refill: {rows}"
+    if refill == "idle":
+        assert refill_ran[0] >= slow_end, f"the refill ran {slow_end - refill_ran[0]:.1f} s before the slow lesson ended"
+    else:
+        assert slow_start < refill_ran[0] < slow_end, f"Voila's refill did not overlap the slow lesson: {rows}"
 
 
 @pytest.mark.parametrize("start_slots", [1, 0])

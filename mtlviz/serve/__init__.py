@@ -23,15 +23,22 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import os
 import secrets
 import shutil
 import socket
 import tempfile
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 from .landing import landing_entries
+from .pools import available_mb, check_pools, parse_prewarm, pool_memory_lines
+
+#: Refill policies of ``--refill`` (mtlviz.serve.app.REFILL_POLICIES, which imports Voila).
+REFILL_POLICIES = ("idle", "nice", "at-once")
+REFILL_WORDS = {"idle": "when no student's lesson is starting", "nice": "at once, at a lower CPU priority",
+                "at-once": "at once"}
 
 __all__ = ["SHARE_DIR", "DEFAULT_MAX_KERNELS", "voila_argv", "select_lessons", "mirror_lessons", "landing_entries",
            "share_urls", "main"]
@@ -77,11 +84,12 @@ def is_loopback(host: str) -> bool:
             return False
 
 
-def select_lessons(notebook_dir: Path, wanted: Sequence[str]) -> List[Path]:
+def select_lessons(notebook_dir: Path, wanted: Sequence[str], option: str = "--lessons") -> List[Path]:
     """The notebooks of ``notebook_dir`` named by ``wanted`` (numbers, stem prefixes or file names).
 
     Each name must match exactly one notebook: ``03``, ``03_maml`` and
-    ``03_maml_inner_and_outer_loop.ipynb`` all pick lesson 03.
+    ``03_maml_inner_and_outer_loop.ipynb`` all pick lesson 03. ``option`` names the command-line
+    option in the error message.
     """
     notebooks = sorted(notebook_dir.glob("*.ipynb"))
     selected = []
@@ -91,7 +99,7 @@ def select_lessons(notebook_dir: Path, wanted: Sequence[str]) -> List[Path]:
             path for path in notebooks if path.stem.startswith(stem)]
         if len(matches) != 1:
             found = "none" if not matches else ", ".join(path.stem for path in matches)
-            raise ValueError(f"--lessons {name!r} must name exactly one of {', '.join(p.stem for p in notebooks)}; "
+            raise ValueError(f"{option} {name!r} must name exactly one of {', '.join(p.stem for p in notebooks)}; "
                              f"matched {found}")
         if matches[0] not in selected:
             selected.append(matches[0])
@@ -137,8 +145,8 @@ def share_urls(ip: str, port: int, token: Optional[str] = None) -> List[str]:
 
 def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, cull_idle_timeout: int = 600,
                cull_interval: int = 60, max_kernels: int = DEFAULT_MAX_KERNELS,
-               min_free_mb: int = DEFAULT_MIN_FREE_MB, presenter: bool = False, prewarm: int = 0,
-               prewarm_lesson: str = "",
+               min_free_mb: int = DEFAULT_MIN_FREE_MB, presenter: bool = False,
+               prewarm: Optional[Dict[str, int]] = None, refill: str = "idle",
                token: Optional[str] = None, hashed_password: Optional[str] = None,
                extra: Optional[List[str]] = None) -> List[str]:
     """The Voila command line that serves ``notebook_dir`` as a classroom.
@@ -160,8 +168,8 @@ def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, c
         "--VoilaConfiguration.multi_kernel_manager_class=mtlviz.serve.app.CappedKernelManager",
         f"--CappedKernelManager.max_kernels={max_kernels}",
         f"--CappedKernelManager.min_free_mb={min_free_mb}",
-        f"--ClassroomVoila.prewarm={prewarm}",
-        f"--ClassroomVoila.prewarm_lesson={prewarm_lesson}",
+        f"--ClassroomVoila.prewarm_pools={json.dumps(prewarm or {})}",
+        f"--ClassroomVoila.refill={refill}",
         f"--MappingKernelManager.cull_idle_timeout={cull_idle_timeout}",
         f"--MappingKernelManager.cull_interval={cull_interval}",
         # Open-but-idle tabs stay alive (culling connected kernels freezes a student's plot).
@@ -209,9 +217,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--min-free-mb", type=int, default=DEFAULT_MIN_FREE_MB, metavar="MB",
                         help=f"start no dashboard while less memory than this is free: the next visitor sees "
                              f"'the class is full' instead of the machine swapping (default {DEFAULT_MIN_FREE_MB}; 0: off)")
-    parser.add_argument("--prewarm", type=int, default=0, metavar="N",
-                        help="keep N dashboards of the first served lesson started and drawn, so the first N "
-                             "students (and each one after, as the pool refills) see it at once (default 0)")
+    parser.add_argument("--prewarm", nargs="+", default=[], metavar="LESSON=N",
+                        help="keep N dashboards of LESSON (a number, name prefix or file name, as --lessons) "
+                             "started and drawn, so students see it at once, e.g. --prewarm 03=30 05=10; a plain "
+                             "N means the first served lesson. Each pool refills when no student's lesson is "
+                             "starting (--refill). The memory they hold is printed at start")
+    parser.add_argument("--refill", choices=REFILL_POLICIES, default="idle",
+                        help="when a pool refills after a student took a dashboard: idle (default): once no "
+                             "student's lesson is starting; nice: at once, at a lower CPU priority that the "
+                             "student who later gets the kernel keeps; at-once: Voila's own way")
     parser.add_argument("--start-slots", type=int, default=DEFAULT_START_SLOTS, metavar="N",
                         help="lessons that run their start-up cells at the same time; the others wait their turn "
                              "behind the spinner, so pages draw one after another instead of all at the end "
@@ -242,10 +256,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error(f"--max-kernels must be 0 (no cap) or more; got {args.max_kernels}")
     if not 0 <= args.min_free_mb <= 10**7:
         parser.error(f"--min-free-mb must be in [0, 10000000] (MB; 0 turns the floor off); got {args.min_free_mb}")
-    if args.max_kernels and not 0 <= args.prewarm < args.max_kernels:
-        parser.error(f"--prewarm must be in [0, {args.max_kernels - 1}] (below --max-kernels); got {args.prewarm}")
-    if not 0 <= args.prewarm <= 100:
-        parser.error(f"--prewarm must be in [0, 100]; got {args.prewarm}")
     if not 0 <= args.start_slots <= 1024:
         parser.error(f"--start-slots must be in [0, 1024] (0: no queue); got {args.start_slots}")
     if args.cull_idle < 1 or args.cull_interval < 1:
@@ -255,11 +265,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     notebook_dir = args.notebooks or default_notebook_dir()
     if not notebook_dir.is_dir():
         parser.error(f"--notebooks must be a folder; {notebook_dir} is not")
-    if args.lessons:
-        try:
-            selected = select_lessons(notebook_dir, args.lessons)
-        except ValueError as error:
-            parser.error(str(error))
+    try:
+        selected = select_lessons(notebook_dir, args.lessons) if args.lessons else sorted(notebook_dir.glob("*.ipynb"))
+        pools = parse_prewarm(args.prewarm, selected, lambda name: select_lessons(notebook_dir, [name], "--prewarm")[0])
+        check_pools(pools, max_kernels=args.max_kernels, min_free_mb=args.min_free_mb,
+                    available_mb=available_mb() if pools else None)
+    except ValueError as error:
+        parser.error(str(error))
     hashed_password = None
     if args.password:
         from jupyter_server.auth import passwd
@@ -269,12 +281,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     for variable in KERNEL_THREAD_VARIABLES:
         os.environ[variable] = str(args.kernel_threads)
     scratch = Path(tempfile.mkdtemp(prefix="mtlviz-serve-"))
+    if args.start_slots or (pools and args.refill == "nice"):
+        # Kernels inherit these: their IPython startup file takes a start slot before each lesson
+        # (and lowers a pool kernel's priority under --refill nice).
+        from .startup_queue import write_ipython_dir
+
+        os.environ["IPYTHONDIR"] = str(write_ipython_dir(scratch / "ipython"))
     if args.start_slots:
-        # Kernels inherit these: their IPython startup file takes a start slot before each lesson.
-        from .startup_queue import SLOTS_DIR_ENV, SLOTS_ENV, write_ipython_dir
+        from .startup_queue import SLOTS_DIR_ENV, SLOTS_ENV
 
         (scratch / "slots").mkdir()
-        os.environ["IPYTHONDIR"] = str(write_ipython_dir(scratch / "ipython"))
         os.environ[SLOTS_DIR_ENV] = str(scratch / "slots")
         os.environ[SLOTS_ENV] = str(args.start_slots)
     # Voila finds the mtlviz templates on the Jupyter data path.
@@ -288,12 +304,12 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"{' (only ' + ', '.join(p.stem for p in selected) + ')' if args.lessons else ''}; "
           f"at most {args.max_kernels or 'unlimited'} dashboards at once, lessons starting "
           f"{args.start_slots or 'all'} at a time", flush=True)
-    prewarm_lesson = ""
-    if args.prewarm:
-        try:
-            prewarm_lesson = first_lesson(served_dir).name
-        except ValueError as error:
-            parser.error(f"--prewarm: {error}")
+    if pools:
+        total = sum(pools.values())
+        print(f"[mtlviz] pre-warming {total} dashboard{'s' if total > 1 else ''} before anyone asks, refilled "
+              f"{REFILL_WORDS[args.refill]}:", flush=True)
+        for line in pool_memory_lines(pools):
+            print(f"[mtlviz]   {line}", flush=True)
     for url in share_urls(args.ip, args.port, token):
         print(f"[mtlviz] open: {url}", flush=True)
     if args.password:
@@ -301,8 +317,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         ClassroomVoila.launch_instance(voila_argv(
             served_dir, ip=args.ip, port=args.port, cull_idle_timeout=args.cull_idle, cull_interval=args.cull_interval,
-            max_kernels=args.max_kernels, min_free_mb=args.min_free_mb, prewarm=args.prewarm,
-            prewarm_lesson=prewarm_lesson, presenter=args.theme == "presenter", token=token,
+            max_kernels=args.max_kernels, min_free_mb=args.min_free_mb,
+            prewarm={lesson.name: count for lesson, count in pools.items()}, refill=args.refill, presenter=args.theme == "presenter", token=token,
             hashed_password=hashed_password, extra=extra))
     finally:
         if served_dir != notebook_dir:

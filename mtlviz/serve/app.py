@@ -4,32 +4,43 @@ Imported only by :func:`mtlviz.serve.main` (it needs Voila and jupyter_server at
 """
 from __future__ import annotations
 
-from typing import Optional
+import asyncio
+import json
+import os
+import time
+from typing import Dict, Optional, Set
 
 import tornado.web
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import url_path_join
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Enum, Integer, Unicode
+from voila import app as voila_app
 from voila.app import Voila
 from voila.static_file_handler import AllowListFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
 from .landing import landing_entries
+from .pools import available_mb
+from .startup_queue import NICE_ENV
 
-__all__ = ["ClassFull", "CappedKernelManager", "ClassroomHandler", "ClassroomFileHandler", "ClassroomVoila",
-           "NotServedHandler"]
+__all__ = ["ClassFull", "CappedKernelManager", "PoolRefills", "ClassroomHandler", "ClassroomFileHandler",
+           "ClassroomVoila", "NotServedHandler", "REFILL_POLICIES"]
+
+#: How pre-warmed pools refill after a student takes a dashboard: ``idle`` waits until no
+#: student's page is starting (then at most ``pool_fill_at_once`` pool dashboards start at a time);
+#: ``nice`` starts them at once but at a lower OS priority (``os.nice`` in the kernel, for its
+#: whole life: the student who later gets it keeps it); ``at-once`` is Voila's own behaviour.
+REFILL_POLICIES = ("idle", "nice", "at-once")
+#: ``nice`` policy: the niceness of pool kernels (weight 110 against a student's 1024 on Linux CFS).
+POOL_NICENESS = 10
+#: ``idle`` policy: seconds with no student page starting before a pool refill may start.
+QUIET_S = 2.0
+POLL_S = 0.25
 
 
 class ClassFull(Exception):
     """Raised instead of starting a kernel at the cap or below the memory floor; says which, in words."""
-
-
-def available_mb() -> float:
-    """Memory the system can give new processes without swapping, in MB (psutil comes with ipykernel)."""
-    import psutil
-
-    return psutil.virtual_memory().available / 2**20
 
 
 class CappedKernelManager(AsyncMappingKernelManager):
@@ -45,6 +56,8 @@ class CappedKernelManager(AsyncMappingKernelManager):
     max_kernels = Integer(0, config=True, help="Most kernels running or starting at once (0: no cap).")
     min_free_mb = Integer(0, config=True, help="Start no kernel while less memory than this is free, in MB (0: off).")
     starting = Integer(0, help="Kernels whose start is in progress.")
+    pages_starting = Integer(0, help="Dashboard pages being served now (a student's lesson starting).")
+    last_page_done = 0.0  # time.monotonic() when the last such page finished
 
     def full_reason(self) -> Optional[str]:
         """Why no further kernel may start now, in words for the class-full page; None if one may."""
@@ -71,6 +84,88 @@ class CappedKernelManager(AsyncMappingKernelManager):
             self.starting -= 1
 
 
+class PoolRefills:
+    """Mixed into Voila's pre-heating kernel manager (``VoilaKernelManager``, Voila 0.5.13, pinned):
+    pool dashboards that yield to students.
+
+    Voila refills a pool one second after a student takes a dashboard from it (``fill_if_needed``
+    creates a task per missing dashboard that runs ``_initialize``: start a kernel, then render the
+    whole lesson in it), whatever else the server is doing, so in a busy class the refills compete
+    for the cores with the students who are waiting for their own lessons to start. Here each
+    pool dashboard, before starting its kernel, waits for a place among ``pool_fill_at_once``
+    (so pool kernels can never fill all the start slots students need) and, with the ``idle``
+    policy, until no student page has been starting for :data:`QUIET_S`. A pool entry still
+    waiting is not ready: Voila's handler must not hand it to a student (who would then wait for
+    the class to go quiet, including for themself), so ``get_pool_size`` counts only entries past
+    the wait and ``get_rendered_notebook`` hands those out first.
+    """
+
+    refill_policy = "idle"
+    pool_fill_at_once = 1
+
+    def _pool_state(self):
+        if not hasattr(self, "_refill_places"):
+            self._refill_places = asyncio.Semaphore(max(1, self.pool_fill_at_once))
+            self._past_wait: Set[asyncio.Task] = set()
+            self._pool_target: Dict[str, int] = {}
+        return self._refill_places, self._past_wait
+
+    def _ready(self, task: asyncio.Task) -> bool:
+        """A pool entry a student may be given: its kernel started or starting, not failed."""
+        if task.done():
+            return not task.cancelled() and task.exception() is None
+        return task in self._pool_state()[1]
+
+    def ready_in_pool(self, notebook_name: str) -> int:
+        return sum(self._ready(task) for task in self._pools.get(notebook_name, ()))
+
+    def get_pool_size(self, notebook_name: str) -> int:
+        return self.ready_in_pool(notebook_name)
+
+    async def get_rendered_notebook(self, notebook_name: str, *args, **kwargs):
+        pool = self._pools.get(notebook_name, [])
+        pool.sort(key=lambda task: not self._ready(task))  # stable: ready entries first, in order
+        return await super().get_rendered_notebook(notebook_name, *args, **kwargs)
+
+    async def _until_no_student_starts(self) -> None:
+        while self.pages_starting or time.monotonic() - self.last_page_done < QUIET_S:
+            await asyncio.sleep(POLL_S)
+
+    async def _initialize(self, notebook_path: str, kernel_id: Optional[str] = None, **kwargs):
+        if kernel_id is not None:  # a restart: Voila's own way
+            return await super()._initialize(notebook_path, kernel_id, **kwargs)
+        places, past_wait = self._pool_state()
+        gated = self.refill_policy != "at-once"
+        asked = time.monotonic()
+        task = asyncio.current_task()  # the pool entry itself (Voila awaits _initialize in it)
+        if gated:
+            await places.acquire()
+        try:
+            if self.refill_policy == "idle":
+                await self._until_no_student_starts()
+            elif self.refill_policy == "nice":  # the kernel lowers its own priority as it starts
+                kwargs["env"] = {**kwargs.get("env", {}), NICE_ENV: str(POOL_NICENESS)}
+            past_wait.add(task)
+            content = await super()._initialize(notebook_path, None, **kwargs)
+        except BaseException:
+            if gated:
+                places.release()
+            past_wait.discard(task)
+            raise
+
+        def drawn(render_task: asyncio.Future) -> None:
+            if gated:
+                places.release()
+            past_wait.discard(task)
+            self.log.info("[mtlviz] pre-warmed dashboard of %s drawn %.1f s after it was asked for; "
+                          "%d of %s ready", notebook_path, time.monotonic() - asked,
+                          self.ready_in_pool(notebook_path), self.kernel_pools_config.get(
+                              notebook_path, {}).get("pool_size", "?"))
+
+        content["task"].add_done_callback(drawn)
+        return content
+
+
 class ClassroomHandler(TornadoVoilaHandler):
     """Voila's dashboard page, plus the ``_xsrf`` cookie and a "class is full" page at the cap.
 
@@ -91,12 +186,17 @@ class ClassroomHandler(TornadoVoilaHandler):
         reason = None if prewarmed else self.kernel_manager.full_reason()
         if reason is not None:  # answer at once, before the notebook is read
             return self.finish_class_full(reason)
+        manager = self.kernel_manager
+        manager.pages_starting += 1  # pool refills wait for this (PoolRefills, policy "idle")
         try:
             await super().get(path=path)
         except ClassFull as full:
             if self._headers_written:
                 raise
             self.finish_class_full(str(full))
+        finally:
+            manager.pages_starting -= 1
+            manager.last_page_done = time.monotonic()
 
     def _prewarmed_ready(self, path) -> bool:
         """True if a pre-warmed dashboard of ``path`` is waiting (it counts against the cap already).
@@ -108,7 +208,8 @@ class ClassroomHandler(TornadoVoilaHandler):
         if not pool:
             return False
         pool[:] = [task for task in pool if not (task.done() and (task.cancelled() or task.exception() is not None))]
-        return bool(pool)
+        ready_in_pool = getattr(self.kernel_manager, "ready_in_pool", None)  # PoolRefills
+        return ready_in_pool(path) > 0 if ready_in_pool else bool(pool)
 
     def finish_class_full(self, reason: str) -> None:
         """Answer 503 with a friendly page instead of starting one more kernel."""
@@ -158,20 +259,46 @@ class ClassroomVoila(Voila):
     """Voila in tree mode with :class:`ClassroomHandler` and the lesson catalogue for the landing page."""
 
     presenter = Bool(False, config=True, help="Presenter theme: dark, larger fonts (projector).")
-    prewarm = Integer(0, config=True, help="Dashboards of prewarm_lesson to keep started and rendered, ready for the next visitor.")
-    prewarm_lesson = Unicode("", config=True, help="File name of the lesson to pre-warm (relative to the served folder).")
+    prewarm_pools = Unicode("{}", config=True, help="JSON object: lesson file name (relative to the served "
+                            "folder) -> dashboards to keep started and rendered, ready for the next visitor.")
+    refill = Enum(REFILL_POLICIES, default_value="idle", config=True,
+                  help="How pools refill after a dashboard is taken (see REFILL_POLICIES).")
+    pool_fill_at_once = Integer(max(1, os.cpu_count() or 1), config=True,
+                                help="Most pool dashboards starting at once (policies idle and nice).")
+
+    def pools(self) -> Dict[str, int]:
+        return {name: int(size) for name, size in json.loads(self.prewarm_pools).items() if int(size) > 0}
 
     def initialize(self, argv=None):
         super().initialize(argv)
-        if self.prewarm > 0:
-            # Voila's pre-heated kernels, for one lesson only: every other notebook's pool is 0.
+        pools = self.pools()
+        if pools:
+            # Voila's pre-heated kernels, per lesson. Without the "default" entry of 0, every other
+            # notebook would silently get a pool of 1 (FIELD-NOTES).
             self.voila_configuration.preheat_kernel = True
             self.voila_configuration.default_pool_size = 0
             self.config.VoilaKernelManager.kernel_pools_config = {
-                "default": {"pool_size": 0}, self.prewarm_lesson: {"pool_size": self.prewarm}}
+                "default": {"pool_size": 0}, **{name: {"pool_size": size} for name, size in pools.items()}}
 
     def init_settings(self):
-        settings = super().init_settings()
+        if not self.pools():
+            settings = super().init_settings()
+        else:
+            # Voila builds its kernel manager class inside init_settings, from a factory: wrap the
+            # class it returns so the pools refill the classroom's way (PoolRefills).
+            factory = voila_app.voila_kernel_manager_factory
+            policy, at_once = self.refill, self.pool_fill_at_once
+
+            def classroom_factory(*args, **kwargs):
+                base = factory(*args, **kwargs)
+                return type("ClassroomKernelManager", (PoolRefills, base),
+                            {"refill_policy": policy, "pool_fill_at_once": at_once})
+
+            voila_app.voila_kernel_manager_factory = classroom_factory
+            try:
+                settings = super().init_settings()
+            finally:
+                voila_app.voila_kernel_manager_factory = factory
         settings["voila_jinja2_env"].globals.update(mtlviz_lessons=landing_entries, mtlviz_presenter=self.presenter)
         return settings
 

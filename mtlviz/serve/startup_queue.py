@@ -25,17 +25,22 @@ from typing import Optional
 
 SLOTS_DIR_ENV = "MTLVIZ_START_SLOTS_DIR"
 SLOTS_ENV = "MTLVIZ_START_SLOTS"
+#: Set by the server (``--refill nice``) for pre-warmed pool kernels: raise the kernel's niceness by
+#: this much as it starts, so a pool refill yields the cores to students' lessons.
+NICE_ENV = "MTLVIZ_KERNEL_NICE"
 #: A kernel that ran no cell for this long has finished starting its lesson.
 IDLE_RELEASE_S = 1.0
 POLL_S = 0.1
 
 STARTUP_FILE = """\
-# Written by python -m mtlviz.serve: start each lesson in one of a few machine-wide slots.
+# Written by python -m mtlviz.serve: start each lesson in one of a few machine-wide slots
+# (and, for a pre-warmed pool kernel under --refill nice, at a lower priority).
 from mtlviz.serve.startup_queue import install_from_environment
 install_from_environment()
 """
 
-__all__ = ["StartSlots", "install", "install_from_environment", "write_ipython_dir"]
+__all__ = ["StartSlots", "install", "install_from_environment", "lower_priority_from_environment",
+           "write_ipython_dir"]
 
 
 class StartSlots:
@@ -106,8 +111,18 @@ def install(shell, folder: Path, n_slots: int) -> StartSlots:
     return slots
 
 
+def lower_priority_from_environment() -> int:
+    """Raise this process's niceness by ``$MTLVIZ_KERNEL_NICE`` (pool kernels under ``--refill
+    nice``); returns the new niceness. Irreversible without privileges: the kernel keeps it after
+    a student takes it."""
+    step = os.environ.get(NICE_ENV)
+    return os.nice(int(step)) if step else os.nice(0)
+
+
 def install_from_environment() -> Optional[StartSlots]:
-    """Called by the startup file in each kernel: install the slots the server's environment names."""
+    """Called by the startup file in each kernel: lower its priority if asked, then install the
+    slots the server's environment names."""
+    lower_priority_from_environment()
     folder, n_slots = os.environ.get(SLOTS_DIR_ENV), os.environ.get(SLOTS_ENV)
     if not folder or not n_slots:
         return None
