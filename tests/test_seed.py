@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mtlviz import MAML, SinusoidTasks, functional as Fn, sinusoid_mlp
+from mtlviz import MAML, SinusoidTasks, functional as Fn
 from mtlviz.exercises import check_outer_loss
 from mtlviz.pretrained import load_seed_variant
 from mtlviz.meta.seed import SEED_SNIPPET, VARIANTS, variant_estimator, variant_tasks
