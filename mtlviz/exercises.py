@@ -3,18 +3,72 @@
 Each ``check_*`` function runs the student's code on random inputs, compares it with mtlviz's
 own implementation and returns a :class:`CheckResult` whose text says what is right or, on a
 wrong answer, what to look at. Nothing is printed; the notebook displays the result.
+
+A checker cannot be fooled or frozen by the code it checks (issue 17):
+
+- the expected answer is computed *before* the student's code runs, on private copies, with the
+  mtlviz functions captured when this module is imported (monkeypatching ``mtlviz.functional``
+  afterwards does not change what is expected);
+- the student's function receives copies of the inputs, which are compared with the private
+  originals afterwards (changing them in place is named, not rewarded);
+- every piece of student code (the function, and reading its answer: ``float()``, ``len()``,
+  iteration, a dict's ``__getitem__``) runs through one guard, :func:`_guarded`, with a time
+  limit (:data:`TIME_LIMIT_S`), and whatever it raises, ``SystemExit`` and
+  ``KeyboardInterrupt`` included, becomes a one-line :class:`CheckResult`;
+- an answer that is the checker's own expected tensor (found by looking into the checker's
+  frames) is refused.
+
+The time limit raises :class:`_OutOfTime` inside the student's code: in the main thread (where
+IPython and Voila kernels run cells, and where ipykernel handles widget messages) by ``SIGALRM``
+from :func:`signal.setitimer`, which also ends ``time.sleep``; in any other thread by an
+asynchronous exception (``PyThreadState_SetAsyncExc``), which ends Python loops but not a single
+blocking C call. It is raised again every 0.1 s until the code gives up, so a ``try/except``
+inside a loop does not keep it running (the next interrupt lands outside the ``try``), and an
+answer returned after the limit is not accepted. Not covered: a loop that catches every exception
+(bare ``except``) around a blocking call such as ``time.sleep``, where each interrupt lands inside
+the ``try`` (Python tracing could raise once more, but a trace function that raises is switched
+off, and setting one from the signal handler re-entered the handler here on Python 3.11);
+``os._exit``; code that goes out of its way to edit the checker's frames or its private captures.
 """
 from __future__ import annotations
 
+import copy
+import ctypes
+import math
+import signal
+import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 
 from . import functional as Fn
+from .data.tasks import LineTasks, SinusoidTasks
+from .guide import SCENARIOS, recommend
+from .meta.landscape import adapted_points
+from .nets import MLP
+from .pretrained import load_transfer_curves
+from .transfer.domain import coral_loss
 
-__all__ = ["CheckResult", "check_inner_update", "check_outer_loss", "check_line_inner_step",
-           "check_method_choices", "check_episode_sizes", "check_meta_lstm_update", "check_coral_loss", "check_transfer_winners"]
+__all__ = ["CheckResult", "TIME_LIMIT_S", "check_inner_update", "check_outer_loss", "check_line_inner_step",
+           "check_method_choices", "check_episode_sizes", "check_meta_lstm_update", "check_coral_loss",
+           "check_transfer_winners"]
+
+#: Seconds a student's function may run per call before the check stops it and says so.
+TIME_LIMIT_S = 5.0
+
+# The references, captured at import: a student who later replaces ``mtlviz.functional.inner_update``
+# (or ``coral_loss``, ...) with their own function cannot change what the checks expect.
+_inner_update = Fn.inner_update
+_get_params = Fn.get_params
+_coral_loss = coral_loss
+_adapted_points = adapted_points
+_recommend = recommend
+_SCENARIOS = tuple(SCENARIOS)
+_load_transfer_curves = load_transfer_curves
+_functional_call = torch.func.functional_call
 
 
 @dataclass(frozen=True)
@@ -34,16 +88,211 @@ class CheckResult:
         return self.passed
 
 
-def _call_student(student_fn: Callable, *args):
-    """Run the student's function; return ``(answer, None)``, or ``(None, failure)`` when it
-    raised or returned nothing (the student's code may fail in any way: report, don't crash)."""
+# -- The guard: time limit, every exception reported, answers read into plain values ----------------
+
+class _OutOfTime(BaseException):
+    """Raised into the student's code when its time is up (a BaseException, so that a student's
+    ``except Exception`` does not swallow it)."""
+
+
+class _Reject(Exception):
+    """Raised by a checker's answer reader: the answer has the wrong form; ``args[0]`` says why."""
+
+
+_REPEAT_S = 0.1  # after the limit, the interrupt is raised again this often until the code stops
+
+
+def _raise_in_thread(ident: int, exception) -> None:
+    """Have thread ``ident`` raise ``exception`` at its next check (``None``: cancel a pending one)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
+                                               None if exception is None else ctypes.py_object(exception))
+
+
+class _TimeLimit:
+    """Raise :class:`_OutOfTime` in the calling thread after ``seconds``, then every 0.1 s, until
+    :meth:`stop`. ``expired`` tells afterwards whether the limit was reached."""
+
+    def __init__(self, seconds: float):
+        self.seconds = float(seconds)
+        self.expired = False
+        self._mode = None
+
+    def start(self) -> None:
+        self._target = threading.get_ident()
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+            self._active = True
+            self._started = time.monotonic()
+            self._previous_handler = signal.signal(signal.SIGALRM, self._on_alarm)
+            self._previous_timer = signal.setitimer(signal.ITIMER_REAL, self.seconds, _REPEAT_S)
+            self._mode = "signal"
+        else:
+            self._lock = threading.Lock()
+            self._done = threading.Event()
+            self._watchdog = threading.Thread(target=self._watch, name="mtlviz-exercise-time-limit", daemon=True)
+            self._watchdog.start()
+            self._mode = "thread"
+
+    def _on_alarm(self, signum, frame):
+        if self._active:
+            self.expired = True
+            raise _OutOfTime
+
+    def _watch(self):
+        if self._done.wait(self.seconds):
+            return
+        while True:
+            with self._lock:
+                if self._done.is_set():
+                    return
+                self.expired = True
+                _raise_in_thread(self._target, _OutOfTime)
+            if self._done.wait(_REPEAT_S):
+                return
+
+    def stop(self) -> None:
+        """Disarm; idempotent, and retried if an interrupt already on its way lands inside it."""
+        self._active = False
+        while True:
+            try:
+                self._disarm()
+                return
+            except _OutOfTime:
+                self.expired = True
+
+    def _disarm(self) -> None:
+        if self._mode == "signal":
+            self._active = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._previous_handler)
+            delay, interval = self._previous_timer
+            if delay > 0:  # someone else's timer was running: give it back what is left of it
+                signal.setitimer(signal.ITIMER_REAL, max(delay - (time.monotonic() - self._started), 1e-3), interval)
+        elif self._mode == "thread":
+            with self._lock:
+                self._done.set()
+            self._watchdog.join()
+        # An exception set but not yet raised would land later in the checker: clear it.
+        _raise_in_thread(self._target, None)
+        self._mode = None
+
+
+def _one_line(error: BaseException) -> str:
+    """``Type: message``, first line only, at most 200 characters (the message is the student's
+    object too: it is read under the guard, falling back to the type's name)."""
+    name = type(error).__name__
+    text, failure = _guarded(lambda: str.__str__(str(error)), 1.0, phase="message")
+    if failure is not None or not text.strip():
+        return name
+    text = text.strip().splitlines()[0]
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return f"{name}: {text}"
+
+
+def _out_of_time(time_limit: float) -> CheckResult:
+    return CheckResult(False, f"your function did not finish within {time_limit:g} s: look for a loop that never ends")
+
+
+def _guarded(thunk: Callable, time_limit: float, *, phase: str = "call"):
+    """Run ``thunk()`` under the time limit: the one place where student code runs.
+
+    Returns ``(value, None)``, or ``(None, failure)`` with a failed :class:`CheckResult` saying in
+    one line what went wrong: the time limit, ``sys.exit()``, an interrupt, any exception, or an
+    answer of the wrong form (:class:`_Reject`). Nothing the thunk raises propagates.
+    ``phase``: "call" (the student's function), "read" (reading its answer or its inputs
+    afterwards) or "message" (formatting a student's exception).
+    """
+    limit = _TimeLimit(time_limit)
     try:
-        answer = student_fn(*args)
-    except Exception as error:
-        return None, CheckResult(False, f"your function raised {type(error).__name__}: {error}")
+        try:
+            limit.start()
+            value = thunk()
+        finally:
+            limit.stop()
+    except _OutOfTime:
+        return None, _out_of_time(time_limit)
+    except _Reject as reject:
+        return None, CheckResult(False, str(reject.args[0]))
+    except SystemExit:
+        return None, CheckResult(False, "your function called sys.exit() (SystemExit): return the answer instead")
+    except KeyboardInterrupt:
+        return None, CheckResult(False, "your function was interrupted (KeyboardInterrupt) before it returned")
+    except BaseException as error:  # the student's code may fail in any way: report it, never crash
+        if phase == "message":
+            return None, CheckResult(False, type(error).__name__)
+        what = "your function raised" if phase == "call" else "reading your function's answer raised"
+        return None, CheckResult(False, f"{what} {_one_line(error)}")
+    if limit.expired:  # it caught the interrupt and returned anyway, after the limit
+        return None, _out_of_time(time_limit)
+    return value, None
+
+
+def _same(handed, private) -> bool:
+    """Whether the copy handed to the student still equals the private original, exactly."""
+    if isinstance(private, torch.Tensor):
+        return (type(handed) is type(private) and handed.shape == private.shape and handed.dtype == private.dtype
+                and bool(torch.equal(handed.detach(), private.detach())))
+    if isinstance(private, np.ndarray):
+        return (type(handed) is np.ndarray and handed.shape == private.shape and handed.dtype == private.dtype
+                and bool(np.array_equal(handed, private)))
+    if isinstance(private, dict):
+        return (type(handed) is dict and list(handed) == list(private)
+                and all(_same(handed[name], value) for name, value in private.items()))
+    if isinstance(private, torch.nn.Module):
+        return type(handed) is type(private) and _same(dict(handed.state_dict()), dict(private.state_dict()))
+    return handed == private
+
+
+def _changed_in_place(name: str) -> str:
+    if name == "model":
+        return "model was changed in place: leave the model's own weights alone and use the adapted dict"
+    kind = "arrays" if name in ("x", "y") else "tensors"
+    return f"{name} was changed in place: build new {kind} ({name[0]} - ...) instead of {name[0]} -= ..."
+
+
+def _call_student(student_fn: Callable, *args, time_limit: float = TIME_LIMIT_S, inputs=None, read=None):
+    """Run the student's function on ``args`` (copies the checker does not use itself) through the guard.
+
+    ``inputs``: ``{name: (handed, private)}``, the copies handed over and the checker's originals;
+    after the call each must still be equal, or the student is told which one was changed in
+    place. ``read``: turns the answer into plain values (under the guard too, since reading a
+    student's object runs its code), raising :class:`_Reject` on an answer of the wrong form.
+    Returns ``(answer, None)``, or ``(None, failure)``.
+    """
+    answer, failure = _guarded(lambda: student_fn(*args), time_limit)
+    if failure is not None:
+        return None, failure
+    for name, (handed, private) in (inputs or {}).items():
+        same, failure = _guarded(lambda: _same(handed, private), time_limit, phase="read")
+        if failure is not None or not same:
+            return None, CheckResult(False, _changed_in_place(name))
     if answer is None:
         return None, CheckResult(False, "your function returned None: did you forget `return`?")
-    return answer, None
+    if read is None:
+        return answer, None
+    return _guarded(lambda: read(answer), time_limit, phase="read")
+
+
+def _plain_tensor(value) -> torch.Tensor:
+    """A plain, detached copy of a tensor the student returned (a Tensor subclass's
+    ``__torch_function__`` cannot answer for it, e.g. make ``allclose`` say True)."""
+    with torch._C.DisableTorchFunctionSubclass():
+        plain = value.detach().clone()
+    return plain if type(plain) is torch.Tensor else torch.Tensor.as_subclass(plain, torch.Tensor)
+
+
+def _storages(value) -> set:
+    """Addresses of the tensor storages in a tensor or a dict of tensors."""
+    tensors = value.values() if isinstance(value, dict) else [value]
+    return {t.untyped_storage().data_ptr() for t in tensors if isinstance(t, torch.Tensor)}
+
+
+_OWN_ANSWER = "your function returned the checker's own expected answer instead of computing it"
+
+
+def _not_callable(student_fn) -> CheckResult | None:
+    if callable(student_fn):
+        return None
+    return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
 
 
 def _random_params(generator):
@@ -51,105 +300,142 @@ def _random_params(generator):
     return {name: torch.randn(shape, generator=generator) for name, shape in shapes.items()}
 
 
+def _clones(params):
+    return {name: p.clone() for name, p in params.items()}
+
+
 def _allclose(a, b):
     return all(torch.allclose(a[name], b[name], rtol=1e-5, atol=1e-6) for name in a)
 
 
-def check_inner_update(student_fn: Callable) -> CheckResult:
+def check_inner_update(student_fn: Callable, *, time_limit: float = TIME_LIMIT_S) -> CheckResult:
     """Check a student's ``inner_update(params, grads, inner_lr)``: θ' = θ − α ∇θ L.
 
-    It must return a new dict with the same keys and shapes, leave ``params`` unchanged, and
-    match :func:`mtlviz.functional.inner_update` on random parameters and gradients.
+    It must return a new dict with the same keys and shapes, leave ``params`` and ``grads``
+    unchanged, and match :func:`mtlviz.functional.inner_update` on random parameters and
+    gradients. ``time_limit``: seconds per call.
     """
-    if not callable(student_fn):
-        return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
+    failure = _not_callable(student_fn)
+    if failure is not None:
+        return failure
     generator = torch.Generator().manual_seed(1234)
     for trial in range(3):
         params = _random_params(generator)
         grads = _random_params(generator)
         inner_lr = float(torch.empty(()).uniform_(0.01, 0.5, generator=generator))
-        before = {name: p.clone() for name, p in params.items()}
-        answer, failure = _call_student(student_fn, params, grads, inner_lr)
+        # Everything compared against is computed before the student's code runs.
+        expected = _inner_update(params, grads, inner_lr)
+        slips = {
+            "you moved up the gradient: θ' = θ − α∇θL subtracts α times the gradient":
+                _inner_update(params, grads, -inner_lr),
+            "the step ignores α: multiply the gradient by inner_lr": _inner_update(params, grads, 1.0),
+            "you returned the gradient or the parameters unchanged: compute θ − α∇θL": grads,
+        }
+        handed_params, handed_grads = _clones(params), _clones(grads)
+
+        def read(answer):
+            if not isinstance(answer, dict):
+                raise _Reject(f"return a dict of tensors like params (got a {type(answer).__name__})")
+            keys = [str.__str__(name) if isinstance(name, str) else repr(name) for name in answer]
+            if set(keys) != set(params):
+                raise _Reject(f"return the same keys as params: expected {sorted(params)}, got {sorted(keys)}")
+            if _storages(dict(answer)) & _storages(expected):
+                raise _Reject(_OWN_ANSWER)
+            plain = {}
+            for name in params:
+                value = answer[name]
+                if not isinstance(value, torch.Tensor) or value.shape != params[name].shape:
+                    raise _Reject(f"answer[{name!r}] must be a tensor of shape {tuple(params[name].shape)}")
+                if value.dtype != params[name].dtype:
+                    raise _Reject(f"answer[{name!r}] has dtype {value.dtype}; keep the parameters' "
+                                  f"dtype {params[name].dtype} (no .double() or .half())")
+                plain[name] = _plain_tensor(value)
+            return plain
+
+        answer, failure = _call_student(student_fn, handed_params, handed_grads, inner_lr, time_limit=time_limit,
+                                        inputs={"params": (handed_params, params), "grads": (handed_grads, grads)},
+                                        read=read)
         if failure is not None:
             return failure
-        if not isinstance(answer, dict):
-            return CheckResult(False, f"return a dict of tensors like params (got a {type(answer).__name__})")
-        if set(answer) != set(params):
-            return CheckResult(False, f"return the same keys as params: expected {sorted(params)}, got {sorted(answer)}")
-        if not _allclose(params, before):
-            return CheckResult(False, "params was changed in place: build new tensors (p - ...) instead of p -= ...")
-        for name in params:
-            if not isinstance(answer[name], torch.Tensor) or answer[name].shape != params[name].shape:
-                return CheckResult(False, f"answer[{name!r}] must be a tensor of shape {tuple(params[name].shape)}")
-            if answer[name].dtype != params[name].dtype:
-                return CheckResult(False, f"answer[{name!r}] has dtype {answer[name].dtype}; keep the parameters' "
-                                          f"dtype {params[name].dtype} (no .double() or .half())")
-        expected = Fn.inner_update(params, grads, inner_lr)
         if _allclose(answer, expected):
             continue
-        if _allclose(answer, Fn.inner_update(params, grads, -inner_lr)):
-            return CheckResult(False, "you moved up the gradient: θ' = θ − α∇θL subtracts α times the gradient")
-        if _allclose(answer, Fn.inner_update(params, grads, 1.0)):
-            return CheckResult(False, "the step ignores α: multiply the gradient by inner_lr")
-        if _allclose(answer, grads) or _allclose(answer, params):
+        for hint, wrong in slips.items():
+            if _allclose(answer, wrong):
+                return CheckResult(False, hint)
+        if _allclose(answer, params):
             return CheckResult(False, "you returned the gradient or the parameters unchanged: compute θ − α∇θL")
         return CheckResult(False, f"wrong values (trial {trial + 1}): for each name, answer[name] = params[name] - inner_lr * grads[name]")
     return CheckResult(True, "correct: θ' = θ − α∇θL, a new dict, params untouched")
 
 
-def check_outer_loss(student_fn: Callable) -> CheckResult:
+def _query_loss(model, params, x, y) -> float:
+    """L_T(θ) written without mtlviz.functional: the model run with ``params``, mean squared error."""
+    with torch.no_grad():
+        return float(torch.nn.functional.mse_loss(_functional_call(model, params, (x,)), y))
+
+
+def check_outer_loss(student_fn: Callable, *, time_limit: float = TIME_LIMIT_S) -> CheckResult:
     """Check a student's ``outer_loss(model, adapted, x_support, y_support, x_query, y_query)``.
 
     It must return L_T(θ') measured on the *query* set with the adapted parameters (a dict),
-    the term the seed's code gets wrong by reusing the support set.
+    the term the seed's code gets wrong by reusing the support set; and leave its inputs (the
+    model's weights too) unchanged. ``time_limit``: seconds per call.
     """
-    from .nets import MLP
-    from .data.tasks import SinusoidTasks
-
-    if not callable(student_fn):
-        return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
+    failure = _not_callable(student_fn)
+    if failure is not None:
+        return failure
     generator = torch.Generator().manual_seed(4321)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(4321)
         model = MLP((1, 8, 1))
-    theta = Fn.get_params(model)
+    theta = _get_params(model)
     batch = SinusoidTasks().sample_batch(1, 5, 7, random_state=generator)
     xs, ys, xq, yq = (t[0] for t in batch.data)
-    adapted = Fn.inner_update(theta, {n: torch.randn(p.shape, generator=generator) for n, p in theta.items()}, 0.1)
-    answer, failure = _call_student(student_fn, model, adapted, xs, ys, xq, yq)
+    adapted = _inner_update(theta, {n: torch.randn(p.shape, generator=generator) for n, p in theta.items()}, 0.1)
+    expected = _query_loss(model, adapted, xq, yq)
+    slips = {
+        "that is the support loss: score θ' on the query set (x_query, y_query), the points it did not adapt on":
+            _query_loss(model, adapted, xs, ys),
+        "that uses the model's own parameters: evaluate with the adapted ones, functional.forward(model, adapted, x_query)":
+            _query_loss(model, theta, xq, yq),
+    }
+    handed = {"model": copy.deepcopy(model), "adapted": _clones(adapted), "x_support": xs.clone(),
+              "y_support": ys.clone(), "x_query": xq.clone(), "y_query": yq.clone()}
+    private = {"model": model, "adapted": adapted, "x_support": xs, "y_support": ys, "x_query": xq, "y_query": yq}
+
+    def read(answer):
+        if not isinstance(answer, torch.Tensor) or answer.numel() != 1:
+            raise _Reject("return the loss as a single-number tensor")
+        return float(_plain_tensor(answer).reshape(()).float())
+
+    answer, failure = _call_student(student_fn, *handed.values(), time_limit=time_limit,
+                                    inputs={name: (handed[name], private[name]) for name in handed}, read=read)
     if failure is not None:
         return failure
-    if not isinstance(answer, torch.Tensor) or answer.numel() != 1:
-        return CheckResult(False, "return the loss as a single-number tensor")
-    answer = answer.detach().reshape(()).float()
 
     def close(value):
-        return torch.allclose(answer, value.detach().float(), rtol=1e-5, atol=1e-7)
+        return math.isclose(answer, float(np.float32(value)), rel_tol=1e-5, abs_tol=1e-7)
 
-    if close(Fn.task_loss(model, adapted, xq, yq)):
+    if close(expected):
         return CheckResult(True, "correct: the adapted θ' is scored on the query set, L_T(θ') on D^val")
-    if close(Fn.task_loss(model, adapted, xs, ys)):
-        return CheckResult(False, "that is the support loss: score θ' on the query set (x_query, y_query), "
-                                  "the points it did not adapt on")
-    if close(Fn.task_loss(model, theta, xq, yq)) or close(Fn.task_loss(model, dict(model.named_parameters()), xq, yq)):
-        return CheckResult(False, "that uses the model's own parameters: evaluate with the adapted ones, "
-                                  "functional.forward(model, adapted, x_query)")
+    for hint, wrong in slips.items():
+        if close(wrong):
+            return CheckResult(False, hint)
     return CheckResult(False, "wrong value: return the mean squared error of functional.forward(model, adapted, "
                               "x_query) against y_query")
 
 
-def check_line_inner_step(student_fn: Callable) -> CheckResult:
+def check_line_inner_step(student_fn: Callable, *, time_limit: float = TIME_LIMIT_S) -> CheckResult:
     """Check a student's ``inner_step(w, b, x, y, inner_lr) -> (w', b')`` for f(x) = w·x + b.
 
     The expected answer is one gradient step on the mean squared error, written by hand:
     ∂L/∂w = 2·mean((w·x + b − y)·x), ∂L/∂b = 2·mean(w·x + b − y); it is compared with
     mtlviz's autograd step (:func:`mtlviz.meta.landscape.adapted_points`) on random tasks.
+    ``x`` and ``y`` must be left unchanged. ``time_limit``: seconds per call.
     """
-    from .meta.landscape import adapted_points
-    from .data.tasks import LineTasks
-
-    if not callable(student_fn):
-        return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
+    failure = _not_callable(student_fn)
+    if failure is not None:
+        return failure
     generator = torch.Generator().manual_seed(2468)
     for trial in range(3):
         batch = LineTasks().sample_batch(1, 5, 1, random_state=generator)
@@ -157,16 +443,22 @@ def check_line_inner_step(student_fn: Callable) -> CheckResult:
         inner_lr = float(torch.empty(()).uniform_(0.05, 0.3, generator=generator))
         x = batch.x_support[0, :, 0].double().numpy()
         y = batch.y_support[0, :, 0].double().numpy()
-        expected = adapted_points(batch.task(0), w, b, inner_lr=inner_lr)[0]
-        answer, failure = _call_student(student_fn, w, b, x.copy(), y.copy(), inner_lr)
+        expected = [float(v) for v in _adapted_points(batch.task(0), w, b, inner_lr=inner_lr)[0]]
+        handed_x, handed_y = x.copy(), y.copy()
+
+        def read(answer):
+            try:
+                values = [float(v) for v in answer]
+            except (TypeError, ValueError):
+                raise _Reject("return two numbers: (new_w, new_b)") from None
+            if len(values) != 2:
+                raise _Reject(f"return two numbers (new_w, new_b), not {len(values)}")
+            return values
+
+        answer, failure = _call_student(student_fn, w, b, handed_x, handed_y, inner_lr, time_limit=time_limit,
+                                        inputs={"x": (handed_x, x), "y": (handed_y, y)}, read=read)
         if failure is not None:
             return failure
-        try:
-            answer = [float(v) for v in answer]
-        except (TypeError, ValueError):
-            return CheckResult(False, "return two numbers: (new_w, new_b)")
-        if len(answer) != 2:
-            return CheckResult(False, f"return two numbers (new_w, new_b), not {len(answer)}")
         step = [answer[0] - w, answer[1] - b]
         want = [expected[0] - w, expected[1] - b]
 
@@ -191,75 +483,122 @@ def check_line_inner_step(student_fn: Callable) -> CheckResult:
 METHOD_KEYWORDS = ("meta-learning", "domain adaptation", "fine-tuning", "feature extraction")
 
 
-def check_method_choices(answers) -> CheckResult:
+class _Shown:
+    """A student's non-string answer, kept as the text it showed when read (for messages)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _read_choices(answers, keys, example: str, time_limit: float):
+    """Read a student's answers dict into ``{key: plain str | None | ... | _Shown}`` under the
+    guard (a dict subclass's methods and the values' ``__eq__`` are student code too)."""
+    def plain(value):
+        if value is None or value is ...:
+            return value
+        if isinstance(value, str):
+            return str.__str__(value)
+        text = str.__str__(repr(value))
+        return _Shown(text if len(text) <= 80 else text[:77] + "...")
+
+    def read():
+        if not isinstance(answers, dict):
+            raise _Reject(f"answers must be a dict like {example}; got a {type(answers).__name__}")
+        return {key: plain(answers[key]) if key in answers else None for key in keys}
+
+    return _guarded(read, time_limit, phase="read")
+
+
+def check_method_choices(answers, *, time_limit: float = TIME_LIMIT_S) -> CheckResult:
     """Check lesson 00's exercise: a dict mapping each scenario of
     :data:`mtlviz.guide.SCENARIOS` to one of "meta-learning", "domain adaptation",
     "fine-tuning" or "feature extraction"."""
-    from .guide import SCENARIOS, recommend
-
-    if not isinstance(answers, dict):
-        return CheckResult(False, f"answers must be a dict like {{'gestures': 'meta-learning', ...}}; "
-                                  f"got a {type(answers).__name__}")
-    names = [name for name, *_ in SCENARIOS]
-    missing = [name for name in names if name not in answers or answers[name] is None or answers[name] is ...]
+    names = [name for name, *_ in _SCENARIOS]
+    answers, failure = _read_choices(answers, names, "{'gestures': 'meta-learning', ...}", time_limit)
+    if failure is not None:
+        return failure
+    missing = [name for name in names if answers[name] is None or answers[name] is ...]
     if missing:
         return CheckResult(False, f"answer every scenario: missing {missing}")
     unknown = [answers[name] for name in names if answers[name] not in METHOD_KEYWORDS]
     if unknown:
         return CheckResult(False, f"use one of {list(METHOD_KEYWORDS)}; not {unknown}")
-    for name, _, labelled, tasks, shift in SCENARIOS:
-        advice = recommend(labelled, tasks, shift)
+    for name, _, labelled, tasks, shift in _SCENARIOS:
+        advice = _recommend(labelled, tasks, shift)
         if answers[name] not in advice.method:
             return CheckResult(False, f"{name}: not {answers[name]}. Hint: {advice.reason}")
     return CheckResult(True, "all three match the guide's reasoning")
 
 
-def check_episode_sizes(student_fn: Callable) -> CheckResult:
+def check_episode_sizes(student_fn: Callable, *, time_limit: float = TIME_LIMIT_S) -> CheckResult:
     """Check lesson 01's ``episode_sizes(n_way, k_shot, n_query) -> (support, query)`` counts
-    against real episodes sampled by :class:`mtlviz.data.glyphs.DigitsTasks`'s rules: N·K and N·Q."""
-    if not callable(student_fn):
-        return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
-    for n_way, k_shot, n_query in [(5, 1, 15), (3, 4, 2), (10, 5, 1)]:
-        answer, failure = _call_student(student_fn, n_way, k_shot, n_query)
-        if failure is not None:
-            return failure
+    against real episodes sampled by :class:`mtlviz.data.glyphs.DigitsTasks`'s rules: N·K and N·Q.
+    ``time_limit``: seconds per call."""
+    failure = _not_callable(student_fn)
+    if failure is not None:
+        return failure
+
+    def read(answer):
         try:
             support, query = (int(v) for v in answer)
         except (TypeError, ValueError):
-            return CheckResult(False, "return two numbers: (support images, query images)")
-        if (support, query) == (n_way * k_shot, n_way * n_query):
+            raise _Reject("return two numbers: (support images, query images)") from None
+        return support, query
+
+    for n_way, k_shot, n_query in [(5, 1, 15), (3, 4, 2), (10, 5, 1)]:
+        answer, failure = _call_student(student_fn, n_way, k_shot, n_query, time_limit=time_limit, read=read)
+        if failure is not None:
+            return failure
+        if answer == (n_way * k_shot, n_way * n_query):
             continue
-        if (support, query) == (k_shot, n_query):
+        if answer == (k_shot, n_query):
             return CheckResult(False, "that counts one class: an N-way episode has N classes")
-        if (support, query) == (n_way * n_query, n_way * k_shot):
+        if answer == (n_way * n_query, n_way * k_shot):
             return CheckResult(False, "support and query are swapped: K is the support size per class")
         return CheckResult(False, f"wrong for N={n_way}, K={k_shot}, Q={n_query}: expected "
                                   f"{n_way * k_shot} support and {n_way * n_query} query images")
     return CheckResult(True, "correct: N·K support and N·Q query images")
 
 
-def check_meta_lstm_update(student_fn: Callable) -> CheckResult:
+def _read_tensor_like(reference: torch.Tensor, expected: torch.Tensor):
+    """An answer reader: a tensor shaped like ``reference``, not the checker's ``expected`` itself."""
+    def read(answer):
+        if not isinstance(answer, torch.Tensor) or answer.shape != reference.shape:
+            raise _Reject(f"return a tensor shaped like theta {tuple(reference.shape)}")
+        if _storages(answer) & _storages(expected):
+            raise _Reject(_OWN_ANSWER)
+        return _plain_tensor(answer)
+    return read
+
+
+def check_meta_lstm_update(student_fn: Callable, *, time_limit: float = TIME_LIMIT_S) -> CheckResult:
     """Check a student's ``meta_lstm_update(theta, grad, forget, input_gate)``, the Meta-LSTM
     cell update c_t = f_t ⊙ c_{t−1} − i_t ⊙ ∇_t with the parameters θ as the cell state.
 
-    It must work element-wise on tensors, and with ``forget = 1`` and ``input_gate = α`` it must
-    be the gradient step θ − α∇ (the point of lesson 05). Common slips are named.
+    It must work element-wise on tensors, leave its inputs unchanged, and with ``forget = 1`` and
+    ``input_gate = α`` it must be the gradient step θ − α∇ (the point of lesson 05). Common slips
+    are named. ``time_limit``: seconds per call.
     """
-    if not callable(student_fn):
-        return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
+    failure = _not_callable(student_fn)
+    if failure is not None:
+        return failure
     generator = torch.Generator().manual_seed(505)
+
+    def run(theta, grad, forget, input_gate, expected):
+        private = {"theta": theta, "grad": grad, "forget": forget, "input_gate": input_gate}
+        handed = {name: value.clone() for name, value in private.items()}
+        return _call_student(student_fn, *handed.values(), time_limit=time_limit,
+                             inputs={name: (handed[name], private[name]) for name in private},
+                             read=_read_tensor_like(theta, expected))
+
     for _ in range(3):
         theta, grad = torch.randn(6, generator=generator), torch.randn(6, generator=generator)
         forget = torch.rand(6, generator=generator) * 0.5 + 0.5
         input_gate = torch.rand(6, generator=generator) * 0.1
-        answer, failure = _call_student(student_fn, theta.clone(), grad.clone(), forget.clone(), input_gate.clone())
-        if failure is not None:
-            return failure
-        if not isinstance(answer, torch.Tensor) or answer.shape != theta.shape:
-            return CheckResult(False, f"return a tensor shaped like theta {tuple(theta.shape)}")
         expected = forget * theta - input_gate * grad
-        if torch.allclose(answer, expected, atol=1e-6):
-            continue
         slips = {
             "the candidate is minus the gradient: subtract i ⊙ ∇, don't add it": forget * theta + input_gate * grad,
             "the forget gate multiplies the old parameters θ, not the gradient": theta - forget * input_gate * grad,
@@ -267,13 +606,24 @@ def check_meta_lstm_update(student_fn: Callable) -> CheckResult:
                 input_gate * theta - forget * grad,
             "the forget gate is missing: c_t = f ⊙ c_{t−1} − i ⊙ ∇": theta - input_gate * grad,
         }
+        answer, failure = run(theta, grad, forget, input_gate, expected)
+        if failure is not None:
+            return failure
+        if torch.allclose(answer, expected, atol=1e-6):
+            continue
         for hint, wrong in slips.items():
             if torch.allclose(answer, wrong, atol=1e-6):
                 return CheckResult(False, hint)
         return CheckResult(False, "not yet: compute forget * theta - input_gate * grad, element by element")
-    sgd = student_fn(theta.clone(), grad.clone(), torch.ones(6), torch.full((6,), 0.1))
+    step = theta - 0.1 * grad
+    sgd, failure = run(theta, grad, torch.ones(6), torch.full((6,), 0.1), step)
+    if failure is not None:
+        return failure
+    if not torch.allclose(sgd, step, atol=1e-6):
+        return CheckResult(False, "with forget = 1 and input_gate = 0.1 your update must be θ − 0.1∇ "
+                                  "(it is right on random gates but not there: no special cases)")
     return CheckResult(True, "correct: with f = 1 and i = 0.1 your update is θ − 0.1∇, one step of gradient descent "
-                       f"(largest difference {float((sgd - (theta - 0.1 * grad)).abs().max()):.1g})")
+                       f"(largest difference {float((sgd - step).abs().max()):.1g})")
 
 
 #: Lesson 06's exercise: (target, K) situations whose best strategy the student reads off the dashboard.
@@ -281,20 +631,18 @@ TRANSFER_SITUATIONS = (("glyphs", 1), ("negative", 10), ("digits", 50))
 TRANSFER_STRATEGIES = ("from scratch", "feature extraction", "fine-tuning")
 
 
-def check_transfer_winners(answers, *, curves=None) -> CheckResult:
+def check_transfer_winners(answers, *, curves=None, time_limit: float = TIME_LIMIT_S) -> CheckResult:
     """Check lesson 06's exercise: a dict mapping each (target, K) of :data:`TRANSFER_SITUATIONS`
     to the strategy that wins there, one of "from scratch", "feature extraction", "fine-tuning"
     (fine-tuning with its best number of frozen blocks). Strategies that the best one does not
     clearly beat (:meth:`~mtlviz.transfer.curves.TransferCurves.beats`) are accepted too.
     ``curves``: the measured :class:`~mtlviz.transfer.curves.TransferCurves` (default: the
     shipped ones the dashboard shows)."""
-    from .pretrained import load_transfer_curves
-
-    curves = load_transfer_curves() if curves is None else curves
-    if not isinstance(answers, dict):
-        return CheckResult(False, "answers must be a dict like {('digits', 1): 'fine-tuning', ...}; "
-                                  f"got a {type(answers).__name__}")
-    missing = [key for key in TRANSFER_SITUATIONS if answers.get(key) in (None, ...)]
+    curves = _load_transfer_curves() if curves is None else curves
+    answers, failure = _read_choices(answers, TRANSFER_SITUATIONS, "{('digits', 1): 'fine-tuning', ...}", time_limit)
+    if failure is not None:
+        return failure
+    missing = [key for key in TRANSFER_SITUATIONS if answers[key] in (None, ...)]
     if missing:
         return CheckResult(False, f"answer every situation: missing {missing}")
     unknown = [answers[key] for key in TRANSFER_SITUATIONS if answers[key] not in TRANSFER_STRATEGIES]
@@ -309,45 +657,51 @@ def check_transfer_winners(answers, *, curves=None) -> CheckResult:
     return CheckResult(True, "all three match the measured curves")
 
 
-def check_coral_loss(student_fn: Callable) -> CheckResult:
+def _covariance(features, divisor):
+    centred = features - features.mean(0)
+    return centred.T @ centred / divisor
+
+
+def check_coral_loss(student_fn: Callable, *, time_limit: float = TIME_LIMIT_S) -> CheckResult:
     """Check lesson 07's ``coral(source_features, target_features)``, the Deep CORAL loss
     ‖C_S − C_T‖²_F / (4d²) with unbiased (n − 1) covariances, against
-    :func:`mtlviz.transfer.domain.coral_loss` on random features of different sizes. Common slips are named.
+    :func:`mtlviz.transfer.domain.coral_loss` on random features of different sizes. Common slips
+    are named; the features must be left unchanged. ``time_limit``: seconds per call.
     """
-    from .transfer.domain import coral_loss
-
-    if not callable(student_fn):
-        return CheckResult(False, f"pass your function itself (got a {type(student_fn).__name__})")
+    failure = _not_callable(student_fn)
+    if failure is not None:
+        return failure
     generator = torch.Generator().manual_seed(707)
 
-    def covariance(features, divisor):
-        centred = features - features.mean(0)
-        return centred.T @ centred / divisor
+    def read(answer):
+        try:
+            return float(_plain_tensor(answer)) if isinstance(answer, torch.Tensor) else float(answer)
+        except (TypeError, ValueError, RuntimeError):
+            raise _Reject(f"return one number, a scalar tensor (got {type(answer).__name__})") from None
 
     for n_source, n_target, d in [(30, 50, 3), (12, 9, 5), (40, 40, 2)]:
         source = torch.randn(n_source, d, generator=generator, dtype=torch.float64) * 1.5 + 0.7
         target = torch.randn(n_target, d, generator=generator, dtype=torch.float64) * 0.6 - 0.3
-        answer, failure = _call_student(student_fn, source.clone(), target.clone())
-        if failure is not None:
-            return failure
-        try:
-            value = float(answer)
-        except (TypeError, ValueError, RuntimeError):
-            return CheckResult(False, f"return one number, a scalar tensor (got {type(answer).__name__})")
-        expected = float(coral_loss(source, target))
-        if abs(value - expected) <= 1e-6 * max(1.0, abs(expected)):
-            continue
-        difference = covariance(source, n_source - 1) - covariance(target, n_target - 1)
+        expected = float(_coral_loss(source, target))
+        difference = _covariance(source, n_source - 1) - _covariance(target, n_target - 1)
         slips = {
             "divide by 4d², not 4d (d = number of features)": (difference ** 2).sum() / (4 * d),
             "the loss is the *squared* Frobenius norm: sum the squared differences, no square root":
                 (difference ** 2).sum().sqrt() / (4 * d * d),
             "the 1/(4d²) factor is missing": (difference ** 2).sum(),
             "use the unbiased covariance (divide by n − 1, not n)":
-                ((covariance(source, n_source) - covariance(target, n_target)) ** 2).sum() / (4 * d * d),
+                ((_covariance(source, n_source) - _covariance(target, n_target)) ** 2).sum() / (4 * d * d),
             "centre the features (subtract each column's mean) before the covariance":
                 ((source.T @ source / (n_source - 1) - target.T @ target / (n_target - 1)) ** 2).sum() / (4 * d * d),
         }
+        handed_source, handed_target = source.clone(), target.clone()
+        value, failure = _call_student(student_fn, handed_source, handed_target, time_limit=time_limit,
+                                       inputs={"source_features": (handed_source, source),
+                                               "target_features": (handed_target, target)}, read=read)
+        if failure is not None:
+            return failure
+        if abs(value - expected) <= 1e-6 * max(1.0, abs(expected)):
+            continue
         for hint, wrong in slips.items():
             if abs(value - float(wrong)) <= 1e-6 * max(1.0, abs(float(wrong))):
                 return CheckResult(False, hint)
