@@ -22,9 +22,10 @@ The time limit raises :class:`_OutOfTime` inside the student's code: in the main
 IPython and Voila kernels run cells, and where ipykernel handles widget messages) by ``SIGALRM``
 from :func:`signal.setitimer`, which also ends ``time.sleep``; in any other thread by an
 asynchronous exception (``PyThreadState_SetAsyncExc``), which ends Python loops but not a single
-blocking C call. It is raised again every 0.1 s until the code gives up, so a ``try/except``
-inside a loop does not keep it running (the next interrupt lands outside the ``try``), and an
-answer returned after the limit is not accepted. Not covered: a loop that catches every exception
+blocking C call. It is raised again every 0.1 s until the code gives up, so in the main thread a
+``try/except BaseException`` inside a loop only delays the stop (an interrupt lands outside the
+``try`` sooner or later: 1.9 s for a 0.5 s limit here; in another thread it was not stopped), and
+an answer returned after the limit is not accepted. Not covered: a loop that catches every exception
 (bare ``except``) around a blocking call such as ``time.sleep``, where each interrupt lands inside
 the ``try`` (Python tracing could raise once more, but a trace function that raises is switched
 off, and setting one from the signal handler re-entered the handler here on Python 3.11);
