@@ -3,8 +3,8 @@
     python benchmarks/kernel_footprint.py                 # every lesson in notebooks/
     python benchmarks/kernel_footprint.py 03 07           # lessons whose names start so
 
-For every lesson, a fresh kernel (as Voila starts one, with the serve command's default of one
-torch thread) runs the notebook's code cells; the script then prints the kernel's CPU time (user +
+For every lesson, a fresh kernel (as ``python -m mtlviz.serve`` starts one: one torch thread and
+the serve's kernel start-up, :mod:`mtlviz.serve.kernel`) runs the notebook's code cells; the script then prints the kernel's CPU time (user +
 system: what 30 students opening the lesson at once share between this machine's cores), wall
 time, RSS / PSS / USS in MB (USS: memory only this kernel holds; torch's shared libraries make
 RSS count the same pages once per kernel) and which heavy optional modules the lesson pulled in.
@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,8 +55,17 @@ def probe(client):
     return json.loads("".join(out))
 
 
+def served_kernel_env() -> dict:
+    """The environment a kernel of ``python -m mtlviz.serve`` starts with (default theme, no start
+    slots): one torch thread and the serve's IPython startup file (memory returned after every cell)."""
+    from mtlviz.serve.kernel import THEME_ENV, write_ipython_dir
+
+    ipython_dir = write_ipython_dir(Path(tempfile.mkdtemp(prefix="mtlviz-footprint-")) / "ipython")
+    return {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "IPYTHONDIR": str(ipython_dir), THEME_ENV: "default"}
+
+
 def measure(name, sources, extra_env=None):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(extra_env or {})}
+    env = {**os.environ, **served_kernel_env(), **(extra_env or {})}
     t0 = time.monotonic()
     manager, client = start_new_kernel(kernel_name="python3", cwd=str(ROOT / "notebooks"), env=env)
     try:

@@ -62,12 +62,14 @@ RSS_MB = "int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) //
 @pytest.mark.parametrize("with_mtlviz", [False, True])
 def test_a_cell_that_fragments_the_heap_leaves_little_behind_in_a_dashboard_kernel(with_mtlviz):
     """If this fails, a dashboard kernel keeps the memory its busiest cell freed (lesson 06 held
-    1.5 GB for 46 MB of tensors): a class of 30 would need three times the memory it uses."""
+    1.5 GB for 46 MB of tensors): a class of 30 would need three times the memory it uses. The
+    served kernels' start-up (mtlviz.serve.kernel.setup, run by the serve's IPython startup file)
+    installs the trim; importing mtlviz.widgets does not."""
     grown = run_python(f"""
         import json
         from IPython.core.interactiveshell import InteractiveShell
         shell = InteractiveShell.instance()
-        shell.run_cell("import torch" + ("; import mtlviz.widgets" if {with_mtlviz} else ""))
+        shell.run_cell("import torch" + ("; from mtlviz.serve.kernel import setup; setup()" if {with_mtlviz} else ""))
         before = {RSS_MB}
         shell.run_cell({FRAGMENT!r})
         print(json.dumps({{"grown_mb": {RSS_MB} - before}}))
@@ -76,3 +78,36 @@ def test_a_cell_that_fragments_the_heap_leaves_little_behind_in_a_dashboard_kern
         assert grown < 60, f"the kernel still holds {grown} MB after the cell freed ~300 MB"
     else:  # the control: without the trim, glibc keeps the freed megabytes (else this test shows nothing)
         assert grown > 200, f"only {grown} MB kept without mtlviz: the fragmenting cell no longer fragments"
+
+
+def test_importing_the_widgets_changes_nothing_in_the_kernel():
+    """Importing mtlviz.widgets must not register IPython hooks (issue 18): a JupyterLab user's
+    kernel is theirs; the served kernels get their set-up from the serve's start-up file."""
+    found = run_python("""
+        import json
+        from IPython.core.interactiveshell import InteractiveShell
+        shell = InteractiveShell.instance()
+        before = len(shell.events.callbacks["post_run_cell"])
+        import mtlviz.widgets
+        print(json.dumps({"added": len(shell.events.callbacks["post_run_cell"]) - before}))
+    """)
+    assert found == {"added": 0}
+
+
+def test_a_presenter_kernel_draws_light_on_dark_and_a_default_one_does_not():
+    """If this fails, the projector shows white figures on the dark presenter page (or a light
+    page gets dark figures): the served kernel's start-up reads the theme the server was given."""
+    for theme, dark in [("presenter", True), ("default", False)]:
+        code = f"""
+            import json, os
+            os.environ["MTLVIZ_THEME"] = {theme!r}
+            from IPython.core.interactiveshell import InteractiveShell
+            shell = InteractiveShell.instance()
+            from mtlviz.serve.kernel import setup
+            setup()
+            from matplotlib.colors import to_rgb
+            from mtlviz.widgets._canvas import interactive_figure
+            figure, _ = interactive_figure(2.0, 2.0)
+            print(json.dumps({{"dark": max(to_rgb(figure.get_facecolor())) < 0.2}}))
+        """
+        assert run_python(code) == {"dark": dark}, theme

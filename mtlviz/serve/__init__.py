@@ -281,12 +281,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     for variable in KERNEL_THREAD_VARIABLES:
         os.environ[variable] = str(args.kernel_threads)
     scratch = Path(tempfile.mkdtemp(prefix="mtlviz-serve-"))
-    if args.start_slots or (pools and args.refill == "nice"):
-        # Kernels inherit these: their IPython startup file takes a start slot before each lesson
-        # (and lowers a pool kernel's priority under --refill nice).
-        from .startup_queue import write_ipython_dir
+    # Kernels inherit these: their IPython startup file (mtlviz.serve.kernel) takes a start slot
+    # before each lesson (and lowers a pool kernel's priority under --refill nice), returns freed
+    # memory after every cell and draws figures for the served theme.
+    from .kernel import THEME_ENV, write_ipython_dir
 
-        os.environ["IPYTHONDIR"] = str(write_ipython_dir(scratch / "ipython"))
+    os.environ["IPYTHONDIR"] = str(write_ipython_dir(scratch / "ipython"))
+    os.environ[THEME_ENV] = "presenter" if args.theme == "presenter" else "default"
     if args.start_slots:
         from .startup_queue import SLOTS_DIR_ENV, SLOTS_ENV
 
@@ -295,8 +296,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.environ[SLOTS_ENV] = str(args.start_slots)
     # Voila finds the mtlviz templates on the Jupyter data path.
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(SHARE_DIR), os.environ.get("JUPYTER_PATH")]))
-    from .app import ClassroomVoila
+    from .app import ClassroomVoila, check_voila_internals
 
+    try:  # refuse a Voila without the internals the classroom fixes patch, instead of losing them
+        check_voila_internals()
+    except RuntimeError as error:
+        parser.exit(2, f"[mtlviz] {error}\n")
     served_dir = notebook_dir
     if args.lessons:
         served_dir = mirror_lessons(notebook_dir, selected, Path(tempfile.mkdtemp(prefix="mtlviz-lessons-")))

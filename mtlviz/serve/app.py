@@ -16,7 +16,9 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from jupyter_server.utils import url_path_join
 from traitlets import Bool, Enum, Integer, Unicode
 from voila import app as voila_app
+from voila import notebook_renderer as voila_renderer
 from voila.app import Voila
+from voila.execute import VoilaExecutor
 from voila.static_file_handler import AllowListFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
@@ -25,7 +27,7 @@ from .pools import available_mb
 from .startup_queue import NICE_ENV
 
 __all__ = ["ClassFull", "CappedKernelManager", "PoolRefills", "ClassroomHandler", "ClassroomFileHandler",
-           "ClassroomVoila", "NotServedHandler", "REFILL_POLICIES"]
+           "ClassroomVoila", "LessonExecutor", "NotServedHandler", "REFILL_POLICIES", "check_voila_internals"]
 
 #: How pre-warmed pools refill after a student takes a dashboard: ``idle`` waits until no
 #: student's page is starting (then at most ``pool_fill_at_once`` pool dashboards start at a time);
@@ -255,6 +257,54 @@ class NotServedHandler(tornado.web.RequestHandler):
 NOT_SERVED_PATTERNS = (r"/logout", r"/voila/templates/(?![^/]+/static/[^/]).*", r"/.*%00.*")
 
 
+class LessonExecutor(VoilaExecutor):
+    """Voila's cell executor, going on past a failing cell and saying in one line what failed.
+
+    Voila 0.5 stops rendering a page at the first cell that raises, and replaces the error with
+    "There was an error when executing cell [N]. Please run Voilà with --show_tracebacks=True ...":
+    a lesson whose shipped file is missing would show nothing below that cell, and the student
+    reads advice meant for whoever runs the server. Here the rest of the page runs (nbclient's
+    ``allow_errors``), and each error shows as one line, its type and the first line of its
+    message: for a missing or corrupt artefact, :class:`~mtlviz.WeightsError` names the command
+    that regenerates it. Tracebacks stay hidden unless Voila runs with ``--show_tracebacks``.
+    """
+
+    allow_errors = Bool(True, config=True, help="Run the cells after a failing one (one-line errors).")
+
+    def strip_code_cell_errors(self, cell):
+        if cell.get("cell_type") != "code":
+            return cell
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                message = (str(output.get("evalue", "")).strip().splitlines() or [""])[0]
+                output["traceback"] = [f"{output.get('ename', 'Error')}: {message}" if message else output.get("ename", "Error")]
+        return cell
+
+
+#: What this module relies on in Voila and jupyter_server beyond their public API (Voila 0.5.13,
+#: pinned in requirements/lock.txt): checked before the server starts, so that a different version
+#: refuses to start instead of silently losing the kernel cap, the XSRF fix or the one-line errors.
+VOILA_INTERNALS = [
+    (voila_app, "voila_kernel_manager_factory"),
+    (voila_renderer, "VoilaExecutor"),
+    (VoilaExecutor, "strip_code_cell_errors"),
+    (VoilaExecutor, "should_strip_error"),
+    (TornadoVoilaHandler, "get"),
+    (AllowListFileHandler, "validate_absolute_path"),
+]
+
+
+def check_voila_internals() -> None:
+    """Raise RuntimeError naming the pin if the installed Voila lacks what mtlviz.serve patches."""
+    import voila
+
+    missing = [f"{getattr(owner, '__name__', owner)}.{name}" for owner, name in VOILA_INTERNALS
+               if not hasattr(owner, name)]
+    if missing:
+        raise RuntimeError(f"mtlviz.serve needs Voila 0.5.13's internals ({', '.join(missing)} missing in voila "
+                           f"{voila.__version__}); install the tested set: pip install -c requirements/lock.txt -e .")
+
+
 class ClassroomVoila(Voila):
     """Voila in tree mode with :class:`ClassroomHandler` and the lesson catalogue for the landing page."""
 
@@ -270,6 +320,9 @@ class ClassroomVoila(Voila):
         return {name: int(size) for name, size in json.loads(self.prewarm_pools).items() if int(size) > 0}
 
     def initialize(self, argv=None):
+        check_voila_internals()
+        # Voila's page renderer makes its executor by this module-level name (checked above).
+        voila_renderer.VoilaExecutor = LessonExecutor
         super().initialize(argv)
         pools = self.pools()
         if pools:

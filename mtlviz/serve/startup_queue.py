@@ -11,7 +11,8 @@ waits, and Voila's heartbeats keep the connection open.
 The slots are ``flock`` locks on files in one folder, so a kernel that dies gives its slot back
 with it. Widget callbacks (slider moves) are comm messages, not cells: they never wait.
 
-Runs inside each kernel, from the IPython startup file that ``python -m mtlviz.serve`` writes;
+Runs inside each kernel, from the IPython startup file that ``python -m mtlviz.serve`` writes
+(:mod:`mtlviz.serve.kernel`);
 imports nothing heavy.
 """
 from __future__ import annotations
@@ -32,15 +33,7 @@ NICE_ENV = "MTLVIZ_KERNEL_NICE"
 IDLE_RELEASE_S = 1.0
 POLL_S = 0.1
 
-STARTUP_FILE = """\
-# Written by python -m mtlviz.serve: start each lesson in one of a few machine-wide slots
-# (and, for a pre-warmed pool kernel under --refill nice, at a lower priority).
-from mtlviz.serve.startup_queue import install_from_environment
-install_from_environment()
-"""
-
-__all__ = ["StartSlots", "install", "install_from_environment", "lower_priority_from_environment",
-           "write_ipython_dir"]
+__all__ = ["StartSlots", "install", "install_from_environment", "lower_priority_from_environment"]
 
 
 class StartSlots:
@@ -134,11 +127,3 @@ def install_from_environment() -> Optional[StartSlots]:
     if shell is None:
         return None
     return install(shell, Path(folder), int(n_slots))
-
-
-def write_ipython_dir(into: Path) -> Path:
-    """An IPython directory whose default profile runs :data:`STARTUP_FILE` when a kernel starts."""
-    startup = Path(into) / "profile_default" / "startup"
-    startup.mkdir(parents=True, exist_ok=True)
-    (startup / "00-mtlviz-start-slots.py").write_text(STARTUP_FILE)
-    return Path(into)
