@@ -114,7 +114,8 @@ class TransferDashboard(Dashboard):
                                  edgecolor="#555555")
             net_ax.add_patch(box)
             self._boxes.append(box)
-            self._box_text.append(net_ax.text(0.5, row, name, ha="center", va="center", fontsize=9))
+            self._box_text.append(net_ax.text(0.5, row, name, ha="center", va="center", fontsize=9,
+                                             color="#1a1a1a"))  # dark ink: the boxes are light in every theme
         self._net_title = net_ax.text(0.5, N_BLOCKS + 1.75, " ", ha="center", va="center", fontsize=10)
         animated += self._boxes + self._box_text + [self._net_title]
         self._blit = BlitManager(self._canvas, animated)
