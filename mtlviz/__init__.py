@@ -8,12 +8,14 @@ package, and the server process has no use for torch (a few hundred MB and secon
 """
 from importlib import import_module
 
-__all__ = ["functional", "MAML", "JointTraining", "MLP", "sinusoid_mlp", "SinusoidTasks", "TaskBatch", "WeightsError"]
+__all__ = ["functional", "MAML", "JointTraining", "MLP", "sinusoid_mlp", "SinusoidTasks", "TaskBatch", "WeightsError",
+           "DivergenceError"]
 __version__ = "0.1.0"
 
 # public name -> the submodule that defines it
 _LAZY = {"functional": None, "WeightsError": "._base", "MAML": ".meta.maml", "MLP": ".nets",
-         "sinusoid_mlp": ".nets", "SinusoidTasks": ".data.tasks", "TaskBatch": ".data.tasks", "JointTraining": ".meta.maml"}
+         "sinusoid_mlp": ".nets", "SinusoidTasks": ".data.tasks", "TaskBatch": ".data.tasks", "JointTraining": ".meta.maml",
+         "DivergenceError": "._validation"}
 
 
 def __getattr__(name):

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 import time
 from pathlib import Path
@@ -26,11 +27,13 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch
 
-from ._validation import check_int
+from . import functional as Fn
+from ._validation import DivergenceError, check_int
 from .data.glyphs import EpisodeBatch
+from .nets import cross_entropy
 
-__all__ = ["Estimator", "EpisodicEstimator", "WeightsError", "read_weights", "compress_history", "check_episodes",
-           "GLYPH_REGENERATE_COMMAND"]
+__all__ = ["Estimator", "EpisodicEstimator", "WeightsError", "DivergenceError", "read_weights", "compress_history",
+           "check_episodes", "GLYPH_REGENERATE_COMMAND"]
 
 GLYPH_REGENERATE_COMMAND = "python -m mtlviz.pretrained.train_glyphs"
 
@@ -89,6 +92,8 @@ class Estimator:
     _regenerate_command: Optional[str] = None
     #: Hyperparameters left out of ``repr`` and weight files (objects such as a model).
     _not_stored: Sequence[str] = ()
+    #: (hyperparameter, symbol) of the step sizes a diverging ``fit`` names in its DivergenceError.
+    _step_sizes: Sequence = ()
 
     # -- hyperparameters -------------------------------------------------------------------
     @classmethod
@@ -158,14 +163,31 @@ class Estimator:
 
         For live training in a widget: draw every few records, stop by no longer iterating.
         The learned state (and ``history_``, the loss of every step) is usable after every step.
+        A loss that becomes NaN or infinite raises :class:`DivergenceError` naming the step sizes
+        to lower (the loss is kept in ``history_`` first).
         """
         self._validate()
         self.history_ = []
         started = time.perf_counter()
-        for step, result in enumerate(self._training_steps(*data), start=1):
+        steps = self._training_steps(*data)
+        for step in itertools.count(1):
+            try:
+                result = next(steps, None)
+            except DivergenceError as error:  # a checked step found its own result non-finite
+                raise DivergenceError(f"{type(self).__name__}.fit, step {step}: {error}") from error
+            if result is None:
+                return
             loss, extra = result if isinstance(result, tuple) else (result, {})
             self.history_.append(loss)
+            if not math.isfinite(loss):  # a float: no cost on the training path
+                raise DivergenceError(f"{type(self).__name__}.fit diverged at step {step}: the training loss is "
+                                      f"{loss}; {self._step_size_hint()}")
             yield {"step": step, "loss": loss, "seconds": time.perf_counter() - started, **extra}
+
+    def _step_size_hint(self) -> str:
+        sizes = [f"{name} ({symbol} = {getattr(self, name):g})" if symbol else f"{name} (now {getattr(self, name):g})"
+                 for name, symbol in self._step_sizes if isinstance(getattr(self, name, None), (int, float))]
+        return f"try a smaller {' or '.join(sizes)}" if sizes else "try smaller step sizes"
 
     def _training_steps(self, *data) -> Iterator[float]:
         raise NotImplementedError(f"{type(self).__name__} does not define _training_steps")
@@ -223,7 +245,9 @@ class Estimator:
             estimator = cls(**kwargs)
             estimator._validate()
             estimator._restore(state["params"])
-        except (RuntimeError, KeyError, ValueError, TypeError) as error:
+            if not _finite_tensors(estimator._state()):
+                raise ValueError("the learned parameters must be finite; they hold NaN or infinite values")
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as error:
             raise WeightsError(f"weights file {path} does not fit the network its hyperparameters describe "
                                f"({error}). {hint}") from error
         history = state.get("history", torch.tensor([]))
@@ -233,13 +257,28 @@ class Estimator:
         return estimator
 
 
-def check_episodes(batch, n_way=None):
-    """Refuse anything but an :class:`~mtlviz.data.glyphs.EpisodeBatch` of at most ``n_way`` classes."""
+def _finite_tensors(value) -> bool:
+    """True if every tensor in ``value`` (a tensor, or dicts/lists of them) is finite."""
+    if isinstance(value, torch.Tensor):
+        return not value.is_floating_point() or bool(torch.isfinite(value).all())
+    if isinstance(value, dict):
+        return all(_finite_tensors(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_finite_tensors(v) for v in value)
+    return True
+
+
+def check_episodes(batch, n_way=None, image_size=None):
+    """Refuse anything but an :class:`~mtlviz.data.glyphs.EpisodeBatch` of at most ``n_way`` classes
+    and, where given, of ``image_size``-pixel images."""
     if not isinstance(batch, EpisodeBatch):
         raise ValueError(f"batch must be an EpisodeBatch (from sample_episodes); got {type(batch).__name__}")
     if n_way is not None and int(batch.y_support.max()) + 1 > n_way:
         raise ValueError(f"batch must hold {n_way}-way episodes (labels 0…{n_way - 1}) for this model; "
                          f"got labels up to {int(batch.y_support.max())}")
+    if image_size is not None and tuple(batch.x_support.shape[-3:]) != (1, image_size, image_size):
+        raise ValueError(f"batch must hold 1-channel {image_size}×{image_size} images for image_size={image_size}; "
+                         f"got images of shape {tuple(batch.x_support.shape[-3:])}")
 
 
 
@@ -270,6 +309,11 @@ class EpisodicEstimator(Estimator):
     def fit(self, tasks):
         """Meta-train on episodes drawn from ``tasks`` (a GlyphTasks, GlyphPool or DigitsTasks)."""
         return super().fit(tasks)
+
+    def _check_images(self, model, params, x, y, x_name="x_support", y_name="y_support"):
+        """The boundary check of one episode's images ``(n, 1, S, S)`` and labels ``(n,)`` in
+        ``[0, n_way − 1]`` (``y=None``: images only) against the fitted network."""
+        Fn.check_task(model, params, x, y, loss_fn=cross_entropy, x_name=x_name, y_name=y_name)
 
     def episode_accuracy(self, batch: EpisodeBatch) -> torch.Tensor:
         """Query accuracy of each episode after the test-time adaptation, ``(T,)``."""

@@ -1,7 +1,12 @@
-"""Argument checks shared by every public function.
+"""Argument checks shared by every public function, and the error a diverging computation raises.
 
 Each check raises ``ValueError`` naming the parameter and its allowed range, so a student who
-types ``inner_lr=-1`` reads what to change instead of a stack of tensor errors.
+types ``inner_lr=-1`` reads what to change instead of a stack of tensor errors. Public entry points
+check their arguments once, at the boundary; the functions they call on the way down trust them.
+
+:class:`DivergenceError` is what a public call raises when its result is NaN or infinite (gradient
+descent with too large a step): its message says which step size to lower, and below what where
+that can be computed (:func:`mtlviz.functional.inner_lr_hint`).
 """
 from __future__ import annotations
 
@@ -12,11 +17,27 @@ from typing import Optional, Sequence
 import torch
 
 __all__ = [
+    "DivergenceError",
     "check_real",
     "check_int",
+    "check_bool",
+    "check_choice",
     "check_tensor",
+    "check_labels",
     "check_random_state",
 ]
+
+
+class DivergenceError(RuntimeError):
+    """A public call's result became NaN or infinite: gradient descent overshot (too large a step).
+
+    The message names the call, the step size in use and what to try instead, e.g.
+    ``adapt diverged: the adapted parameters θ' are NaN or infinite after 5 inner steps at
+    α = 2; try α below 0.3``. Curves meant for drawing (``adapt_trajectory``,
+    ``query_loss_curve``, ``trace_adaptation``) do not raise: they carry the non-finite values,
+    which :func:`mtlviz.functional.has_diverged` detects and the dashboards show as a warning.
+    A ``RuntimeError``, so the dashboards' guard shows it as one line.
+    """
 
 
 def _interval(low, high, low_inclusive, high_inclusive) -> str:
@@ -61,6 +82,20 @@ def check_int(name: str, value, low: Optional[int] = None, high: Optional[int] =
     return value
 
 
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` if it is ``True`` or ``False`` (not 1, "no" or None)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
+    return value
+
+
+def check_choice(name: str, value, choices: Sequence):
+    """Return ``value`` if it is one of ``choices`` (compared only with values of the same type)."""
+    if not any(type(value) is type(choice) and value == choice for choice in choices):
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
 def check_tensor(
     name: str,
     value,
@@ -68,14 +103,18 @@ def check_tensor(
     ndim: Optional[int] = None,
     last_dims: Sequence[Optional[int]] = (),
     min_first: int = 0,
+    floating: bool = False,
 ) -> torch.Tensor:
-    """Check that ``value`` is a finite floating tensor of the expected shape.
+    """Check that ``value`` is a tensor of the expected shape whose floating values are finite.
 
     ``last_dims`` gives the sizes required of the trailing dimensions (``None`` for any size);
-    ``min_first`` the smallest size allowed for the first dimension.
+    ``min_first`` the smallest size allowed for the first dimension; ``floating`` requires a
+    floating-point dtype (inputs and regression targets; class labels are integers).
     """
     if not isinstance(value, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor; got {type(value).__name__}")
+    if floating and not value.is_floating_point():
+        raise ValueError(f"{name} must hold floating-point values (torch.float32); got dtype {value.dtype}")
     if ndim is not None and value.ndim != ndim:
         want = ", ".join("n" if d is None else str(d) for d in ([None] * (ndim - len(last_dims)) + list(last_dims)))
         raise ValueError(f"{name} must have {ndim} dimensions, shape ({want}); got shape {tuple(value.shape)}")
@@ -88,6 +127,25 @@ def check_tensor(
         raise ValueError(f"{name} must hold at least {min_first} rows; got shape {tuple(value.shape)}")
     if value.is_floating_point() and not bool(torch.isfinite(value).all()):
         raise ValueError(f"{name} must be finite; it holds NaN or infinite values")
+    return value
+
+
+def check_labels(name: str, value, n_classes: Optional[int] = None) -> torch.Tensor:
+    """Check that ``value`` is a tensor of integer class labels in ``[0, n_classes - 1]``.
+
+    Float labels (even whole ones) and booleans are refused: ``cross_entropy`` reads float targets
+    as class probabilities, which is not what a label tensor means.
+    """
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of class labels; got {type(value).__name__}")
+    high = "n_classes - 1" if n_classes is None else str(n_classes - 1)
+    if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
+        raise ValueError(f"{name} must hold integer class labels in [0, {high}] (torch.int64); got dtype {value.dtype}")
+    if value.numel():
+        low_found, high_found = int(value.min()), int(value.max())
+        if low_found < 0 or (n_classes is not None and high_found >= n_classes):
+            bad = low_found if low_found < 0 else high_found
+            raise ValueError(f"{name} must hold class labels in [0, {high}]; got {bad}")
     return value
 
 

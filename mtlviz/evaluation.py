@@ -139,9 +139,14 @@ def _t95(degrees_of_freedom: int) -> float:
 def mean_ci95(values: Sequence[float]) -> Tuple[float, float]:
     """Mean of ``values`` and the half-width of its 95% confidence interval,
     t · std / √n with Student's t at n − 1 degrees of freedom (std with n − 1); 0 for one value."""
-    values = np.asarray(values, dtype=float).reshape(-1)
+    try:
+        values = np.asarray(values, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"values must be a sequence of numbers; got {type(values).__name__}") from None
     if len(values) == 0:
         raise ValueError("values must hold at least 1 score; got 0")
+    if not np.isfinite(values).all():
+        raise ValueError("values must be finite; they hold NaN or infinite scores")
     if len(values) < 2:
         return float(values.mean()), 0.0
     return float(values.mean()), _t95(len(values) - 1) * float(values.std(ddof=1)) / math.sqrt(len(values))
@@ -150,17 +155,31 @@ def mean_ci95(values: Sequence[float]) -> Tuple[float, float]:
 def sgd_accuracy_curve(model, params, batch: EpisodeBatch, *, inner_lr: float, n_steps: int) -> torch.Tensor:
     """Query accuracy of each episode of ``batch`` after 0…``n_steps`` steps of plain gradient
     descent θ' = θ − α∇θL from ``params`` on its support set, ``(T, n_steps + 1)`` (episodes
-    batched with ``vmap``). MAML's test-time adaptation, and the SGD baseline of Meta-LSTM."""
+    batched with ``vmap``). MAML's test-time adaptation, and the SGD baseline of Meta-LSTM.
+
+    A curve (a rate search runs it at rates that diverge): an episode whose logits became NaN or
+    infinite scores what their argmax gives, without an error; estimators' ``score`` raises."""
     check_real("inner_lr", inner_lr, 0.0, Fn.MAX_INNER_LR)
     check_int("n_steps", n_steps, 0, Fn.MAX_INNER_STEPS)
+    if not isinstance(batch, EpisodeBatch):
+        raise ValueError(f"batch must be an EpisodeBatch (from sample_episodes); got {type(batch).__name__}")
+    Fn.check_task(model, params, batch.x_support, batch.y_support, loss_fn=cross_entropy, batched=True)
+    return sgd_curve_and_finite(model, params, batch, inner_lr, n_steps)[0]
+
+
+def sgd_curve_and_finite(model, params, batch: EpisodeBatch, inner_lr: float, n_steps: int):
+    """:func:`sgd_accuracy_curve` unchecked, and whether each episode's final query logits are
+    finite, ``(T,)`` bool (for callers that checked their arguments and raise on divergence)."""
     params = {name: p.detach() for name, p in params.items()}
 
     def one_episode(xs, ys, xq, yq):
-        steps = Fn.adapt_steps(model, params, xs, ys, inner_lr, n_steps, True, cross_entropy)
-        return torch.stack([accuracy(Fn.forward(model, p, xq), yq) for p in steps])
+        steps = list(Fn.adapt_steps(model, params, xs, ys, inner_lr, n_steps, True, cross_entropy))
+        logits = [Fn.forward(model, p, xq) for p in steps]
+        return torch.stack([accuracy(z, yq) for z in logits]), torch.isfinite(logits[-1]).all()
 
     with torch.enable_grad():
-        return vmap(one_episode)(*batch.data).detach()
+        curve, finite = vmap(one_episode)(*batch.data)
+    return curve.detach(), finite
 
 
 @dataclass(frozen=True)
@@ -206,6 +225,12 @@ def evaluate_episodes(estimator, tasks, *, n_way: int = 5, k_shot: int = 1, n_qu
     """Score ``estimator`` (anything with ``episode_accuracy(batch)``) on ``n_episodes`` fresh
     N-way K-shot episodes of ``tasks``, drawn in chunks from ``random_state`` (so two estimators
     given the same seed see the same episodes)."""
+    if not callable(getattr(estimator, "episode_accuracy", None)):
+        raise ValueError(f"estimator must have an episode_accuracy(batch) method (a fitted MAMLClassifier, "
+                         f"MetaLSTM, FineTuneClassifier, PixelNearestNeighbour); got {type(estimator).__name__}")
+    if not callable(getattr(tasks, "sample_episodes", None)):
+        raise ValueError(f"tasks must be an episode family with sample_episodes (GlyphTasks, GlyphPool, "
+                         f"DigitsTasks); got {type(tasks).__name__}")
     n_episodes = check_int("n_episodes", n_episodes, 1, 100_000)
     chunk = check_int("chunk", chunk, 1, 10_000)
     generator = check_random_state(random_state)

@@ -25,7 +25,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 from torch.nn import functional as F
 
-from ._validation import check_int, check_real, check_tensor
+from ._validation import DivergenceError, check_bool, check_int, check_labels, check_real, check_tensor
 
 Params = Dict[str, torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -47,6 +47,9 @@ __all__ = [
     "meta_value_and_grad",
     "reptile_direction",
     "has_diverged",
+    "inner_lr_hint",
+    "check_task",
+    "DivergenceError",
     "stable_inner_lr",
     "query_loss_curve",
     "largest_stable_inner_lr",
@@ -90,6 +93,10 @@ def mse_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (difference * difference).mean()
 
 
+#: What the entry points check targets against: real values, one per output of the model.
+mse_loss.target_kind = "values"
+
+
 def task_loss(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn = mse_loss):
     """L_T(θ): the loss of f_θ on one task's points ``(x, y)``."""
     return loss_fn(forward(model, params, x), y)
@@ -100,9 +107,188 @@ def inner_update(params: Params, grads: Params, inner_lr: float) -> Params:
     return {name: p - inner_lr * grads[name] for name, p in params.items()}
 
 
-def _check_adapt_args(inner_lr, n_inner_steps):
+# -- The boundary: what every public entry point below checks once, before any work ----------------
+# The building blocks above (forward, task_loss, inner_update, loss_gradient) and adapt_steps run
+# inside loops and transforms and check nothing; the entry points check their arguments once, and
+# ``check_inputs=False`` lets a caller that already did (an estimator, MAML.fit after its first
+# batch, a grid under vmap) skip the checks and the divergence test of the result.
+
+
+def _check_adapt_args(inner_lr, n_inner_steps, first_order=False, loss_fn=mse_loss):
     check_real("inner_lr", inner_lr, 0.0, MAX_INNER_LR)
     check_int("n_inner_steps", n_inner_steps, 0, MAX_INNER_STEPS)
+    check_bool("first_order", first_order)
+    if not callable(loss_fn):
+        raise ValueError(f"loss_fn must be a function L(prediction, target) such as functional.mse_loss; "
+                         f"got {type(loss_fn).__name__}")
+
+
+def _check_model_and_params(model, params, name: str = "params") -> torch.dtype:
+    """``model`` is a module (or has ``functional_forward``); ``params`` holds exactly its parameters,
+    of its shapes, finite. Returns their dtype, which the inputs must share."""
+    if not (isinstance(model, nn.Module) or callable(getattr(model, "functional_forward", None))):
+        raise ValueError(f"model must be a torch.nn.Module such as mtlviz.MLP((1, 40, 40, 1)); "
+                         f"got {type(model).__name__}")
+    if not isinstance(params, dict) or not params:
+        raise ValueError(f"{name} must be a non-empty dict of parameter name to tensor "
+                         f"(functional.get_params(model)); got {type(params).__name__}")
+    expected = {n: p.shape for n, p in model.named_parameters()} if isinstance(model, nn.Module) else {}
+    if expected:
+        missing = [n for n in expected if n not in params]
+        unknown = [n for n in params if n not in expected]
+        if missing or unknown:
+            problem = f"missing {missing}" if missing else f"names the model does not have: {unknown}"
+            raise ValueError(f"{name} must hold exactly the model's parameters {list(expected)}; {problem}")
+    dtype = None
+    for key, tensor in params.items():
+        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+            found = tensor.dtype if isinstance(tensor, torch.Tensor) else type(tensor).__name__
+            raise ValueError(f"{name}[{key!r}] must be a floating-point torch.Tensor; got {found}")
+        if key in expected and tensor.shape != expected[key]:
+            raise ValueError(f"{name}[{key!r}] must have shape {tuple(expected[key])} for this model; "
+                             f"got {tuple(tensor.shape)}")
+        dtype = tensor.dtype if dtype is None else dtype
+    if not _all_finite(params.values()):
+        key = next(key for key, tensor in params.items() if not bool(torch.isfinite(tensor).all()))
+        raise ValueError(f"{name}[{key!r}] must be finite; it holds NaN or infinite values")
+    return dtype
+
+
+def _input_words(shape) -> str:
+    if len(shape) == 1:
+        return f"{shape[0]} input feature{'s' if shape[0] != 1 else ''} per point"
+    if len(shape) == 3:
+        return f"{shape[0]}-channel {shape[1]}×{shape[2]} images"
+    return f"inputs of shape {tuple(shape)}"
+
+
+def _check_points(model, dtype, x, y, x_name, y_name, loss_fn, lead):
+    """``x``: ``lead`` leading dimensions ((K,) or (N, K)) then one input of the model; ``y``: the
+    same leading dimensions, then one target per model output ("values") or nothing (labels)."""
+    lead_names = ("N", "K") if lead == 2 else ("K",)
+    check_tensor(x_name, x, floating=True)
+    if y is not None:
+        check_tensor(y_name, y)
+    input_shape = getattr(model, "input_shape", None)
+    if input_shape is not None:
+        if x.ndim != lead + len(input_shape) or tuple(x.shape[lead:]) != tuple(input_shape):
+            want = ", ".join(lead_names + tuple(str(d) for d in input_shape))
+            raise ValueError(f"{x_name} must have shape ({want}) for this model ({_input_words(input_shape)}); "
+                             f"got shape {tuple(x.shape)}")
+    elif x.ndim < lead + 1:
+        raise ValueError(f"{x_name} must have shape ({', '.join(lead_names)}, features...); got shape {tuple(x.shape)}")
+    if lead == 2 and x.shape[0] < 1:
+        raise ValueError(f"{x_name} must hold at least 1 task; got shape {tuple(x.shape)}")
+    if x.shape[lead - 1] < 1:
+        raise ValueError(f"{x_name} must hold at least 1 point{' per task' if lead == 2 else ''}; "
+                         f"got shape {tuple(x.shape)}")
+    if dtype is not None and x.dtype != dtype:
+        raise ValueError(f"{x_name} must have the parameters' dtype {dtype}; got {x.dtype}")
+    if y is None:  # inputs only (predict)
+        return
+    lead_shape = tuple(x.shape[:lead])
+    kind = getattr(loss_fn, "target_kind", None)
+    n_outputs = getattr(model, "output_size", None)
+    if kind == "labels":
+        check_labels(y_name, y, n_outputs)
+        if tuple(y.shape) != lead_shape:
+            raise ValueError(f"{y_name} must have shape {lead_shape}, one class label per point of {x_name}; "
+                             f"got shape {tuple(y.shape)}")
+        return
+    if lead == 1 and y.ndim >= 1 and y.shape[0] != x.shape[0]:
+        raise ValueError(f"{x_name} and {y_name} must hold the same number of points; got {x.shape[0]} and {y.shape[0]}")
+    if y.ndim < lead or tuple(y.shape[:lead]) != lead_shape:
+        raise ValueError(f"{y_name} must have the same leading dimensions {lead_shape} as {x_name}; "
+                         f"got shape {tuple(y.shape)}")
+    if kind == "values":
+        if not y.is_floating_point() or (dtype is not None and y.dtype != dtype):
+            raise ValueError(f"{y_name} must hold real targets of the parameters' dtype {dtype}; got {y.dtype}")
+        if n_outputs is not None and tuple(y.shape) != lead_shape + (n_outputs,):
+            want = ", ".join(lead_names + (str(n_outputs),))
+            raise ValueError(f"{y_name} must have shape ({want}), one target per output of the model; "
+                             f"got shape {tuple(y.shape)}")
+
+
+def check_task(
+    model: nn.Module,
+    params: Params,
+    x: torch.Tensor,
+    y: Optional[torch.Tensor],
+    *,
+    loss_fn: LossFn = mse_loss,
+    batched: bool = False,
+    x_name: str = "x_support",
+    y_name: str = "y_support",
+) -> None:
+    """The check every entry point runs once: ``model`` a module, ``params`` exactly its
+    parameters (shapes, finite), ``x`` finite points the model takes (``(K, *input_shape)``, or
+    ``(N, K, *input_shape)`` with ``batched``, in θ's dtype, at least one point) and ``y`` their
+    targets: ``(K, output_size)`` reals for the squared error, ``(K,)`` integer labels in
+    ``[0, output_size − 1]`` for ``nets.cross_entropy`` (``y=None``: inputs only). Raises ``ValueError`` naming the argument
+    and what it must be. The model's ``input_shape``/``output_size`` are used where it has them
+    (:class:`~mtlviz.nets.MLP`, :class:`~mtlviz.nets.ConvNet`).
+    """
+    dtype = _check_model_and_params(model, params)
+    _check_points(model, dtype, x, y, x_name, y_name, loss_fn, 2 if batched else 1)
+
+
+def _check_batch(model, params, x_support, y_support, x_query, y_query, loss_fn):
+    dtype = _check_model_and_params(model, params)
+    _check_points(model, dtype, x_support, y_support, "x_support", "y_support", loss_fn, 2)
+    _check_points(model, dtype, x_query, y_query, "x_query", "y_query", loss_fn, 2)
+    if x_query.shape[0] != x_support.shape[0] or x_query.shape[2:] != x_support.shape[2:]:
+        raise ValueError(f"x_query must hold the same tasks N and features as x_support {tuple(x_support.shape)}; "
+                         f"got shape {tuple(x_query.shape)}")
+
+
+# -- Divergence: a result that is NaN or infinite raises, with the α to try ------------------------
+
+#: Tasks of a meta-batch searched for a stable α when a result diverged (the search is the slow part).
+_HINT_TASKS = 16
+
+
+def inner_lr_hint(stable_inner_lr: Optional[float]) -> str:
+    """"try α below 0.3": the hint the dashboards and :class:`DivergenceError` give, from the
+    largest stable α (:func:`largest_stable_inner_lr`) rounded down to two significant digits
+    (so that the suggested α is itself below the limit); "try a smaller α" when none is known."""
+    if stable_inner_lr is None or not math.isfinite(stable_inner_lr) or stable_inner_lr <= 0:
+        return "try a smaller α"
+    exponent = math.floor(math.log10(stable_inner_lr)) - 1
+    shown = math.floor(stable_inner_lr / 10**exponent) * 10**exponent
+    return f"try α below {shown:.2g}"
+
+
+def _all_finite(tensors) -> bool:
+    """True if no tensor holds NaN or inf: one scan of them all (a third of the time of one check
+    per tensor on the sinusoid MLP's six)."""
+    flat = [t.detach().reshape(-1) for t in tensors]
+    return not flat or bool(torch.cat(flat).isfinite().all())
+
+
+def divergence_error(what: str, model, params, x_support, y_support, *, inner_lr: float, n_inner_steps: int,
+                     loss_fn: LossFn = mse_loss, batched: bool = False) -> DivergenceError:
+    """The :class:`DivergenceError` for ``what`` (a result found NaN or infinite), with the α to try:
+    the largest α for which the same inner steps do not diverge on the support set(s), searched
+    on up to 16 tasks of a batch. For the estimators, which check their own results."""
+    steps = f"{n_inner_steps} inner step{'s' if n_inner_steps != 1 else ''}"
+    if inner_lr == 0 or n_inner_steps == 0:
+        return DivergenceError(f"{what} is NaN or infinite with no adaptation ({steps} at α = {inner_lr:g}): "
+                               "θ or the inputs are too large for this network")
+    theta = {name: p.detach() for name, p in params.items()}
+    tasks = list(zip(x_support[:_HINT_TASKS], y_support[:_HINT_TASKS])) if batched else [(x_support, y_support)]
+    stable = [_largest_stable_inner_lr(model, theta, xs, ys, n_inner_steps, min(float(inner_lr), MAX_INNER_LR),
+                                       loss_fn, 0.05) for xs, ys in tasks]
+    lowest = None if any(s is None for s in stable) else min(stable)
+    hint = inner_lr_hint(lowest if lowest is not None and lowest < inner_lr else None)
+    return DivergenceError(f"{what} diverged: NaN or infinite after {steps} at α = {inner_lr:g}; {hint}")
+
+
+def _check_result(tensors, what, model, params, x_support, y_support, inner_lr, n_inner_steps, loss_fn, batched):
+    if _use_func_grad():  # inside vmap/grad/compile the values are not concrete; the caller checks
+        return
+    if not _all_finite(tensors):
+        raise divergence_error(what, model, params, x_support, y_support, inner_lr=inner_lr,
+                               n_inner_steps=n_inner_steps, loss_fn=loss_fn, batched=batched)
 
 
 def _use_func_grad() -> bool:
@@ -163,6 +349,7 @@ def adapt(
     n_inner_steps: int = 1,
     first_order: bool = False,
     loss_fn: LossFn = mse_loss,
+    check_inputs: bool = True,
 ) -> Params:
     """Adapt ``params`` to one task by ``n_inner_steps`` of gradient descent on its support set.
 
@@ -182,34 +369,34 @@ def adapt(
         Drop the second-order term of the meta-gradient (FOMAML).
     loss_fn : callable
         L(prediction, target); mean squared error by default.
+    check_inputs : bool
+        Check the arguments (:func:`check_task`) and the result; False for a caller that did.
 
     Returns
     -------
     dict of str to Tensor
         θ'. Differentiable with respect to ``params`` (second order unless ``first_order``).
+
+    Raises
+    ------
+    ValueError
+        An argument out of its range, naming it.
+    DivergenceError
+        θ' is NaN or infinite (α too large); the message says which α to try.
     """
-    _check_adapt_args(inner_lr, n_inner_steps)
-    _check_task_tensors(x_support, y_support, "x_support", "y_support")
-    return _adapt(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn)
+    if check_inputs:
+        _check_adapt_args(inner_lr, n_inner_steps, first_order, loss_fn)
+        check_task(model, params, x_support, y_support, loss_fn=loss_fn)
+    adapted = _adapt(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn)
+    if check_inputs:
+        _check_result(adapted.values(), "adapt", model, params, x_support, y_support, inner_lr, n_inner_steps,
+                      loss_fn, False)
+    return adapted
 
 
 def _adapt(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn):
     *_, adapted = adapt_steps(model, params, x_support, y_support, inner_lr, n_inner_steps, first_order, loss_fn)
     return adapted
-
-
-def _check_task_tensors(x, y, x_name, y_name, *, batched=False):
-    """x: (K, features...) and y: (K, ...) with the same K, finite; with ``batched``, one more
-    leading task dimension N that must agree too."""
-    lead = 2 if batched else 1
-    shape = "(N, K, features...)" if batched else "(K, features...)"
-    check_tensor(x_name, x)
-    check_tensor(y_name, y)
-    if x.ndim < lead + 1:
-        raise ValueError(f"{x_name} must have shape {shape}; got shape {tuple(x.shape)}")
-    if y.ndim < lead or tuple(y.shape[:lead]) != tuple(x.shape[:lead]):
-        raise ValueError(f"{y_name} must have the same leading dimensions {tuple(x.shape[:lead])} as {x_name}; "
-                         f"got shape {tuple(y.shape)}")
 
 
 def adapt_trajectory(
@@ -221,13 +408,17 @@ def adapt_trajectory(
     inner_lr: float,
     n_inner_steps: int = 1,
     loss_fn: LossFn = mse_loss,
+    check_inputs: bool = True,
 ) -> List[Params]:
     """Like :func:`adapt`, but return ``[θ, θ'₁, …, θ'ₙ]``, the parameters after every step.
 
-    Used by the dashboards to draw the prediction after each inner step. No graph is kept.
+    Used by the dashboards to draw the prediction after each inner step. No graph is kept. A
+    curve for drawing: where the steps diverge its entries are NaN or infinite instead of raising
+    (:func:`has_diverged` on the losses tells). ``check_inputs=False`` skips the argument checks.
     """
-    _check_adapt_args(inner_lr, n_inner_steps)
-    _check_task_tensors(x_support, y_support, "x_support", "y_support")
+    if check_inputs:
+        _check_adapt_args(inner_lr, n_inner_steps, False, loss_fn)
+        check_task(model, params, x_support, y_support, loss_fn=loss_fn)
     with torch.enable_grad():
         steps = adapt_steps(model, params, x_support, y_support, inner_lr, n_inner_steps, True, loss_fn)
         return [{name: p.detach() for name, p in step.items()} for step in steps]
@@ -253,18 +444,23 @@ def meta_loss(
     ``x_query`` is ``(N, Q, d)``. Each task is adapted on its support set and scored on its
     query set (the split that the seed's formula leaves implicit); the tasks are batched with
     one ``vmap``. With ``n_inner_steps=0`` this is ordinary joint training on all tasks.
-    The mean rather than the seed's sum only rescales the gradient by 1/N. ``check_inputs=False``
-    skips the argument checks (used inside ``torch.compile``, after checking them outside).
+    The mean rather than the seed's sum only rescales the gradient by 1/N. A NaN or infinite
+    value raises :class:`DivergenceError` naming the α to try. ``check_inputs=False`` skips the
+    argument checks and that test (used inside ``torch.compile`` and ``vmap``, after checking
+    outside).
     """
     if check_inputs:
-        _check_adapt_args(inner_lr, n_inner_steps)
-        _check_batch(x_support, y_support, x_query, y_query)
+        _check_adapt_args(inner_lr, n_inner_steps, first_order, loss_fn)
+        _check_batch(model, params, x_support, y_support, x_query, y_query, loss_fn)
 
     def one_task(xs, ys, xq, yq):
         adapted = _adapt(model, params, xs, ys, inner_lr, n_inner_steps, first_order, loss_fn)  # θ'ᵢ
         return task_loss(model, adapted, xq, yq, loss_fn)  # L_Tᵢ(θ'ᵢ) on the query set
 
-    return vmap(one_task)(x_support, y_support, x_query, y_query).mean()
+    loss = vmap(one_task)(x_support, y_support, x_query, y_query).mean()
+    if check_inputs:
+        _check_result([loss], "meta_loss", model, params, x_support, y_support, inner_lr, n_inner_steps, loss_fn, True)
+    return loss
 
 
 # -- Performance variants of meta_loss -----------------------------------------------------------
@@ -304,8 +500,8 @@ def batched_meta_loss(
                          n_inner_steps=n_inner_steps, first_order=first_order, loss_fn=loss_fn,
                          check_inputs=check_inputs)
     if check_inputs:
-        _check_adapt_args(inner_lr, n_inner_steps)
-        _check_batch(x_support, y_support, x_query, y_query)
+        _check_adapt_args(inner_lr, n_inner_steps, first_order, loss_fn)
+        _check_batch(model, params, x_support, y_support, x_query, y_query, loss_fn)
     n_tasks = x_support.shape[0]
 
     def summed_task_losses(prediction, target):
@@ -314,7 +510,10 @@ def batched_meta_loss(
     per_task = {name: p.expand(n_tasks, *p.shape) for name, p in params.items()}  # θᵢ = θ for each task
     adapted = _adapt(model, per_task, x_support, y_support, inner_lr, n_inner_steps, first_order,
                      summed_task_losses)  # θ'ᵢ for every task
-    return task_loss(model, adapted, x_query, y_query, loss_fn)  # (1/N) Σᵢ L_Tᵢ(θ'ᵢ) on the query sets
+    loss = task_loss(model, adapted, x_query, y_query, loss_fn)  # (1/N) Σᵢ L_Tᵢ(θ'ᵢ) on the query sets
+    if check_inputs:
+        _check_result([loss], "meta_loss", model, params, x_support, y_support, inner_lr, n_inner_steps, loss_fn, True)
+    return loss
 
 
 class CompileWarning(RuntimeWarning):
@@ -368,10 +567,8 @@ def compile_meta_value_and_grad(*, backend: str = "inductor") -> Callable[..., T
     def compiled_meta_value_and_grad(model, params, x_support, y_support, x_query, y_query, *, inner_lr,
                                      n_inner_steps=1, first_order=False, loss_fn=mse_loss, check_inputs=True):
         if check_inputs:
-            _check_adapt_args(inner_lr, n_inner_steps)
-            _check_batch(x_support, y_support, x_query, y_query)
-            if not isinstance(first_order, bool):
-                raise ValueError(f"first_order must be True or False; got {first_order!r}")
+            _check_adapt_args(inner_lr, n_inner_steps, first_order, loss_fn)
+            _check_batch(model, params, x_support, y_support, x_query, y_query, loss_fn)
         if not state["failed"]:
             theta = {name: p.detach() for name, p in params.items()}
             if state["inner_lr"] != inner_lr:  # α as a 0-d tensor, made once per value
@@ -383,28 +580,40 @@ def compile_meta_value_and_grad(*, backend: str = "inductor") -> Callable[..., T
                 state["failed"] = True
                 warnings.warn(f"torch.compile failed here ({_root_cause(error)}); meta-training goes on "
                               "without it (same results, slower)", CompileWarning, stacklevel=2)
-            else:
-                return value, grads
-        return meta_value_and_grad(model, params, x_support, y_support, x_query, y_query, inner_lr=inner_lr,
-                                   n_inner_steps=n_inner_steps, first_order=first_order, loss_fn=loss_fn,
-                                   check_inputs=False)
+        if state["failed"]:  # the same numbers, eagerly (arguments already checked above)
+            value, grads = meta_value_and_grad(model, params, x_support, y_support, x_query, y_query,
+                                               inner_lr=inner_lr, n_inner_steps=n_inner_steps,
+                                               first_order=first_order, loss_fn=loss_fn, check_inputs=False)
+        if check_inputs:
+            _check_result([value, *grads.values()], "meta_value_and_grad", model, params, x_support, y_support,
+                          inner_lr, n_inner_steps, loss_fn, True)
+        return value, grads
 
     return compiled_meta_value_and_grad
 
 
-def _check_batch(x_support, y_support, x_query, y_query):
-    _check_task_tensors(x_support, y_support, "x_support", "y_support", batched=True)
-    _check_task_tensors(x_query, y_query, "x_query", "y_query", batched=True)
-    if x_query.shape[0] != x_support.shape[0] or x_query.shape[2:] != x_support.shape[2:]:
-        raise ValueError(f"x_query must hold the same tasks N and features as x_support {tuple(x_support.shape)}; "
-                         f"got shape {tuple(x_query.shape)}")
+def _check_gradients(grads, kwargs, model, params, batch):
+    if kwargs.get("check_inputs", True) and len(batch) >= 2:
+        _check_result(grads.values(), "the meta-gradient", model, params, batch[0], batch[1],
+                      kwargs.get("inner_lr"), kwargs.get("n_inner_steps", 1), kwargs.get("loss_fn", mse_loss), True)
+
+
+def _check_differentiable(params, kwargs):
+    if kwargs.get("check_inputs", True) and isinstance(params, dict):
+        frozen = [name for name, p in params.items() if isinstance(p, torch.Tensor) and not p.requires_grad]
+        if frozen:
+            raise ValueError(f"params must require grad to be differentiated (get_params(model, requires_grad=True)); "
+                             f"{frozen[0]!r} does not")
 
 
 def meta_gradient(model: nn.Module, params: Params, *batch: torch.Tensor, **kwargs) -> Params:
-    """∇θ of :func:`meta_loss`; ``params`` must require grad. Same arguments as ``meta_loss``."""
+    """∇θ of :func:`meta_loss`; ``params`` must require grad. Same arguments as ``meta_loss``;
+    a NaN or infinite gradient raises :class:`DivergenceError`."""
+    _check_differentiable(params, kwargs)
     loss = meta_loss(model, params, *batch, **kwargs)
-    grads = torch.autograd.grad(loss, list(params.values()))
-    return dict(zip(params.keys(), grads))
+    grads = dict(zip(params.keys(), torch.autograd.grad(loss, list(params.values()))))
+    _check_gradients(grads, kwargs, model, params, batch)
+    return grads
 
 
 def meta_value_and_grad(model: nn.Module, params: Params, *batch: torch.Tensor,
@@ -415,9 +624,11 @@ def meta_value_and_grad(model: nn.Module, params: Params, *batch: torch.Tensor,
     faster); ``params`` must require grad. Same arguments as ``meta_loss``; the loss comes back
     detached. :func:`compile_meta_value_and_grad` makes a compiled function with this contract.
     """
+    _check_differentiable(params, kwargs)
     loss = batched_meta_loss(model, params, *batch, **kwargs)
-    grads = torch.autograd.grad(loss, list(params.values()))
-    return loss.detach(), dict(zip(params.keys(), grads))
+    grads = dict(zip(params.keys(), torch.autograd.grad(loss, list(params.values()))))
+    _check_gradients(grads, kwargs, model, params, batch)
+    return loss.detach(), grads
 
 
 def reptile_direction(
@@ -444,8 +655,8 @@ def reptile_direction(
     Nichol, Achiam & Schulman, "On First-Order Meta-Learning Algorithms", arXiv:1803.02999, 2018,
     algorithm 2 and section 5. Taught in ``notebooks/02_maml_formula_made_visible.ipynb``.
     """
-    _check_adapt_args(inner_lr, n_inner_steps)
-    _check_task_tensors(x_support, y_support, "x_support", "y_support", batched=True)
+    _check_adapt_args(inner_lr, n_inner_steps, False, loss_fn)
+    check_task(model, params, x_support, y_support, loss_fn=loss_fn, batched=True)
     params = {name: p.detach() for name, p in params.items()}
 
     def one_task(xs, ys):
@@ -454,16 +665,25 @@ def reptile_direction(
 
     with torch.enable_grad():
         steps = vmap(one_task)(x_support, y_support)
-    return {name: step.mean(0).detach() for name, step in steps.items()}
+    direction = {name: step.mean(0).detach() for name, step in steps.items()}
+    _check_result(direction.values(), "reptile_direction", model, params, x_support, y_support, inner_lr,
+                  n_inner_steps, loss_fn, True)
+    return direction
 
 
 def has_diverged(losses: torch.Tensor, *, growth: float = 100.0) -> bool:
     """True if a sequence of losses became non-finite or grew ``growth`` times above its start.
 
     Gradient descent with too large a step overshoots and its loss explodes; the dashboards use
-    this to show a message instead of a plot of NaNs.
+    this to show a message instead of a plot of NaNs. ``growth`` is in [1, inf).
     """
-    losses = torch.as_tensor(losses)
+    check_real("growth", growth, 1.0, None)
+    try:
+        losses = torch.as_tensor(losses)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"losses must be a sequence of numbers; got {type(losses).__name__}") from None
+    if losses.numel() == 0 or not (losses.is_floating_point() or losses.dtype in (torch.int32, torch.int64)):
+        raise ValueError(f"losses must hold at least 1 number; got {losses.numel()} of dtype {losses.dtype}")
     if not bool(torch.isfinite(losses).all()):
         return True
     start = float(losses[0])
@@ -483,8 +703,11 @@ def stable_inner_lr(
 
     On a quadratic, θ ← θ − α∇L converges only if α < 2/λ_max, where λ_max is the largest
     eigenvalue of the Hessian. λ_max is found by power iteration on Hessian-vector products
-    (double backward), never forming the Hessian.
+    (double backward), never forming the Hessian; ``n_iterations`` in [1, 1000].
     """
+    check_int("n_iterations", n_iterations, 1, 1000)
+    _check_adapt_args(0.0, 0, False, loss_fn)
+    check_task(model, params, x, y, loss_fn=loss_fn, x_name="x", y_name="y")
     names = list(params)
     leaves = [params[name].detach().requires_grad_(True) for name in names]
     with torch.enable_grad():
@@ -513,16 +736,26 @@ def largest_stable_inner_lr(
     high: float,
     loss_fn: LossFn = mse_loss,
     rtol: float = 0.05,
+    check_inputs: bool = True,
 ) -> Optional[float]:
     """The largest α ≤ ``high`` for which ``n_inner_steps`` of gradient descent on ``(x, y)`` do
     not diverge (:func:`has_diverged`), found by bisection on log α; None if even 1e-8 diverges.
 
     Unlike :func:`stable_inner_lr`, which is exact only for a quadratic loss, this runs the
-    actual steps, so it also accounts for the loss changing shape along the way.
+    actual steps, so it also accounts for the loss changing shape along the way. ``high`` is in
+    (0, 10], ``rtol`` (the bracket's relative width at the end) in [1e-6, 1].
     """
-    check_real("high", high, 0.0, MAX_INNER_LR, low_inclusive=False)
-    check_int("n_inner_steps", n_inner_steps, 1, MAX_INNER_STEPS)
-    params = {name: p.detach() for name, p in params.items()}
+    if check_inputs:
+        check_real("high", high, 0.0, MAX_INNER_LR, low_inclusive=False)
+        check_int("n_inner_steps", n_inner_steps, 1, MAX_INNER_STEPS)
+        check_real("rtol", rtol, 1e-6, 1.0)
+        _check_adapt_args(high, n_inner_steps, False, loss_fn)
+        check_task(model, params, x, y, loss_fn=loss_fn, x_name="x", y_name="y")
+    return _largest_stable_inner_lr(model, {name: p.detach() for name, p in params.items()}, x, y, n_inner_steps,
+                                    high, loss_fn, rtol)
+
+
+def _largest_stable_inner_lr(model, params, x, y, n_inner_steps, high, loss_fn, rtol):
 
     def diverges(inner_lr):
         with torch.enable_grad():
@@ -558,14 +791,18 @@ def query_loss_curve(
     inner_lr: float,
     n_inner_steps: int,
     loss_fn: LossFn = mse_loss,
+    check_inputs: bool = True,
 ) -> torch.Tensor:
     """Query loss of every task after 0, 1, …, n inner steps: a ``(N, n_inner_steps + 1)`` tensor.
 
     Each task of the batch (first dimension) is adapted on its own support set and scored on
     its own query set after every step; the tasks are batched with ``vmap``. No graph is kept.
+    A curve for drawing: entries are NaN or infinite where adaptation diverged (no error).
+    ``check_inputs=False`` skips the argument checks.
     """
-    _check_adapt_args(inner_lr, n_inner_steps)
-    _check_batch(x_support, y_support, x_query, y_query)
+    if check_inputs:
+        _check_adapt_args(inner_lr, n_inner_steps, False, loss_fn)
+        _check_batch(model, params, x_support, y_support, x_query, y_query, loss_fn)
     params = {name: p.detach() for name, p in params.items()}
     if getattr(model, "batches_tasks", False) and loss_fn is mse_loss:
         return _batched_query_loss_curve(model, params, x_support, y_support, x_query, y_query, inner_lr,

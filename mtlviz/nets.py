@@ -49,6 +49,16 @@ class MLP(nn.Sequential):
         super().__init__(*layers)
         self.sizes = tuple(sizes)
 
+    @property
+    def input_shape(self) -> tuple:
+        """The shape of one input point, ``(sizes[0],)`` (the entry points check inputs against it)."""
+        return (self.sizes[0],)
+
+    @property
+    def output_size(self) -> int:
+        """Outputs per point, ``sizes[-1]``."""
+        return self.sizes[-1]
+
     def functional_forward(self, params, x: torch.Tensor) -> torch.Tensor:
         """f_θ(x) with the parameters ``params`` (a dict named like ``named_parameters()``).
 
@@ -126,6 +136,16 @@ class ConvNet(nn.Module):
         self.head = nn.Linear(channels * side * side, n_way)
         self.n_features = channels * side * side
 
+    @property
+    def input_shape(self) -> tuple:
+        """The shape of one input image, ``(1, image_size, image_size)``."""
+        return (1, self.image_size, self.image_size)
+
+    @property
+    def output_size(self) -> int:
+        """Logits per image, ``n_way``."""
+        return self.n_way
+
     def config(self) -> dict:
         """The arguments that rebuild this architecture (stored beside saved weights)."""
         return {"n_way": self.n_way, "channels": self.channels, "image_size": self.image_size,
@@ -152,6 +172,10 @@ class ConvNet(nn.Module):
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """The classification loss L of the image lessons (softmax cross-entropy, mean over images)."""
     return F.cross_entropy(logits, labels)
+
+
+#: What the entry points of :mod:`mtlviz.functional` check targets against: integer labels.
+cross_entropy.target_kind = "labels"
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -90,10 +90,16 @@ class SinusoidTasks:
         paper's ranges, −(2·E[A]/π)·cos x ≈ −1.62 cos x: the function a network trained on all
         tasks pooled learns (lesson 03), not y = 0.
         """
-        check_tensor("x", x)
+        check_tensor("x", x, floating=True)
         mean_amplitude = sum(self.amplitude_range) / 2
         low, high = self.phase_range
         return mean_amplitude * (torch.cos(x - high) - torch.cos(x - low)) / (high - low)
+
+    @staticmethod
+    def _check_dtype(dtype):
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating torch dtype (torch.float32 or torch.float64); got {dtype!r}")
+        return dtype
 
     def _uniform(self, shape, bounds, generator, dtype):
         low, high = bounds
@@ -105,6 +111,7 @@ class SinusoidTasks:
         amplitude = check_real("amplitude", amplitude, 0.0)
         phase = check_real("phase", phase)
         n_points = check_int("n_points", n_points, 1, 100_000)
+        self._check_dtype(dtype)
         gen = check_random_state(random_state)
         x = self._uniform((n_points, 1), self.x_range, gen, dtype)
         return x, self.function(x, amplitude, phase)
@@ -127,6 +134,7 @@ class SinusoidTasks:
         n_tasks = check_int("n_tasks", n_tasks, 1, 100_000)
         n_support = check_int("n_support", n_support, 1, 100_000)
         n_query = check_int("n_query", n_query, 1, 100_000)
+        self._check_dtype(dtype)
         gen = check_random_state(random_state)
         amplitude = self._uniform((n_tasks,), self.amplitude_range, gen, dtype)
         phase = self._uniform((n_tasks,), self.phase_range, gen, dtype)
@@ -144,15 +152,26 @@ class LineTasks(SinusoidTasks):
     """
 
     def __init__(self, slope_range=(-2.0, 2.0), intercept_range=(-2.0, 2.0), x_range=(-2.0, 2.0)):
-        super().__init__(amplitude_range=slope_range, phase_range=intercept_range, x_range=x_range)
-        self._check_range("slope_range", slope_range)
+        # Checked under their own names first (the parent would report amplitude_range, phase_range).
+        super().__init__(amplitude_range=self._check_range("slope_range", slope_range),
+                         phase_range=self._check_range("intercept_range", intercept_range), x_range=x_range)
 
     def __repr__(self):
         return f"LineTasks(slope_range={self.amplitude_range}, intercept_range={self.phase_range}, x_range={self.x_range})"
 
+    def sample_points(self, slope: float, intercept: float, n_points: int, random_state=None,
+                      dtype=torch.float32):
+        """Draw ``n_points`` inputs x ~ U[x_range] of the line a·x + c and return ``(x, y)``, each (n, 1)."""
+        slope = check_real("slope", slope)
+        intercept = check_real("intercept", intercept)
+        n_points = check_int("n_points", n_points, 1, 100_000)
+        self._check_dtype(dtype)
+        x = self._uniform((n_points, 1), self.x_range, check_random_state(random_state), dtype)
+        return x, self.function(x, slope, intercept)
+
     def mean_function(self, x: torch.Tensor) -> torch.Tensor:
         """The family's mean task E[y | x] = E[a]·x + E[c]."""
-        check_tensor("x", x)
+        check_tensor("x", x, floating=True)
         return sum(self.amplitude_range) / 2 * x + sum(self.phase_range) / 2
 
     @staticmethod

@@ -19,9 +19,9 @@ import torch
 
 from .. import functional as Fn
 from .._base import EpisodicEstimator, check_episodes
-from .._validation import check_int, check_random_state, check_real, draw_seed
+from .._validation import DivergenceError, check_bool, check_int, check_random_state, check_real, draw_seed
 from ..data.glyphs import EpisodeBatch
-from ..evaluation import sgd_accuracy_curve
+from ..evaluation import sgd_curve_and_finite
 from ..nets import ConvNet, cross_entropy
 from .maml import outer_step
 
@@ -62,6 +62,7 @@ class MAMLClassifier(EpisodicEstimator):
     """
 
     _kind = "maml-classifier"
+    _step_sizes = (("inner_lr", "α"), ("outer_lr", "β"))
 
     def __init__(self, *, n_way: int = 5, k_shot: int = 1, n_query: int = 5, channels: int = 32,
                  image_size: int = 20, inner_lr: float = 0.4, outer_lr: float = 1e-3, n_inner_steps: int = 1,
@@ -89,8 +90,7 @@ class MAMLClassifier(EpisodicEstimator):
         check_int("n_test_inner_steps", self.n_test_inner_steps, 0, Fn.MAX_INNER_STEPS)
         check_int("meta_batch_size", self.meta_batch_size, 1, 1000)
         check_int("n_outer_steps", self.n_outer_steps, 0, 10_000_000)
-        if not isinstance(self.first_order, bool):
-            raise ValueError(f"first_order must be True or False; got {self.first_order!r}")
+        check_bool("first_order", self.first_order)
 
     def _build_model(self, seed: int) -> ConvNet:
         with torch.random.fork_rng(devices=[]):
@@ -121,10 +121,17 @@ class MAMLClassifier(EpisodicEstimator):
         """Adapt θ to one episode's support images ``(N·K, 1, S, S)`` and labels ``(N·K,)``.
 
         Returns θ' (a dict of tensors), or with ``trajectory=True`` the list ``[θ, θ'₁, …, θ'ₙ]``.
+        θ' NaN or infinite raises :class:`~mtlviz.DivergenceError` with the α to try.
         """
         self._check_fitted()
+        check_bool("trajectory", trajectory)
+        n_steps = self._steps(n_inner_steps)
+        self._check_images(self.model_, self.params_, x_support, y_support)
         steps = Fn.adapt_trajectory(self.model_, self.params_, x_support, y_support, inner_lr=self.inner_lr,
-                                    n_inner_steps=self._steps(n_inner_steps), loss_fn=cross_entropy)
+                                    n_inner_steps=n_steps, loss_fn=cross_entropy, check_inputs=False)
+        if not Fn._all_finite(steps[-1].values()):
+            raise Fn.divergence_error("adapt", self.model_, self.params_, x_support, y_support,
+                                      inner_lr=self.inner_lr, n_inner_steps=n_steps, loss_fn=cross_entropy)
         return steps if trajectory else steps[-1]
 
     def predict(self, x, params=None) -> torch.Tensor:
@@ -134,15 +141,33 @@ class MAMLClassifier(EpisodicEstimator):
         predict a whole query set at once rather than one image at a time.
         """
         self._check_fitted()
+        params = self.params_ if params is None else params
+        self._check_images(self.model_, params, x, None, x_name="x")
         with torch.no_grad():
-            return Fn.forward(self.model_, self.params_ if params is None else params, x).argmax(-1)
+            logits = Fn.forward(self.model_, params, x)
+        if not bool(torch.isfinite(logits).all()):
+            raise DivergenceError("predict gave NaN or infinite logits: x is too large for this network")
+        return logits.argmax(-1)
 
     def accuracy_curve(self, batch: EpisodeBatch, *, n_inner_steps=None) -> torch.Tensor:
-        """Query accuracy of every episode of ``batch`` after 0…n inner steps, ``(T, n + 1)``."""
+        """Query accuracy of every episode of ``batch`` after 0…n inner steps, ``(T, n + 1)`` (a
+        curve: diverged episodes are not an error here; :meth:`score` raises)."""
+        return self._curve(batch, n_inner_steps)[0]
+
+    def _curve(self, batch, n_inner_steps):
         self._check_fitted()
-        check_episodes(batch, self.n_way)
-        return sgd_accuracy_curve(self.model_, self.params_, batch, inner_lr=self.inner_lr,
-                                  n_steps=self._steps(n_inner_steps))
+        check_episodes(batch, self.n_way, self.image_size)
+        return sgd_curve_and_finite(self.model_, self.params_, batch, self.inner_lr, self._steps(n_inner_steps))
+
+    def episode_accuracy(self, batch: EpisodeBatch) -> torch.Tensor:
+        """Query accuracy of each episode after the test-time adaptation, ``(T,)``; an adaptation
+        that diverged (NaN or infinite logits) raises :class:`~mtlviz.DivergenceError`."""
+        curve, finite = self._curve(batch, None)
+        if not bool(finite.all()):
+            raise Fn.divergence_error("score", self.model_, self.params_, batch.x_support, batch.y_support,
+                                      inner_lr=self.inner_lr, n_inner_steps=self.n_test_inner_steps,
+                                      loss_fn=cross_entropy, batched=True)
+        return curve[:, -1]
 
     # -- weights ---------------------------------------------------------------------------
     def _state(self) -> Dict[str, torch.Tensor]:

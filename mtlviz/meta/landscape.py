@@ -48,6 +48,10 @@ class SineModel(nn.Module):
     (w = A, b = φ), but its loss is not quadratic in θ: its Hessian changes with θ (∂f/∂b = −w·cos(x − b)).
     """
 
+    #: One input feature and one output per point (what the entry points check inputs against).
+    input_shape = (1,)
+    output_size = 1
+
     def __init__(self):
         super().__init__()
         self.w = nn.Parameter(torch.ones(1))
@@ -91,6 +95,8 @@ def _theta_of(params: Fn.Params) -> np.ndarray:
 
 
 def _as_float64(batch: TaskBatch) -> Tuple[torch.Tensor, ...]:
+    if not isinstance(batch, TaskBatch):
+        raise ValueError(f"batch must be a TaskBatch (LineTasks().sample_batch(...)); got {type(batch).__name__}")
     return tuple(t.to(torch.float64) for t in batch.data)
 
 
@@ -109,8 +115,12 @@ class LandscapeGrid:
 
 
 def _axis(name, limits, n_points):
-    low, high = limits
-    check_real(f"{name}[1]", high, low, low_inclusive=False)
+    try:
+        low, high = limits
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (low, high) with low < high; got {limits!r}") from None
+    low = check_real(f"{name}[0]", low)
+    high = check_real(f"{name}[1]", high, low, low_inclusive=False)
     return torch.linspace(low, high, n_points, dtype=torch.float64)
 
 
@@ -211,9 +221,11 @@ def _meta_loss_at(net, model, data, inner_lr):
 
 def meta_gradient_parts(batch: TaskBatch, w: float, b: float, *, inner_lr: float, eps: float = 1e-6,
                         model: str = "line") -> MetaGradientParts:
-    """Second-order and first-order meta-gradients at θ = (w, b), and finite differences."""
+    """Second-order and first-order meta-gradients at θ = (w, b), and finite differences
+    (central, step ``eps`` in (0, 0.1])."""
     check_real("w", w)
     check_real("b", b)
+    check_real("eps", eps, 0.0, 0.1, low_inclusive=False)
     net = _make_model(model)
     data = _as_float64(batch)
 
@@ -355,6 +367,7 @@ def numerical_maml_optimum(batch: TaskBatch, *, inner_lr: float, model: str = "l
     The grid keeps L-BFGS in the basin of the grid's best point: for the sine model the
     objective has more than one minimum (w → −w, b → b + π is the same function)."""
     check_real("inner_lr", inner_lr, 0.0, Fn.MAX_INNER_LR)
+    check_int("n_inner_steps", n_inner_steps, 0, Fn.MAX_INNER_STEPS)
     net = _make_model(model)
     data = _as_float64(batch)
     (w_axis, b_axis), (W, B) = _grid(limits, n_points)

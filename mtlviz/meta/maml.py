@@ -29,12 +29,14 @@ from torch import nn
 
 from .. import functional as Fn
 from .._base import Estimator, WeightsError
-from .._validation import check_int, check_random_state, check_real, check_tensor, draw_seed
+from .._validation import (DivergenceError, check_bool, check_choice, check_int, check_random_state, check_real,
+                           draw_seed)
 from ..data.tasks import TaskBatch
 from ..functional import Params
 from ..nets import MLP
 
-__all__ = ["outer_step", "GradientAdaptedRegressor", "AdaptationTrace", "MAML", "JointTraining", "WeightsError"]
+__all__ = ["outer_step", "GradientAdaptedRegressor", "AdaptationTrace", "MAML", "JointTraining", "WeightsError",
+           "DivergenceError"]
 
 
 def outer_step(model: nn.Module, params: Params, outer_optimizer: torch.optim.Optimizer, batch: TaskBatch, *,
@@ -91,12 +93,7 @@ class AdaptationTrace:
         """A one-line message for the class, or "" when adaptation did not diverge."""
         if not self.diverged:
             return ""
-        if self.stable_inner_lr is None or not math.isfinite(self.stable_inner_lr):
-            return "diverged: try a smaller α"
-        # Round down, so that the suggested α is itself below the limit.
-        exponent = math.floor(math.log10(self.stable_inner_lr)) - 1
-        shown = math.floor(self.stable_inner_lr / 10**exponent) * 10**exponent
-        return f"diverged: try α below {shown:.2g}"
+        return f"diverged: {Fn.inner_lr_hint(self.stable_inner_lr)}"  # the hint DivergenceError gives too
 
 
 class GradientAdaptedRegressor(Estimator):
@@ -110,6 +107,7 @@ class GradientAdaptedRegressor(Estimator):
     _kind = "base"
     _regenerate_command = REGENERATE_COMMAND
     _not_stored = ("model",)
+    _step_sizes = (("inner_lr", "α"), ("outer_lr", "β"))
 
     def __init__(
         self,
@@ -148,11 +146,9 @@ class GradientAdaptedRegressor(Estimator):
         check_int("n_outer_steps", self.n_outer_steps, 0, 10_000_000)
         check_int("k_shot", self.k_shot, 1, 10_000)
         check_int("k_query", self.k_query, 1, 10_000)
-        for name in ("first_order", "compile"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}")
-        if self.outer_lr_schedule not in OUTER_LR_SCHEDULES:
-            raise ValueError(f"outer_lr_schedule must be one of {OUTER_LR_SCHEDULES}; got {self.outer_lr_schedule!r}")
+        check_bool("first_order", self.first_order)
+        check_bool("compile", self.compile)
+        check_choice("outer_lr_schedule", self.outer_lr_schedule, OUTER_LR_SCHEDULES)
         if self.model is not None and not isinstance(self.model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module or None; got {type(self.model).__name__}")
 
@@ -204,10 +200,8 @@ class GradientAdaptedRegressor(Estimator):
 
     # -- using the learned θ ---------------------------------------------------------------
     def _check_xy(self, x, y, x_name, y_name):
-        check_tensor(x_name, x, ndim=2, last_dims=(1,), min_first=1)
-        check_tensor(y_name, y, ndim=2, last_dims=(1,), min_first=1)
-        if x.shape[0] != y.shape[0]:
-            raise ValueError(f"{x_name} and {y_name} must hold the same number of points; got {x.shape[0]} and {y.shape[0]}")
+        """The boundary check of one task's points against the fitted network (once per call)."""
+        Fn.check_task(self.model_, self.params_, x, y, x_name=x_name, y_name=y_name)
 
     def _adapt_args(self, inner_lr, n_inner_steps):
         inner_lr = self.inner_lr if inner_lr is None else inner_lr
@@ -220,39 +214,58 @@ class GradientAdaptedRegressor(Estimator):
         """Adapt the learned θ to one task's support set (``(K, 1)`` tensors).
 
         Returns θ' (a dict of tensors), or with ``trajectory=True`` the list ``[θ, θ'₁, …, θ'ₙ]``.
-        ``inner_lr`` and ``n_inner_steps`` default to the estimator's.
+        ``inner_lr`` and ``n_inner_steps`` default to the estimator's. θ' NaN or infinite (α too
+        large for this task) raises :class:`~mtlviz.DivergenceError` with the α to try;
+        :meth:`trace_adaptation` flags it instead.
         """
         self._check_fitted()
-        self._check_xy(x_support, y_support, "x_support", "y_support")
+        check_bool("trajectory", trajectory)
         inner_lr, n_inner_steps = self._adapt_args(inner_lr, n_inner_steps)
-        steps = Fn.adapt_trajectory(self.model_, self.params_, x_support, y_support,
-                                    inner_lr=inner_lr, n_inner_steps=n_inner_steps)
+        self._check_xy(x_support, y_support, "x_support", "y_support")
+        steps = self._adapt_steps(x_support, y_support, inner_lr, n_inner_steps)
+        if not Fn._all_finite(steps[-1].values()):
+            raise Fn.divergence_error("adapt", self.model_, self.params_, x_support, y_support, inner_lr=inner_lr,
+                                      n_inner_steps=n_inner_steps)
         return steps if trajectory else steps[-1]
+
+    def _adapt_steps(self, x_support, y_support, inner_lr, n_inner_steps):
+        return Fn.adapt_trajectory(self.model_, self.params_, x_support, y_support,
+                                   inner_lr=inner_lr, n_inner_steps=n_inner_steps, check_inputs=False)
 
     def trace_adaptation(self, x_support, y_support, x_eval, y_eval, *, inner_lr=None,
                          n_inner_steps=None) -> AdaptationTrace:
         """Adapt to ``(x_support, y_support)`` and record predictions and losses after every step
-        on the evaluation points ``(x_eval, y_eval)``; detect divergence instead of failing."""
-        self._check_xy(x_eval, y_eval, "x_eval", "y_eval")
-        steps = self.adapt(x_support, y_support, inner_lr=inner_lr, n_inner_steps=n_inner_steps, trajectory=True)
+        on the evaluation points ``(x_eval, y_eval)``; detect divergence instead of failing (the
+        dashboards show :meth:`AdaptationTrace.divergence_message` as a warning)."""
+        self._check_fitted()
+        inner_lr, n_inner_steps = self._adapt_args(inner_lr, n_inner_steps)
+        self._check_xy(x_support, y_support, "x_support", "y_support")
+        Fn.check_task(self.model_, self.params_, x_eval, y_eval, x_name="x_eval", y_name="y_eval")
+        steps = self._adapt_steps(x_support, y_support, inner_lr, n_inner_steps)
         with torch.no_grad():
             predictions = torch.stack([Fn.forward(self.model_, p, x_eval)[:, 0] for p in steps])
             eval_losses = ((predictions - y_eval[:, 0]) ** 2).mean(1)
             support_losses = torch.stack([Fn.task_loss(self.model_, p, x_support, y_support) for p in steps])
         diverged = Fn.has_diverged(support_losses) or not bool(torch.isfinite(predictions).all())
         stable = None
-        if diverged:
-            inner_lr, n_inner_steps = self._adapt_args(inner_lr, n_inner_steps)
+        if diverged and inner_lr > 0 and n_inner_steps > 0:
             stable = Fn.largest_stable_inner_lr(self.model_, self.params_, x_support, y_support,
-                                                n_inner_steps=n_inner_steps, high=inner_lr)
+                                                n_inner_steps=n_inner_steps, high=inner_lr, check_inputs=False)
         return AdaptationTrace(predictions.numpy(), eval_losses.numpy(), support_losses.numpy(), diverged, stable)
 
     def predict(self, x, params=None) -> torch.Tensor:
-        """f_θ(x) for ``(n, 1)`` inputs, with the learned θ or the given (adapted) ``params``."""
+        """f_θ(x) for ``(n, 1)`` inputs, with the learned θ or the given (adapted) ``params``.
+
+        A NaN or infinite prediction (inputs too large for the network) raises
+        :class:`~mtlviz.DivergenceError`."""
         self._check_fitted()
-        check_tensor("x", x, ndim=2, last_dims=(1,))
+        params = self.params_ if params is None else params
+        Fn.check_task(self.model_, params, x, None, x_name="x")
         with torch.no_grad():
-            return Fn.forward(self.model_, self.params_ if params is None else params, x)
+            prediction = Fn.forward(self.model_, params, x)
+        if not bool(torch.isfinite(prediction).all()):
+            raise DivergenceError("predict gave NaN or infinite values: x is too large for this network")
+        return prediction
 
     def query_loss_curve(self, batch: TaskBatch, *, inner_lr=None, n_inner_steps=None) -> torch.Tensor:
         """Query MSE of each task of ``batch`` after 0…n inner steps, shape ``(N, n + 1)``."""
@@ -264,8 +277,16 @@ class GradientAdaptedRegressor(Estimator):
                                    inner_lr=inner_lr, n_inner_steps=n_inner_steps)
 
     def score(self, batch: TaskBatch, *, inner_lr=None, n_inner_steps=None) -> float:
-        """Minus the mean query MSE after adaptation (greater is better, as in scikit-learn)."""
-        return -float(self.query_loss_curve(batch, inner_lr=inner_lr, n_inner_steps=n_inner_steps)[:, -1].mean())
+        """Minus the mean query MSE after adaptation (greater is better, as in scikit-learn).
+
+        A NaN or infinite score (α too large) raises :class:`~mtlviz.DivergenceError` with the α to try."""
+        curve = self.query_loss_curve(batch, inner_lr=inner_lr, n_inner_steps=n_inner_steps)
+        score = -float(curve[:, -1].mean())
+        if not math.isfinite(score):
+            inner_lr, n_inner_steps = self._adapt_args(inner_lr, n_inner_steps)
+            raise Fn.divergence_error("score", self.model_, self.params_, batch.x_support, batch.y_support,
+                                      inner_lr=inner_lr, n_inner_steps=n_inner_steps, batched=True)
+        return score
 
     # -- weights ---------------------------------------------------------------------------
     def _state(self) -> Dict[str, torch.Tensor]:

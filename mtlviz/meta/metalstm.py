@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from .. import functional as Fn
-from .._validation import check_int, check_random_state, check_real, check_tensor, draw_seed
+from .._validation import DivergenceError, check_bool, check_int, check_random_state, check_real, draw_seed
 from ..nets import ConvNet, accuracy, cross_entropy
 from .._base import EpisodicEstimator, check_episodes
 from ..evaluation import StepScores, score_steps, sgd_accuracy_curve
@@ -206,6 +206,7 @@ class MetaLSTM(EpisodicEstimator):
     _kind = "meta-lstm"
     _regenerate_command = GLYPH_META_LSTM_COMMAND
     _fitted_attribute = "meta_"
+    _step_sizes = (("outer_lr", "β"), ("grad_clip", ""))
 
     def __init__(self, *, n_way: int = 5, k_shot: int = 1, n_query: int = 5, channels: int = 32,
                  image_size: int = 20, n_inner_steps: int = 5, hidden_size: int = 20, outer_lr: float = 1e-3,
@@ -290,6 +291,28 @@ class MetaLSTM(EpisodicEstimator):
         n = self.n_inner_steps if n_inner_steps is None else n_inner_steps
         return check_int("n_inner_steps", n, 0, Fn.MAX_INNER_STEPS)
 
+    def _check_gates(self, gates):
+        if gates is None:
+            return None
+        if not isinstance(gates, (tuple, list)) or len(gates) != 2:
+            raise ValueError(f"gates must be None or a pair (f, i) of a forget gate in [0, 1] and an input gate in "
+                             f"[0, 10]; got {gates!r}")
+        return (check_real("forget gate", gates[0], 0.0, 1.0),
+                check_real("input gate", gates[1], 0.0, Fn.MAX_INNER_LR))
+
+    def _check_episode(self, x_support, y_support, x_query=None, y_query=None):
+        """The boundary check of one episode's images and labels against the learner."""
+        theta0 = _unflatten(self.meta_.c0.detach(), self._shapes)
+        self._check_images(self.model_, theta0, x_support, y_support)
+        if x_query is not None:
+            self._check_images(self.model_, theta0, x_query, y_query, "x_query", "y_query")
+
+    def _check_cells(self, what, cells):
+        if not bool(torch.isfinite(cells[-1]).all()):
+            raise DivergenceError(f"{what} diverged: the learner's parameters are NaN or infinite after "
+                                  f"{len(cells) - 1} meta-learner updates; try fewer n_inner_steps or fixed "
+                                  f"gates=(1, α) with a small α")
+
     @property
     def initial_params_(self) -> Dict[str, torch.Tensor]:
         """The meta-learned starting parameters θ_0 = c_0, as a dict like the learner's."""
@@ -303,28 +326,33 @@ class MetaLSTM(EpisodicEstimator):
         ``gates=(f, i)`` fixes the gates (``(1, α)`` is plain gradient descent with step α).
         """
         self._check_fitted()
-        check_tensor("x_support", x_support, ndim=4)
-        check_tensor("y_support", y_support, ndim=1)
-        if gates is not None:
-            check_real("forget gate", gates[0], 0.0, 1.0)
-            check_real("input gate", gates[1], 0.0, Fn.MAX_INNER_LR)
+        check_bool("trajectory", trajectory)
+        gates = self._check_gates(gates)
+        n_steps = self._steps(n_inner_steps)
+        self._check_episode(x_support, y_support)
         cells = [self.meta_.c0.detach()]
         with torch.no_grad():
-            self._episode(x_support, y_support, n_steps=self._steps(n_inner_steps), gates=gates,
+            self._episode(x_support, y_support, n_steps=n_steps, gates=gates,
                           on_step=lambda cell, f, i: cells.append(cell.detach()))
+        self._check_cells("adapt", cells)
         steps = [_unflatten(c, self._shapes) for c in cells]
         return steps if trajectory else steps[-1]
 
     def predict(self, x, params=None) -> torch.Tensor:
         """Labels for images ``(n, 1, S, S)`` with θ_0 or the given adapted ``params``."""
         self._check_fitted()
+        params = self.initial_params_ if params is None else params
+        self._check_images(self.model_, params, x, None, x_name="x")
         with torch.no_grad():
-            return self.model_.functional_forward(self.initial_params_ if params is None else params, x).argmax(-1)
+            logits = self.model_.functional_forward(params, x)
+        if not bool(torch.isfinite(logits).all()):
+            raise DivergenceError("predict gave NaN or infinite logits: x is too large for this network")
+        return logits.argmax(-1)
 
     def accuracy_curve(self, batch, *, n_inner_steps=None) -> torch.Tensor:
         """Query accuracy of every episode after 0…n meta-learner updates, ``(T, n + 1)``."""
         self._check_fitted()
-        check_episodes(batch, self.n_way)
+        check_episodes(batch, self.n_way, self.image_size)
         n_steps = self._steps(n_inner_steps)
         rows = []
         with torch.no_grad():
@@ -339,6 +367,9 @@ class MetaLSTM(EpisodicEstimator):
         """Adapt to one episode and record, after every step, the mean input and forget gate of
         each layer, the support and query loss, and the query predictions."""
         self._check_fitted()
+        gates = self._check_gates(gates)
+        n_steps = self._steps(n_inner_steps)
+        self._check_episode(x_support, y_support, x_query, y_query)
         groups = _layer_groups(self._shapes)
         input_gates, forget_gates, cells = [], [], [self.meta_.c0.detach()]
 
@@ -348,7 +379,7 @@ class MetaLSTM(EpisodicEstimator):
             input_gates.append([float(input_gate[index].mean()) for _, index in groups])
 
         with torch.no_grad():
-            self._episode(x_support, y_support, n_steps=self._steps(n_inner_steps), gates=gates, on_step=record)
+            self._episode(x_support, y_support, n_steps=n_steps, gates=gates, on_step=record)
         scores = score_steps(self.model_, [_unflatten(c, self._shapes) for c in cells],
                              x_support, y_support, x_query, y_query)
         n_layers = len(groups)
@@ -370,10 +401,18 @@ def tune_sgd_lr(estimator: MetaLSTM, tasks, *, grid=(0.01, 0.03, 0.1, 0.3, 1.0, 
     """The fixed learning rate α that plain SGD from the same start c_0, with the same number of
     steps, does best with: grid search on ``n_episodes`` episodes of ``tasks`` (use training
     classes, never the test ones). Returns ``(best α, {α: mean query accuracy})``."""
+    if not isinstance(estimator, MetaLSTM):
+        raise ValueError(f"estimator must be a fitted MetaLSTM; got {type(estimator).__name__}")
     estimator._check_fitted()
+    if not callable(getattr(tasks, "sample_episodes", None)):
+        raise ValueError(f"tasks must be an episode family with sample_episodes; got {type(tasks).__name__}")
     n_episodes = check_int("n_episodes", n_episodes, 1, 10_000)
-    if not grid:
-        raise ValueError("grid must list at least one learning rate")
+    try:
+        grid = list(grid)
+    except TypeError:
+        raise ValueError(f"grid must be a sequence of learning rates in (0, 10]; got {grid!r}") from None
+    if not grid or len(grid) > 100:
+        raise ValueError(f"grid must list 1 to 100 learning rates in (0, 10]; got {len(grid)}")
     grid = [check_real("grid value", a, 0.0, Fn.MAX_INNER_LR, low_inclusive=False) for a in grid]
     batch = tasks.sample_episodes(n_episodes, estimator.n_way, estimator.k_shot, estimator.n_query, random_state)
     results = {}
@@ -400,12 +439,16 @@ class EpisodeComparison:
 def compare_on_episode(meta_lstm: MetaLSTM, maml, sgd_lr: float, x_support, y_support, x_query,
                        y_query) -> EpisodeComparison:
     """Adapt all three learners to one episode for ``meta_lstm.n_inner_steps`` steps."""
+    if not isinstance(meta_lstm, MetaLSTM):
+        raise ValueError(f"meta_lstm must be a fitted MetaLSTM; got {type(meta_lstm).__name__}")
     meta_lstm._check_fitted()
+    if not (callable(getattr(maml, "adapt", None)) and hasattr(maml, "model_") and hasattr(maml, "inner_lr")):
+        raise ValueError(f"maml must be a fitted MAMLClassifier; got {type(maml).__name__}")
     check_real("sgd_lr", sgd_lr, 0.0, Fn.MAX_INNER_LR, low_inclusive=False)
     n_steps = meta_lstm.n_inner_steps
-    trace = meta_lstm.trace(x_support, y_support, x_query, y_query)
+    trace = meta_lstm.trace(x_support, y_support, x_query, y_query)  # checks the episode once
     sgd_steps = Fn.adapt_trajectory(meta_lstm.model_, meta_lstm.initial_params_, x_support, y_support,
-                                    inner_lr=sgd_lr, n_inner_steps=n_steps, loss_fn=cross_entropy)
+                                    inner_lr=sgd_lr, n_inner_steps=n_steps, loss_fn=cross_entropy, check_inputs=False)
     sgd = score_steps(meta_lstm.model_, sgd_steps, x_support, y_support, x_query, y_query)
     maml_steps = maml.adapt(x_support, y_support, n_inner_steps=n_steps, trajectory=True)
     maml_scores = score_steps(maml.model_, maml_steps, x_support, y_support, x_query, y_query)

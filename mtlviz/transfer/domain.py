@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._base import Estimator
-from .._validation import check_int, check_random_state, check_real, check_tensor, draw_seed
+from .._validation import check_choice, check_int, check_labels, check_random_state, check_real, check_tensor, draw_seed
 
 __all__ = [
     "GradientReversal",
@@ -160,19 +160,16 @@ def _check_inputs(name: str, x, min_rows: int = 1, n_columns=None) -> torch.Tens
     return x
 
 
-def _check_labels(name: str, y, n_rows: int, x_name: str) -> torch.Tensor:
-    """``y`` as an int64 (n,) tensor of class labels 0, 1, ..."""
+#: The most classes a label tensor may name (labels in [0, MAX_CLASSES − 1]).
+MAX_CLASSES = 1000
+
+
+def _check_labels(name: str, y, n_rows: int, x_name: str, n_classes: int = MAX_CLASSES) -> torch.Tensor:
+    """``y`` as an int64 (n,) tensor of integer class labels in [0, n_classes − 1]."""
     check_tensor(name, y, ndim=1)
     if y.shape[0] != n_rows:
         raise ValueError(f"{name} must hold one label per row of {x_name}; got {y.shape[0]} labels for {n_rows} rows")
-    if y.is_floating_point() and not bool((y == y.round()).all()):
-        raise ValueError(f"{name} must hold integer class labels 0, 1, ...; got non-integer values")
-    if y.dtype == torch.bool or y.is_complex():
-        raise ValueError(f"{name} must hold integer class labels 0, 1, ...; got dtype {y.dtype}")
-    y = y.long()
-    if n_rows and int(y.min()) < 0:
-        raise ValueError(f"{name} must hold class labels 0, 1, ...; got {int(y.min())}")
-    return y
+    return check_labels(name, y, n_classes).long()
 
 
 class DomainAdaptationClassifier(Estimator):
@@ -231,6 +228,7 @@ class DomainAdaptationClassifier(Estimator):
     _kind = "domain-adaptation"
     _fitted_attribute = "network_"
     _fit_hint = "fit(x_source, y_source, x_target)"
+    _step_sizes = (("lr", ""),)
     _regenerate_command = "python -m mtlviz.pretrained.train_domain"
     #: ``trade_off`` when it is None: CORAL's weight w and DANN's largest λ.
     DEFAULT_TRADE_OFF = {"source_only": 0.0, "coral": 300.0, "dann": 1.0}
@@ -249,8 +247,7 @@ class DomainAdaptationClassifier(Estimator):
 
     def _validate(self) -> float:
         """Check the hyperparameters; return the trade-off in use."""
-        if not isinstance(self.method, str) or self.method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(repr(m) for m in METHODS)}; got {self.method!r}")
+        check_choice("method", self.method, METHODS)
         check_int("hidden", self.hidden, 1, 4096)
         check_int("n_features", self.n_features, 1, 4096)
         check_int("n_steps", self.n_steps, 0, 1_000_000)
@@ -350,6 +347,8 @@ class DomainAdaptationClassifier(Estimator):
         except (KeyError, TypeError, RuntimeError) as error:
             raise ValueError(f"the weights do not fit a network with hidden={self.hidden}, "
                              f"n_features={self.n_features}: {error}") from error
+        if not all(bool(torch.isfinite(t).all()) for t in network.state_dict().values()):
+            raise ValueError("the weights must be finite; they hold NaN or infinite values")
         self.network_, self.n_features_in_, self.n_classes_ = network, n_inputs, n_classes
 
     def _inputs(self, x) -> torch.Tensor:
@@ -376,7 +375,7 @@ class DomainAdaptationClassifier(Estimator):
     def score(self, x, y) -> float:
         """Accuracy of :meth:`predict` on labelled points ``(x, y)``, in [0, 1]."""
         x = self._inputs(x)
-        y = _check_labels("y", y, x.shape[0], "x")
+        y = _check_labels("y", y, x.shape[0], "x", self.n_classes_)
         if x.shape[0] == 0:
             raise ValueError("x must hold at least 1 row to score; got shape (0, ...)")
         return float((self.predict(x) == y).float().mean())
@@ -410,6 +409,8 @@ def project_features(model: DomainAdaptationClassifier, x_source, x_target) -> T
     different models share one scale (whether the two domains overlap does not depend on it).
     Returns ``(n_S, 2)`` and ``(n_T, 2)`` float arrays.
     """
+    if not isinstance(model, DomainAdaptationClassifier):
+        raise ValueError(f"model must be a fitted DomainAdaptationClassifier; got {type(model).__name__}")
     source = model.features(x_source).double()
     target = model.features(x_target).double()
     pooled = torch.cat([source, target])

@@ -21,7 +21,7 @@ import torch
 from torch.func import vmap
 
 from .. import functional as Fn
-from .._validation import check_int, check_random_state, check_real, draw_seed
+from .._validation import DivergenceError, check_int, check_random_state, check_real, draw_seed
 from ..nets import ConvNet, accuracy, cross_entropy
 from .._base import EpisodicEstimator, check_episodes
 
@@ -77,6 +77,7 @@ class FineTuneClassifier(EpisodicEstimator):
     _kind = "fine-tune"
     _regenerate_command = FINETUNE_REGENERATE_COMMAND
     _fitted_attribute = "backbone_"
+    _step_sizes = (("pretrain_lr", ""),)
 
     def __init__(self, *, strategy: str = "fine_tune", n_trainable_blocks=None, n_way: int = 5, k_shot: int = 1,
                  n_query: int = 5, channels: int = 32, image_size: int = 20, lr: float = 0.1, n_steps: int = 20,
@@ -97,7 +98,7 @@ class FineTuneClassifier(EpisodicEstimator):
 
     def _validate(self):
         self._validate_episode_shape()
-        if self.strategy not in STRATEGIES:
+        if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {list(STRATEGIES)}; got {self.strategy!r}")
         if self.n_trainable_blocks is not None:
             check_int("n_trainable_blocks", self.n_trainable_blocks, 0, 4)
@@ -188,24 +189,39 @@ class FineTuneClassifier(EpisodicEstimator):
             yield {**frozen, **step}
 
     def adapt(self, x_support, y_support, *, n_steps=None) -> Dict[str, torch.Tensor]:
-        """The network's parameters after training on one episode's support set."""
+        """The network's parameters after training on one episode's support set (images
+        ``(n, 1, S, S)``, labels ``(n,)`` in [0, n_way − 1]). Parameters that became NaN or
+        infinite raise :class:`~mtlviz.DivergenceError` with the lr to try."""
         self._check_fitted()
         n_steps = check_int("n_steps", self.n_steps if n_steps is None else n_steps, 0, 1000)
         frozen, trainable = self._split()
+        self._check_images(self.model_, {**frozen, **trainable}, x_support, y_support)
         with torch.enable_grad():
             *_, last = self._steps(frozen, trainable, x_support, y_support, n_steps)
-        return {k: v.detach() for k, v in last.items()}
+        adapted = {k: v.detach() for k, v in last.items()}
+        if not Fn._all_finite(adapted.values()):
+            stable = Fn.largest_stable_inner_lr(_PartialNetwork(self.model_, frozen), trainable, x_support, y_support,
+                                                n_inner_steps=max(n_steps, 1), high=min(self.lr, Fn.MAX_INNER_LR),
+                                                loss_fn=cross_entropy, check_inputs=False)
+            hint = Fn.inner_lr_hint(stable if stable is not None and stable < self.lr else None)
+            raise DivergenceError(f"adapt diverged: NaN or infinite after {n_steps} steps at lr = {self.lr:g}; "
+                                  f"{hint.replace('α', 'lr')}")
+        return adapted
 
     def predict(self, x, params) -> torch.Tensor:
         """Labels for images ``(n, 1, S, S)`` with adapted ``params`` (from :meth:`adapt`)."""
         self._check_fitted()
+        self._check_images(self.model_, params, x, None, x_name="x")
         with torch.no_grad():
-            return self.model_.functional_forward(params, x).argmax(-1)
+            logits = self.model_.functional_forward(params, x)
+        if not bool(torch.isfinite(logits).all()):
+            raise DivergenceError("predict gave NaN or infinite logits: x is too large for this network")
+        return logits.argmax(-1)
 
     def accuracy_curve(self, batch, *, n_steps=None, every: int = 1) -> torch.Tensor:
         """Query accuracy of each episode after 0, every, 2·every, … steps, ``(T, n // every + 1)``."""
         self._check_fitted()
-        check_episodes(batch, self.n_way)
+        check_episodes(batch, self.n_way, self.image_size)
         n_steps = check_int("n_steps", self.n_steps if n_steps is None else n_steps, 0, 1000)
         every = check_int("every", every, 1, 1000)
         frozen, trainable = self._split()
