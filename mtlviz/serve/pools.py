@@ -21,11 +21,14 @@ import re
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-__all__ = ["KERNEL_PSS_MB", "MAX_POOL", "PrewarmError", "available_mb", "parse_prewarm", "kernel_mb",
+__all__ = ["BARE_KERNEL_PSS_MB", "KERNEL_PSS_MB", "MAX_POOL", "PrewarmError", "available_mb", "parse_prewarm", "kernel_mb",
            "pool_memory_lines", "check_pools"]
 
 #: PSS in MB of one dashboard kernel after its lesson's start-up cells ran (kernel_footprint.py,
 #: 2026-12-03, rounded up to 10 MB; the bare torch + matplotlib + ipywidgets + ipympl kernel: 190-215).
+#: The bare kernel those figures include (torch + matplotlib + ipywidgets + ipympl, one of the
+#: upper figures measured): a lesson's own cost is its entry minus this.
+BARE_KERNEL_PSS_MB = 215
 KERNEL_PSS_MB: Dict[str, int] = {
     "00_start_here": 210,
     "01_few_shot_tasks": 270,
