@@ -23,3 +23,20 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# -- Real-browser tests (test_browser, test_jupyterlab) ------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+    from tests.harness import chromium_path, launch_chromium
+
+    if chromium_path() is None:
+        pytest.fail("Debian's chromium is not installed (scripts/test installs it with apt-get)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()

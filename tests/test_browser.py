@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import CANVAS_DRAWN, PageWatcher, VoilaServer, chromium_path, launch_chromium
+from tests.harness import CANVAS_DRAWN, PageWatcher, VoilaServer
 
 from tests._lessons import LESSONS
 
@@ -20,18 +20,6 @@ MAIN_LESSON = "03_maml_inner_and_outer_loop.ipynb"
 def server():
     with VoilaServer() as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if chromium_path() is None:
-        pytest.fail("Debian's chromium is not installed (scripts/test installs it with apt-get)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 def open_dashboard(browser, url):

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests._lessons import LESSONS, NOTEBOOK_DIR
-from tests.harness import CANVAS_DRAWN, PageWatcher, chromium_path, free_port, launch_chromium
+from tests.harness import CANVAS_DRAWN, PageWatcher, free_port
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,18 +154,6 @@ def lab():
     yield server
     server.stop()
     shutil.rmtree(workdir, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if chromium_path() is None:
-        pytest.fail("Debian's chromium is not installed (scripts/test installs it with apt-get)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 def open_lesson(lab, browser, lesson):
