@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 
@@ -20,6 +20,7 @@ __all__ = [
     "DivergenceError",
     "check_real",
     "check_int",
+    "check_range",
     "check_bool",
     "check_choice",
     "check_tensor",
@@ -69,6 +70,18 @@ def check_real(
     if too_low or too_high:
         raise ValueError(f"{name} must be in {interval}; got {value:g}")
     return value
+
+
+def check_range(name: str, value) -> Tuple[float, float]:
+    """A pair ``(low, high)`` of finite reals with ``low < high``, e.g. a task family's parameter
+    range or a plot's axis limits."""
+    try:
+        low, high = value
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (low, high) with low < high; got {value!r}") from None
+    low = check_real(f"{name}[0]", low)
+    high = check_real(f"{name}[1]", high, low, low_inclusive=False)
+    return (low, high)
 
 
 def check_int(name: str, value, low: Optional[int] = None, high: Optional[int] = None) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests._lessons import LESSONS, NOTEBOOK_DIR
-from tests.harness import CANVAS_DRAWN, PageWatcher, free_port
+from tests.harness import CANVAS_DRAWN, PageWatcher, free_port, stop_process
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,12 +137,7 @@ class LabServer:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process, timeout=20)
         if getattr(self, "_log", None):
             self._log.close()
 

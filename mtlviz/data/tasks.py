@@ -11,7 +11,7 @@ from typing import NamedTuple, Tuple
 
 import torch
 
-from .._validation import check_tensor, check_int, check_random_state, check_real
+from .._validation import check_int, check_random_state, check_range, check_real, check_tensor
 
 __all__ = ["TaskBatch", "SinusoidTasks", "LineTasks", "QueryIsSupport"]
 
@@ -55,19 +55,9 @@ class SinusoidTasks:
     """
 
     def __init__(self, amplitude_range=(0.1, 5.0), phase_range=(0.0, math.pi), x_range=(-5.0, 5.0)):
-        self.amplitude_range = self._check_range("amplitude_range", amplitude_range)
-        self.phase_range = self._check_range("phase_range", phase_range)
-        self.x_range = self._check_range("x_range", x_range)
-
-    @staticmethod
-    def _check_range(name, value):
-        try:
-            low, high = value
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a pair (low, high) with low < high; got {value!r}") from None
-        low = check_real(f"{name}[0]", low)
-        high = check_real(f"{name}[1]", high, low, low_inclusive=False)
-        return (low, high)
+        self.amplitude_range = check_range("amplitude_range", amplitude_range)
+        self.phase_range = check_range("phase_range", phase_range)
+        self.x_range = check_range("x_range", x_range)
 
     def __repr__(self):
         return (f"SinusoidTasks(amplitude_range={self.amplitude_range}, phase_range="
@@ -153,8 +143,8 @@ class LineTasks(SinusoidTasks):
 
     def __init__(self, slope_range=(-2.0, 2.0), intercept_range=(-2.0, 2.0), x_range=(-2.0, 2.0)):
         # Checked under their own names first (the parent would report amplitude_range, phase_range).
-        super().__init__(amplitude_range=self._check_range("slope_range", slope_range),
-                         phase_range=self._check_range("intercept_range", intercept_range), x_range=x_range)
+        super().__init__(amplitude_range=check_range("slope_range", slope_range),
+                         phase_range=check_range("intercept_range", intercept_range), x_range=x_range)
 
     def __repr__(self):
         return f"LineTasks(slope_range={self.amplitude_range}, intercept_range={self.phase_range}, x_range={self.x_range})"

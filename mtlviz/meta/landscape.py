@@ -22,7 +22,7 @@ from torch import nn
 from torch.func import vmap
 
 from .. import functional as Fn
-from .._validation import check_int, check_real
+from .._validation import check_int, check_range, check_real
 from ..evaluation import mean_ci95
 from ..nets import MLP
 from ..data.tasks import LineTasks, TaskBatch
@@ -115,12 +115,7 @@ class LandscapeGrid:
 
 
 def _axis(name, limits, n_points):
-    try:
-        low, high = limits
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (low, high) with low < high; got {limits!r}") from None
-    low = check_real(f"{name}[0]", low)
-    high = check_real(f"{name}[1]", high, low, low_inclusive=False)
+    low, high = check_range(name, limits)
     return torch.linspace(low, high, n_points, dtype=torch.float64)
 
 
