@@ -7,13 +7,15 @@
   episodes;
 - :func:`sgd_accuracy_curve`: query accuracy after 0…n plain gradient steps on each episode's
   support set (MAML's test-time adaptation, the SGD baseline of Meta-LSTM);
-- :func:`score_steps` / :class:`StepScores`: losses and predictions of one episode step by step.
+- :func:`score_steps` / :class:`StepScores`: losses and predictions of one episode step by step;
+- :func:`normalisation_accuracy`: query accuracy under each batch-norm choice of
+  :data:`mtlviz.nets.NORMALISATIONS` (is the evaluation transductive, and how much does it matter).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -22,9 +24,10 @@ from torch.func import vmap
 from . import functional as Fn
 from ._validation import check_int, check_random_state, check_real
 from .data.glyphs import EpisodeBatch
-from .nets import accuracy, cross_entropy
+from .nets import NORMALISATIONS, ConvNet, accuracy, cross_entropy, normalised_logits
 
-__all__ = ["mean_ci95", "EpisodeScore", "evaluate_episodes", "sgd_accuracy_curve", "StepScores", "score_steps"]
+__all__ = ["mean_ci95", "EpisodeScore", "evaluate_episodes", "sgd_accuracy_curve", "StepScores", "score_steps",
+           "normalisation_accuracy"]
 
 
 #: Φ⁻¹(0.975), the standard normal 97.5% quantile (the large-n limit 1.96 of the t factor).
@@ -240,3 +243,25 @@ def evaluate_episodes(estimator, tasks, *, n_way: int = 5, k_shot: int = 1, n_qu
         accuracies.append(estimator.episode_accuracy(batch).double())
     values = torch.cat(accuracies).numpy()
     return EpisodeScore(*mean_ci95(values), values)
+
+
+def normalisation_accuracy(estimator, batch: EpisodeBatch) -> Dict[str, torch.Tensor]:
+    """Query accuracy of each episode of ``batch`` after ``estimator.adapt`` on its support set,
+    with the query images normalised by each choice of :data:`mtlviz.nets.NORMALISATIONS`:
+    ``{normalisation: (T,) accuracies}``. ``estimator`` is a fitted glyph estimator (anything
+    with ``adapt(x_support, y_support)`` returning parameters of its ConvNet ``model_``).
+
+    The adaptation is the same in every column (the support set normalises itself, as in
+    training); only how the query images are normalised changes."""
+    if not callable(getattr(estimator, "adapt", None)) or not isinstance(getattr(estimator, "model_", None), ConvNet):
+        raise ValueError(f"estimator must be a fitted glyph estimator with adapt() and a ConvNet model_ "
+                         f"(MAMLClassifier, MetaLSTM, FineTuneClassifier); got {type(estimator).__name__}")
+    if not isinstance(batch, EpisodeBatch):
+        raise ValueError(f"batch must be an EpisodeBatch (from sample_episodes); got {type(batch).__name__}")
+    scores = {name: [] for name in NORMALISATIONS}
+    for xs, ys, xq, yq in zip(*batch.data):
+        params = estimator.adapt(xs, ys)
+        with torch.no_grad():
+            for name in NORMALISATIONS:
+                scores[name].append(accuracy(normalised_logits(estimator.model_, params, xs, xq, name), yq))
+    return {name: torch.stack(values) for name, values in scores.items()}

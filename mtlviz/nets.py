@@ -18,9 +18,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._validation import check_int
+from ._validation import check_choice, check_int
 
-__all__ = ["MLP", "sinusoid_mlp", "ConvNet", "cross_entropy", "accuracy"]
+__all__ = ["MLP", "sinusoid_mlp", "ConvNet", "NORMALISATIONS", "normalised_logits", "cross_entropy", "accuracy"]
 
 
 class MLP(nn.Sequential):
@@ -95,16 +95,26 @@ def sinusoid_mlp(seed: int | None = None) -> MLP:
 
 
 
-def _batch_norm(x, weight, bias, eps=1e-5):
+def _batch_norm(x, weight, bias, eps=1e-5, stats_rows=None):
     """Batch norm over (batch, height, width) with the batch's own statistics, written with
-    elementary ops so that it batches under ``vmap`` and differentiates twice."""
-    mean = x.mean(dim=(0, 2, 3), keepdim=True)
-    var = ((x - mean) ** 2).mean(dim=(0, 2, 3), keepdim=True)
+    elementary ops so that it batches under ``vmap`` and differentiates twice.
+
+    ``stats_rows=n`` takes the statistics from the first ``n`` images only (and applies them to
+    every image): how a support set can normalise query images without the query images
+    normalising each other."""
+    reference = x if stats_rows is None else x[:stats_rows]
+    mean = reference.mean(dim=(0, 2, 3), keepdim=True)
+    var = ((reference - mean) ** 2).mean(dim=(0, 2, 3), keepdim=True)
     return (x - mean) * torch.rsqrt(var + eps) * weight.view(1, -1, 1, 1) + bias.view(1, -1, 1, 1)
 
 
 class ConvNet(nn.Module):
     """``n_blocks`` conv blocks of ``channels`` filters, then a linear layer to ``n_way`` logits.
+
+    Batch norm has no running statistics: every call normalises with the statistics of the
+    images it is given (as in MAML's reference code). So a prediction for one image depends on
+    the other images in the batch, and a whole query set predicted at once is a *transductive*
+    evaluation; :func:`normalised_logits` makes the other choices.
 
     Parameters
     ----------
@@ -154,19 +164,47 @@ class ConvNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.functional_forward(dict(self.named_parameters()), x)
 
-    def features(self, params, x: torch.Tensor) -> torch.Tensor:
-        """The flattened output of the conv blocks (what the head sees), ``(n, n_features)``."""
+    def features(self, params, x: torch.Tensor, stats_rows: int | None = None) -> torch.Tensor:
+        """The flattened output of the conv blocks (what the head sees), ``(n, n_features)``;
+        batch norm takes its statistics from the first ``stats_rows`` images (default: all)."""
         for i in range(self.n_blocks):
             x = F.conv2d(x, params[f"convs.{i}.weight"], params[f"convs.{i}.bias"], padding=1)
-            x = _batch_norm(x, params[f"norm_weight.{i}"], params[f"norm_bias.{i}"])
+            x = _batch_norm(x, params[f"norm_weight.{i}"], params[f"norm_bias.{i}"], stats_rows=stats_rows)
             x = F.relu(x)
             if x.shape[-1] >= 2:
                 x = F.max_pool2d(x, 2)
         return x.flatten(1)
 
-    def functional_forward(self, params, x: torch.Tensor) -> torch.Tensor:
-        """Logits f_θ(x) for images ``(n, 1, S, S)`` with parameters ``params``."""
-        return F.linear(self.features(params, x), params["head.weight"], params["head.bias"])
+    def functional_forward(self, params, x: torch.Tensor, stats_rows: int | None = None) -> torch.Tensor:
+        """Logits f_θ(x) for images ``(n, 1, S, S)`` with parameters ``params`` (``stats_rows``:
+        see :meth:`features`)."""
+        return F.linear(self.features(params, x, stats_rows), params["head.weight"], params["head.bias"])
+
+
+#: How :func:`normalised_logits` may normalise query images in batch norm, with what each means.
+NORMALISATIONS = {
+    "query set": "the query images normalise each other (transductive: MAML's evaluation, this course's default)",
+    "support set": "each query image is normalised with the support set's statistics (not transductive)",
+    "one image": "each query image is normalised alone, as if it arrived on its own",
+}
+
+
+def normalised_logits(model: ConvNet, params, x_support: torch.Tensor, x_query: torch.Tensor,
+                      normalisation: str = "query set") -> torch.Tensor:
+    """Logits for ``x_query`` with batch norm's statistics taken as :data:`NORMALISATIONS` says.
+
+    "query set" is ``model.functional_forward(params, x_query)``; "support set" runs
+    ``[x_support; x_query]`` with the statistics of the support rows only, so no query image
+    influences another; "one image" runs every query image as a batch of one.
+    """
+    check_choice("normalisation", normalisation, list(NORMALISATIONS))
+    if normalisation == "query set":
+        return model.functional_forward(params, x_query)
+    if normalisation == "support set":
+        n_support = x_support.shape[0]
+        both = torch.cat([x_support, x_query])
+        return model.functional_forward(params, both, stats_rows=n_support)[n_support:]
+    return torch.cat([model.functional_forward(params, image[None]) for image in x_query])  # "one image"
 
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -62,6 +62,20 @@ def test_digits_shift_is_recomputed():
     assert again["dann"] == pytest.approx(shipped["dann"], abs=0.1)
 
 
+def test_batch_norm_transduction_is_recomputed_on_the_first_episodes():
+    """Lessons 01, 05 and 06 say how much of their accuracy comes from the query images being
+    normalised together; recompute the first 3 episodes of every row (the whole figure takes ~2
+    minutes) and compare with the file, which must hold every normalisation for every episode."""
+    from mtlviz.nets import NORMALISATIONS
+
+    shipped, again = load_figure("batch_norm_transduction"), figures.batch_norm_transduction(n_checked=3)
+    assert set(again) == set(shipped)
+    for row, values in again.items():
+        for name in NORMALISATIONS:
+            assert len(shipped[row][name]) == (10 if row.startswith("feature") else 100), (row, name)
+            assert values[name] == pytest.approx(shipped[row][name][:3], abs=1e-6), (row, name)
+
+
 def test_a_missing_or_corrupt_file_names_the_command(tmp_path):
     """A student must read how to get the numbers back, not a KeyError or JSONDecodeError."""
     with pytest.raises(WeightsError, match=r"missing\. Regenerate it with: python -m mtlviz.pretrained.figures sgd_tuning"):

@@ -26,7 +26,7 @@ from .._base import WeightsError
 from . import WEIGHTS_DIR, load_glyph_finetune, load_glyph_maml, load_glyph_metalstm
 
 __all__ = ["FIGURES", "FIGURES_COMMAND", "figures_path", "load_figure", "sgd_tuning", "fewshot_first_look",
-           "seed_corrected_training", "block_changes", "digits_shift"]
+           "seed_corrected_training", "block_changes", "digits_shift", "batch_norm_transduction"]
 
 FIGURES_COMMAND = "python -m mtlviz.pretrained.figures"
 #: The default SGD grid of lesson 05 (:func:`mtlviz.meta.metalstm.tune_sgd_lr`).
@@ -51,6 +51,36 @@ def fewshot_first_look(n_episodes: int = 40) -> Dict[str, object]:
     return {"n_episodes": n_episodes,
             "maml_accuracy_by_step": [float(a) for a in maml.accuracy_curve(episodes).mean(0)],
             "pixel_nn_accuracy": float(PixelNearestNeighbour().episode_accuracy(episodes).mean())}
+
+
+def batch_norm_transduction(n_episodes: int = 100, n_transfer_episodes: int = 10,
+                            n_checked=None) -> Dict[str, object]:
+    """Lessons 01, 05, 06: query accuracy per episode under each batch-norm choice of
+    :data:`mtlviz.nets.NORMALISATIONS` (:func:`mtlviz.evaluation.normalisation_accuracy`) for the
+    shipped 1- and 5-shot glyph MAML and Meta-LSTM (``n_episodes`` 5-way episodes of new
+    characters, 5 query images per class, seed 1) and lesson 06's feature extraction (the frozen
+    pretrained backbone, ``n_transfer_episodes`` 10-way 5-shot digits episodes, 30 test images per
+    class, seed 0): ``{row: {"n_way", "k_shot", normalisation: [accuracy per episode]}}``.
+    ``n_checked`` evaluates only the first episodes of each row (what the test recomputes)."""
+    from ..data.glyphs import GlyphTasks
+    from ..evaluation import normalisation_accuracy
+    from ..transfer.curves import N_WAY, target_tasks, transfer_learner
+
+    def row(estimator, episodes, n_way, k_shot):
+        if n_checked is not None:
+            episodes = type(episodes)(*(t[:n_checked] for t in episodes))
+        scores = normalisation_accuracy(estimator, episodes)
+        return {"n_way": n_way, "k_shot": k_shot, **{name: [float(a) for a in v] for name, v in scores.items()}}
+
+    result = {}
+    for k_shot in (1, 5):
+        for name, estimator in (("MAML", load_glyph_maml(k_shot=k_shot)), ("Meta-LSTM", load_glyph_metalstm(k_shot))):
+            episodes = GlyphTasks("evaluation", image_size=estimator.image_size).sample_episodes(
+                n_tasks=n_episodes, n_way=5, k_shot=k_shot, n_query=5, random_state=1)
+            result[f"{name} {k_shot}-shot"] = row(estimator, episodes, 5, k_shot)
+    digits = target_tasks("digits").sample_episodes(n_transfer_episodes, N_WAY, 5, 30, random_state=0)
+    result["feature extraction 5-shot digits"] = row(transfer_learner(4, load_glyph_finetune()), digits, N_WAY, 5)
+    return result
 
 
 # -- lesson 04 -----------------------------------------------------------------------------------
@@ -122,7 +152,8 @@ def digits_shift(random_state: int = 0) -> Dict[str, list]:
 FIGURES: Dict[str, Callable[[], object]] = {"fewshot_first_look": fewshot_first_look,
                                             "seed_corrected_training": seed_corrected_training,
                                             "sgd_tuning": sgd_tuning, "block_changes": block_changes,
-                                            "digits_shift": digits_shift}
+                                            "digits_shift": digits_shift,
+                                            "batch_norm_transduction": batch_norm_transduction}
 
 
 def _finite(value) -> bool:
