@@ -19,6 +19,10 @@ training run uses, 15 query images per class. Every row of a K sees the same epi
 - fine-tuning: a conv net pretrained on all 912 background classes at once, new 5-way head,
   all layers trained 5 steps on the support set (rate tuned on background episodes);
 - feature extraction: the same, only the new head trained;
+- ProtoNet (``python -m mtlviz.pretrained.train_protonet``): the K-shot Prototypical Network,
+  and at 5-shot also the 1-shot one (is one model enough?); no training per episode;
+- nearest centroid (Chen et al. 2019's baseline): the fine-tuning row's pretrained backbone,
+  frozen, each class the mean of its support features, Euclidean and cosine;
 - with ``--untrained``, MAML's network and adaptation from an untrained θ (what meta-learning
   adds);
 - pixel nearest neighbour (no learning at all: how hard the episodes are).
@@ -43,9 +47,11 @@ from mtlviz.meta.fewshot import MAMLClassifier, PixelNearestNeighbour
 from mtlviz.evaluation import evaluate_episodes
 from mtlviz.data.glyphs import GlyphTasks  # noqa: E402
 from mtlviz.meta.metalstm import tune_sgd_lr  # noqa: E402
-from mtlviz.pretrained import load_glyph_finetune, load_glyph_maml, load_glyph_metalstm  # noqa: E402
+from mtlviz.pretrained import (load_glyph_finetune, load_glyph_maml, load_glyph_metalstm,  # noqa: E402
+                               load_nearest_centroid, load_protonet)
 
 PAPER = {1: "98.7%", 5: "99.9%"}  # MAML on real Omniglot, 5-way (Finn et al. 2017, Table 1)
+PROTONET_PAPER = {1: "98.8%", 5: "99.7%"}  # ProtoNets on real Omniglot, 5-way (Snell et al. 2017, Table 1)
 TEST_SEED = 2026  # training uses seed 0
 
 
@@ -95,6 +101,22 @@ def _finetune_rows(k_shot, background, grid=(0.01, 0.03, 0.1, 0.3, 1.0)):
     return rows
 
 
+def _metric_rows(k_shot):
+    rows = {}
+    try:
+        rows[f"ProtoNet ({k_shot}-shot model, 20-way training)"] = load_protonet(k_shot)
+        if k_shot != 1:
+            rows["ProtoNet (1-shot model, 20-way training)"] = load_protonet(1)
+    except WeightsError as error:
+        print(f"  skipped ProtoNet rows: {error}")
+    try:
+        for distance in ("euclidean", "cosine"):
+            rows[f"nearest centroid, {distance} (fine-tuning row's backbone, frozen)"] = load_nearest_centroid(distance)
+    except WeightsError as error:
+        print(f"  skipped nearest-centroid rows: {error}")
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=600, help="test episodes per setting (default 600)")
@@ -120,6 +142,7 @@ def main(argv=None) -> int:
         scorers = {f"MAML ({maml.n_test_inner_steps} steps, α = {maml.inner_lr:g})": maml}
         scorers.update(_meta_lstm_rows(k_shot, background))
         scorers.update(_finetune_rows(k_shot, background))
+        scorers.update(_metric_rows(k_shot))
         if args.untrained:
             scorers["MAML's net, untrained θ, same steps"] = untrained_like(maml)
         scorers["pixel nearest neighbour"] = PixelNearestNeighbour()
@@ -131,10 +154,10 @@ def main(argv=None) -> int:
             rows.append((k_shot, name, score))
             print(f"  {k_shot}-shot {name}: {score} ({time.perf_counter() - started:.0f} s)", flush=True)
     print()
-    print("| 5-way | method | accuracy (mean ± 95%) | MAML on Omniglot (paper) |")
+    print("| 5-way | method | accuracy (mean ± 95%) | the method on Omniglot (paper) |")
     print("|---|---|---|---|")
     for k_shot, name, score in rows:
-        paper = PAPER[k_shot] if name.startswith("MAML") else ""
+        paper = PAPER[k_shot] if name.startswith("MAML") else PROTONET_PAPER[k_shot] if name.startswith("ProtoNet") else ""
         print(f"| {k_shot}-shot | {name} | {score} | {paper} |")
     return 0
 

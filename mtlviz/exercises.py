@@ -49,13 +49,14 @@ from . import functional as Fn
 from .data.tasks import LineTasks, SinusoidTasks
 from .guide import SCENARIOS, recommend
 from .meta.landscape import adapted_points
+from .meta.protonet import prototypes as protonet_prototypes
 from .nets import MLP
 from .pretrained import load_transfer_curves
 from .transfer.domain import coral_loss
 
 __all__ = ["CheckResult", "TIME_LIMIT_S", "check_inner_update", "check_outer_loss", "check_line_inner_step",
            "check_method_choices", "check_episode_sizes", "check_meta_lstm_update", "check_coral_loss",
-           "check_transfer_winners"]
+           "check_transfer_winners", "check_prototypes"]
 
 #: Seconds a student's function may run per call before the check stops it and says so.
 TIME_LIMIT_S = 5.0
@@ -65,6 +66,7 @@ TIME_LIMIT_S = 5.0
 _inner_update = Fn.inner_update
 _get_params = Fn.get_params
 _coral_loss = coral_loss
+_prototypes = protonet_prototypes
 _adapted_points = adapted_points
 _recommend = recommend
 _SCENARIOS = tuple(SCENARIOS)
@@ -710,3 +712,57 @@ def check_coral_loss(student_fn: Callable, *, time_limit: float = TIME_LIMIT_S) 
                                   f"the loss is {expected:.4f}, yours {value:.4f}; compute ‖C_S − C_T‖²_F / (4d²)")
     return CheckResult(True, "correct: your CORAL loss matches mtlviz.transfer.domain.coral_loss "
                              "(it is 0 exactly when the two domains' feature covariances agree)")
+
+
+def check_prototypes(student_fn: Callable, *, time_limit: float = TIME_LIMIT_S) -> CheckResult:
+    """Check lesson 08's ``prototypes(embeddings, labels, n_way)``, the class means
+    c_k = (1/|S_k|) Σ_{y_i = k} f_φ(x_i) as an ``(n_way, D)`` tensor, against
+    :func:`mtlviz.meta.protonet.prototypes` on random embeddings with shuffled labels and classes
+    of different sizes. Common slips are named; the inputs must be left unchanged.
+    ``time_limit``: seconds per call."""
+    failure = _not_callable(student_fn)
+    if failure is not None:
+        return failure
+    generator = torch.Generator().manual_seed(808)
+    for n_way, per_class, dim in [(3, (2, 2, 2), 4), (5, (1, 3, 2, 1, 4), 6), (2, (5, 1), 3)]:
+        labels = torch.arange(n_way).repeat_interleave(torch.tensor(per_class))
+        labels = labels[torch.randperm(len(labels), generator=generator)]
+        embeddings = torch.randn(len(labels), dim, generator=generator, dtype=torch.float64) * 2 + 1
+        expected = _prototypes(embeddings, labels, n_way)
+        one_hot = torch.nn.functional.one_hot(labels, n_way).to(embeddings.dtype)
+        slips = {
+            "that is the sum of each class's embeddings: divide by |S_k|, the number of its support images":
+                one_hot.T @ embeddings,
+            "divide each class's sum by its own count |S_k|, not by the number of classes":
+                one_hot.T @ embeddings / n_way,
+            "divide each class's sum by its own count |S_k|, not by all support images":
+                one_hot.T @ embeddings / len(labels),
+        }
+        handed_embeddings, handed_labels = embeddings.clone(), labels.clone()
+        answer, failure = _call_student(student_fn, handed_embeddings, handed_labels, n_way, time_limit=time_limit,
+                                        inputs={"embeddings": (handed_embeddings, embeddings),
+                                                "labels": (handed_labels, labels)},
+                                        read=_read_prototypes(n_way, dim, expected))
+        if failure is not None:
+            return failure
+        if torch.allclose(answer.double(), expected, rtol=1e-5, atol=1e-6):
+            continue
+        for hint, wrong in slips.items():
+            if torch.allclose(answer.double(), wrong, rtol=1e-5, atol=1e-6):
+                return CheckResult(False, hint)
+        if answer.shape[0] == n_way and torch.allclose(answer.double(), embeddings.mean(0).expand(n_way, -1)):
+            return CheckResult(False, "every row is the mean of all embeddings: average only the rows of class k")
+        return CheckResult(False, f"not yet: with {n_way} classes of {list(per_class)} support images, row k must be "
+                                  "the mean of the embeddings labelled k")
+    return CheckResult(True, "correct: c_k is the mean embedding of class k (mtlviz.meta.protonet.prototypes)")
+
+
+def _read_prototypes(n_way: int, dim: int, expected: torch.Tensor):
+    def read(answer):
+        if not isinstance(answer, torch.Tensor) or tuple(answer.shape) != (n_way, dim):
+            shape = tuple(answer.shape) if isinstance(answer, torch.Tensor) else type(answer).__name__
+            raise _Reject(f"return a tensor of shape (n_way, D) = ({n_way}, {dim}), one row per class; got {shape}")
+        if _storages(answer) & _storages(expected):
+            raise _Reject(_OWN_ANSWER)
+        return _plain_tensor(answer)
+    return read

@@ -187,6 +187,12 @@ class PixelNearestNeighbour:
     """The no-learning reference: each query image takes the label of the support image
     nearest to it in raw pixels (Euclidean). It tells how hard the episodes are."""
 
+    def predict(self, x_support: torch.Tensor, y_support: torch.Tensor, x_query: torch.Tensor) -> torch.Tensor:
+        """The label of the nearest support image (in pixels) for each query image of one
+        episode, ``(Q,)``; images ``(n, 1, S, S)``, labels ``(N·K,)``."""
+        nearest = torch.cdist(x_query.flatten(1), x_support.flatten(1)).argmin(-1)
+        return y_support[nearest]
+
     def episode_accuracy(self, batch: EpisodeBatch) -> torch.Tensor:
         """Query accuracy of each episode, ``(T,)``."""
         check_episodes(batch)
@@ -194,4 +200,3 @@ class PixelNearestNeighbour:
         nearest = torch.cdist(query, support).argmin(-1)  # (T, Q) index of the closest support image
         predicted = torch.gather(batch.y_support, 1, nearest)
         return (predicted == batch.y_query).float().mean(-1)
-

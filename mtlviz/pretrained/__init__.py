@@ -16,6 +16,10 @@ and lesson 06's measured transfer curves ``transfer_curves.json`` (plain JSON) b
 
     python -m mtlviz.pretrained.train_transfer_curves
 
+and lesson 08's Prototypical Networks ``protonet_{1,5}shot.pt`` (about 120 KB each) by::
+
+    python -m mtlviz.pretrained.train_protonet
+
 and lesson 07's two-moons domain-adaptation fits ``two_moons_da.pt`` (30 networks, about
 140 KB) by::
 
@@ -31,7 +35,8 @@ from pathlib import Path
 from ..meta.maml import GradientAdaptedRegressor
 
 __all__ = ["WEIGHTS_DIR", "weights_path", "load_sinusoid", "load_seed_variant", "load_glyph_maml",
-           "load_glyph_metalstm", "load_glyph_finetune", "load_transfer_curves", "two_moons_da_path", "load_two_moons_da"]
+           "load_glyph_metalstm", "load_glyph_finetune", "load_transfer_curves", "two_moons_da_path", "load_two_moons_da",
+           "load_protonet", "load_nearest_centroid"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
 _FILES = {"maml": "sinusoid_maml.pt", "joint": "sinusoid_joint.pt"}
@@ -103,6 +108,26 @@ def load_glyph_finetune(path=None, **changes):
             raise ValueError(f"load_glyph_finetune can change only {sorted(allowed)}; got {unknown}")
         estimator.set_params(**changes)
     return estimator
+
+
+def load_protonet(k_shot: int = 1, path=None):
+    """Load lesson 08's :class:`~mtlviz.meta.protonet.PrototypicalNetwork` meta-trained on 20-way
+    ``k_shot``-shot glyph episodes (1 or 5), made by ``python -m mtlviz.pretrained.train_protonet``."""
+    from ..meta.protonet import PrototypicalNetwork
+
+    if k_shot not in (1, 5):
+        raise ValueError(f"k_shot must be 1 or 5 (the shipped ProtoNets); got {k_shot!r}")
+    return PrototypicalNetwork.load(WEIGHTS_DIR / f"protonet_{k_shot}shot.pt" if path is None else Path(path))
+
+
+def load_nearest_centroid(distance: str = "euclidean", path=None):
+    """Lesson 08's Chen et al. (2019) baseline: :class:`~mtlviz.meta.protonet.NearestCentroid` on the
+    frozen conv blocks of lesson 06's pretrained glyph network (``glyph_finetune.pt``; ``path``
+    overrides it), with ``distance`` "euclidean" or "cosine". No training."""
+    from ..meta.protonet import NearestCentroid
+
+    pretrained = load_glyph_finetune(path)
+    return NearestCentroid(pretrained.model_, pretrained.backbone_, distance)
 
 
 def load_transfer_curves(path=None):

@@ -1,0 +1,140 @@
+"""Dashboard of lesson 08: an episode in the embedding space of a metric classifier."""
+from __future__ import annotations
+
+from typing import Dict
+
+import ipywidgets as widgets
+import numpy as np
+from traitlets import Int, Unicode
+
+from .. import plotting
+from ..meta.protonet import embed_episode
+from ._base import Dashboard
+from ._canvas import interactive_figure
+
+__all__ = ["ProtoNetDashboard", "CLASS_COLOURS"]
+
+#: One colour per class of an episode (matplotlib's tab10, readable on light and dark pages).
+CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                 "#bcbd22", "#17becf")
+
+
+class ProtoNetDashboard(Dashboard):
+    """A new N-way K-shot episode of unseen characters, embedded by a metric classifier and drawn
+    on the first two principal axes of its embeddings: support images (circles), their class
+    prototypes c_k (stars), query images (triangles, coloured by the class they are given, a
+    line to that prototype; a red ring where that is wrong).
+
+    Parameters
+    ----------
+    classifiers : dict of str to dict of int to classifier
+        ``{name: {K: classifier}}``: for each named embedding, the classifier used for K-shot
+        episodes (a :class:`~mtlviz.meta.protonet.PrototypicalNetwork` per K, or the same
+        :class:`~mtlviz.meta.protonet.NearestCentroid` for every K). Every name needs the same K values.
+    tasks : episode family
+        Where new episodes come from (the evaluation glyphs: characters no model has seen).
+    n_way, n_query : int
+        Classes per episode and query images per class.
+    random_state : int
+        Seeds the first episode; "New episode" draws the next ones.
+
+    Public state: ``embedding``, ``k_shot``, ``episode_seed``; ``status`` gives the accuracy.
+    """
+
+    embedding = Unicode()
+    k_shot = Int(1)
+    episode_seed = Int(0)
+
+    def __init__(self, classifiers: Dict[str, Dict[int, object]], tasks, *, n_way: int = 5, n_query: int = 5,
+                 random_state: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if not classifiers:
+            raise ValueError("classifiers must name at least one embedding")
+        shots = sorted(next(iter(classifiers.values())))
+        if any(sorted(by_k) != shots for by_k in classifiers.values()):
+            raise ValueError("classifiers must offer the same K values for every embedding")
+        if not 2 <= n_way <= len(CLASS_COLOURS):
+            raise ValueError(f"n_way must be in [2, {len(CLASS_COLOURS)}]; got {n_way!r}")
+        self._classifiers, self._tasks, self.n_way, self.n_query = dict(classifiers), tasks, n_way, n_query
+        self.embedding_buttons = widgets.ToggleButtons(options=list(self._classifiers), description="embedding",
+                                                       style={"button_width": "auto"})
+        self.shot_buttons = widgets.ToggleButtons(options=[(f"K = {k}", k) for k in shots], value=shots[0],
+                                                  description="support", style={"button_width": "auto"})
+        self.new_button = widgets.Button(description="New episode", icon="refresh",
+                                         layout=widgets.Layout(width="auto"))
+        self.new_button.on_click(self._on_new_click)
+        widgets.link((self.embedding_buttons, "value"), (self, "embedding"))
+        widgets.link((self.shot_buttons, "value"), (self, "k_shot"))
+        self.episode_seed = random_state
+        self.figure, self._canvas = interactive_figure(10.0, 4.8)
+        self._images_ax, self._map_ax = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 3]})
+        self.children = [self.embedding_buttons, widgets.HBox([self.shot_buttons, self.new_button]),
+                         self._canvas, self.status_line]
+        self.observe(self._on_setting_change, names=["embedding", "k_shot", "episode_seed"])
+        self.view = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Draw a new episode for the current embedding, K and seed."""
+        classifier = self._classifiers[self.embedding][self.k_shot]
+        episode = self._tasks.sample_episodes(1, self.n_way, self.k_shot, self.n_query,
+                                              random_state=self.episode_seed)
+        self.view = embed_episode(classifier, episode.x_support[0], episode.y_support[0], episode.x_query[0],
+                                  episode.y_query[0])
+        self._draw_support(episode.x_support[0])
+        self._draw_map(self.view)
+        self._canvas.draw_idle()
+        view = self.view
+        n_query = len(view.y_query)
+        right = int((view.predicted == view.y_query).sum())
+        differ = int((view.nearest_in_picture != view.predicted).sum())
+        picture = (f"; this picture shows {view.explained:.0%} of the embeddings' spread"
+                   + (f", and {differ} query image{'s' if differ != 1 else ''} look{'' if differ != 1 else 's'} nearer "
+                      "another prototype here than in the full embedding" if differ else ""))
+        self.show_status(f"{self.embedding}, {self.n_way}-way {self.k_shot}-shot: {right} of {n_query} query images "
+                         f"nearest their own class's prototype ({right / n_query:.0%}){picture}")
+
+    def _draw_support(self, x_support) -> None:
+        ax = self._images_ax
+        ax.clear()
+        first = x_support[:: self.k_shot]  # one support image per class (they are grouped by class)
+        ax.imshow(np.ma.masked_invalid(plotting.episode_mosaic(first, self.n_way, 1)), cmap="gray_r", vmin=0, vmax=1,
+                  interpolation="nearest")
+        side = x_support.shape[-1]
+        ax.set_xticks([])
+        ax.set_yticks([(row + 0.5) * (side + 1) - 1 for row in range(self.n_way)],
+                      labels=[f"class {k}" for k in range(self.n_way)], fontsize=9)
+        for label, colour in zip(ax.get_yticklabels(), CLASS_COLOURS):
+            label.set_color(colour)
+            label.set_fontweight("bold")
+        ax.set_title("support (first image\nof each class)", fontsize=10)
+
+    def _draw_map(self, view) -> None:
+        ax = self._map_ax
+        ax.clear()
+        colours = np.array(CLASS_COLOURS)
+        support, query, centres = view.support_2d.numpy(), view.query_2d.numpy(), view.prototypes_2d.numpy()
+        predicted, truth = view.predicted.numpy(), view.y_query.numpy()
+        for q, k in zip(query, predicted):  # each query's decision: a line to the prototype it is given
+            ax.plot([q[0], centres[k, 0]], [q[1], centres[k, 1]], color=colours[k], alpha=0.35, linewidth=1)
+        ax.scatter(support[:, 0], support[:, 1], s=70, c=colours[view.y_support.numpy()], edgecolors="black",
+                   linewidths=0.6, label="support image f(x)", zorder=3)
+        ax.scatter(query[:, 0], query[:, 1], s=55, marker="^", c=colours[predicted], edgecolors="black",
+                   linewidths=0.4, label="query image (colour: class given)", zorder=3)
+        wrong = predicted != truth
+        if wrong.any():
+            ax.scatter(query[wrong, 0], query[wrong, 1], s=260, facecolors="none", edgecolors="red", linewidths=2,
+                       label="given the wrong class", zorder=4)
+        ax.scatter(centres[:, 0], centres[:, 1], s=420, marker="*", c=colours[: len(centres)], edgecolors="black",
+                   linewidths=1.0, label="prototype $c_k$", zorder=5)
+        ax.set_xlabel("1st principal axis of the embeddings")
+        ax.set_ylabel("2nd principal axis")
+        ax.set_title("the episode in the embedding space (2-D projection)", fontsize=10)
+        ax.legend(loc="best", fontsize=8, framealpha=0.8)
+
+    def _on_new_click(self, _button):
+        self.episode_seed += 1
+
+    def _on_setting_change(self, change):
+        with self.guard("drawing the episode"):
+            self.refresh()
