@@ -27,7 +27,10 @@ from .data.glyphs import EpisodeBatch
 from .nets import NORMALISATIONS, ConvNet, accuracy, cross_entropy, normalised_logits
 
 __all__ = ["mean_ci95", "EpisodeScore", "evaluate_episodes", "sgd_accuracy_curve", "StepScores", "score_steps",
-           "normalisation_accuracy"]
+           "normalisation_accuracy", "QUERY_BATCH_SIZES", "accuracy_by_query_batch"]
+
+#: Query images normalised together, in :func:`accuracy_by_query_batch` (1 = each image alone).
+QUERY_BATCH_SIZES = (1, 2, 3, 5, 10, 25)
 
 
 #: Φ⁻¹(0.975), the standard normal 97.5% quantile (the large-n limit 1.96 of the t factor).
@@ -265,3 +268,28 @@ def normalisation_accuracy(estimator, batch: EpisodeBatch) -> Dict[str, torch.Te
             for name in NORMALISATIONS:
                 scores[name].append(accuracy(normalised_logits(estimator.model_, params, xs, xq, name), yq))
     return {name: torch.stack(values) for name, values in scores.items()}
+
+
+def accuracy_by_query_batch(model, params, x_support, x_query, y_query, *, sizes=QUERY_BATCH_SIZES,
+                            random_state=0) -> Dict[str, object]:
+    """One adapted episode's query accuracy when its query images are predicted ``b`` at a time
+    (batch norm then normalises each group of ``b`` together), for every ``b`` of ``sizes``, and
+    with the support set's statistics: ``{"sizes", "accuracy" (one per size), "support set"}``.
+
+    The query images are shuffled once (seeded by ``random_state``) before grouping, since the
+    sampler lists them class by class and a group of one class normalises differently from a mixed
+    one; a size larger than the query set means the whole set at once."""
+    if not isinstance(model, ConvNet):
+        raise ValueError(f"model must be a ConvNet (a glyph estimator's model_); got {type(model).__name__}")
+    n_query = x_query.shape[0]
+    sizes = [check_int("size", size, 1, 10_000) for size in sizes]
+    generator = check_random_state(random_state)
+    order = torch.randperm(n_query, generator=generator)
+    x_query, y_query = x_query[order], y_query[order]
+    accuracies = []
+    with torch.no_grad():
+        for size in sizes:
+            logits = torch.cat([model.functional_forward(params, x_query[i:i + size]) for i in range(0, n_query, size)])
+            accuracies.append(float(accuracy(logits, y_query)))
+        support = float(accuracy(normalised_logits(model, params, x_support, x_query, "support set"), y_query))
+    return {"sizes": sizes, "accuracy": accuracies, "support set": support}

@@ -21,6 +21,8 @@ __all__ = [
     "update_loss_curves",
     "plot_history",
     "update_history",
+    "plot_query_batch",
+    "update_query_batch",
     "THEMES",
     "use_theme",
 ]
@@ -163,6 +165,42 @@ def update_history(artists, history: Sequence[float], n_total: int) -> None:
         finite = values[np.isfinite(values) & (values > 0)]
         if len(finite):
             ax.set_ylim(finite.min() / 1.5, finite.max() * 1.5)
+
+
+def plot_query_batch(ax: Axes, *, sizes: Sequence[int], shipped: Dict[str, float]) -> Dict[str, object]:
+    """Axes for one episode's query accuracy against how many query images batch norm normalises
+    together (log x axis), with the support-set statistics as a dashed line and the ``shipped``
+    means over many episodes (``{normalisation: accuracy}``, :data:`mtlviz.nets.NORMALISATIONS`)
+    as markers at the two ends."""
+    artists: Dict[str, object] = {}
+    (artists["episode"],) = ax.plot([], [], "o-", color=STEP_COLORS["maml"], lw=2.0,
+                                    label="this episode: query images normalised b at a time")
+    artists["support"] = ax.axhline(np.nan, color=SUPPORT_COLOR, ls="--", lw=1.5,
+                                    label="this episode: normalised with the support set's statistics")
+    ends = {"one image": sizes[0], "query set": sizes[-1]}
+    for name, size in ends.items():
+        if name in shipped:
+            ax.plot([size], [shipped[name]], "s", color="#7f7f7f", ms=8, zorder=1,
+                    label="mean over the shipped episodes" if name == "one image" else "_nolegend_")
+    if "support set" in shipped:
+        ax.axhline(shipped["support set"], color="#7f7f7f", ls=":", lw=1.2,
+                   label="support-set statistics, mean over the shipped episodes")
+    ax.set_xscale("log")
+    ax.set_xticks(list(sizes), labels=[str(size) for size in sizes])
+    ax.minorticks_off()
+    ax.set_xlim(sizes[0] * 0.8, sizes[-1] * 1.25)
+    ax.set_ylim(0.0, 1.05)
+    ax.set_xlabel("query images normalised together (b)")
+    ax.set_ylabel("query accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    return artists
+
+
+def update_query_batch(artists, sizes: Sequence[int], accuracies: Sequence[float], support_accuracy: float) -> None:
+    """Show one episode's accuracies (one per size) and its support-statistics accuracy."""
+    artists["episode"].set_data(list(sizes), list(accuracies))
+    artists["support"].set_ydata([support_accuracy, support_accuracy])
 
 
 def episode_mosaic(images, n_way: int, per_class: int, gap: int = 1) -> np.ndarray:

@@ -239,6 +239,25 @@ def test_few_shot_lesson_n_slider_redraws_the_episode(server, browser):
     finish(page, watcher, "01_episode.png")
 
 
+def test_few_shot_lesson_query_batch_dashboard_draws_a_new_episode(server, browser):
+    """Lesson 01's batch-norm caution: its New episode button must adapt to the next episode and
+    redraw (the second New episode button on the page; the first belongs to the episode viewer)."""
+    page, watcher = open_dashboard(browser, server.url + "voila/render/01_few_shot_tasks.ipynb")
+    dashboard = page.locator(".mtlviz-dashboard").filter(has_text="query images normalised together")
+    dashboard.wait_for(timeout=30_000)
+    dashboard.scroll_into_view_if_needed()
+    canvas = dashboard.locator(".jupyter-matplotlib-canvas-div canvas").first
+    before = canvas.evaluate("c => c.toDataURL()")
+    dashboard.get_by_role("button", name="New episode").click()
+    status = dashboard.locator(".mtlviz-status")
+    page.wait_for_function("s => s.innerText.startsWith('episode 1:')", arg=status.element_handle(), timeout=30_000)
+    page.wait_for_function("([c, b]) => c.toDataURL() !== b", arg=[canvas.element_handle(), before], timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_timeout(2000)
+    dashboard.screenshot(path=str(ARTIFACTS / "01_query_batch.png"))
+    finish(page, watcher, "01_query_batch_page.png")
+
+
 def test_transfer_lesson_sliders_and_target_redraw_the_curves(server, browser):
     """In lesson 06, moving 'frozen blocks' and 'labels/class' must redraw the curves and say
     the new setting; switching the target must redraw every curve."""

@@ -60,3 +60,67 @@ def test_normalisation_accuracy_needs_a_glyph_estimator():
 
     with pytest.raises(ValueError, match="estimator must be a fitted glyph estimator"):
         normalisation_accuracy(object(), None)
+
+
+# -- what lesson 01's dashboard and the lessons' sentences rest on --------------------------------
+
+def test_query_batch_ends_are_the_two_named_normalisations():
+    """b = 1 must be 'each image alone' and b = all the 'query set' of the shipped table, or the
+    dashboard's grey marks would compare different things."""
+    from mtlviz.data.glyphs import GlyphTasks
+    from mtlviz.evaluation import accuracy_by_query_batch
+    from mtlviz.nets import accuracy
+    from mtlviz.pretrained import load_glyph_maml
+
+    maml = load_glyph_maml(k_shot=1)
+    episode = GlyphTasks("evaluation", image_size=maml.image_size).sample_episodes(1, 5, 1, 5, random_state=3)
+    xs, ys, xq, yq = (t[0] for t in episode.data)
+    params = maml.adapt(xs, ys)
+    result = accuracy_by_query_batch(maml.model_, params, xs, xq, yq, sizes=(1, 25))
+    with torch.no_grad():
+        for size, name in zip((1, 25), ("one image", "query set")):
+            expected = float(accuracy(normalised_logits(maml.model_, params, xs, xq, name), yq))
+            assert result["accuracy"][result["sizes"].index(size)] == pytest.approx(expected, abs=1e-6), name
+        assert result["support set"] == pytest.approx(
+            float(accuracy(normalised_logits(maml.model_, params, xs, xq, "support set"), yq)), abs=1e-6)
+
+
+def test_the_lessons_sentences_about_the_shipped_table_hold():
+    """Lessons 01, 05 and 06 say: the transductive setting adds little (support-set statistics
+    within a few points), one image alone breaks the network, and Meta-LSTM leans more on the
+    query set than MAML. If regenerated numbers stopped saying so, the prose would be false."""
+    from mtlviz.evaluation import mean_ci95
+    from mtlviz.pretrained.figures import load_figure
+
+    figure = load_figure("batch_norm_transduction")
+    gap = {}
+    for row, values in figure.items():
+        means = {name: mean_ci95(values[name])[0] for name in NORMALISATIONS}
+        gap[row] = means["query set"] - means["support set"]
+        assert abs(gap[row]) <= 0.025, row
+        assert means["query set"] - means["one image"] >= 0.25, row
+    assert max(gap["Meta-LSTM 1-shot"], gap["Meta-LSTM 5-shot"]) > max(gap["MAML 1-shot"], gap["MAML 5-shot"])
+
+
+def test_query_batch_dashboard_redraws_per_episode_and_reports_failures():
+    """New episode must redraw the line and say the three accuracies; a failure is one status
+    line, not a traceback (here: a model whose images do not match the task family's)."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    from mtlviz.data.glyphs import GlyphTasks
+    from mtlviz.pretrained import load_glyph_maml
+    from mtlviz.pretrained.figures import batch_norm_means
+    from mtlviz.widgets import QueryBatchDashboard
+
+    maml = load_glyph_maml(k_shot=1)
+    dashboard = QueryBatchDashboard(maml, GlyphTasks("evaluation", image_size=20),
+                                    shipped=batch_norm_means("MAML 1-shot"), random_state=0)
+    first = list(dashboard._artists["episode"].get_ydata())
+    assert first == dashboard.result["accuracy"] and len(first) == 6
+    assert dashboard.status.startswith("episode 0: all 25 query images normalised together")
+    dashboard.new_button.click()
+    assert dashboard.episode_seed == 1 and dashboard.status.startswith("episode 1:")
+    dashboard._tasks = GlyphTasks("evaluation", image_size=28)
+    dashboard.new_button.click()
+    assert dashboard.status_kind == "error" and "x_support must have shape" in dashboard.status

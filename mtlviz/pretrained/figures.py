@@ -26,7 +26,8 @@ from .._base import WeightsError
 from . import WEIGHTS_DIR, load_glyph_finetune, load_glyph_maml, load_glyph_metalstm
 
 __all__ = ["FIGURES", "FIGURES_COMMAND", "figures_path", "load_figure", "sgd_tuning", "fewshot_first_look",
-           "seed_corrected_training", "block_changes", "digits_shift", "batch_norm_transduction"]
+           "seed_corrected_training", "block_changes", "digits_shift", "batch_norm_transduction",
+           "batch_norm_means", "batch_norm_table"]
 
 FIGURES_COMMAND = "python -m mtlviz.pretrained.figures"
 #: The default SGD grid of lesson 05 (:func:`mtlviz.meta.metalstm.tune_sgd_lr`).
@@ -81,6 +82,59 @@ def batch_norm_transduction(n_episodes: int = 100, n_transfer_episodes: int = 10
     digits = target_tasks("digits").sample_episodes(n_transfer_episodes, N_WAY, 5, 30, random_state=0)
     result["feature extraction 5-shot digits"] = row(transfer_learner(4, load_glyph_finetune()), digits, N_WAY, 5)
     return result
+
+
+def batch_norm_means(row: str, figure=None) -> Dict[str, float]:
+    """``{normalisation: mean accuracy}`` of one row of :func:`batch_norm_transduction`'s shipped
+    figure (what lesson 01's dashboard draws for comparison)."""
+    from ..evaluation import mean_ci95
+    from ..nets import NORMALISATIONS
+
+    figure = load_figure("batch_norm_transduction") if figure is None else figure
+    if row not in figure:
+        raise ValueError(f"row must be one of {sorted(figure)}; got {row!r}")
+    return {name: mean_ci95(figure[row][name])[0] for name in NORMALISATIONS}
+
+
+def _points(gaps, digits: int) -> str:
+    """'0.5 to 2.0 points below' / '0.2 points below' / '1.0 points above' for differences in points."""
+    low, high = min(gaps), max(gaps)
+    if f"{max(abs(low), abs(high)):.{digits}f}" == f"{0:.{digits}f}":
+        return "the same as"
+    if low < 0 < high:
+        return f"between {abs(low):.{digits}f} points above and {high:.{digits}f} points below"
+    word = "below" if high > 0 else "above"
+    low, high = sorted((abs(low), abs(high)))
+    span = f"{low:.{digits}f}" if f"{low:.{digits}f}" == f"{high:.{digits}f}" else f"{low:.{digits}f} to {high:.{digits}f}"
+    return f"{span} points {word}"
+
+
+def batch_norm_table(rows, figure=None) -> str:
+    """Markdown: the shipped :func:`batch_norm_transduction` ``rows`` as mean ± 95% interval per
+    normalisation, then one sentence measuring what the transductive setting adds (the largest
+    gap to the support-set statistics) and what predicting each image alone costs."""
+    from ..evaluation import mean_ci95
+    from ..nets import NORMALISATIONS
+
+    figure = load_figure("batch_norm_transduction") if figure is None else figure
+    headers = {"query set": "query set together (transductive)", "support set": "support-set statistics",
+               "one image": "each image alone"}
+    lines = ["| model, episodes | " + " | ".join(headers[name] for name in NORMALISATIONS) + " |",
+             "|---|" + "---|" * len(NORMALISATIONS)]
+    gaps, drops = [], []
+    for row in rows:
+        if row not in figure:
+            raise ValueError(f"rows must be among {sorted(figure)}; got {row!r}")
+        values = figure[row]
+        stats = {name: mean_ci95(values[name]) for name in NORMALISATIONS}
+        cells = [f"{100 * m:.1f}% ± {100 * h:.1f}" for m, h in stats.values()]
+        lines.append(f"| {row} ({values['n_way']}-way, {len(values['query set'])} episodes) | " + " | ".join(cells) + " |")
+        gaps.append(100 * (stats["query set"][0] - stats["support set"][0]))
+        drops.append(100 * (stats["query set"][0] - stats["one image"][0]))
+    summary = (f"Normalising each query image with the support set's statistics (not transductive) scores "
+               f"{_points(gaps, 1)} the transductive setting; predicting each image alone scores "
+               f"{_points(drops, 0)} it.")
+    return "\n".join(lines) + "\n\n" + summary
 
 
 # -- lesson 04 -----------------------------------------------------------------------------------

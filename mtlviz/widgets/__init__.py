@@ -4,6 +4,7 @@ Importing this package changes nothing in the kernel: the served kernels' set-up
 back after every cell, the theme's figure style) is done by ``python -m mtlviz.serve``'s start-up
 (:mod:`mtlviz.serve.kernel`).
 """
+from .batchnorm_dashboard import QueryBatchDashboard
 from .domain_dashboard import DomainAdaptationDashboard
 from .episode_dashboard import EpisodeViewer
 from .formula_dashboard import FormulaDashboard, UpdateRulesDashboard
@@ -16,4 +17,4 @@ from .seed_dashboard import SeedBugsDashboard
 from .transfer_dashboard import TransferDashboard
 
 __all__ = ["CourseGuide", "course_map_html", "DomainAdaptationDashboard", "EpisodeViewer", "FormulaDashboard", "InnerOuterDashboard", "MetaLSTMDashboard",
-           "OwnTaskDashboard", "ProtoNetDashboard", "SeedBugsDashboard", "TransferDashboard", "UpdateRulesDashboard"]
+           "OwnTaskDashboard", "ProtoNetDashboard", "QueryBatchDashboard", "SeedBugsDashboard", "TransferDashboard", "UpdateRulesDashboard"]
