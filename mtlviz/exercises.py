@@ -49,6 +49,7 @@ from . import functional as Fn
 from .data.tasks import LineTasks, SinusoidTasks
 from .guide import SCENARIOS, recommend
 from .meta.landscape import adapted_points
+from .meta.rl import returns_to_go as rl_returns_to_go
 from .meta.protonet import prototypes as protonet_prototypes
 from .nets import MLP
 from .pretrained import load_transfer_curves
@@ -56,7 +57,7 @@ from .transfer.domain import coral_loss
 
 __all__ = ["CheckResult", "TIME_LIMIT_S", "check_inner_update", "check_outer_loss", "check_line_inner_step",
            "check_method_choices", "check_episode_sizes", "check_meta_lstm_update", "check_coral_loss",
-           "check_transfer_winners", "check_prototypes"]
+           "check_transfer_winners", "check_returns_to_go", "check_prototypes"]
 
 #: Seconds a student's function may run per call before the check stops it and says so.
 TIME_LIMIT_S = 5.0
@@ -66,6 +67,7 @@ TIME_LIMIT_S = 5.0
 _inner_update = Fn.inner_update
 _get_params = Fn.get_params
 _coral_loss = coral_loss
+_returns_to_go = rl_returns_to_go
 _prototypes = protonet_prototypes
 _adapted_points = adapted_points
 _recommend = recommend
@@ -766,3 +768,48 @@ def _read_prototypes(n_way: int, dim: int, expected: torch.Tensor):
             raise _Reject(_OWN_ANSWER)
         return _plain_tensor(answer)
     return read
+
+
+def check_returns_to_go(student_fn: Callable, *, time_limit: float = TIME_LIMIT_S) -> CheckResult:
+    """Check lesson 10's ``returns_to_go(rewards, discount)``: for rewards ``(R, H)`` (R rollouts of
+    H steps), Gₜ = Σ_{k ≥ t} γ^{k−t} r_k for every rollout and step, ``(R, H)``, against
+    :func:`mtlviz.meta.rl.returns_to_go` on random rewards and discounts. Common slips are named;
+    the rewards must be left unchanged. ``time_limit``: seconds per call."""
+    failure = _not_callable(student_fn)
+    if failure is not None:
+        return failure
+    generator = torch.Generator().manual_seed(1010)
+    for n_rollouts, horizon, discount in [(3, 6, 0.9), (5, 12, 0.99), (2, 4, 0.5)]:
+        rewards = -torch.rand(n_rollouts, horizon, generator=generator, dtype=torch.float64)
+        expected = _returns_to_go(rewards, discount)
+        powers = discount ** torch.arange(horizon, dtype=torch.float64)
+        slips = {
+            "that sums the rewards *so far* (from 0 to t): Gₜ sums the rewards from t to the end":
+                torch.cumsum(rewards * powers, -1),
+            "the discount is missing: weight r_k by γ^(k−t)": _returns_to_go(rewards, 1.0),
+            "discount from step t, not from step 0: weight r_k by γ^(k−t), not γ^k":
+                (rewards * powers).flip(-1).cumsum(-1).flip(-1),
+            "Gₜ depends on t: only the rewards from step t on count, not the whole episode's":
+                _returns_to_go(rewards, discount)[:, :1].expand(-1, horizon),
+        }
+
+        def read(answer, shape=(n_rollouts, horizon)):
+            if not isinstance(answer, torch.Tensor) or tuple(answer.shape) != shape:
+                raise _Reject(f"return a tensor of shape {shape}, one Gₜ per rollout and step "
+                              f"(got {getattr(answer, 'shape', type(answer).__name__)})")
+            return _plain_tensor(answer).double()
+
+        handed = rewards.clone()
+        answer, failure = _call_student(student_fn, handed, discount, time_limit=time_limit,
+                                        inputs={"rewards": (handed, rewards)}, read=read)
+        if failure is not None:
+            return failure
+        if torch.allclose(answer, expected, rtol=1e-6, atol=1e-9):
+            continue
+        for hint, wrong in slips.items():
+            if torch.allclose(answer, wrong, rtol=1e-6, atol=1e-9):
+                return CheckResult(False, hint)
+        return CheckResult(False, f"not yet: for {n_rollouts} rollouts of {horizon} steps with γ = {discount:g}, "
+                                  "row r, column t must be Σ_{k ≥ t} γ^(k−t) r_k")
+    return CheckResult(True, "correct: your returns-to-go match mtlviz.meta.rl.returns_to_go (the Gₜ "
+                             "that REINFORCE weights each log π(aₜ|sₜ) by, before the baseline)")

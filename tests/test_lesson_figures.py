@@ -90,3 +90,19 @@ def test_a_missing_or_corrupt_file_names_the_command(tmp_path):
         load_figure("digits_shift", nan)
     with pytest.raises(ValueError, match=r"name must be one of \["):
         load_figure("nope")
+
+
+def test_navigation_adaptation_is_recomputed_exactly():
+    """Lesson 10's table (100 new goals x 3 policies x 4 stages, ~10 s): the shipped numbers must be
+    what the shipped policies give, and the lesson's reading must hold: MAML is clearly ahead of the
+    pretrained policy and the random start after one step (Finn et al. 2017, fig. 5)."""
+    shipped = load_figure("navigation_adaptation")
+    assert figures.navigation_adaptation() == shipped
+    mean, half = {k: shipped[k]["mean"] for k in ("maml", "pretrained", "random")}, \
+        {k: shipped[k]["ci95"] for k in ("maml", "pretrained", "random")}
+    assert mean["maml"][1] - half["maml"][1] > mean["pretrained"][1] + half["pretrained"][1]
+    assert mean["maml"][1] > mean["random"][1] and shipped["n_goals"] == 100
+    # the lesson's second reading: trained for one step, MAML does not keep its lead after a second one
+    assert mean["maml"][2] < mean["pretrained"][2]
+    assert mean["maml"][3] > mean["maml"][2] and mean["random"][1] < mean["random"][0]
+    assert mean["maml"][1] - mean["pretrained"][1] > 3 * (half["maml"][1] + half["pretrained"][1])

@@ -25,6 +25,10 @@ and lesson 07's two-moons domain-adaptation fits ``two_moons_da.pt`` (30 network
 
     python -m mtlviz.pretrained.train_domain
 
+and lesson 10's point-robot policies ``navigation_{maml,pretrained}.pt`` (about 20 KB each) by::
+
+    python -m mtlviz.pretrained.train_navigation
+
 each deterministic on a given torch build (seeded, fixed thread count). They are read with
 ``torch.load(..., weights_only=True)``, which unpickles tensors and plain containers only.
 """
@@ -36,6 +40,7 @@ from ..meta.maml import GradientAdaptedRegressor
 
 __all__ = ["WEIGHTS_DIR", "weights_path", "load_sinusoid", "load_seed_variant", "load_glyph_maml",
            "load_glyph_metalstm", "load_glyph_finetune", "load_transfer_curves", "two_moons_da_path", "load_two_moons_da",
+           "navigation_path", "load_navigation",
            "load_protonet", "load_nearest_centroid"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
@@ -169,3 +174,24 @@ def load_two_moons_da(path=None) -> dict:
     except (KeyError, TypeError, ValueError) as error:
         raise WeightsError(f"weights file {path} does not hold lesson 07's fits ({error}). {hint}") from error
     return models
+
+
+NAVIGATION_COMMAND = "python -m mtlviz.pretrained.train_navigation"
+_NAVIGATION_FILES = {"maml": "navigation_maml.pt", "pretrained": "navigation_pretrained.pt"}
+
+
+def navigation_path(mode: str) -> Path:
+    """Path of lesson 10's shipped point-robot policy of ``mode`` ("maml" or "pretrained")."""
+    if mode not in _NAVIGATION_FILES:
+        raise ValueError(f"mode must be one of {sorted(_NAVIGATION_FILES)}; got {mode!r}")
+    return WEIGHTS_DIR / _NAVIGATION_FILES[mode]
+
+
+def load_navigation(mode: str = "maml", path=None):
+    """Load lesson 10's point-robot policy (:class:`~mtlviz.meta.rl.NavigationPolicy`): ``"maml"``
+    (meta-trained) or ``"pretrained"`` (trained on all goals pooled), made by
+    ``python -m mtlviz.pretrained.train_navigation``; ``path`` overrides the file."""
+    from ..meta.rl import NavigationPolicy
+
+    return NavigationPolicy.load(navigation_path(mode) if path is None else Path(path),
+                                 regenerate_command=NAVIGATION_COMMAND)

@@ -26,7 +26,8 @@ from .._base import WeightsError
 from . import WEIGHTS_DIR, load_glyph_finetune, load_glyph_maml, load_glyph_metalstm
 
 __all__ = ["FIGURES", "FIGURES_COMMAND", "figures_path", "load_figure", "sgd_tuning", "fewshot_first_look",
-           "seed_corrected_training", "block_changes", "digits_shift", "batch_norm_transduction",
+           "seed_corrected_training", "block_changes", "digits_shift", "navigation_adaptation",
+           "batch_norm_transduction",
            "batch_norm_means", "batch_norm_table"]
 
 FIGURES_COMMAND = "python -m mtlviz.pretrained.figures"
@@ -202,12 +203,39 @@ def digits_shift(random_state: int = 0) -> Dict[str, list]:
     return result
 
 
+# -- lesson 10 -----------------------------------------------------------------------------------
+
+def navigation_adaptation(n_goals: int = 100, n_steps: int = 3, random_state: int = 2017) -> Dict[str, object]:
+    """Lesson 10 (after Finn et al. 2017, fig. 5): the average return on ``n_goals`` fresh goals
+    (seed ``random_state``, not among the training draws) before and after 1…``n_steps``
+    policy-gradient steps of 20 rollouts each, for the shipped MAML and pretrained policies and a
+    random initialisation (seed 0); per stage the mean over goals and its 95% half-width:
+    ``{"maml": {"mean": [...], "ci95": [...]}, "pretrained": ..., "random": ..., "n_goals", ...}``."""
+    from ..data.navigation import sample_goals
+    from ..evaluation import mean_ci95
+    from ..meta.rl import random_policy
+    from . import load_navigation
+
+    maml = load_navigation("maml")
+    policies = {"maml": maml, "pretrained": load_navigation("pretrained"),
+                "random": random_policy(0, hidden=maml.hidden, init_std=maml.init_std, inner_lr=maml.inner_lr)}
+    goals = sample_goals(n_goals, random_state=random_state)
+    result: Dict[str, object] = {"n_goals": n_goals, "n_steps": n_steps, "seed": random_state,
+                                 "inner_lr": maml.inner_lr, "n_rollouts": maml.n_rollouts}
+    for name, policy in policies.items():
+        returns = policy.adapt(goals, n_steps=n_steps, random_state=random_state).returns  # (stages, goals)
+        stats = [mean_ci95(stage) for stage in returns]
+        result[name] = {"mean": [m for m, _ in stats], "ci95": [h for _, h in stats]}
+    return result
+
+
 #: name -> the function that computes it (with the lesson's settings as defaults)
 FIGURES: Dict[str, Callable[[], object]] = {"fewshot_first_look": fewshot_first_look,
                                             "seed_corrected_training": seed_corrected_training,
                                             "sgd_tuning": sgd_tuning, "block_changes": block_changes,
                                             "digits_shift": digits_shift,
-                                            "batch_norm_transduction": batch_norm_transduction}
+                                            "batch_norm_transduction": batch_norm_transduction,
+                                            "navigation_adaptation": navigation_adaptation}
 
 
 def _finite(value) -> bool:

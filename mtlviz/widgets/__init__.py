@@ -11,10 +11,11 @@ from .formula_dashboard import FormulaDashboard, UpdateRulesDashboard
 from .guide_dashboard import CourseGuide, course_map_html
 from .maml_dashboard import InnerOuterDashboard
 from .metalstm_dashboard import MetaLSTMDashboard
+from .navigation_dashboard import NavigationDashboard
 from .own_task_dashboard import OwnTaskDashboard
 from .protonet_dashboard import ProtoNetDashboard
 from .seed_dashboard import SeedBugsDashboard
 from .transfer_dashboard import TransferDashboard
 
 __all__ = ["CourseGuide", "course_map_html", "DomainAdaptationDashboard", "EpisodeViewer", "FormulaDashboard", "InnerOuterDashboard", "MetaLSTMDashboard",
-           "OwnTaskDashboard", "ProtoNetDashboard", "QueryBatchDashboard", "SeedBugsDashboard", "TransferDashboard", "UpdateRulesDashboard"]
+           "NavigationDashboard", "OwnTaskDashboard", "ProtoNetDashboard", "QueryBatchDashboard", "SeedBugsDashboard", "TransferDashboard", "UpdateRulesDashboard"]

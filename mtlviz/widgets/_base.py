@@ -6,6 +6,13 @@ theme colours, so the line stays readable on a light page, on JupyterLab's dark 
 projector theme of ``python -m mtlviz.serve --theme presenter``. A control's action runs inside
 :meth:`Dashboard.guard`: an expected failure (a value out of range, a diverging adaptation, a
 missing weights file) becomes a one-line message there instead of a traceback.
+
+A dashboard's public state (``inner_lr``, ``k_shot``, ...) is linked to its controls with
+:meth:`Dashboard.link_control`; setting it from code to a value the control cannot show (outside
+the slider's range, not among the buttons' options) raises a ``TraitError`` naming the parameter
+and its allowed values, instead of leaving the figure computed for one value and the slider
+showing another. Each dashboard lists its linked traits in one ``@validate`` method calling
+:meth:`Dashboard.value_in_control`.
 """
 from __future__ import annotations
 
@@ -15,7 +22,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import ipywidgets as widgets
-from traitlets import Enum, Unicode
+from traitlets import Enum, TraitError, Unicode
 
 __all__ = ["Dashboard", "STATUS_KINDS", "STATUS_STYLES"]
 
@@ -52,6 +59,33 @@ class Dashboard(widgets.VBox):
         self.status_line.add_class("mtlviz-status")
         self.add_class("mtlviz-dashboard")
         self.observe(self._on_status_change, names=["status", "status_kind"])
+
+    def link_control(self, control: widgets.Widget, name: str) -> None:
+        """Link ``control.value`` and this dashboard's trait ``name`` both ways (the control shows
+        the trait; moving it sets the trait), and remember the control so that
+        :meth:`value_in_control` can refuse values it cannot show."""
+        self._controls = {**getattr(self, "_controls", {}), name: control}
+        widgets.link((control, "value"), (self, name))
+
+    def value_in_control(self, proposal):
+        """For a subclass's ``@validate(...)``: the proposed value if the control linked to that
+        trait can show it; otherwise a ``TraitError`` naming the parameter and what it allows."""
+        name, value = proposal["trait"].name, proposal["value"]
+        control = getattr(self, "_controls", {}).get(name)
+        if control is None:  # not linked yet (during construction)
+            return value
+        if hasattr(control, "options"):  # buttons, dropdowns: options are values or (label, value)
+            allowed = [option[1] if isinstance(option, tuple) else option for option in control.options]
+            if value not in allowed:
+                raise TraitError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        elif hasattr(control, "min") and hasattr(control, "max"):
+            low, high = control.min, control.max
+            if hasattr(control, "base"):  # a log slider: min and max are exponents
+                low, high = control.base ** low, control.base ** high
+            if not low <= value <= high:
+                raise TraitError(f"{name} must be in [{low:g}, {high:g}] (the range of the "
+                                 f"{control.description or name!r} control); got {value!r}")
+        return value
 
     def show_status(self, message: str, kind: str = "info") -> None:
         """Put ``message`` on the status line, drawn as ``kind`` (one of :data:`STATUS_KINDS`)."""

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from matplotlib.colors import to_rgb
 from matplotlib.lines import Line2D
-from traitlets import Int, Unicode
+from traitlets import Int, Unicode, validate
 
 from .._memory import release_free_memory
 from ..transfer.domain import METHODS, DomainAdaptationClassifier, project_features
@@ -70,6 +70,10 @@ class DomainAdaptationDashboard(Dashboard):
     live_seed = Int(1)
     mode = Unicode("precomputed")
 
+    @validate("angle", "live_seed")
+    def _check_control_value(self, proposal):
+        return self.value_in_control(proposal)  # a value set from code must be one its control can show
+
     def __init__(self, models: Dict[Tuple[str, int], DomainAdaptationClassifier], *, angle: int = 30, **kwargs):
         super().__init__(**kwargs)
         angles = sorted({a for _, a in models})
@@ -96,8 +100,8 @@ class DomainAdaptationDashboard(Dashboard):
         self.live_button.on_click(self._on_live_click)
         self.seed_box = widgets.BoundedIntText(value=self.live_seed, min=0, max=10_000, description="seed",
                                                layout=widgets.Layout(width="130px"))
-        widgets.link((self.angle_slider, "value"), (self, "angle"))
-        widgets.link((self.seed_box, "value"), (self, "live_seed"))
+        self.link_control(self.angle_slider, "angle")
+        self.link_control(self.seed_box, "live_seed")
         self._mode_label = widgets.HTML()
         self._build_figure()
         self.children = [widgets.HBox([self.angle_slider, self.live_button, self.seed_box]), self._mode_label,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
-from traitlets import Int, Unicode
+from traitlets import Int, Unicode, validate
 
 from .. import plotting
 from ._base import Dashboard
@@ -34,6 +34,10 @@ class EpisodeViewer(Dashboard):
     n_query = Int(2)
     episode_seed = Int(0)
 
+    @validate("family", "n_way", "k_shot", "n_query")
+    def _check_control_value(self, proposal):
+        return self.value_in_control(proposal)  # a value set from code must be one its control can show
+
     def __init__(self, families, *, random_state: int = 0, **kwargs):
         super().__init__(**kwargs)
         if not families:
@@ -55,7 +59,7 @@ class EpisodeViewer(Dashboard):
         self.new_button.on_click(self._on_new_click)
         for name, control in [("family", self.family_buttons), ("n_way", self.way_slider),
                               ("k_shot", self.shot_slider), ("n_query", self.query_slider)]:
-            widgets.link((control, "value"), (self, name))
+            self.link_control(control, name)
         self.episode_seed = random_state
         self.figure, self._canvas = interactive_figure(10.0, 4.6)
         self._support_ax, self._query_ax = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})

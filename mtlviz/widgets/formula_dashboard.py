@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
-from traitlets import Float, Int
+from traitlets import Float, Int, validate
 
 from ..meta import landscape
 from .._validation import check_int
@@ -66,6 +66,10 @@ class FormulaDashboard(Dashboard):
     inner_lr = Float(0.15)
     k_shot = Int(5)
 
+    @validate("w", "b", "inner_lr", "k_shot")
+    def _check_control_value(self, proposal):
+        return self.value_in_control(proposal)  # a value set from code must be one its control can show
+
     def __init__(self, *, n_tasks: int = 4, random_state: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.n_tasks = check_int("n_tasks", n_tasks, 2, len(TASK_COLORS))
@@ -84,7 +88,7 @@ class FormulaDashboard(Dashboard):
                                                 style=style, layout=layout)
         for name, slider in [("w", self.w_slider), ("b", self.b_slider), ("inner_lr", self.alpha_slider),
                              ("k_shot", self.k_slider)]:
-            widgets.link((slider, "value"), (self, name))
+            self.link_control(slider, name)
 
         self.figure, self._canvas = interactive_figure(13.6, 4.3)
         self._axes = self.figure.subplots(1, 4, width_ratios=[1, 1, 1, 0.8])
@@ -292,6 +296,10 @@ class UpdateRulesDashboard(Dashboard):
     inner_lr = Float(0.2)
     reptile_steps = Int(5)
 
+    @validate("w", "b", "inner_lr", "reptile_steps")
+    def _check_control_value(self, proposal):
+        return self.value_in_control(proposal)  # a value set from code must be one its control can show
+
     def __init__(self, *, n_tasks: int = 4, random_state: int = 0, **kwargs):
         super().__init__(**kwargs)
         n_tasks = check_int("n_tasks", n_tasks, 2, len(TASK_COLORS))
@@ -311,7 +319,7 @@ class UpdateRulesDashboard(Dashboard):
                                               style=style, layout=layout)
         for name, slider in [("w", self.w_slider), ("b", self.b_slider), ("inner_lr", self.alpha_slider),
                              ("reptile_steps", self.steps_slider)]:
-            widgets.link((slider, "value"), (self, name))
+            self.link_control(slider, name)
 
         self.figure, self._canvas = interactive_figure(13.6, 4.3)
         self._axes = self.figure.subplots(1, 3)

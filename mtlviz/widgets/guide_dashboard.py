@@ -5,7 +5,7 @@ import html
 from typing import Iterable
 
 import ipywidgets as widgets
-from traitlets import Float, Int
+from traitlets import Float, Int, validate
 
 from ..guide import LESSONS, SHIFT_SCALE_TEXT, recommend
 from ._base import STATUS_STYLES, Dashboard
@@ -45,6 +45,10 @@ class CourseGuide(Dashboard):
     related_tasks = Int(100)
     domain_shift = Float(0.1)
 
+    @validate("labelled_per_class", "related_tasks", "domain_shift")
+    def _check_control_value(self, proposal):
+        return self.value_in_control(proposal)  # a value set from code must be one its control can show
+
     def __init__(self, available: Iterable[str] = (), **kwargs):
         super().__init__(**kwargs)
         self._available = set(available)
@@ -60,7 +64,7 @@ class CourseGuide(Dashboard):
                                                 style=style, layout=layout)
         for name, slider in [("labelled_per_class", self.labelled_slider), ("related_tasks", self.tasks_slider),
                              ("domain_shift", self.shift_slider)]:
-            widgets.link((slider, "value"), (self, name))
+            self.link_control(slider, name)
         self._scale = widgets.HTML(f"<small>{html.escape(SHIFT_SCALE_TEXT)}</small>")
         self._answer_html = ""
         self.children = [self.labelled_slider, self.tasks_slider, self.shift_slider, self._scale, self.status_line]

@@ -9,7 +9,7 @@ from typing import Optional
 import ipywidgets as widgets
 import numpy as np
 import torch
-from traitlets import Bool, Float, Int, Unicode
+from traitlets import Bool, Float, Int, Unicode, validate
 
 from .. import plotting
 from ..meta.maml import GradientAdaptedRegressor
@@ -56,6 +56,10 @@ class InnerOuterDashboard(Dashboard):
     weights = Unicode("shipped")
     training = Bool(False)
 
+    @validate("inner_lr", "n_inner_steps", "k_shot", "amplitude", "phase", "weights")
+    def _check_control_value(self, proposal):
+        return self.value_in_control(proposal)  # a value set from code must be one its control can show
+
     def __init__(self, maml: GradientAdaptedRegressor, baseline: GradientAdaptedRegressor, *,
                  random_state: int = 0, n_train_steps: int = 2000, **kwargs):
         super().__init__(**kwargs)
@@ -99,7 +103,7 @@ class InnerOuterDashboard(Dashboard):
         for name, slider in [("inner_lr", self.inner_lr_slider), ("n_inner_steps", self.steps_slider),
                              ("k_shot", self.k_slider), ("amplitude", self.amplitude_slider),
                              ("phase", self.phase_slider)]:
-            widgets.link((slider, "value"), (self, name))
+            self.link_control(slider, name)
         self.new_task_button = widgets.Button(description="New task", icon="refresh",
                                               tooltip="draw A and φ at random, and new support points")
         self.new_task_button.on_click(self._on_new_task_click)
@@ -124,7 +128,7 @@ class InnerOuterDashboard(Dashboard):
                                                     value="shipped", description="MAML uses",
                                                     style={"button_width": "auto"})
         self.weights_toggle.disabled = True
-        widgets.link((self.weights_toggle, "value"), (self, "weights"))
+        self.link_control(self.weights_toggle, "weights")
 
     def _build_figures(self):
         self.figure, self._canvas = interactive_figure(12.0, 3.7)

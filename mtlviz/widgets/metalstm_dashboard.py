@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
-from traitlets import Int
+from traitlets import Int, validate
 
 from .. import plotting
 from .._memory import release_free_memory
@@ -56,6 +56,10 @@ class MetaLSTMDashboard(Dashboard):
     step = Int(0)
     episode_seed = Int(0)
 
+    @validate("k_shot", "step")
+    def _check_control_value(self, proposal):
+        return self.value_in_control(proposal)  # a value set from code must be one its control can show
+
     def __init__(self, models, tasks, *, sgd_lr, random_state: int = 0, **kwargs):
         super().__init__(**kwargs)
         if not models:
@@ -73,8 +77,8 @@ class MetaLSTMDashboard(Dashboard):
                                              layout=widgets.Layout(width="420px"))
         self.new_button = widgets.Button(description="New episode", icon="refresh")
         self.new_button.on_click(self._on_new_click)
-        widgets.link((self.shot_buttons, "value"), (self, "k_shot"))
-        widgets.link((self.step_slider, "value"), (self, "step"))
+        self.link_control(self.shot_buttons, "k_shot")
+        self.link_control(self.step_slider, "step")
         self._build_figure()
         self.children = [widgets.HBox([self.shot_buttons, self.new_button]), self.step_slider, self._canvas,
                          self.status_line]

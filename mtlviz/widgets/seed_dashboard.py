@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import torch
-from traitlets import Bool, Int
+from traitlets import Bool, Int, validate
 
 from .. import plotting
 from .._validation import check_int
@@ -38,6 +38,10 @@ class SeedBugsDashboard(Dashboard):
     task_batch = Bool(True)
     task_index = Int(0)
 
+    @validate("task_index")
+    def _check_control_value(self, proposal):
+        return self.value_in_control(proposal)  # a value set from code must be one its control can show
+
     def __init__(self, models, *, random_state: int = 0, **kwargs):
         super().__init__(**kwargs)
         missing = sorted(set(VARIANTS) - set(models))
@@ -58,9 +62,9 @@ class SeedBugsDashboard(Dashboard):
                                                **wide)
         self.task_slider = widgets.IntSlider(value=0, min=0, max=N_TEST_TASKS - 1, description="test task",
                                              style={"description_width": "80px"}, layout=widgets.Layout(width="340px"))
-        widgets.link((self.query_checkbox, "value"), (self, "separate_query"))
-        widgets.link((self.batch_checkbox, "value"), (self, "task_batch"))
-        widgets.link((self.task_slider, "value"), (self, "task_index"))
+        self.link_control(self.query_checkbox, "separate_query")
+        self.link_control(self.batch_checkbox, "task_batch")
+        self.link_control(self.task_slider, "task_index")
 
         self.figure, self._canvas = interactive_figure(11.0, 3.7)
         left, right = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.patches import FancyBboxPatch
-from traitlets import Int, Unicode
+from traitlets import Int, Unicode, validate
 
 from ..transfer.curves import N_BLOCKS, TARGETS, TransferCurves, parameter_counts, setting_label
 from ._base import Dashboard
@@ -28,6 +28,10 @@ class TransferDashboard(Dashboard):
     target = Unicode("digits")
     k_shot = Int(5)
     n_frozen = Int(2)
+
+    @validate("target", "k_shot", "n_frozen")
+    def _check_control_value(self, proposal):
+        return self.value_in_control(proposal)  # a value set from code must be one its control can show
 
     def __init__(self, curves: TransferCurves, *, target: str = "digits", k_shot: int = 5, n_frozen: int = 2,
                  **kwargs):
@@ -52,9 +56,9 @@ class TransferDashboard(Dashboard):
                                                layout=widgets.Layout(width="420px"))
         for control in (self.shot_slider, self.frozen_slider):
             control.style.description_width = "90px"
-        widgets.link((self.target_buttons, "value"), (self, "target"))
-        widgets.link((self.shot_slider, "value"), (self, "k_shot"))
-        widgets.link((self.frozen_slider, "value"), (self, "n_frozen"))
+        self.link_control(self.target_buttons, "target")
+        self.link_control(self.shot_slider, "k_shot")
+        self.link_control(self.frozen_slider, "n_frozen")
         self._build_figure()
         note = widgets.HTML("<small>Every point was trained beforehand (3 to 12 episodes each, "
                             "<code>python -m mtlviz.pretrained.train_transfer_curves</code>); moving a control only "
