@@ -1,0 +1,203 @@
+"""Dashboard of lesson 10: pick a goal for the point robot, watch MAML and the pretrained policy adapt."""
+from __future__ import annotations
+
+from typing import Dict, Mapping, Optional, Sequence
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.figure import Figure
+from traitlets import Float, Int
+
+from ..data import navigation as nav
+from ..meta.rl import NavigationAdaptation, NavigationPolicy
+from ..plotting import figure_png
+from ._base import Dashboard
+from ._canvas import interactive_figure
+
+__all__ = ["NavigationDashboard", "adaptation_returns_figure", "STAGE_COLORS"]
+
+#: Colours of the rollouts before the inner step and after 1, 2, 3 steps (light to dark).
+STAGE_COLORS = ("#9e9e9e", "#9ecae1", "#4292c6", "#08306b")
+POLICY_COLORS = {"MAML": "#d62728", "pretrained": "#1f77b4", "random": "#7f7f7f"}
+#: The plane drawn: a little more than the arena, so paths that overshoot stay visible.
+VIEW = 0.8
+#: Rollouts drawn per stage (of the 20 each stage adapts on).
+SHOWN_ROLLOUTS = 5
+N_STEPS = 3
+
+
+def _stage_label(stage: int) -> str:
+    return "before adapting" if stage == 0 else f"after {stage} step{'s' if stage > 1 else ''}"
+
+
+class NavigationDashboard(Dashboard):
+    """Click a goal on either plane (or type it, or draw one at random): both policies run 20
+    rollouts toward it, take one policy-gradient step on them, and again, 3 times; the planes
+    show 5 rollouts of every stage and the right panel the average return after each step.
+
+    Parameters
+    ----------
+    policies : mapping of name to fitted NavigationPolicy
+        The policies compared side by side (the lesson: ``{"MAML": ..., "pretrained": ...}``).
+    goal : (float, float)
+        The first goal, inside the arena [-0.5, 0.5]².
+    seed : int
+        Seed of the rollouts (the same goal and seed give the same trajectories).
+
+    Public state: ``goal_x``, ``goal_y``, ``seed`` (of the rollouts), ``goal_draws`` (how many random
+    goals were drawn: the next one is ``sample_goals(1, random_state=goal_draws)``);
+    ``results`` holds the last :class:`~mtlviz.meta.rl.NavigationAdaptation` per policy.
+    """
+
+    goal_x = Float(0.3)
+    goal_y = Float(-0.2)
+    seed = Int(0)
+    goal_draws = Int(0)
+
+    def __init__(self, policies: Mapping[str, NavigationPolicy], *, goal: Sequence[float] = (0.3, -0.2),
+                 seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if not policies or not all(isinstance(p, NavigationPolicy) for p in policies.values()):
+            raise ValueError("policies must map names to fitted NavigationPolicy objects (load_navigation())")
+        for policy in policies.values():
+            policy._check_fitted()
+        x, y = nav.check_goal(*goal)
+        self._policies = dict(policies)
+        self.results: Dict[str, NavigationAdaptation] = {}
+        self.goal_x, self.goal_y, self.seed = x, y, seed
+        text = dict(step=0.05, layout=widgets.Layout(width="170px"), style={"description_width": "initial"})
+        self.x_box = widgets.FloatText(value=x, description="goal x", **text)
+        self.y_box = widgets.FloatText(value=y, description="goal y", **text)
+        self.seed_box = widgets.BoundedIntText(value=seed, min=0, max=1_000_000, description="rollout seed",
+                                               layout=widgets.Layout(width="190px"),
+                                               style={"description_width": "initial"})
+        self.random_button = widgets.Button(description="Random goal", icon="random",
+                                            layout=widgets.Layout(width="auto"))
+        self.random_button.on_click(self._on_random_click)
+        widgets.link((self.x_box, "value"), (self, "goal_x"))
+        widgets.link((self.y_box, "value"), (self, "goal_y"))
+        widgets.link((self.seed_box, "value"), (self, "seed"))
+        self._build_figure()
+        help_text = widgets.HTML("<i>Click a goal on either plane, type one (each coordinate in "
+                                 f"[−{nav.ARENA:g}, {nav.ARENA:g}]) or draw one at random.</i>")
+        self.children = [widgets.HBox([self.x_box, self.y_box, self.random_button, self.seed_box]), help_text,
+                         self._canvas, self.status_line]
+        self.observe(self._on_goal_change, names=["goal_x", "goal_y", "seed"])
+        with self.guard("adapting to the goal"):
+            self.update()
+
+    # -- figure ---------------------------------------------------------------------------------
+    def _build_figure(self):
+        n = len(self._policies)
+        self.figure, self._canvas = interactive_figure(4.0 * n + 4.2, 4.3)
+        grid = self.figure.add_gridspec(1, n + 1, width_ratios=[1.0] * n + [1.05])
+        self._planes = {}
+        self._lines = {}
+        self._goal_marks = {}
+        for column, name in enumerate(self._policies):
+            ax = self.figure.add_subplot(grid[0, column])
+            ax.set_xlim(-VIEW, VIEW)
+            ax.set_ylim(-VIEW, VIEW)
+            ax.set_aspect("equal")
+            ax.add_patch(_arena_patch())
+            ax.plot([0], [0], marker="o", color="black", markersize=5, zorder=5)
+            ax.set_title(name)
+            ax.set_xlabel("x")
+            self._lines[name] = [[ax.plot([], [], color=STAGE_COLORS[stage], lw=1.3 if stage else 0.9,
+                                          alpha=0.9, label=_stage_label(stage) if r == 0 else None)[0]
+                                  for r in range(SHOWN_ROLLOUTS)] for stage in range(N_STEPS + 1)]
+            self._goal_marks[name] = ax.plot([], [], marker="*", color="#ff7f0e", markersize=16,
+                                             markeredgecolor="black", zorder=6, label="goal")[0]
+            self._planes[name] = ax
+        first = next(iter(self._planes.values()))
+        first.set_ylabel("y")
+        first.legend(loc="lower left", fontsize=7, framealpha=0.85)
+        self._returns_ax = self.figure.add_subplot(grid[0, n])
+        self._returns_ax.set_xlabel("policy-gradient steps on this goal")
+        self._returns_ax.set_ylabel("average return (20 rollouts)")
+        self._returns_ax.set_xticks(range(N_STEPS + 1))
+        self._returns_ax.set_title("return after each step")
+        self._return_lines = {name: self._returns_ax.plot([], [], marker="o", color=POLICY_COLORS.get(name, None),
+                                                          label=name)[0] for name in self._policies}
+        self._returns_ax.legend(loc="lower right", fontsize=8)
+        self._returns_ax.grid(alpha=0.3)
+        self._canvas.mpl_connect("button_press_event", self._on_click)
+
+    # -- callbacks -------------------------------------------------------------------------------
+    def _on_goal_change(self, _change):
+        with self.guard("adapting to the goal"):
+            self.update()
+
+    def _on_random_click(self, _button):
+        with self.guard("drawing a random goal"):
+            self.random_goal()
+
+    def _on_click(self, event):
+        if event.inaxes not in self._planes.values() or event.xdata is None:
+            return
+        with self.guard("goal from the click"):
+            self.set_goal(float(event.xdata), float(event.ydata))
+
+    # -- actions ---------------------------------------------------------------------------------
+    def set_goal(self, x: float, y: float) -> None:
+        """Move the goal to ``(x, y)`` (each in the arena; otherwise a ValueError naming it) and adapt."""
+        x, y = nav.check_goal(x, y)
+        with self.hold_trait_notifications():
+            self.goal_x, self.goal_y = round(x, 3), round(y, 3)
+
+    def random_goal(self) -> None:
+        """Draw the next goal of the deterministic sequence ``sample_goals(1, random_state=k)``."""
+        goal = nav.sample_goals(1, random_state=self.goal_draws)[0]
+        self.goal_draws += 1
+        self.set_goal(float(goal[0]), float(goal[1]))
+
+    def update(self) -> None:
+        """Adapt every policy to the current goal and redraw (a ValueError for a goal outside the arena)."""
+        x, y = nav.check_goal(self.goal_x, self.goal_y)
+        goals = np.array([[x, y]], dtype=np.float32)
+        import torch
+
+        results = {name: policy.adapt(torch.from_numpy(goals), n_steps=N_STEPS, random_state=self.seed)
+                   for name, policy in self._policies.items()}
+        self.results = results
+        for name, result in results.items():
+            for stage, lines in enumerate(self._lines[name]):
+                for rollout, line in enumerate(lines):
+                    path = result.positions[stage, 0, rollout]
+                    line.set_data(path[:, 0], path[:, 1])
+            self._goal_marks[name].set_data([x], [y])
+            self._return_lines[name].set_data(np.arange(N_STEPS + 1), result.returns[:, 0])
+        self._returns_ax.relim()
+        self._returns_ax.autoscale_view()
+        self._canvas.draw_idle()
+        parts = [f"{name}: " + " → ".join(f"{value:.1f}" for value in result.returns[:, 0])
+                 for name, result in results.items()]
+        self.show_status(f"goal ({x:.2f}, {y:.2f}), average return before → after 1, 2, 3 steps · "
+                         + " · ".join(parts))
+
+
+def _arena_patch():
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((-nav.ARENA, -nav.ARENA), 2 * nav.ARENA, 2 * nav.ARENA, fill=False, linestyle="--",
+                     edgecolor="#888888", linewidth=1.0, label="arena (goals)")
+
+
+def adaptation_returns_figure(figure_data: Mapping, names: Optional[Mapping[str, str]] = None) -> widgets.Image:
+    """The shipped comparison (``load_figure("navigation_adaptation")``) as a static image: average
+    return against policy-gradient steps, mean over the goals with its 95% interval, per policy."""
+    names = names or {"maml": "MAML", "pretrained": "pretrained", "random": "random"}
+    figure = Figure(figsize=(5.6, 3.6), dpi=90, layout="constrained")
+    ax = figure.add_subplot()
+    for key, label in names.items():
+        mean = np.asarray(figure_data[key]["mean"])
+        half = np.asarray(figure_data[key]["ci95"])
+        steps = np.arange(len(mean))
+        ax.errorbar(steps, mean, yerr=half, marker="o", capsize=3, label=label, color=POLICY_COLORS[label])
+    ax.set_xticks(range(len(mean)))
+    ax.set_xlabel("number of policy-gradient steps")
+    ax.set_ylabel("average return")
+    ax.set_title(f"point robot: {figure_data['n_goals']} new goals (mean ± 95% CI)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return widgets.Image(value=figure_png(figure), format="png")
