@@ -1,0 +1,125 @@
+"""ANIL and the per-layer measurements of MAML's inner loop (mtlviz.meta.anil, lesson 09), checked
+against independent references: linear CKA's invariances and a direct formula, head-only
+adaptation against the package's full inner loop with the body frozen by hand."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mtlviz import functional as Fn
+from mtlviz.data.glyphs import GlyphTasks
+from mtlviz.meta.anil import HeadAdapter, layer_changes, layer_groups, linear_cka
+from mtlviz.meta.fewshot import MAMLClassifier
+from mtlviz.nets import ConvNet, cross_entropy
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+@pytest.fixture(scope="module")
+def small():
+    """An untrained 5-way glyph MAML on 12-pixel images (a few hundred ms to build and adapt)."""
+    maml = MAMLClassifier(image_size=12, channels=4, n_outer_steps=0, random_state=0)
+    tasks = GlyphTasks("background", image_size=12)
+    maml.fit(tasks)
+    episodes = tasks.sample_episodes(3, 5, 1, 3, random_state=5)
+    return maml, episodes
+
+
+def test_linear_cka_is_one_for_a_rotated_scaled_copy_and_matches_the_formula():
+    """If this fails, the CKA bars of lesson 09 would call an unchanged representation changed."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 6, generator=generator, dtype=torch.float64)
+    rotation, _ = torch.linalg.qr(torch.randn(6, 6, generator=generator, dtype=torch.float64))
+    assert linear_cka(x, 3.0 * x @ rotation + 2.0) == pytest.approx(1.0, abs=1e-12)
+    y = torch.randn(40, 4, generator=generator, dtype=torch.float64)
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    # Kornblith et al. 2019: HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) with linear kernels, via Gram matrices
+    k, l = xc @ xc.T, yc @ yc.T
+    expected = float((k * l).sum() / ((k * k).sum() * (l * l).sum()).sqrt())
+    assert linear_cka(x, y) == pytest.approx(expected, rel=1e-10)
+    assert 0.0 <= linear_cka(x, y) < 0.5
+
+
+@pytest.mark.parametrize("x, y, match", [
+    (torch.zeros(5, 2), torch.zeros(4, 2), "same n"),
+    (torch.ones(5, 2), torch.randn(5, 2), "constant"),
+])
+def test_linear_cka_refuses_bad_input(x, y, match):
+    with pytest.raises(ValueError, match=match):
+        linear_cka(x, y)
+
+
+def test_head_adapter_equals_the_full_inner_loop_with_a_frozen_body(small):
+    """ANIL must adapt exactly the head: the same θ' as the package's inner loop run on the head
+    parameters of the full network (body held fixed), and the body left bit-identical."""
+    maml, episodes = small
+    xs, ys = episodes.x_support[0], episodes.y_support[0]
+    anil = HeadAdapter.from_maml(maml, n_inner_steps=3)
+    adapted = anil.adapt(xs, ys)
+    body = {n: p.detach() for n, p in maml.params_.items() if not n.startswith("head")}
+
+    class Frozen(torch.nn.Module):  # the full network as a function of its head only
+        def functional_forward(self, head, x):
+            return maml.model_.functional_forward({**body, **head}, x)
+
+    head = {n: maml.params_[n].detach() for n in ("head.weight", "head.bias")}
+    reference = Fn.adapt(Frozen(), head, xs, ys, inner_lr=maml.inner_lr, n_inner_steps=3, first_order=True,
+                         loss_fn=cross_entropy, check_inputs=False)
+    for name in head:
+        torch.testing.assert_close(adapted[name], reference[name], rtol=1e-5, atol=1e-6)
+    assert all(torch.equal(adapted[n], body[n]) for n in body)
+
+
+def test_accuracy_curve_agrees_with_adapt_and_predict(small):
+    """The batched 600-episode path must score what the one-episode path (the dashboard's) scores."""
+    maml, episodes = small
+    anil = HeadAdapter.from_maml(maml, n_inner_steps=2)
+    curve = anil.accuracy_curve(episodes)
+    assert curve.shape == (3, 3)
+    for i in range(3):
+        adapted = anil.adapt(episodes.x_support[i], episodes.y_support[i])
+        predicted = anil.predict(episodes.x_query[i], adapted)
+        assert float(curve[i, -1]) == pytest.approx(float((predicted == episodes.y_query[i]).float().mean()))
+
+
+def test_from_backbone_starts_with_a_zero_head_so_every_class_is_equally_likely(small):
+    maml, episodes = small
+    adapter = HeadAdapter.from_backbone(maml.model_, maml.params_, inner_lr=0.4, n_inner_steps=0)
+    logits = maml.model_.functional_forward(adapter.params, episodes.x_query[0])
+    assert torch.equal(logits, torch.zeros_like(logits))
+
+
+def test_layer_changes_are_zero_without_a_step_and_measure_what_adapt_moved(small):
+    """With α = 0 nothing moves (change 0, CKA 1); with a step, the change of each layer is the
+    norm ratio of what MAML's own adapt returns."""
+    maml, episodes = small
+    still = layer_changes(maml.model_, maml.params_, episodes, inner_lr=0.0, n_inner_steps=1)
+    assert still.layers == tuple(layer_groups(maml.model_))
+    assert (still.relative_change == 0).all()
+    assert still.cka == pytest.approx(1.0, abs=1e-9)
+    moved = layer_changes(maml.model_, maml.params_, episodes, inner_lr=0.4, n_inner_steps=2)
+    adapted = maml.adapt(episodes.x_support[1], episodes.y_support[1], n_inner_steps=2)
+    names = layer_groups(maml.model_)["head"]
+    expected = (torch.cat([(adapted[n] - maml.params_[n]).detach().flatten() for n in names]).norm()
+                / torch.cat([maml.params_[n].detach().flatten() for n in names]).norm())
+    assert moved.relative_change[1, -1] == pytest.approx(float(expected), rel=1e-4)
+    assert set(moved.means()) == set(moved.layers)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(inner_lr=-1.0, n_inner_steps=1), "inner_lr must be in"),
+    (dict(inner_lr=0.4, n_inner_steps=0), "n_inner_steps must be in"),
+])
+def test_layer_changes_refuses_bad_settings(small, kwargs, match):
+    maml, episodes = small
+    with pytest.raises(ValueError, match=match):
+        layer_changes(maml.model_, maml.params_, episodes, **kwargs)
+
+
+def test_head_adapter_refuses_another_architecture_and_bad_steps(small):
+    maml, _ = small
+    with pytest.raises(ValueError, match="ConvNet"):
+        HeadAdapter(torch.nn.Linear(2, 2), {}, inner_lr=0.1, n_inner_steps=1)
+    with pytest.raises(ValueError, match="n_inner_steps must be in"):
+        HeadAdapter.from_maml(maml, n_inner_steps=-1)
+    assert isinstance(maml.model_, ConvNet)
