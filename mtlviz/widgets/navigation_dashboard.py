@@ -6,7 +6,7 @@ from typing import Dict, Mapping, Optional, Sequence
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
-from traitlets import Float, Int
+from traitlets import Float, Int, validate
 
 from ..data import navigation as nav
 from ..meta.rl import NavigationAdaptation, NavigationPolicy
@@ -74,9 +74,10 @@ class NavigationDashboard(Dashboard):
         self.random_button = widgets.Button(description="Random goal", icon="random",
                                             layout=widgets.Layout(width="auto"))
         self.random_button.on_click(self._on_random_click)
-        widgets.link((self.x_box, "value"), (self, "goal_x"))
-        widgets.link((self.y_box, "value"), (self, "goal_y"))
-        widgets.link((self.seed_box, "value"), (self, "seed"))
+        # the goal boxes take any number: a goal outside the arena becomes a one-line message
+        self.link_control(self.x_box, "goal_x")
+        self.link_control(self.y_box, "goal_y")
+        self.link_control(self.seed_box, "seed")
         self._build_figure()
         help_text = widgets.HTML("<i>Click a goal on either plane, type one (each coordinate in "
                                  f"[−{nav.ARENA:g}, {nav.ARENA:g}]) or draw one at random.</i>")
@@ -85,6 +86,10 @@ class NavigationDashboard(Dashboard):
         self.observe(self._on_goal_change, names=["goal_x", "goal_y", "seed"])
         with self.guard("adapting to the goal"):
             self.update()
+
+    @validate("goal_x", "goal_y", "seed")
+    def _validate_control_value(self, proposal):
+        return self.value_in_control(proposal)
 
     # -- figure ---------------------------------------------------------------------------------
     def _build_figure(self):
