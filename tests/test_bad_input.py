@@ -558,3 +558,29 @@ def test_fit_raises_at_the_first_non_finite_loss_and_keeps_it_in_its_history():
                                               r"try a smaller lr \(now 0\.5\)"):
         estimator.fit()
     assert estimator.history_[:2] == [1.0, 4.0] and math.isnan(estimator.history_[2]) and len(estimator.history_) == 3
+
+
+def test_meta_lstm_score_raises_when_its_learner_diverges_and_the_curve_does_not():
+    """A Meta-LSTM whose learner blew up scored 20% (chance) with nothing said; now score says
+    it diverged, while accuracy_curve (a curve, used to look at divergence) still returns."""
+    from mtlviz.data.glyphs import GlyphTasks
+    from mtlviz.pretrained import load_glyph_metalstm
+
+    model = load_glyph_metalstm(1)
+    episodes = GlyphTasks("evaluation", image_size=20).sample_episodes(2, 5, 1, 5, random_state=0)
+    assert model.score(episodes) > 0.5
+    with torch.no_grad():
+        model.meta_.c0.mul_(1e35)  # a start the learned updates overflow from
+    assert model.accuracy_curve(episodes).shape == (2, model.n_inner_steps + 1)
+    with pytest.raises(DivergenceError, match=r"score diverged: .* in 2 of 2 episodes; try fewer n_inner_steps"):
+        model.score(episodes)
+
+
+def test_domain_adaptation_predict_refuses_inputs_that_overflow_the_network():
+    """Inputs near float32's limit gave NaN logits and argmax 0 for every point, silently."""
+    from mtlviz.pretrained import load_two_moons_da
+
+    model = next(iter(load_two_moons_da().values()))
+    with pytest.raises(DivergenceError, match="predict gave NaN or infinite outputs: x is too large"):
+        model.predict(torch.full((3, 2), 3e38))
+    assert model.predict(torch.zeros(3, 2)).shape == (3,)

@@ -350,18 +350,39 @@ class MetaLSTM(EpisodicEstimator):
         return logits.argmax(-1)
 
     def accuracy_curve(self, batch, *, n_inner_steps=None) -> torch.Tensor:
-        """Query accuracy of every episode after 0…n meta-learner updates, ``(T, n + 1)``."""
+        """Query accuracy of every episode after 0…n meta-learner updates, ``(T, n + 1)`` (a curve:
+        an episode whose learner diverged is not an error here; :meth:`score` raises)."""
+        return self._curve(batch, n_inner_steps)[0]
+
+    def _curve(self, batch, n_inner_steps):
+        """The accuracy curves and whether each episode's final learner is finite, ``(T,)``."""
         self._check_fitted()
         check_episodes(batch, self.n_way, self.image_size)
         n_steps = self._steps(n_inner_steps)
-        rows = []
+        rows, finite = [], []
         with torch.no_grad():
             for xs, ys, xq, yq in zip(*batch.data):
-                accs = [accuracy(self._forward(self.meta_.c0, xq), yq)]
-                self._episode(xs, ys, n_steps=n_steps,
-                              on_step=lambda cell, f, i: accs.append(accuracy(self._forward(cell, xq), yq)))
+                accs, last = [accuracy(self._forward(self.meta_.c0, xq), yq)], [self.meta_.c0]
+
+                def record(cell, f, i, accs=accs, last=last, xq=xq, yq=yq):
+                    accs.append(accuracy(self._forward(cell, xq), yq))
+                    last[0] = cell
+
+                self._episode(xs, ys, n_steps=n_steps, on_step=record)
                 rows.append(torch.stack(accs))
-        return torch.stack(rows)
+                finite.append(bool(torch.isfinite(last[0]).all()))
+        return torch.stack(rows), torch.tensor(finite)
+
+    def episode_accuracy(self, batch) -> torch.Tensor:
+        """Query accuracy of each episode after the meta-learner's updates, ``(T,)``; an episode
+        whose learner became NaN or infinite raises :class:`~mtlviz.DivergenceError`."""
+        curve, finite = self._curve(batch, None)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            raise DivergenceError(f"score diverged: the learner's parameters are NaN or infinite after "
+                                  f"{self.n_inner_steps} meta-learner updates in {bad} of {len(finite)} episodes; "
+                                  f"try fewer n_inner_steps")
+        return curve[:, -1]
 
     def trace(self, x_support, y_support, x_query, y_query, *, n_inner_steps=None, gates=None) -> MetaLSTMTrace:
         """Adapt to one episode and record, after every step, the mean input and forget gate of

@@ -33,7 +33,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._base import Estimator
-from .._validation import check_choice, check_int, check_labels, check_random_state, check_real, check_tensor, draw_seed
+from .._validation import (DivergenceError, check_choice, check_int, check_labels, check_random_state, check_real,
+                           check_tensor, draw_seed)
 
 __all__ = [
     "GradientReversal",
@@ -366,7 +367,11 @@ class DomainAdaptationClassifier(Estimator):
         """Class probabilities (n, C) for inputs (n, d) or images (n, ...)."""
         x = self._inputs(x)
         with torch.no_grad():
-            return torch.softmax(self.network_.label_classifier(self.network_.features(x)), dim=1)
+            logits = self.network_.label_classifier(self.network_.features(x))
+        if not bool(torch.isfinite(logits).all()):
+            raise DivergenceError("predict gave NaN or infinite outputs: x is too large for this network "
+                                  "(standardise the inputs, as the training data were)")
+        return torch.softmax(logits, dim=1)
 
     def predict(self, x) -> torch.Tensor:
         """Class labels (n,) int64 for inputs (n, d) or images (n, ...)."""
