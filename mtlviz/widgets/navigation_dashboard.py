@@ -18,7 +18,7 @@ __all__ = ["NavigationDashboard", "adaptation_returns_figure", "STAGE_COLORS"]
 
 #: Colours of the rollouts before the inner step and after 1, 2, 3 steps (light to dark).
 STAGE_COLORS = ("#9e9e9e", "#9ecae1", "#4292c6", "#08306b")
-POLICY_COLORS = {"MAML": "#d62728", "pretrained": "#1f77b4", "random": "#7f7f7f"}
+POLICY_COLORS = {"MAML": "#d62728", "pretrained": "#1f77b4", "random init": "#7f7f7f"}
 #: The plane drawn: a little more than the arena, so paths that overshoot stay visible.
 VIEW = 0.8
 #: Rollouts drawn per stage (of the 20 each stage adapts on).
@@ -191,7 +191,7 @@ def _arena_patch():
 def adaptation_returns_figure(figure_data: Mapping, names: Optional[Mapping[str, str]] = None) -> widgets.Image:
     """The shipped comparison (``load_figure("navigation_adaptation")``) as a static image: average
     return against policy-gradient steps, mean over the goals with its 95% interval, per policy."""
-    names = names or {"maml": "MAML", "pretrained": "pretrained", "random": "random"}
+    names = names or {"maml": "MAML", "pretrained": "pretrained", "random": "random init"}
     figure = Figure(figsize=(5.6, 3.6), dpi=90, layout="constrained")
     ax = figure.add_subplot()
     for key, label in names.items():
@@ -201,7 +201,8 @@ def adaptation_returns_figure(figure_data: Mapping, names: Optional[Mapping[str,
         ax.errorbar(steps, mean, yerr=half, marker="o", capsize=3, label=label, color=POLICY_COLORS[label])
     ax.set_xticks(range(len(mean)))
     ax.set_xlabel("number of policy-gradient steps")
-    ax.set_ylabel("average return")
+    ax.set_yscale("symlog", linthresh=10.0)  # as the paper's figure 5: returns span two decades
+    ax.set_ylabel("average return (symlog scale)")
     ax.set_title(f"point robot: {figure_data['n_goals']} new goals (mean ± 95% CI)")
     ax.legend()
     ax.grid(alpha=0.3)
