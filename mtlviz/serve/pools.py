@@ -38,6 +38,7 @@ KERNEL_PSS_MB: Dict[str, int] = {
     "05_meta_lstm": 250,
     "06_fine_tuning_vs_feature_extraction": 290,
     "07_domain_adaptation": 280,
+    "10_meta_rl_point_robot": 230,
 }
 #: Most dashboards one pool may keep ready (a typo such as 300 for 30 is refused, even with no cap).
 MAX_POOL = 100
