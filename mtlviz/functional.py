@@ -664,11 +664,28 @@ def reptile_direction(
         return {name: adapted[name] - params[name] for name in params}  # θ̃ᵢ − θ
 
     with torch.enable_grad():
-        steps = vmap(one_task)(x_support, y_support)
+        if getattr(model, "batches_tasks", False) and loss_fn is mse_loss:
+            steps = _batched_reptile_steps(model, params, x_support, y_support, inner_lr, n_inner_steps)
+        else:
+            steps = vmap(one_task)(x_support, y_support)
     direction = {name: step.mean(0).detach() for name, step in steps.items()}
     _check_result(direction.values(), "reptile_direction", model, params, x_support, y_support, inner_lr,
                   n_inner_steps, loss_fn, True)
     return direction
+
+
+def _batched_reptile_steps(model, params, x_support, y_support, inner_lr, n_inner_steps) -> Params:
+    """θ̃ᵢ − θ for every task without ``vmap`` (one copy of θ per task on the summed support loss,
+    as :func:`batched_meta_loss`): the same numbers, and no ``torch._dynamo`` import, which
+    ``torch.func.grad`` inside ``vmap`` costs a dashboard kernel (lesson 02 draws Reptile's arrow)."""
+    n_tasks = x_support.shape[0]
+
+    def summed_task_losses(prediction, target):
+        return n_tasks * mse_loss(prediction, target)  # Σᵢ L_Tᵢ(θᵢ): each θᵢ gets its own task's gradient
+
+    per_task = {name: p.expand(n_tasks, *p.shape) for name, p in params.items()}
+    *_, adapted = adapt_steps(model, per_task, x_support, y_support, inner_lr, n_inner_steps, True, summed_task_losses)
+    return {name: adapted[name] - per_task[name] for name in params}
 
 
 def has_diverged(losses: torch.Tensor, *, growth: float = 100.0) -> bool:

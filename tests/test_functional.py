@@ -446,3 +446,24 @@ def test_largest_stable_inner_lr_returns_high_when_it_does_not_diverge():
     model = sinusoid_mlp(0)
     x, y = SinusoidTasks().sample_points(1.0, 0.5, 5, random_state=0)
     assert Fn.largest_stable_inner_lr(model, Fn.get_params(model), x, y, n_inner_steps=3, high=1e-3) == 1e-3
+
+
+def test_reptile_direction_batched_path_equals_the_vmap_path():
+    """reptile_direction takes the vmap-free path for the MLP (so lesson 02 does not import
+    torch._dynamo); it must give the vmap formula's direction."""
+    from mtlviz.nets import MLP
+    from mtlviz.data.tasks import SinusoidTasks
+
+    class Unbatched(MLP):
+        batches_tasks = False  # forces the vmap path
+
+    torch.manual_seed(0)
+    batched, plain = MLP((1, 8, 1)), Unbatched((1, 8, 1))
+    plain.load_state_dict(batched.state_dict())
+    batch = SinusoidTasks().sample_batch(4, 5, 5, random_state=0)
+    params = Fn.get_params(batched)
+    for steps in (1, 3):
+        fast = Fn.reptile_direction(batched, params, batch.x_support, batch.y_support, inner_lr=0.05, n_inner_steps=steps)
+        slow = Fn.reptile_direction(plain, params, batch.x_support, batch.y_support, inner_lr=0.05, n_inner_steps=steps)
+        for name in params:
+            assert torch.allclose(fast[name], slow[name], atol=1e-6, rtol=1e-5), (name, steps)

@@ -326,3 +326,26 @@ def test_reptile_direction_is_first_order_and_leaves_theta_alone():
 def test_unknown_model_names_the_choices():
     with pytest.raises(ValueError, match="model must be one of line, sine; got 'cubic'"):
         landscape.theta_params(0.0, 0.0, "cubic")
+
+
+@pytest.mark.parametrize("model", ["line", "sine"])
+def test_grid_objective_without_vmap_equals_meta_loss_point_by_point(model):
+    """Lesson 02's contour plots and optimum search evaluate the objective for many θ at once
+    without vmap (so the lesson does not import torch._dynamo); each value must still be the
+    MAML objective of mtlviz.functional.meta_loss at that θ."""
+    import torch
+
+    from mtlviz import functional as Fn
+    from mtlviz.data.tasks import LineTasks, SinusoidTasks
+    from mtlviz.meta.landscape import _as_float64, _make_model, _objective_at_points, theta_params
+
+    family = LineTasks() if model == "line" else SinusoidTasks()
+    data = _as_float64(family.sample_batch(4, 5, 5, random_state=0))
+    net = _make_model(model)
+    w = torch.tensor([0.3, -1.2, 2.0], dtype=torch.float64)
+    b = torch.tensor([0.5, 0.0, -0.7], dtype=torch.float64)
+    for steps in (0, 1, 2):
+        values = _objective_at_points(net, model, data, w, b, 0.1, steps)
+        for g in range(3):
+            expected = Fn.meta_loss(net, theta_params(w[g], b[g], model), *data, inner_lr=0.1, n_inner_steps=steps)
+            assert float(values[g]) == pytest.approx(float(expected), rel=1e-10), (model, steps, g)

@@ -20,10 +20,7 @@ LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 HEAVY = ("torch._dynamo", "torch._inductor", "sklearn", "scipy")
 #: Lessons whose opening cells still load a heavy module, and why (strict: fixing one fails here
 #: until it is taken off the list).
-KNOWN = {
-    "02_maml_formula_made_visible": "its dashboard draws meta-gradient arrows with functional.meta_gradient "
-                                    "(vmap + torch.func.grad imports torch._dynamo)",
-}
+KNOWN: dict = {}  # lesson stem -> why it still imports a heavy module (strict xfail); none today
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)

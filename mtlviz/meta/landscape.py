@@ -3,8 +3,10 @@
 With f_θ(x) = w·x + b, θ = (w, b) is a point in the plane, so each task's loss, the adapted
 θ'ᵢ = θ − α∇θL^tr_Tᵢ(θ), the joint-training objective Σᵢ L^val_Tᵢ(θ) and the MAML objective
 Σᵢ L^val_Tᵢ(θ'ᵢ) can all be drawn (L^tr: the task's support-set loss, L^val: its query-set loss).
-Grids are evaluated with a ``vmap`` over grid points of :func:`mtlviz.functional.meta_loss`
-(itself a ``vmap`` over tasks).
+Grids are evaluated with one copy of θ per (grid point, task) pair, all adapted at once by the
+package's inner loop (the arithmetic of :func:`mtlviz.functional.batched_meta_loss`; tested equal
+to :func:`mtlviz.functional.meta_loss` point by point): no ``vmap`` and no ``torch.func.grad``,
+which would import ``torch._dynamo`` into every lesson-02 kernel at page open.
 
 For the line with squared loss everything is quadratic and MAML's optimum has a closed form
 (:func:`linear_maml_optimum`); the second model, f_θ(x) = w·sin(x − b) (:func:`sine_model`), is
@@ -51,6 +53,10 @@ class SineModel(nn.Module):
     #: One input feature and one output per point (what the entry points check inputs against).
     input_shape = (1,)
     output_size = 1
+    #: ``functional_forward`` also takes parameters with a leading task dimension (w, b of shape
+    #: ``(N, 1)`` against x of ``(N, K, 1)``), so the landscape needs no ``vmap`` (which would
+    #: import ``torch._dynamo`` into every lesson-02 kernel: seconds of CPU, ~70 MB).
+    batches_tasks = True
 
     def __init__(self):
         super().__init__()
@@ -58,7 +64,10 @@ class SineModel(nn.Module):
         self.b = nn.Parameter(torch.zeros(1))
 
     def functional_forward(self, params, x):
-        return params["w"] * torch.sin(x - params["b"])  # f_θ(x) = w·sin(x − b)
+        w, b = params["w"], params["b"]
+        if x.ndim == w.ndim + 1:  # one (w, b) per task: (N, 1) against points (N, K, 1)
+            w, b = w.unsqueeze(-2), b.unsqueeze(-2)
+        return w * torch.sin(x - b)  # f_θ(x) = w·sin(x − b)
 
     def forward(self, x):
         return self.functional_forward({"w": self.w, "b": self.b}, x)
@@ -86,6 +95,38 @@ def theta_params(w, b, model: str = "line") -> Fn.Params:
     if _check_model(model) == "line":
         return {"0.weight": w.reshape(1, 1), "0.bias": b.reshape(1)}
     return {"w": w.reshape(1), "b": b.reshape(1)}
+
+
+def _theta_copies(w: torch.Tensor, b: torch.Tensor, model: str, n_tasks: int) -> Fn.Params:
+    """One parameter dict holding ``len(w) · n_tasks`` copies of θ: copy ``g · n_tasks + i`` is
+    θ = (w[g], b[g]) for task i (the leading "task" dimension of a ``batches_tasks`` model)."""
+    w = w.to(torch.float64).repeat_interleave(n_tasks)
+    b = b.to(torch.float64).repeat_interleave(n_tasks)
+    if model == "line":
+        return {"0.weight": w.reshape(-1, 1, 1), "0.bias": b.reshape(-1, 1)}
+    return {"w": w.reshape(-1, 1), "b": b.reshape(-1, 1)}
+
+
+def _objective_at_points(net, model: str, data, w: torch.Tensor, b: torch.Tensor, inner_lr: float,
+                         n_inner_steps: int) -> torch.Tensor:
+    """The MAML objective (1/N) Σᵢ L^val_Tᵢ(θ'ᵢ) at each of the points θ = (w[g], b[g]), ``(G,)``,
+    with no ``vmap``: every (point, task) pair is one copy of θ, all adapted at once by the
+    package's inner loop on the summed support loss (as :func:`mtlviz.functional.batched_meta_loss`
+    does for tasks). Values only (no graph)."""
+    xs, ys, xq, yq = data
+    n_tasks, n_points = xs.shape[0], w.numel()
+    copies = _theta_copies(w.reshape(-1), b.reshape(-1), model, n_tasks)
+
+    def tiled(t):
+        return t.repeat(n_points, *([1] * (t.ndim - 1)))
+
+    def summed(prediction, target):  # Σ over copies of each copy's mean squared error
+        return n_tasks * n_points * Fn.mse_loss(prediction, target)
+
+    *_, adapted = Fn.adapt_steps(net, copies, tiled(xs), tiled(ys), inner_lr, n_inner_steps, True, summed)
+    with torch.no_grad():
+        errors = ((Fn.forward(net, adapted, tiled(xq)) - tiled(yq)) ** 2).mean(dim=(1, 2))  # L^val per copy
+    return errors.reshape(n_points, n_tasks).mean(1)
 
 
 def _theta_of(params: Fn.Params) -> np.ndarray:
@@ -138,14 +179,10 @@ def objective_grids(batch: TaskBatch, *, inner_lr: float, limits=(-3.0, 3.0), n_
     data = _as_float64(batch)
     (w_axis, b_axis), (W, B) = _grid(limits, n_points)
 
-    def at(w, b, n_inner_steps):
-        return Fn.meta_loss(net, theta_params(w, b, model), *data, inner_lr=inner_lr,
-                            n_inner_steps=n_inner_steps, check_inputs=False)
-
     grids = {}
     for name, steps in [("joint", 0), ("maml", 1)]:
-        values = vmap(lambda w, b: at(w, b, steps))(W.flatten(), B.flatten()).reshape(W.shape)
-        grids[name] = LandscapeGrid(w_axis.numpy(), b_axis.numpy(), values.detach().numpy())
+        values = _objective_at_points(net, model, data, W.flatten(), B.flatten(), inner_lr, steps).reshape(W.shape)
+        grids[name] = LandscapeGrid(w_axis.numpy(), b_axis.numpy(), values.numpy())
     return grids
 
 
@@ -210,7 +247,7 @@ class MetaGradientParts:
 def _meta_loss_at(net, model, data, inner_lr):
     def value(w, b):
         with torch.no_grad():
-            return float(Fn.meta_loss(net, theta_params(w, b, model), *data, inner_lr=inner_lr))
+            return float(Fn.batched_meta_loss(net, theta_params(w, b, model), *data, inner_lr=inner_lr))
     return value
 
 
@@ -224,9 +261,9 @@ def meta_gradient_parts(batch: TaskBatch, w: float, b: float, *, inner_lr: float
     net = _make_model(model)
     data = _as_float64(batch)
 
-    def gradient(first_order):
+    def gradient(first_order):  # meta_value_and_grad: the batched path, so no vmap and no torch._dynamo here
         params = {name: p.requires_grad_(True) for name, p in theta_params(w, b, model).items()}
-        return _theta_of(Fn.meta_gradient(net, params, *data, inner_lr=inner_lr, first_order=first_order))
+        return _theta_of(Fn.meta_value_and_grad(net, params, *data, inner_lr=inner_lr, first_order=first_order)[1])
 
     value = _meta_loss_at(net, model, data, inner_lr)
     finite = np.array([(value(w + eps, b) - value(w - eps, b)) / (2 * eps),
@@ -357,9 +394,9 @@ def optimum_gap_by_support_size(support_sizes: Sequence[int], *, inner_lr: float
 def numerical_maml_optimum(batch: TaskBatch, *, inner_lr: float, model: str = "line", limits=(-3.0, 3.0),
                            n_points: int = 80, n_inner_steps: int = 1) -> np.ndarray:
     """argmin over θ of the MAML objective found numerically: the best point of a grid over
-    ``limits``, then L-BFGS on the objective in float64 (``inner_lr=0``: joint training).
+    ``limits``, then Newton's method on the objective in float64 (``inner_lr=0``: joint training).
 
-    The grid keeps L-BFGS in the basin of the grid's best point: for the sine model the
+    The grid keeps Newton's method in the basin of the grid's best point: for the sine model the
     objective has more than one minimum (w → −w, b → b + π is the same function)."""
     check_real("inner_lr", inner_lr, 0.0, Fn.MAX_INNER_LR)
     check_int("n_inner_steps", n_inner_steps, 0, Fn.MAX_INNER_STEPS)
@@ -368,24 +405,48 @@ def numerical_maml_optimum(batch: TaskBatch, *, inner_lr: float, model: str = "l
     (w_axis, b_axis), (W, B) = _grid(limits, n_points)
 
     def objective(w, b):
-        return Fn.meta_loss(net, theta_params(w, b, model), *data, inner_lr=inner_lr, n_inner_steps=n_inner_steps,
-                            check_inputs=False)
+        return Fn.batched_meta_loss(net, theta_params(w, b, model), *data, inner_lr=inner_lr,
+                                    n_inner_steps=n_inner_steps, check_inputs=False)
 
-    with torch.no_grad():
-        values = vmap(objective)(W.flatten(), B.flatten())
+    values = _objective_at_points(net, model, data, W.flatten(), B.flatten(), inner_lr, n_inner_steps)
     start = torch.stack([W.flatten(), B.flatten()])[:, int(torch.argmin(values))]
-    theta = start.clone().requires_grad_(True)
-    optimizer = torch.optim.LBFGS([theta], lr=1.0, max_iter=200, tolerance_grad=1e-12, tolerance_change=1e-15,
-                                  line_search_fn="strong_wolfe")
+    return _newton_minimise(lambda theta: objective(theta[0], theta[1]), start).numpy()
 
-    def closure():
-        optimizer.zero_grad()
-        loss = objective(theta[0], theta[1])
-        loss.backward()
-        return loss
 
-    optimizer.step(closure)
-    return theta.detach().numpy()
+def _newton_minimise(objective, start: torch.Tensor, max_iter: int = 100, tolerance: float = 1e-12) -> torch.Tensor:
+    """Minimise a smooth function of a few parameters from ``start`` by Newton's method with
+    backtracking (a gradient step where the Hessian is not positive definite).
+
+    Two parameters make the Hessian a 2×2 matrix, so this is exact and cheap; it replaces
+    ``torch.optim.LBFGS``, whose first ``step()`` imports ``torch._dynamo`` (seconds of CPU in
+    every lesson-02 kernel at page open)."""
+    theta = start.detach().clone()
+    for _ in range(max_iter):
+        point = theta.clone().requires_grad_(True)
+        value = objective(point)
+        (gradient,) = torch.autograd.grad(value, point, create_graph=True)
+        if float(gradient.detach().abs().max()) < tolerance:
+            break
+        hessian = torch.stack([torch.autograd.grad(gradient[i], point, retain_graph=True)[0]
+                               for i in range(point.numel())])
+        gradient, value = gradient.detach(), float(value.detach())
+        try:
+            step = -torch.linalg.solve(hessian.detach(), gradient)
+            if float(step @ gradient) >= 0:  # not a descent direction: the Hessian is not positive definite
+                step = -gradient
+        except RuntimeError:  # a singular Hessian
+            step = -gradient
+        size = 1.0
+        while size > 1e-10:
+            candidate = theta + size * step
+            with torch.no_grad():
+                if float(objective(candidate)) <= value + 1e-4 * size * float(step @ gradient):
+                    break
+            size /= 2
+        else:
+            break  # no decrease along the step: at the minimum to float64 precision
+        theta = candidate
+    return theta
 
 
 def _angle(u: np.ndarray, v: np.ndarray) -> float:
