@@ -293,3 +293,31 @@ def test_domain_adaptation_lesson_angle_slider_redraws(server, browser):
     assert "Precomputed" in page.inner_text("body")
     page.wait_for_timeout(1000)  # let the last frame of the redraw arrive before the screenshot
     finish(page, watcher, "07_domain_adaptation.png")
+
+
+def test_point_robot_goal_by_click_and_a_goal_outside_the_arena_is_one_line(server, browser):
+    """Lesson 10: a click on a plane moves the goal there and both policies adapt to it; a typed
+    goal outside the arena gives one line naming goal_x, never a traceback."""
+    page, watcher = open_dashboard(browser, server.page_url("voila/render/10_meta_rl_point_robot.ipynb"))
+    try:
+        wait_for_status(page, "t.startsWith('goal (0.30, -0.20)')")
+        canvas = page.locator(".jupyter-matplotlib-canvas-div canvas").first
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        before = page.evaluate(_CANVAS_IMAGE)
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)  # ipympl wants the pointer in first
+        page.mouse.click(box["x"] + box["width"] * 0.14, box["y"] + box["height"] * 0.29)  # MAML plane, upper left
+        wait_for_status(page, "t.startsWith('goal (-') && t.includes('MAML:') && t.includes('pretrained:')")
+        wait_for_redraw(page, before)
+        goal = page.locator(".mtlviz-status").inner_text().split("(")[1].split(")")[0]
+        x, y = (float(v) for v in goal.split(","))
+        assert -0.5 <= x < 0 < y <= 0.5, goal
+        goal_x = page.locator(".mtlviz-dashboard input").first
+        goal_x.fill("0.9")
+        goal_x.press("Enter")
+        wait_for_status(page, "t.includes('goal_x must be in [-0.5, 0.5]')")
+        assert "\n" not in page.locator(".mtlviz-status").inner_text()
+        assert page.locator(".jp-OutputArea-output pre", has_text="Traceback").count() == 0
+        assert_clean(watcher)
+    finally:
+        page.close()

@@ -325,3 +325,34 @@ def test_dashboard_refuses_an_unfitted_policy():
 
     with pytest.raises(RuntimeError, match="not fitted"):
         NavigationDashboard({"MAML": NavigationPolicy()})
+
+
+# -- the exercise ---------------------------------------------------------------------------------
+
+def test_the_return_to_go_exercise_accepts_a_solution_and_names_the_slips():
+    from mtlviz.exercises import check_returns_to_go
+
+    def solution(rewards, discount):
+        out, running = torch.zeros_like(rewards), torch.zeros(rewards.shape[0], dtype=rewards.dtype)
+        for t in reversed(range(rewards.shape[1])):
+            running = rewards[:, t] + discount * running
+            out[:, t] = running
+        return out
+
+    def undiscounted(rewards, discount):
+        return rewards.flip(-1).cumsum(-1).flip(-1)
+
+    def so_far(rewards, discount):
+        return torch.cumsum(rewards * discount ** torch.arange(rewards.shape[1], dtype=rewards.dtype), -1)
+
+    def in_place(rewards, discount):
+        rewards.mul_(1.0)
+        rewards[0, 0] = 0.0
+        return solution(rewards, discount)
+
+    assert check_returns_to_go(solution)
+    assert "discount is missing" in check_returns_to_go(undiscounted).message
+    assert "so far" in check_returns_to_go(so_far).message
+    assert not check_returns_to_go(in_place) and "rewards" in check_returns_to_go(in_place).message
+    assert "return" in check_returns_to_go(lambda rewards, discount: None).message
+    assert "shape" in check_returns_to_go(lambda rewards, discount: rewards.sum()).message
