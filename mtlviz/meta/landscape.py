@@ -413,9 +413,10 @@ def numerical_maml_optimum(batch: TaskBatch, *, inner_lr: float, model: str = "l
     return _newton_minimise(lambda theta: objective(theta[0], theta[1]), start).numpy()
 
 
-def _newton_minimise(objective, start: torch.Tensor, max_iter: int = 100, tolerance: float = 1e-12) -> torch.Tensor:
+def _newton_minimise(objective, start: torch.Tensor, max_iter: int = 100, tolerance: float = 1e-10) -> torch.Tensor:
     """Minimise a smooth function of a few parameters from ``start`` by Newton's method with
-    backtracking (a gradient step where the Hessian is not positive definite).
+    backtracking (a gradient step where the Hessian is not positive definite), until the
+    gradient is below ``tolerance`` or a step no longer decreases the function in float64.
 
     Two parameters make the Hessian a 2×2 matrix, so this is exact and cheap; it replaces
     ``torch.optim.LBFGS``, whose first ``step()`` imports ``torch._dynamo`` (seconds of CPU in
@@ -436,16 +437,18 @@ def _newton_minimise(objective, start: torch.Tensor, max_iter: int = 100, tolera
                 step = -gradient
         except RuntimeError:  # a singular Hessian
             step = -gradient
+        slope = float(step @ gradient)  # < 0: the predicted decrease per unit step
+        if -slope <= 1e-15 * max(abs(value), 1e-300):  # the step cannot change the value in float64
+            break
         size = 1.0
-        while size > 1e-10:
-            candidate = theta + size * step
+        while size > 1e-8:
             with torch.no_grad():
-                if float(objective(candidate)) <= value + 1e-4 * size * float(step @ gradient):
+                if float(objective(theta + size * step)) <= value + 1e-4 * size * slope:
                     break
             size /= 2
         else:
             break  # no decrease along the step: at the minimum to float64 precision
-        theta = candidate
+        theta = theta + size * step
     return theta
 
 
