@@ -349,3 +349,20 @@ def test_grid_objective_without_vmap_equals_meta_loss_point_by_point(model):
         for g in range(3):
             expected = Fn.meta_loss(net, theta_params(w[g], b[g], model), *data, inner_lr=0.1, n_inner_steps=steps)
             assert float(values[g]) == pytest.approx(float(expected), rel=1e-10), (model, steps, g)
+
+
+def test_newton_minimiser_finds_minima_also_from_negative_curvature():
+    """Lesson 02's numerical optima (joint and MAML, sine model) come from this minimiser; it must
+    reach the minimum of a quadratic and escape a maximum's neighbourhood (negative curvature)."""
+    import math
+
+    import torch
+
+    from mtlviz.meta.landscape import _newton_minimise
+
+    quadratic = _newton_minimise(lambda t: (t[0] - 1) ** 2 + 10 * (t[1] + 2) ** 2,
+                                 torch.tensor([5.0, 5.0], dtype=torch.float64))
+    assert quadratic.tolist() == pytest.approx([1.0, -2.0], abs=1e-9)
+    valley = _newton_minimise(lambda t: torch.cos(t[0]) + (t[1] - 0.5) ** 2,
+                              torch.tensor([0.1, 0.0], dtype=torch.float64))
+    assert valley.tolist() == pytest.approx([math.pi, 0.5], abs=1e-7)
