@@ -261,3 +261,33 @@ def test_every_exercise_situation_has_a_clear_loser(shipped):
     teach nothing."""
     for situation in TRANSFER_SITUATIONS:
         assert len(shipped.best_strategies(*situation)) < 3, situation
+
+
+def test_lesson_findings_claims_hold_on_the_shipped_curves(shipped):
+    """Lesson 06's "Things to look for" renders its numbers from the file (nbval compares them); if this
+    fails, a regenerated file no longer supports a sentence's words (who ties, who is clearly behind)."""
+    from mtlviz.transfer.curves import lesson_findings
+    best = {(t, k): shipped.best_strategies(t, k) for t in TARGETS for k in shipped.shots}
+    # near target: feature extraction and fine-tuning tie at K = 1 and scratch is behind; scratch catches up at 10
+    assert best["glyphs", 1] == ("feature extraction", "fine-tuning")
+    assert all("from scratch" in best["glyphs", k] for k in shipped.shots if k >= 10)
+    # shifted target: feature extraction clearly behind at every K; scratch as good as fine-tuning
+    assert all("feature extraction" not in best["negative", k] for k in shipped.shots)
+    assert all({"from scratch", "fine-tuning"} <= set(best["negative", k]) for k in shipped.shots)
+    # far target: scratch and fine-tuning tie at every K; feature extraction ties only at K = 1
+    assert all({"from scratch", "fine-tuning"} <= set(best["digits", k]) for k in shipped.shots)
+    assert [k for k in shipped.shots if "feature extraction" in best["digits", k]] == [1]
+    # no free lunch: fine-tuning is never clearly behind
+    assert all("fine-tuning" in b for b in best.values())
+    text = lesson_findings(shipped)
+    assert f"about {shipped.point('glyphs', N_BLOCKS, 1).mean:.0%}" in text
+    assert "330 parameters instead of 28,650" in text
+
+
+def test_lesson_findings_numbers_follow_the_curves():
+    """If this fails, the findings text does not read its numbers from the curves it is given (a number
+    typed into the text would not change with the file)."""
+    from mtlviz.transfer.curves import lesson_findings
+    low, high = lesson_findings(_synthetic()), lesson_findings(_synthetic(scratch_gain=0.05))
+    assert low != high
+    assert "where training from scratch reaches about 30%" in low and "about 35%" in high

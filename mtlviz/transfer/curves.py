@@ -38,7 +38,7 @@ from ..evaluation import mean_ci95
 
 __all__ = ["TARGETS", "SHOTS", "SETTINGS", "N_BLOCKS", "parameter_counts", "target_tasks",
            "transfer_learner", "measure",
-           "TransferCurves", "setting_label", "episodes_at", "CURVES_REGENERATE_COMMAND"]
+           "TransferCurves", "setting_label", "episodes_at", "lesson_findings", "CURVES_REGENERATE_COMMAND"]
 
 #: The target tasks: key -> what the lesson calls it.
 TARGETS = {"glyphs": "new glyph scripts (near the source)",
@@ -285,3 +285,64 @@ class TransferCurves:
             text += "; " + ", ".join(f"{setting_label(s)} is {100 * (top.mean - p.mean):.1f} points behind"
                                      for s, p in behind)
         return text
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def lesson_findings(curves: "TransferCurves") -> str:
+    """Lesson 06's "Things to look for", in Markdown, its numbers read from ``curves`` (the shipped
+    file in the lesson, so nbval compares them). The sentences' claims (who ties, who is clearly behind)
+    are checked on the shipped file by tests/test_transfer_curves.py."""
+    def mean(target, setting, k):
+        return curves.point(target, setting, k).mean
+
+    def best_fine_tuning(target, k):
+        return max(mean(target, n, k) for n in range(N_BLOCKS))
+
+    def top(target, k):
+        return max(mean(target, "scratch", k), best_fine_tuning(target, k))
+
+    def recovered(k):
+        """Share of feature extraction's gap to the best that 3 frozen blocks (only the top block trains) recover."""
+        frozen = mean("negative", N_BLOCKS, k)
+        gap = top("negative", k) - frozen
+        return (mean("negative", N_BLOCKS - 1, k) - frozen) / gap if gap > 0 else 1.0
+
+    def tail(target):
+        """The largest K at which scratch is among the best on ``target``: 'from about K labels'."""
+        shots = [k for k in curves.shots if "from scratch" in curves.best_strategies(target, k)
+                 and all("from scratch" in curves.best_strategies(target, j) for j in curves.shots if j >= k)]
+        return min(shots) if shots else None
+
+    counts = parameter_counts()
+    first, many, mid, last = curves.shots[0], 10, 5, curves.shots[-1]
+    block1 = max(abs(mean("negative", 0, k) - mean("negative", 1, k)) for k in curves.shots)
+    gaps = {k: best_fine_tuning("digits", k) - mean("digits", N_BLOCKS, k) for k in curves.shots if k >= mid}
+    return "\n".join([
+        "Things to look for (the numbers are in the table above; \"clearly\" means ahead on every one of the",
+        "same episodes, or by a paired 95% interval):",
+        "- **Near target, few labels: transfer wins by a mile.** With one labelled image per class the pretrained glyph",
+        f"  features already separate new characters (about {_pct(mean('glyphs', N_BLOCKS, first))}), where training "
+        f"from scratch reaches about {_pct(mean('glyphs', 'scratch', first))}. Feature",
+        "  extraction and fine-tuning tie: the features fit, there is nothing to gain by retraining them, and feature",
+        f"  extraction trains {counts['head']:,} parameters instead of {counts['head'] + sum(counts['blocks']):,}. "
+        f"From about {tail('glyphs')} labels per class, scratch catches up.",
+        "- **Shifted target: frozen features fail.** The same characters in negative fool the frozen network: feature",
+        f"  extraction is clearly behind at every $K$ (about {_pct(mean('negative', N_BLOCKS, first))} at $K = {first}$, "
+        f"{_pct(mean('negative', N_BLOCKS, many))} at $K = {many}$, where the others reach {_pct(top('negative', many))}).",
+        f"  Letting only the top block learn (3 frozen) recovers {_pct(recovered(first))} of the gap at $K = {first}$ and "
+        f"{_pct(recovered(many))} at $K = {many}$; unfreezing block 1 adds almost nothing (at most "
+        f"{100 * block1:.1f} points).",
+        "  And training from scratch is as good as fine-tuning: the pretrained weights give no head start here.",
+        "- **Far target: the source has little to teach.** On handwritten digits, from scratch and fine-tuning tie at every",
+        f"  $K$. Feature extraction ties with them at $K = {first}$, then falls behind and stays behind as labels grow "
+        f"({_pct(mean('digits', N_BLOCKS, mid))} against {_pct(best_fine_tuning('digits', mid))} at $K = {mid}$, "
+        f"{_pct(mean('digits', N_BLOCKS, last))} against {_pct(best_fine_tuning('digits', last))} at $K = {last}$; "
+        f"{100 * min(gaps.values()):.0f} to {100 * max(gaps.values()):.0f} points behind from $K = {mid}$ on):",
+        "  glyph features cannot become digit features unless they are retrained.",
+        "- **No free lunch, one safe default.** Fine-tuning (with few blocks frozen) is never clearly behind the best",
+        "  strategy on these targets; feature extraction is the cheap winner only when the target looks like the source;",
+        "  scratch matches fine-tuning when the source has nothing to teach or labels are plentiful.",
+    ])
