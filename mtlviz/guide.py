@@ -48,6 +48,8 @@ LESSONS: Tuple[Lesson, ...] = (
            "when to retrain a pretrained network and when to freeze it", ("2.2", "3.2")),
     Lesson("07_domain_adaptation", "Domain adaptation", "source-only, CORAL and DANN under a domain shift",
            ("2.2", "3.2")),
+    Lesson("08_metric_based_meta_learning", "Metric-based meta-learning",
+           "Prototypical Networks and nearest centroid; solve a 1-shot task yourself, beside MAML", ("2.1", "8.1")),
     Lesson("10_meta_rl_point_robot", "Meta-RL: a point robot adapts", "robot control: MAML with policy-gradient "
            "steps on a point robot that must find a hidden goal, beside a pretrained policy", ("6.1",)),
 )
