@@ -91,7 +91,7 @@ def _finetune_rows(k_shot, background, grid=(0.01, 0.03, 0.1, 0.3, 1.0)):
     rows = {}
     for strategy, name in [("fine_tune", "fine-tuning, all layers"), ("feature_extraction", "feature extraction")]:
         try:
-            candidates = {lr: load_glyph_finetune(strategy=strategy, k_shot=k_shot, lr=lr, n_steps=5) for lr in grid}
+            candidates = {lr: load_glyph_finetune(strategy=strategy, k_shot=k_shot, inner_lr=lr, n_inner_steps=5) for lr in grid}
         except WeightsError as error:
             print(f"  skipped fine-tuning rows: {error}")
             return {}

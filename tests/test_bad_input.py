@@ -106,7 +106,7 @@ class _Objects:
 
     @functools.cached_property
     def finetune(self):
-        return FineTuneClassifier(strategy="scratch", image_size=8, channels=4, n_steps=2).initialise(0)
+        return FineTuneClassifier(strategy="scratch", image_size=8, channels=4, n_inner_steps=2).initialise(0)
 
     @functools.cached_property
     def moons(self):

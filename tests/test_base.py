@@ -35,7 +35,7 @@ CASES = [
                           inner_lr=0.3, random_state=1), DIGITS),
     (MetaLSTM, dict(image_size=8, channels=4, n_outer_steps=2, n_inner_steps=2, hidden_size=5, grad_clip=0.5,
                     random_state=1), DIGITS),
-    (FineTuneClassifier, dict(image_size=8, channels=4, pretrain_epochs=1, batch_size=256, n_steps=3, lr=0.05,
+    (FineTuneClassifier, dict(image_size=8, channels=4, pretrain_epochs=1, batch_size=256, n_inner_steps=3, inner_lr=0.05,
                               random_state=1), DIGITS),
     (DomainAdaptationClassifier, dict(method="coral", hidden=6, n_steps=3, trade_off=5.0, random_state=1), MOONS),
 ]

@@ -131,8 +131,28 @@ def test_a_shipped_point_is_reproduced_by_training_it_again(shipped, backbone):
     """The file must be what the documented command computes, not numbers typed in: retrain
     one point (feature extraction on digits, K = 2, its 6 episodes) and compare."""
     values = measure("digits", 2, settings=(N_BLOCKS,), backbone=backbone, n_episodes=6,
+                     inner_lr=shipped.settings["inner_lr"], n_inner_steps=shipped.settings["n_inner_steps"],
                      random_state=shipped.settings["random_state"] + 2)
     assert np.allclose(values[N_BLOCKS].numpy(), shipped.accuracies["digits"][N_BLOCKS][2], atol=1e-5)
+
+
+def test_committed_files_load_under_the_inner_step_names(shipped, backbone):
+    """The committed glyph_finetune.pt and transfer_curves.json may store the old names ``lr``/
+    ``n_steps``: if this fails, they no longer load, or their stored values are lost (replaced by
+    defaults) when read under ``inner_lr``/``n_inner_steps``."""
+    import json
+
+    import torch
+
+    from mtlviz.pretrained import WEIGHTS_DIR
+    stored = torch.load(WEIGHTS_DIR / "glyph_finetune.pt", weights_only=True)["hyperparameters"]
+    assert (backbone.inner_lr, backbone.n_inner_steps) == (stored.get("inner_lr", stored.get("lr")),
+                                                           stored.get("n_inner_steps", stored.get("n_steps")))
+    assert not {"lr", "n_steps"} & set(backbone.get_params())
+    settings = json.loads((WEIGHTS_DIR / "transfer_curves.json").read_text())["settings"]
+    assert (shipped.settings["inner_lr"], shipped.settings["n_inner_steps"]) == (
+        settings.get("inner_lr", settings.get("lr")), settings.get("n_inner_steps", settings.get("n_steps")))
+    assert not {"lr", "n_steps"} & set(shipped.settings)
 
 
 def test_shipped_curves_show_the_regimes_the_lesson_describes(shipped):

@@ -102,12 +102,13 @@ def load_glyph_metalstm(k_shot: int = 1, path=None):
 def load_glyph_finetune(path=None, **changes):
     """Load the fine-tuning baseline's backbone, pretrained on all 912 background characters
     (``python -m mtlviz.pretrained.train_glyphs --finetune``); ``changes`` override its
-    per-episode settings (``strategy``, ``n_trainable_blocks``, ``n_way``, ``k_shot``, ``lr``, ``n_steps``)."""
+    per-episode settings (``strategy``, ``n_trainable_blocks``, ``n_way``, ``k_shot``, ``inner_lr``,
+    ``n_inner_steps``)."""
     from ..transfer.finetune import FineTuneClassifier
 
     estimator = FineTuneClassifier.load(WEIGHTS_DIR / "glyph_finetune.pt" if path is None else Path(path))
     if changes:
-        allowed = {"strategy", "n_trainable_blocks", "n_way", "k_shot", "n_query", "lr", "n_steps"}
+        allowed = {"strategy", "n_trainable_blocks", "n_way", "k_shot", "n_query", "inner_lr", "n_inner_steps"}
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise ValueError(f"load_glyph_finetune can change only {sorted(allowed)}; got {unknown}")

@@ -13,7 +13,7 @@ Three targets: characters of the six *evaluation* scripts (a near target: same k
 new classes), the same characters in negative (light on dark: same shapes, a shifted look
 that the lowest layers feel most), and scikit-learn's handwritten digits upscaled to 20 pixels
 (a far target: pen-written, blurry, different strokes). Every setting is trained on the same episodes by
-the same full-batch gradient descent (``lr``, ``n_steps``) and scored on held-out target
+the same full-batch gradient descent (``inner_lr``, ``n_inner_steps``) and scored on held-out target
 images of the same classes.
 
 Training every point takes minutes, so the lesson reads the curves from a shipped file,
@@ -107,7 +107,8 @@ def target_tasks(target: str):
     return NegativeImages(tasks) if target == "negative" else tasks
 
 
-def transfer_learner(setting: Setting, backbone=None, *, lr: float = 0.1, n_steps: int = 100, random_state=0):
+def transfer_learner(setting: Setting, backbone=None, *, inner_lr: float = 0.1, n_inner_steps: int = 100,
+                     random_state=0):
     """A 10-way :class:`~mtlviz.transfer.finetune.FineTuneClassifier` for one setting: a copy of
     the pretrained ``backbone`` (:func:`mtlviz.pretrained.load_glyph_finetune`) with ``setting``
     frozen blocks, or random conv blocks for "scratch" (which needs no backbone)."""
@@ -115,7 +116,8 @@ def transfer_learner(setting: Setting, backbone=None, *, lr: float = 0.1, n_step
 
     setting = _check_setting(setting)
     if setting == "scratch":
-        learner = FineTuneClassifier(strategy="scratch", n_way=N_WAY, image_size=IMAGE_SIZE, lr=lr, n_steps=n_steps)
+        learner = FineTuneClassifier(strategy="scratch", n_way=N_WAY, image_size=IMAGE_SIZE, inner_lr=inner_lr,
+                                     n_inner_steps=n_inner_steps)
         learner._validate()
         return learner.initialise(random_state)
     if not isinstance(backbone, FineTuneClassifier) or not hasattr(backbone, backbone._fitted_attribute):
@@ -123,13 +125,14 @@ def transfer_learner(setting: Setting, backbone=None, *, lr: float = 0.1, n_step
                          f"(mtlviz.pretrained.load_glyph_finetune()) for setting {setting!r}; got {type(backbone).__name__}")
     learner = copy.deepcopy(backbone)
     if setting == N_BLOCKS:
-        return learner.set_params(strategy="feature_extraction", n_way=N_WAY, lr=lr, n_steps=n_steps)
-    return learner.set_params(strategy="fine_tune", n_trainable_blocks=N_BLOCKS - setting, n_way=N_WAY, lr=lr,
-                              n_steps=n_steps)
+        return learner.set_params(strategy="feature_extraction", n_way=N_WAY, inner_lr=inner_lr,
+                                  n_inner_steps=n_inner_steps)
+    return learner.set_params(strategy="fine_tune", n_trainable_blocks=N_BLOCKS - setting, n_way=N_WAY,
+                              inner_lr=inner_lr, n_inner_steps=n_inner_steps)
 
 
 def measure(target: str, k_shot: int, settings: Iterable[Setting] = SETTINGS, *, backbone=None, n_episodes: int = 3,
-            n_query: int = 30, lr: float = 0.1, n_steps: int = 100,
+            n_query: int = 30, inner_lr: float = 0.1, n_inner_steps: int = 100,
             random_state: int = 0) -> Dict[Setting, torch.Tensor]:
     """Target test accuracy of each setting on the same ``n_episodes`` 10-way episodes with
     ``k_shot`` labelled images per class (and ``n_query`` held-out test images per class):
@@ -140,13 +143,14 @@ def measure(target: str, k_shot: int, settings: Iterable[Setting] = SETTINGS, *,
     k_shot = check_int("k_shot", k_shot, 1, 100)
     n_episodes = check_int("n_episodes", n_episodes, 1, 1000)
     n_query = check_int("n_query", n_query, 1, 100)
-    check_real("lr", lr, 0.0, 10.0, low_inclusive=False)
-    check_int("n_steps", n_steps, 0, 1000)
+    check_real("inner_lr", inner_lr, 0.0, 10.0, low_inclusive=False)
+    check_int("n_inner_steps", n_inner_steps, 0, 1000)
     batch = tasks.sample_episodes(n_episodes, N_WAY, k_shot, n_query, random_state=random_state)
     results = {}
     for setting in settings:
-        learner = transfer_learner(setting, backbone, lr=lr, n_steps=n_steps, random_state=random_state)
-        results[setting] = learner.accuracy_curve(batch, every=max(n_steps, 1))[:, -1]
+        learner = transfer_learner(setting, backbone, inner_lr=inner_lr, n_inner_steps=n_inner_steps,
+                                   random_state=random_state)
+        results[setting] = learner.accuracy_curve(batch, every=max(n_inner_steps, 1))[:, -1]
     return results
 
 
@@ -165,6 +169,16 @@ class Point(NamedTuple):
     high: float
 
 
+#: Setting names of files written before FineTuneClassifier took the package's inner-step names
+#: (the shipped ``transfer_curves.json``): old name -> new name.
+_RENAMED_SETTINGS = {"lr": "inner_lr", "n_steps": "n_inner_steps"}
+
+
+def _renamed_settings(settings: dict) -> dict:
+    """``settings`` with the old names ``lr``/``n_steps`` read as ``inner_lr``/``n_inner_steps``."""
+    return {_RENAMED_SETTINGS.get(name, name): value for name, value in dict(settings).items()}
+
+
 class TransferCurves:
     """The measured curves: per target and setting, the accuracy of each episode at each K.
 
@@ -177,23 +191,23 @@ class TransferCurves:
         self.shots = tuple(sorted({k for per in accuracies.values() for curve in per.values() for k in curve}))
 
     @classmethod
-    def compute(cls, *, backbone, targets=tuple(TARGETS), shots=SHOTS, settings=SETTINGS, n_query: int = 30, lr: float = 0.1,
-                n_steps: int = 100, random_state: int = 0, progress=None):
+    def compute(cls, *, backbone, targets=tuple(TARGETS), shots=SHOTS, settings=SETTINGS, n_query: int = 30,
+                inner_lr: float = 0.1, n_inner_steps: int = 100, random_state: int = 0, progress=None):
         """Train every (target, K, setting) point on :func:`episodes_at` K episodes;
         ``progress(message)`` is told after each K."""
         accuracies = {}
         for target in targets:
             accuracies[target] = {setting: {} for setting in settings}
             for k_shot in shots:
-                measured = measure(target, k_shot, settings, backbone=backbone, n_episodes=episodes_at(k_shot), n_query=n_query, lr=lr,
-                                   n_steps=n_steps, random_state=random_state + k_shot)
+                measured = measure(target, k_shot, settings, backbone=backbone, n_episodes=episodes_at(k_shot), n_query=n_query,
+                                   inner_lr=inner_lr, n_inner_steps=n_inner_steps, random_state=random_state + k_shot)
                 for setting, values in measured.items():
                     accuracies[target][setting][k_shot] = [round(float(v), 6) for v in values]
                 if progress is not None:
                     progress(f"{target} K={k_shot}: " + ", ".join(
                         f"{setting_label(s)} {float(v.mean()):.1%}" for s, v in measured.items()))
-        return cls(accuracies, {"n_way": N_WAY, "n_query": n_query, "lr": lr,
-                                "n_steps": n_steps, "random_state": random_state})
+        return cls(accuracies, {"n_way": N_WAY, "n_query": n_query, "inner_lr": inner_lr,
+                                "n_inner_steps": n_inner_steps, "random_state": random_state})
 
     def save(self, path) -> None:
         """Write the curves as JSON (plain numbers: safe to read, easy to diff)."""
@@ -215,7 +229,7 @@ class TransferCurves:
                                                                        for k, v in curve.items()}
                                    for s, curve in per.items()}
                           for target, per in data["accuracies"].items()}
-            curves = cls(accuracies, data["settings"])
+            curves = cls(accuracies, _renamed_settings(data["settings"]))
         except FileNotFoundError as error:
             raise WeightsError(f"transfer curves file {path} is missing. {hint}") from error
         except (ValueError, KeyError, TypeError, AttributeError) as error:

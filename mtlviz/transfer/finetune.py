@@ -9,7 +9,7 @@ target images:
 - **fine-tuning**: the top ``n_trainable_blocks`` conv blocks learn too (all of them by default);
 - **from scratch**: the same network and training, from a random start (no transfer).
 
-Each episode is adapted by ``n_steps`` of gradient descent, batched over episodes with
+Each episode is adapted by ``n_inner_steps`` steps of gradient descent (step ``inner_lr``), batched over episodes with
 ``vmap`` like MAML's inner loop; the only difference from MAML is how the starting point was
 trained.
 """
@@ -60,10 +60,11 @@ class FineTuneClassifier(EpisodicEstimator):
         With "fine_tune", how many of the top conv blocks learn (None: all); in [0, n_blocks].
     n_way, k_shot, channels, image_size
         Episode shape and network size, as for :class:`~mtlviz.meta.fewshot.MAMLClassifier`.
-    lr : float, default 0.1
-        Step of the per-episode gradient descent, in (0, 10].
-    n_steps : int, default 20
-        Gradient steps per episode, in [0, 1000].
+    inner_lr : float, default 0.1
+        Step α of the per-episode gradient descent, in (0, 10] (the name every estimator gives its
+        test-time step; files saved with the old name ``lr`` still load).
+    n_inner_steps : int, default 20
+        Gradient steps per episode, in [0, 1000] (old name ``n_steps``, mapped on load).
     pretrain_epochs : int, default 10
         Passes over the source images when pretraining, in [0, 1000].
     pretrain_lr : float, default 1e-3
@@ -80,7 +81,8 @@ class FineTuneClassifier(EpisodicEstimator):
     _step_sizes = (("pretrain_lr", ""),)
 
     def __init__(self, *, strategy: str = "fine_tune", n_trainable_blocks=None, n_way: int = 5, k_shot: int = 1,
-                 n_query: int = 5, channels: int = 32, image_size: int = 20, lr: float = 0.1, n_steps: int = 20,
+                 n_query: int = 5, channels: int = 32, image_size: int = 20, inner_lr: float = 0.1,
+                 n_inner_steps: int = 20,
                  pretrain_epochs: int = 10, pretrain_lr: float = 1e-3, batch_size: int = 128, random_state=None):
         self.strategy = strategy
         self.n_trainable_blocks = n_trainable_blocks
@@ -89,8 +91,8 @@ class FineTuneClassifier(EpisodicEstimator):
         self.n_query = n_query
         self.channels = channels
         self.image_size = image_size
-        self.lr = lr
-        self.n_steps = n_steps
+        self.inner_lr = inner_lr
+        self.n_inner_steps = n_inner_steps
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_lr = pretrain_lr
         self.batch_size = batch_size
@@ -102,8 +104,8 @@ class FineTuneClassifier(EpisodicEstimator):
             raise ValueError(f"strategy must be one of {list(STRATEGIES)}; got {self.strategy!r}")
         if self.n_trainable_blocks is not None:
             check_int("n_trainable_blocks", self.n_trainable_blocks, 0, 4)
-        check_real("lr", self.lr, 0.0, 10.0, low_inclusive=False)
-        check_int("n_steps", self.n_steps, 0, 1000)
+        check_real("inner_lr", self.inner_lr, 0.0, 10.0, low_inclusive=False)
+        check_int("n_inner_steps", self.n_inner_steps, 0, 1000)
         check_int("pretrain_epochs", self.pretrain_epochs, 0, 1000)
         check_real("pretrain_lr", self.pretrain_lr, 0.0, 1.0, low_inclusive=False)
         check_int("batch_size", self.batch_size, 2, 100_000)
@@ -182,18 +184,18 @@ class FineTuneClassifier(EpisodicEstimator):
                 {k: v for k, v in params.items() if k in trainable})
 
     def _steps(self, frozen, trainable, xs, ys, n_steps):
-        """The network's parameters after 0…n steps of θ ← θ − lr ∇θL on the trainable ones:
+        """The network's parameters after 0…n steps of θ ← θ − α∇θL (α = ``inner_lr``) on the trainable ones:
         the package's one inner loop (``functional.adapt_steps``) over a partial network."""
         partial = _PartialNetwork(self.model_, frozen)
-        for step in Fn.adapt_steps(partial, trainable, xs, ys, self.lr, n_steps, True, cross_entropy):
+        for step in Fn.adapt_steps(partial, trainable, xs, ys, self.inner_lr, n_steps, True, cross_entropy):
             yield {**frozen, **step}
 
-    def adapt(self, x_support, y_support, *, n_steps=None) -> Dict[str, torch.Tensor]:
+    def adapt(self, x_support, y_support, *, n_inner_steps=None) -> Dict[str, torch.Tensor]:
         """The network's parameters after training on one episode's support set (images
         ``(n, 1, S, S)``, labels ``(n,)`` in [0, n_way − 1]). Parameters that became NaN or
-        infinite raise :class:`~mtlviz.DivergenceError` with the lr to try."""
+        infinite raise :class:`~mtlviz.DivergenceError` with the ``inner_lr`` to try."""
         self._check_fitted()
-        n_steps = check_int("n_steps", self.n_steps if n_steps is None else n_steps, 0, 1000)
+        n_steps = self._n_steps(n_inner_steps)
         frozen, trainable = self._split()
         self._check_images(self.model_, {**frozen, **trainable}, x_support, y_support)
         with torch.enable_grad():
@@ -201,12 +203,16 @@ class FineTuneClassifier(EpisodicEstimator):
         adapted = {k: v.detach() for k, v in last.items()}
         if not Fn._all_finite(adapted.values()):
             stable = Fn.largest_stable_inner_lr(_PartialNetwork(self.model_, frozen), trainable, x_support, y_support,
-                                                n_inner_steps=max(n_steps, 1), high=min(self.lr, Fn.MAX_INNER_LR),
+                                                n_inner_steps=max(n_steps, 1), high=min(self.inner_lr, Fn.MAX_INNER_LR),
                                                 loss_fn=cross_entropy, check_inputs=False)
-            hint = Fn.inner_lr_hint(stable if stable is not None and stable < self.lr else None)
-            raise DivergenceError(f"adapt diverged: NaN or infinite after {n_steps} steps at lr = {self.lr:g}; "
-                                  f"{hint.replace('α', 'lr')}")
+            hint = Fn.inner_lr_hint(stable if stable is not None and stable < self.inner_lr else None)
+            raise DivergenceError(f"adapt diverged: NaN or infinite after {n_steps} steps at inner_lr = {self.inner_lr:g}; "
+                                  f"{hint.replace('α', 'inner_lr')}")
         return adapted
+
+    def _n_steps(self, n_inner_steps) -> int:
+        """``n_inner_steps`` for one call: the given count, or the estimator's own."""
+        return check_int("n_inner_steps", self.n_inner_steps if n_inner_steps is None else n_inner_steps, 0, 1000)
 
     def predict(self, x, params) -> torch.Tensor:
         """Labels for images ``(n, 1, S, S)`` with adapted ``params`` (from :meth:`adapt`)."""
@@ -218,11 +224,11 @@ class FineTuneClassifier(EpisodicEstimator):
             raise DivergenceError("predict gave NaN or infinite logits: x is too large for this network")
         return logits.argmax(-1)
 
-    def accuracy_curve(self, batch, *, n_steps=None, every: int = 1) -> torch.Tensor:
+    def accuracy_curve(self, batch, *, n_inner_steps=None, every: int = 1) -> torch.Tensor:
         """Query accuracy of each episode after 0, every, 2·every, … steps, ``(T, n // every + 1)``."""
         self._check_fitted()
         check_episodes(batch, self.n_way, self.image_size)
-        n_steps = check_int("n_steps", self.n_steps if n_steps is None else n_steps, 0, 1000)
+        n_steps = self._n_steps(n_inner_steps)
         every = check_int("every", every, 1, 1000)
         frozen, trainable = self._split()
 
@@ -235,6 +241,18 @@ class FineTuneClassifier(EpisodicEstimator):
             return vmap(one_episode)(*batch.data).detach()
 
     # -- weights ---------------------------------------------------------------------------
+    #: Hyperparameter names of files written before the rename to the package's inner-step names
+    #: (``glyph_finetune.pt`` as shipped): old name -> new name.
+    _RENAMED = {"lr": "inner_lr", "n_steps": "n_inner_steps"}
+
+    @classmethod
+    def _init_kwargs(cls, state):
+        kwargs = dict(state["hyperparameters"])
+        for old, new in cls._RENAMED.items():
+            if old in kwargs and new not in kwargs:
+                kwargs[new] = kwargs.pop(old)
+        return kwargs
+
     def _state(self):
         return {name: t.clone() for name, t in self.backbone_.items()}
 
