@@ -65,7 +65,7 @@ class OwnTaskDashboard(Dashboard):
                                 for _ in range(OWN_TASK_WAY)]
         self._query_images = [widgets.Image(format="png", layout=widgets.Layout(width=f"{IMAGE_PIXELS}px"))
                               for _ in range(OWN_TASK_WAY * OWN_TASK_QUERIES)]
-        self.choosers = [widgets.Dropdown(options=options, value=None, layout=widgets.Layout(width="64px"))
+        self.choosers = [widgets.Dropdown(options=options, index=0, layout=widgets.Layout(width="64px"))
                          for _ in self._query_images]
         self._verdicts = [widgets.HTML(layout=widgets.Layout(min_height="1.4em")) for _ in self._query_images]
         for chooser in self.choosers:
@@ -105,7 +105,7 @@ class OwnTaskDashboard(Dashboard):
         self.submitted = False
         for chooser, verdict in zip(self.choosers, self._verdicts):
             chooser.disabled = False
-            chooser.value = None
+            chooser.index = 0  # "?": not answered (value None)
             verdict.value = ""
         self.scoreboard.value = ""
         self._on_answer_change(None)
