@@ -5,7 +5,8 @@ Run from the repository root::
     python benchmarks/sinusoid_eval.py                          # the shipped weights
     python benchmarks/sinusoid_eval.py --weights-dir /tmp/wtest  # weights written with --out-dir
 
-Loads the meta-learned MAML θ and the pretrained baseline θ (one network trained by plain
+Loads the meta-learned MAML θ, first-order MAML's and Reptile's (lesson 09, ``python -m
+mtlviz.pretrained.train_first_order``) and the pretrained baseline θ (one network trained by plain
 regression on all tasks pooled), draws fresh test tasks from the paper's sinusoid family with a
 seed no training run uses, adapts each model to each task by 1…10 steps of SGD with α = 0.01 on
 the task's K support points, and reports the MSE on 100 query points of the same task after 1, 5
@@ -31,29 +32,35 @@ from mtlviz.pretrained import load_sinusoid, weights_path  # noqa: E402
 #: Reported steps (columns) and the paper's query MSE after them, K = 5, α = 0.01.
 STEPS = (1, 5, 10)
 PAPER = {"maml": (0.67, 0.38, 0.35), "joint": (2.41, 2.23, 2.19)}
+#: The rows, in order; FOMAML and Reptile have no sinusoid table in their papers.
+KINDS = ("maml", "fomaml", "reptile", "joint")
 PAPER_K = 5
 PAPER_INNER_LR = 0.01
-NAMES = {"maml": "MAML", "joint": "pretrained baseline"}
+NAMES = {"maml": "MAML", "fomaml": "first-order MAML", "reptile": "Reptile", "joint": "pretrained baseline"}
 #: Outer steps of the shortest full recipe (train_sinusoid's defaults; the shipped files used
 #: 70,000 / 20,000); fewer means a short test run.
-FULL_STEPS = {"maml": 15_000, "joint": 5_000}
+FULL_STEPS = {"maml": 15_000, "fomaml": 15_000, "reptile": 3_000, "joint": 5_000}
 #: Seeds used by ``python -m mtlviz.pretrained.train_sinusoid`` (MAML 0, baseline 1).
 TRAINING_SEEDS = (0, 1)
 N_QUERY = 100
 REGENERATE = "python -m mtlviz.pretrained.train_sinusoid"
+REGENERATE_FIRST_ORDER = "python -m mtlviz.pretrained.train_first_order"
 
 
 def load_models(weights_dir):
     """Both estimators, or exit with status 1 and the command that makes the missing files."""
     paths = {kind: weights_path(kind) if weights_dir is None else Path(weights_dir) / weights_path(kind).name
-             for kind in PAPER}
+             for kind in KINDS}
     missing = [str(path) for path in paths.values() if not path.is_file()]
     # train_sinusoid does not create --out-dir itself (torch.save fails after training), hence mkdir.
-    command = REGENERATE if weights_dir is None else f"mkdir -p {weights_dir} && {REGENERATE} --out-dir {weights_dir}"
+    commands = [REGENERATE, REGENERATE_FIRST_ORDER]
+    if weights_dir is not None:
+        commands = [f"mkdir -p {weights_dir}"] + [f"{c} --out-dir {weights_dir}" for c in commands]
+    command = " && ".join(commands)
     if missing:
         sys.exit("error: weights file(s) missing: " + ", ".join(missing) + "\n"
                  f"Regenerate them with:  {command}\n"
-                 "(about 65 s on 2 CPU cores; add --steps/--joint-steps for a shorter, weaker run)")
+                 "(about 65 s and 2 minutes on 2 idle CPU cores; add --steps for a shorter, weaker run)")
     try:
         return paths, {kind: load_sinusoid(kind, path=path) for kind, path in paths.items()}
     except WeightsError as error:
@@ -104,7 +111,7 @@ def main(argv=None) -> int:
     short = [NAMES[kind] for kind, model in models.items() if model.n_outer_steps < FULL_STEPS[kind]]
     if short:
         print(f"  note: {' and '.join(short)} trained for fewer steps than the full recipe "
-              f"({FULL_STEPS['maml']} / {FULL_STEPS['joint']}); not comparable to the paper")
+              f"({', '.join(f'{NAMES[k]} {v}' for k, v in FULL_STEPS.items())}); not comparable to the paper")
     print()
 
     comparable = args.k == PAPER_K and args.inner_lr == PAPER_INNER_LR
@@ -117,8 +124,9 @@ def main(argv=None) -> int:
             mean, half_width = mean_ci95(curve[:, step].double().numpy())
             cells.append(f"{mean:.3f} ± {half_width:.3f}")
         lines.append(f"| {NAMES[kind]} | mtlviz, K = {args.k} | " + " | ".join(cells) + " |")
-        paper = [f"{v:.2f}" for v in PAPER[kind]] if comparable else ["n/a"] * len(STEPS)
-        lines.append(f"| {NAMES[kind]} | Finn et al. 2017, K = {PAPER_K} | " + " | ".join(paper) + " |")
+        paper = [f"{v:.2f}" for v in PAPER[kind]] if comparable and kind in PAPER else ["n/a"] * len(STEPS)
+        if kind in PAPER:
+            lines.append(f"| {NAMES[kind]} | Finn et al. 2017, K = {PAPER_K} | " + " | ".join(paper) + " |")
     print("\n".join(lines))
     print()
     if not comparable:

@@ -4,6 +4,10 @@
 
     python -m mtlviz.pretrained.train_sinusoid
 
+and lesson 09's ``sinusoid_fomaml.pt`` and ``sinusoid_reptile.pt`` by::
+
+    python -m mtlviz.pretrained.train_first_order
+
 and lesson 04's ``seed_<variant>.pt`` (five files, about 12 KB each) by::
 
     python -m mtlviz.pretrained.train_seed_variants
@@ -44,23 +48,27 @@ __all__ = ["WEIGHTS_DIR", "weights_path", "load_sinusoid", "load_seed_variant", 
            "load_protonet", "load_nearest_centroid"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
-_FILES = {"maml": "sinusoid_maml.pt", "joint": "sinusoid_joint.pt"}
+_FILES = {"maml": "sinusoid_maml.pt", "joint": "sinusoid_joint.pt",
+          "fomaml": "sinusoid_fomaml.pt", "reptile": "sinusoid_reptile.pt"}  # the last two: train_first_order
 
 
 def weights_path(kind: str) -> Path:
-    """Path of the shipped sinusoid weights of ``kind`` ("maml" or "joint")."""
+    """Path of the shipped sinusoid weights of ``kind`` ("maml", "joint", "fomaml" or "reptile")."""
     if kind not in _FILES:
         raise ValueError(f"kind must be one of {sorted(_FILES)}; got {kind!r}")
     return WEIGHTS_DIR / _FILES[kind]
 
 
 def load_sinusoid(kind: str = "maml", path=None) -> GradientAdaptedRegressor:
-    """Load the shipped sinusoid model: ``"maml"`` (a :class:`~mtlviz.MAML`) or ``"joint"``
-    (the pretrained :class:`~mtlviz.JointTraining` baseline). ``path`` overrides the file."""
+    """Load the shipped sinusoid model: ``"maml"`` (a :class:`~mtlviz.MAML`), ``"joint"`` (the
+    pretrained :class:`~mtlviz.JointTraining` baseline), ``"fomaml"`` or ``"reptile"`` (lesson 09,
+    :mod:`mtlviz.meta.reptile`, made by ``python -m mtlviz.pretrained.train_first_order``).
+    ``path`` overrides the file."""
     from ..meta.maml import MAML
     from ..meta.maml import JointTraining
+    from ..meta.reptile import FOMAML, Reptile
 
-    cls = {"maml": MAML, "joint": JointTraining}
+    cls = {"maml": MAML, "joint": JointTraining, "fomaml": FOMAML, "reptile": Reptile}
     path = weights_path(kind) if path is None else Path(path)
     return cls[kind].load(path)
 
