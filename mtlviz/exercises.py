@@ -813,3 +813,65 @@ def check_returns_to_go(student_fn: Callable, *, time_limit: float = TIME_LIMIT_
                                   "row r, column t must be Σ_{k ≥ t} γ^(k−t) r_k")
     return CheckResult(True, "correct: your returns-to-go match mtlviz.meta.rl.returns_to_go (the Gₜ "
                              "that REINFORCE weights each log π(aₜ|sₜ) by, before the baseline)")
+
+
+# -- lesson 09 -----------------------------------------------------------------------------------
+
+__all__ += ["check_reptile_update"]  # kept beside the checker (lesson 09)
+
+
+def check_reptile_update(student_fn: Callable, *, time_limit: float = TIME_LIMIT_S) -> CheckResult:
+    """Check lesson 09's ``reptile_update(theta, adapted, epsilon)``: Reptile's outer step
+    θ + ε · (1/N) Σᵢ (θ̃ᵢ − θ), for ``theta`` a dict of tensors and ``adapted`` a list of N such
+    dicts (θ̃ᵢ after the inner steps on task i). Common slips are named; the inputs must be left
+    unchanged. ``time_limit``: seconds per call.
+    """
+    failure = _not_callable(student_fn)
+    if failure is not None:
+        return failure
+    generator = torch.Generator().manual_seed(909)
+    for n_tasks, epsilon in [(3, 0.5), (1, 1.0), (5, 0.1)]:
+        shapes = {"weight": (2, 3), "bias": (2,)}
+        theta = {name: torch.randn(shape, generator=generator, dtype=torch.float64) for name, shape in shapes.items()}
+        adapted = [{name: p + torch.randn(p.shape, generator=generator, dtype=torch.float64) * 0.3
+                    for name, p in theta.items()} for _ in range(n_tasks)]
+        mean_step = {name: torch.stack([a[name] - theta[name] for a in adapted]).mean(0) for name in theta}
+        expected = {name: theta[name] + epsilon * mean_step[name] for name in theta}
+        slips = {
+            "Reptile moves θ *towards* the adapted parameters: θ + ε(θ̃ − θ), not θ − ε(θ̃ − θ)":
+                {name: theta[name] - epsilon * mean_step[name] for name in theta},
+            "average the steps over the tasks (1/N Σᵢ), do not sum them":
+                {name: theta[name] + epsilon * n_tasks * mean_step[name] for name in theta},
+            "return the new θ, not only the step ε · (θ̃ − θ)": {name: epsilon * mean_step[name] for name in theta},
+            "interpolate between θ and θ̃: θ + ε(θ̃ − θ) = (1 − ε)θ + εθ̃, not ε·θ̃ alone":
+                {name: epsilon * (mean_step[name] + theta[name]) for name in theta},
+        }
+
+        def read(answer):
+            if not isinstance(answer, dict) or set(answer) != set(theta):
+                raise _Reject(f"return a dict with the keys {sorted(theta)} (got {type(answer).__name__})")
+            values = {}
+            for name, value in answer.items():
+                if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(theta[name].shape):
+                    raise _Reject(f"answer[{name!r}] must be a tensor of shape {tuple(theta[name].shape)}")
+                values[name] = _plain_tensor(value).double()
+            return values
+
+        handed_theta = {name: p.clone() for name, p in theta.items()}
+        handed_adapted = [{name: p.clone() for name, p in a.items()} for a in adapted]
+        inputs = {f"theta[{name!r}]": (handed_theta[name], theta[name]) for name in theta}
+        inputs.update({f"adapted[{i}][{name!r}]": (handed_adapted[i][name], adapted[i][name])
+                       for i in range(n_tasks) for name in theta})
+        answer, failure = _call_student(student_fn, handed_theta, handed_adapted, epsilon, time_limit=time_limit,
+                                        inputs=inputs, read=read)
+        if failure is not None:
+            return failure
+        if all(torch.allclose(answer[name], expected[name], rtol=1e-9, atol=1e-12) for name in theta):
+            continue
+        for hint, wrong in slips.items():
+            if all(torch.allclose(answer[name], wrong[name], rtol=1e-9, atol=1e-12) for name in theta):
+                return CheckResult(False, hint)
+        return CheckResult(False, f"not yet: for {n_tasks} task(s) and ε = {epsilon:g} the new θ must be "
+                                  "θ + ε · (1/N) Σᵢ (θ̃ᵢ − θ)")
+    return CheckResult(True, "correct: your update is the outer step of mtlviz.meta.reptile.Reptile "
+                             "(θ moves a fraction ε of the way to the tasks' mean adapted parameters)")

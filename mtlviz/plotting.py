@@ -23,6 +23,8 @@ __all__ = [
     "update_history",
     "plot_query_batch",
     "update_query_batch",
+    "plot_layer_bars",
+    "update_layer_bars",
     "THEMES",
     "use_theme",
 ]
@@ -296,3 +298,30 @@ def use_theme(name: str) -> None:
     themed = {key for theme in THEMES.values() for key in theme}
     matplotlib.rcParams.update({key: matplotlib.rcParamsDefault[key] for key in themed})
     matplotlib.rcParams.update(THEMES[name])
+
+
+def plot_layer_bars(ax: Axes, layers: Sequence[str], *, ylabel: str, title: str, ylim, color: str = "#1f77b4",
+                    shipped: Sequence[float] = None) -> Dict[str, object]:
+    """One bar per layer (lesson 09: what MAML's inner loop changes in each layer), heights set by
+    :func:`update_layer_bars`; ``shipped`` means over many episodes drawn as grey markers."""
+    positions = np.arange(len(layers))
+    artists: Dict[str, object] = {"bars": ax.bar(positions, np.zeros(len(layers)), color=color, width=0.6,
+                                                 label="this episode")}
+    if shipped is not None:
+        ax.plot(positions, shipped, "D", color="#7f7f7f", ms=7, zorder=3, label="mean over the shipped episodes")
+        ax.legend(loc="upper left", fontsize=8)
+    artists["labels"] = [ax.text(p, 0, "", ha="center", va="bottom", fontsize=8) for p in positions]
+    ax.set_xticks(positions, labels=list(layers))
+    ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    return artists
+
+
+def update_layer_bars(artists, values: Sequence[float], digits: int = 2) -> None:
+    """Set the bars' heights to ``values`` and write each value above its bar."""
+    for bar, label, value in zip(artists["bars"], artists["labels"], values):
+        bar.set_height(value)
+        label.set_y(value)
+        label.set_text(f"{value:.{digits}f}")

@@ -110,3 +110,32 @@ def test_shipped_first_order_weights_load_small_and_adapt(kind, cls, tasks):
 def test_shipped_weights_missing_name_the_command(tmp_path):
     with pytest.raises(WeightsError, match=r"python -m mtlviz\.pretrained\.train_first_order"):
         load_sinusoid("reptile", path=tmp_path / "none.pt")
+
+
+def test_reptile_update_exercise_accepts_the_update_and_names_the_slips():
+    """Lesson 09's checked exercise: a right answer passes, the usual slips get their own hint,
+    changing an input in place is caught, and a missing return is named."""
+    from mtlviz.exercises import check_reptile_update
+
+    def mean_step(theta, adapted, name):
+        return torch.stack([a[name] - theta[name] for a in adapted]).mean(0)
+
+    def right(theta, adapted, epsilon):
+        return {n: theta[n] + epsilon * mean_step(theta, adapted, n) for n in theta}
+
+    def away(theta, adapted, epsilon):
+        return {n: theta[n] - epsilon * mean_step(theta, adapted, n) for n in theta}
+
+    def summed(theta, adapted, epsilon):
+        return {n: theta[n] + epsilon * len(adapted) * mean_step(theta, adapted, n) for n in theta}
+
+    def in_place(theta, adapted, epsilon):
+        for n in theta:
+            theta[n] += epsilon * mean_step(theta, adapted, n)
+        return theta
+
+    assert check_reptile_update(right).passed
+    assert "towards" in check_reptile_update(away).message
+    assert "average" in check_reptile_update(summed).message
+    assert "in place" in check_reptile_update(in_place).message
+    assert "return" in check_reptile_update(lambda theta, adapted, epsilon: None).message

@@ -7,6 +7,7 @@ back after every cell, the theme's figure style) is done by ``python -m mtlviz.s
 from .batchnorm_dashboard import QueryBatchDashboard
 from .domain_dashboard import DomainAdaptationDashboard
 from .episode_dashboard import EpisodeViewer
+from .first_order_dashboard import FeatureReuseDashboard, FirstOrderDashboard
 from .formula_dashboard import FormulaDashboard, UpdateRulesDashboard
 from .guide_dashboard import CourseGuide, course_map_html
 from .maml_dashboard import InnerOuterDashboard
@@ -17,5 +18,6 @@ from .protonet_dashboard import ProtoNetDashboard
 from .seed_dashboard import SeedBugsDashboard
 from .transfer_dashboard import TransferDashboard
 
-__all__ = ["CourseGuide", "course_map_html", "DomainAdaptationDashboard", "EpisodeViewer", "FormulaDashboard", "InnerOuterDashboard", "MetaLSTMDashboard",
+__all__ = ["CourseGuide", "course_map_html", "DomainAdaptationDashboard", "EpisodeViewer", "FeatureReuseDashboard",
+           "FirstOrderDashboard", "FormulaDashboard", "InnerOuterDashboard", "MetaLSTMDashboard",
            "NavigationDashboard", "OwnTaskDashboard", "ProtoNetDashboard", "QueryBatchDashboard", "SeedBugsDashboard", "TransferDashboard", "UpdateRulesDashboard"]
