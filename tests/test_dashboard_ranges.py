@@ -38,6 +38,12 @@ def _dashboards():
                             GlyphTasks("evaluation", image_size=20), sgd_lr={1: 0.1, 5: 0.03}, random_state=0)
     yield TransferDashboard(load_transfer_curves(), target="digits", k_shot=5, n_frozen=2)
     yield DomainAdaptationDashboard(load_two_moons_da(), angle=30)
+    from mtlviz.pretrained import load_nearest_centroid, load_protonet
+    from mtlviz.widgets import ProtoNetDashboard
+
+    protonet, centroid = load_protonet(1), load_nearest_centroid()
+    yield ProtoNetDashboard({"ProtoNet": {1: protonet, 5: protonet}, "nearest centroid": {1: centroid, 5: centroid}},
+                            GlyphTasks("evaluation", image_size=20), random_state=0)
 
 
 def _outside(control):

@@ -5,7 +5,7 @@ from typing import Dict
 
 import ipywidgets as widgets
 import numpy as np
-from traitlets import Int, Unicode
+from traitlets import Int, Unicode, validate
 
 from .. import plotting
 from ..meta.protonet import embed_episode
@@ -63,8 +63,8 @@ class ProtoNetDashboard(Dashboard):
         self.new_button = widgets.Button(description="New episode", icon="refresh",
                                          layout=widgets.Layout(width="auto"))
         self.new_button.on_click(self._on_new_click)
-        widgets.link((self.embedding_buttons, "value"), (self, "embedding"))
-        widgets.link((self.shot_buttons, "value"), (self, "k_shot"))
+        self.link_control(self.embedding_buttons, "embedding")
+        self.link_control(self.shot_buttons, "k_shot")
         self.episode_seed = random_state
         self.figure, self._canvas = interactive_figure(10.0, 4.8)
         self._images_ax, self._map_ax = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 3]})
@@ -73,6 +73,10 @@ class ProtoNetDashboard(Dashboard):
         self.observe(self._on_setting_change, names=["embedding", "k_shot", "episode_seed"])
         self.view = None
         self.refresh()
+
+    @validate("embedding", "k_shot")
+    def _validate_control_value(self, proposal):
+        return self.value_in_control(proposal)  # a value set from code must be one its control can show
 
     def refresh(self) -> None:
         """Draw a new episode for the current embedding, K and seed."""
