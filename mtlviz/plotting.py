@@ -15,6 +15,8 @@ __all__ = [
     "episode_mosaic",
     "glyph_sample_sheet",
     "figure_png",
+    "plot_episode_sets",
+    "update_episode_sets",
     "plot_adaptation",
     "update_adaptation",
     "plot_loss_curves",
@@ -48,10 +50,12 @@ STEP_COLORS = {"maml": "#1f77b4", "joint": "#ff7f0e"}
 
 
 def plot_adaptation(ax: Axes, *, n_max_steps: int, color: str, title: str, ylim=(-6.0, 6.0),
-                    show_mean: bool = False) -> Dict[str, object]:
+                    show_mean: bool = False, legend=None) -> Dict[str, object]:
     """Axes for one model adapting to a regression task: the true curve, the K support points,
     the prediction before adaptation (θ, dashed) and after each inner step (θ'ₛ, darker with s);
     with ``show_mean``, a legend entry for the family's mean task (drawn by :func:`update_adaptation`).
+    ``legend``: None (no legend), "all" (every labelled artist) or the keys of the artists to list
+    (for example only the fixed styles, when the adapted curve changes colour).
     """
     artists: Dict[str, object] = {}
     ink = TRUE_COLOR if matplotlib.rcParams["axes.facecolor"] in ("white", "#ffffff") else matplotlib.rcParams["text.color"]
@@ -77,6 +81,9 @@ def plot_adaptation(ax: Axes, *, n_max_steps: int, color: str, title: str, ylim=
     ax.set_ylim(*ylim)
     ax.set_xlabel("x")
     ax.grid(alpha=0.3)
+    if legend is not None:
+        handles = {} if legend == "all" else {"handles": [artists[key] for key in legend]}
+        ax.legend(**handles, loc="lower left", fontsize=7, framealpha=0.8)
     return artists
 
 
@@ -106,20 +113,24 @@ def update_adaptation(artists, x_grid, y_true, x_support, y_support, predictions
     artists["message"].set_visible(bool(message))
 
 
-def plot_loss_curves(ax: Axes, *, n_max_steps: int, labels: Dict[str, str], ylim=(1e-3, 1e2)) -> Dict[str, object]:
-    """Query loss against inner step, one line per model (keys of ``labels``), on fixed log axes
-    (fixed so the reader compares heights across settings, and so the axes can be cached)."""
+def plot_loss_curves(ax: Axes, *, n_max_steps: int, labels: Dict[str, str], ylim=(1e-3, 1e2), colors=None,
+                     title: str = "query loss vs inner step", legend_loc: str = "upper right",
+                     legend_size: float = 8) -> Dict[str, object]:
+    """Query loss against inner step, one line per model (keys of ``labels``, coloured by ``colors``
+    or :data:`STEP_COLORS`), on fixed log axes (fixed so the reader compares heights across settings,
+    and so the axes can be cached)."""
     artists = {}
+    colors = STEP_COLORS if colors is None else colors
     for key, label in labels.items():
-        (artists[key],) = ax.plot([], [], "o-", color=STEP_COLORS.get(key), ms=4, label=label)
+        (artists[key],) = ax.plot([], [], "o-", color=colors.get(key), ms=4, label=label)
     ax.set_xlim(-0.3, n_max_steps + 0.3)
     ax.set_yscale("log")
     ax.set_ylim(*ylim)
     ax.set_xlabel("inner step")
     ax.set_ylabel("query MSE")
-    ax.set_title("query loss vs inner step")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc=legend_loc, fontsize=legend_size)
     return artists
 
 
@@ -169,11 +180,11 @@ def update_history(artists, history: Sequence[float], n_total: int) -> None:
             ax.set_ylim(finite.min() / 1.5, finite.max() * 1.5)
 
 
-def plot_query_batch(ax: Axes, *, sizes: Sequence[int], shipped: Dict[str, float]) -> Dict[str, object]:
+def plot_query_batch(ax: Axes, *, sizes: Sequence[int], shipped: Dict[str, float], title: str = "") -> Dict[str, object]:
     """Axes for one episode's query accuracy against how many query images batch norm normalises
     together (log x axis), with the support-set statistics as a dashed line and the ``shipped``
     means over many episodes (``{normalisation: accuracy}``, :data:`mtlviz.nets.NORMALISATIONS`)
-    as markers at the two ends."""
+    as markers at the two ends; ``title`` above."""
     artists: Dict[str, object] = {}
     (artists["episode"],) = ax.plot([], [], "o-", color=STEP_COLORS["maml"], lw=2.0,
                                     label="this episode: query images normalised b at a time")
@@ -196,6 +207,8 @@ def plot_query_batch(ax: Axes, *, sizes: Sequence[int], shipped: Dict[str, float
     ax.set_ylabel("query accuracy")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=11)
     return artists
 
 
@@ -203,6 +216,36 @@ def update_query_batch(artists, sizes: Sequence[int], accuracies: Sequence[float
     """Show one episode's accuracies (one per size) and its support-statistics accuracy."""
     artists["episode"].set_data(list(sizes), list(accuracies))
     artists["support"].set_ydata([support_accuracy, support_accuracy])
+
+
+# -- lesson 01: an episode ------------------------------------------------------------------------
+def plot_episode_sets(support_ax: Axes, query_ax: Axes) -> Dict[str, object]:
+    """Two image panels, the support set and the query set of one episode (a row per class),
+    filled by :func:`update_episode_sets`."""
+    artists: Dict[str, object] = {"support_ax": support_ax, "query_ax": query_ax}
+    for ax in (support_ax, query_ax):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    artists["support"] = support_ax.imshow(np.zeros((2, 2)), cmap="gray_r", vmin=0, vmax=1)
+    artists["query"] = query_ax.imshow(np.zeros((2, 2)), cmap="gray_r", vmin=0, vmax=1)
+    return artists
+
+
+def update_episode_sets(artists, x_support, x_query, *, n_way: int, k_shot: int, n_query: int) -> None:
+    """Show one episode's support images ``(N·K, 1, S, S)`` and query images ``(N·M, 1, S, S)``,
+    grouped by class, each row labelled with its class label."""
+    for key, x, per_class, title in [("support", x_support, k_shot, f"support set: {n_way} classes × K = {k_shot}"),
+                                     ("query", x_query, n_query, f"query set: {n_way} classes × {n_query}")]:
+        image, ax = artists[key], artists[f"{key}_ax"]
+        mosaic = episode_mosaic(x, n_way, per_class)
+        image.set_data(np.ma.masked_invalid(mosaic))
+        image.set_extent((-0.5, mosaic.shape[1] - 0.5, mosaic.shape[0] - 0.5, -0.5))
+        ax.set_xlim(-0.5, mosaic.shape[1] - 0.5)
+        ax.set_ylim(mosaic.shape[0] - 0.5, -0.5)
+        ax.set_title(title, fontsize=11)
+    size = np.asarray(x_support).shape[-1]
+    artists["support_ax"].set_yticks([(row + 0.5) * (size + 1) - 1 for row in range(n_way)],
+                                     labels=[f"label {row}" for row in range(n_way)], fontsize=8)
 
 
 def episode_mosaic(images, n_way: int, per_class: int, gap: int = 1) -> np.ndarray:

@@ -43,9 +43,9 @@ class QueryBatchDashboard(Dashboard):
         self.new_button.on_click(self._on_new_click)
         self.figure, self._canvas = interactive_figure(8.0, 4.0)
         ax = self.figure.subplots()
-        self._artists = plotting.plot_query_batch(ax, sizes=QUERY_BATCH_SIZES, shipped=shipped)
-        ax.set_title(f"{estimator.n_way}-way {estimator.k_shot}-shot, {estimator.n_way * n_query} query images",
-                     fontsize=11)
+        self._artists = plotting.plot_query_batch(
+            ax, sizes=QUERY_BATCH_SIZES, shipped=shipped,
+            title=f"{estimator.n_way}-way {estimator.k_shot}-shot, {estimator.n_way * n_query} query images")
         self.children = [self.new_button, self._canvas, self.status_line]
         self.episode_seed = random_state
         self.observe(self._on_seed_change, names=["episode_seed"])

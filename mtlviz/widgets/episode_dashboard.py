@@ -3,7 +3,6 @@ from __future__ import annotations
 
 
 import ipywidgets as widgets
-import numpy as np
 from traitlets import Int, Unicode, validate
 
 from .. import plotting
@@ -62,12 +61,8 @@ class EpisodeViewer(Dashboard):
             self.link_control(control, name)
         self.episode_seed = random_state
         self.figure, self._canvas = interactive_figure(10.0, 4.6)
-        self._support_ax, self._query_ax = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})
-        for ax in (self._support_ax, self._query_ax):
-            ax.set_xticks([])
-            ax.set_yticks([])
-        self._support_image = self._support_ax.imshow(np.zeros((2, 2)), cmap="gray_r", vmin=0, vmax=1)
-        self._query_image = self._query_ax.imshow(np.zeros((2, 2)), cmap="gray_r", vmin=0, vmax=1)
+        support_ax, query_ax = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})
+        self._episode_artists = plotting.plot_episode_sets(support_ax, query_ax)
         self.children = [self.family_buttons,
                          widgets.HBox([widgets.VBox([self.way_slider, self.shot_slider, self.query_slider]),
                                        self.new_button]),
@@ -79,20 +74,8 @@ class EpisodeViewer(Dashboard):
         """Sample the episode for the current settings and draw it."""
         family = self._families[self.family]
         episode = family.sample_episodes(1, self.n_way, self.k_shot, self.n_query, random_state=self.episode_seed)
-        for image, ax, x, per_class, title in [
-                (self._support_image, self._support_ax, episode.x_support[0], self.k_shot,
-                 f"support set: {self.n_way} classes × K = {self.k_shot}"),
-                (self._query_image, self._query_ax, episode.x_query[0], self.n_query,
-                 f"query set: {self.n_way} classes × {self.n_query}")]:
-            mosaic = plotting.episode_mosaic(x, self.n_way, per_class)
-            image.set_data(np.ma.masked_invalid(mosaic))
-            image.set_extent((-0.5, mosaic.shape[1] - 0.5, mosaic.shape[0] - 0.5, -0.5))
-            ax.set_xlim(-0.5, mosaic.shape[1] - 0.5)
-            ax.set_ylim(mosaic.shape[0] - 0.5, -0.5)
-            ax.set_title(title, fontsize=11)
-        self._support_ax.set_yticks(
-            [(row + 0.5) * (x.shape[-1] + 1) - 1 for row in range(self.n_way)],
-            labels=[f"label {row}" for row in range(self.n_way)], fontsize=8)
+        plotting.update_episode_sets(self._episode_artists, episode.x_support[0], episode.x_query[0],
+                                     n_way=self.n_way, k_shot=self.k_shot, n_query=self.n_query)
         self._canvas.draw_idle()
         names = [family.classes[int(c)] for c in episode.classes[0]]
         described = ", ".join(f"{char} ({script})" for script, char in names)

@@ -135,11 +135,10 @@ class InnerOuterDashboard(Dashboard):
         axes = self.figure.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 0.8]})
         self._axes = axes
         self._maml_artists = plotting.plot_adaptation(axes[0], n_max_steps=MAX_STEPS, color=plotting.STEP_COLORS["maml"],
-                                                      title="MAML (meta-learned θ)", show_mean=True)
+                                                      title="MAML (meta-learned θ)", show_mean=True, legend="all")
         self._joint_artists = plotting.plot_adaptation(axes[1], n_max_steps=MAX_STEPS,
                                                        color=plotting.STEP_COLORS["joint"],
                                                        title="pretrained on all tasks (baseline)", show_mean=True)
-        axes[0].legend(loc="lower left", fontsize=7, framealpha=0.8)
         self._loss_artists = plotting.plot_loss_curves(axes[2], n_max_steps=MAX_STEPS,
                                                        labels={"maml": "MAML", "joint": "pretrained"})
         changing = [*self._loss_artists.values()]

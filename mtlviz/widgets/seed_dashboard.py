@@ -68,18 +68,13 @@ class SeedBugsDashboard(Dashboard):
 
         self.figure, self._canvas = interactive_figure(11.0, 3.7)
         left, right = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
-        self._fit_artists = plotting.plot_adaptation(left, n_max_steps=N_STEPS, color=VARIANT_COLORS["corrected"],
-                                                     title="")
         # The adapted curve changes colour with the variant, so the legend lists only fixed styles.
-        left.legend(handles=[self._fit_artists[key] for key in ("true", "before", "support")],
-                    loc="lower left", fontsize=7, framealpha=0.8)
+        self._fit_artists = plotting.plot_adaptation(left, n_max_steps=N_STEPS, color=VARIANT_COLORS["corrected"],
+                                                     title="", legend=("true", "before", "support"))
         self._loss_artists = plotting.plot_loss_curves(
             right, n_max_steps=N_STEPS, labels={name: variant.label for name, variant in VARIANTS.items()},
-            ylim=(0.05, 20.0))
-        for name, line in self._loss_artists.items():
-            line.set_color(VARIANT_COLORS[name])
-        right.legend(loc="lower left", fontsize=7)
-        right.set_title("mean over 100 test tasks (K = 5, α = 0.01)")
+            ylim=(0.05, 20.0), colors=VARIANT_COLORS, title="mean over 100 test tasks (K = 5, α = 0.01)",
+            legend_loc="lower left", legend_size=7)
         changing = [*self._loss_artists.values(), left.title] + [
             self._fit_artists[key] for key in ("true", "before", "after", "support", "message")] + self._fit_artists["steps"]
         self._blitter = BlitManager(self._canvas, changing)
