@@ -5,6 +5,7 @@ from typing import Dict, Mapping, Optional, Sequence
 
 import ipywidgets as widgets
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 from traitlets import Float, Int, validate
 
@@ -159,10 +160,8 @@ class NavigationDashboard(Dashboard):
     def update(self) -> None:
         """Adapt every policy to the current goal and redraw (a ValueError for a goal outside the arena)."""
         x, y = nav.check_goal(self.goal_x, self.goal_y)
-        goals = np.array([[x, y]], dtype=np.float32)
-        import torch
-
-        results = {name: policy.adapt(torch.from_numpy(goals), n_steps=N_STEPS, random_state=self.seed)
+        goals = torch.tensor([[x, y]], dtype=torch.float32)
+        results = {name: policy.adapt(goals, n_steps=N_STEPS, random_state=self.seed)
                    for name, policy in self._policies.items()}
         self.results = results
         for name, result in results.items():
