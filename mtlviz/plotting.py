@@ -9,6 +9,7 @@ import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
+from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "figure_png",
     "plot_episode_sets",
     "update_episode_sets",
+    "plot_transfer_curves",
+    "update_transfer_curves",
     "plot_adaptation",
     "update_adaptation",
     "plot_loss_curves",
@@ -294,6 +297,104 @@ def glyph_sample_sheet(characters_per_script: int = 4, drawings: int = 3, image_
             spine.set_visible(False)
     figure.subplots_adjust(left=0.2, right=0.99, top=0.99, bottom=0.01, hspace=0.15)
     return figure
+
+
+# -- lesson 06: transfer curves -------------------------------------------------------------------
+#: Lesson 06's colours: the three strategies, and the network diagram's frozen and training blocks.
+TRANSFER_COLORS = {"scratch": "#7f7f7f", "feature": "#e6720a", "fine": "#1f77b4", "frozen": "#a6c8e8",
+                   "trains": "#f5b041"}
+
+
+def plot_transfer_curves(curves_ax: Axes, net_ax: Axes, *, shots: Sequence[int], n_blocks: int) -> Dict[str, object]:
+    """Target accuracy against K (log axis) for from scratch, feature extraction and fine-tuning,
+    faint lines for fine-tuning's other frozen counts, a cursor at the chosen K; beside it the
+    network as boxes (input, ``n_blocks`` conv blocks, new head) coloured by whether they learn.
+    Filled by :func:`update_transfer_curves`. ``artists["animated"]`` lists the artists that change
+    (for blitting), kept current by the update as it replaces the interval bands."""
+    colors = TRANSFER_COLORS
+    curves_ax.set_xscale("log")
+    curves_ax.set_xticks(shots, [str(k) for k in shots])
+    curves_ax.minorticks_off()
+    curves_ax.set_xlim(shots[0] / 1.25, shots[-1] * 1.25)
+    ticks = np.linspace(0.3, 1.0, 8)
+    curves_ax.set_ylim(0.3, 1.01)
+    curves_ax.set_yticks(ticks, [f"{v:.0%}" for v in ticks])
+    curves_ax.grid(alpha=0.3)
+    curves_ax.set_xlabel("labelled target images per class (K)")
+    curves_ax.set_ylabel("target test accuracy (10 classes; chance 10%)")
+    artists: Dict[str, object] = {"curves_ax": curves_ax}
+    artists["faint"] = [curves_ax.plot([], [], "-", color=colors["fine"], alpha=0.25, linewidth=1)[0]
+                        for _ in range(n_blocks - 1)]
+    artists["lines"], artists["bands"] = {}, {}
+    for key, style, label in [("scratch", "o--", "from scratch"),
+                              ("feature", "s-", f"feature extraction ({n_blocks} blocks frozen)"),
+                              ("fine", "o-", "fine-tuning (frozen blocks: slider)")]:
+        artists["lines"][key] = curves_ax.plot([], [], style, color=colors[key], linewidth=2.2 if key == "fine" else 1.6,
+                                               markersize=5, label=label)[0]
+        artists["bands"][key] = None
+    artists["cursor"] = curves_ax.axvline(shots[0], color="#d62728", linewidth=1.0)
+    artists["here"] = curves_ax.scatter([], [], s=110, facecolors="none", edgecolors="#d62728", linewidths=1.8,
+                                        zorder=5)
+    curves_ax.plot([], [], "-", color=colors["fine"], alpha=0.25, label="fine-tuning, other frozen counts")
+    curves_ax.legend(loc="lower right", fontsize=8)
+    artists["title"] = curves_ax.set_title(" ", fontsize=10)
+
+    net_ax.set_xlim(0, 1)
+    net_ax.set_ylim(-0.6, n_blocks + 2.3)
+    net_ax.axis("off")
+    names = ["input image"] + [f"conv block {i + 1}" for i in range(n_blocks)] + ["new output layer"]
+    artists["boxes"], artists["box_text"] = [], []
+    for row, name in enumerate(names):
+        box = FancyBboxPatch((0.08, row - 0.36), 0.84, 0.72, boxstyle="round,pad=0.02", facecolor="white",
+                             edgecolor="#555555")
+        net_ax.add_patch(box)
+        artists["boxes"].append(box)
+        artists["box_text"].append(net_ax.text(0.5, row, name, ha="center", va="center", fontsize=9,
+                                               color="#1a1a1a"))  # dark ink: the boxes are light in every theme
+    artists["net_title"] = net_ax.text(0.5, n_blocks + 1.75, " ", ha="center", va="center", fontsize=10)
+    artists["animated"] = (artists["faint"] + list(artists["lines"].values())
+                           + [artists["cursor"], artists["here"], artists["title"]]
+                           + artists["boxes"] + artists["box_text"] + [artists["net_title"]])
+    return artists
+
+
+def update_transfer_curves(artists, *, curves, faint, k_shot: int, here: Sequence[float], title: str,
+                           n_frozen: int, show_fine: bool, net_title: str) -> None:
+    """Show ``curves`` = ``{"scratch"|"feature"|"fine": (shots, points)}`` (points with ``mean``,
+    ``low``, ``high``; "fine" drawn if ``show_fine``), ``faint`` = the other frozen counts' (shots, points),
+    the cursor at ``k_shot`` with a ring at each strategy's accuracy ``here`` there, and the network
+    with its lowest ``n_frozen`` blocks frozen."""
+    colors, ax, animated = TRANSFER_COLORS, artists["curves_ax"], artists["animated"]
+    for key in ("scratch", "feature", "fine"):
+        shots, points = curves[key]
+        artists["lines"][key].set_data(shots, [p.mean for p in points])
+        if artists["bands"][key] is not None:
+            artists["bands"][key].remove()
+            animated.remove(artists["bands"][key])
+        band = ax.fill_between(shots, [p.low for p in points], [p.high for p in points], color=colors[key], alpha=0.13,
+                               linewidth=0)
+        band.set_animated(True)
+        animated.insert(0, band)
+        artists["bands"][key] = band
+    artists["lines"]["fine"].set_visible(show_fine)
+    artists["bands"]["fine"].set_visible(show_fine)
+    for line, (shots, points) in zip(artists["faint"], faint):
+        line.set_data(shots, [p.mean for p in points])
+    artists["cursor"].set_xdata([k_shot, k_shot])
+    artists["here"].set_offsets(np.array([(k_shot, value) for value in here]))
+    artists["title"].set_text(title)
+    boxes = artists["boxes"]
+    n_blocks = len(boxes) - 2
+    for row, box in enumerate(boxes):
+        block = row - 1
+        if row == 0:
+            box.set_facecolor("#eeeeee")
+            continue
+        learns = row == len(boxes) - 1 or block >= n_frozen
+        box.set_facecolor(colors["trains"] if learns else colors["frozen"])
+        if 0 <= block < n_blocks:
+            artists["box_text"][row].set_text(f"conv block {block + 1}: {'trains' if learns else 'frozen'}")
+    artists["net_title"].set_text(net_title)
 
 
 def figure_png(figure) -> bytes:

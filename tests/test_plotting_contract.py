@@ -34,7 +34,6 @@ ALLOWED = {
     "formula_dashboard.py": "lessons 02-03's FormulaDashboard and UpdateRulesDashboard: not moved yet (issue 18)",
     "metalstm_dashboard.py": "lesson 05: not moved yet (issue 18)",
     "domain_dashboard.py": "lesson 07: not moved yet (issue 18)",
-    "transfer_dashboard.py": "lesson 06: not moved yet (issue 18)",
     "first_order_dashboard.py": "lesson 09, written alongside this contract: move to plotting in a follow-up",
     "navigation_dashboard.py": "lesson 10, written alongside this contract: move to plotting in a follow-up",
 }

@@ -216,15 +216,15 @@ def test_dashboard_frozen_slider_moves_the_fine_tuning_curve_and_the_diagram():
     """Moving 'frozen blocks' must redraw the fine-tuning curve, recolour the network diagram
     and say how many parameters train."""
     d = TransferDashboard(_synthetic(), target="digits", k_shot=5, n_frozen=0)
-    before = d._lines["fine"].get_ydata().copy()
-    colors = [box.get_facecolor() for box in d._boxes]
-    assert "trains 28,650 of 28,650" in d._net_title.get_text()
+    before = d._artists["lines"]["fine"].get_ydata().copy()
+    colors = [box.get_facecolor() for box in d._artists["boxes"]]
+    assert "trains 28,650 of 28,650" in d._artists["net_title"].get_text()
     d.n_frozen = 3
-    assert not np.allclose(before, d._lines["fine"].get_ydata())
-    assert [box.get_facecolor() for box in d._boxes] != colors
+    assert not np.allclose(before, d._artists["lines"]["fine"].get_ydata())
+    assert [box.get_facecolor() for box in d._artists["boxes"]] != colors
     assert "3 frozen blocks" in d.status and "fine-tuning, 3 frozen" in d.status
     d.n_frozen = N_BLOCKS
-    assert not d._lines["fine"].get_visible() and f"trains {parameter_counts()['head']:,} of" in d._net_title.get_text()
+    assert not d._artists["lines"]["fine"].get_visible() and f"trains {parameter_counts()['head']:,} of" in d._artists["net_title"].get_text()
     assert "fine-tuning" not in d.status.split("→")[0].split(":")[1]
 
 
@@ -232,7 +232,7 @@ def test_dashboard_k_slider_moves_the_cursor_and_reports_the_winner():
     d = TransferDashboard(_synthetic(), target="digits", k_shot=1, n_frozen=0)
     assert d.status.endswith("tie (not clearly apart); from scratch is 30.0 points behind")
     d.k_shot = 50
-    assert list(d._cursor.get_xdata()) == [50, 50]
+    assert list(d._artists["cursor"].get_xdata()) == [50, 50]
     assert "K = 50" in d.status and "→ from scratch wins" in d.status
     assert d.shot_slider.options == SHOTS
 
@@ -242,7 +242,7 @@ def test_dashboard_target_switch_redraws_every_curve():
     curves.accuracies["glyphs"]["scratch"] = {k: [0.9, 0.9, 0.9] for k in SHOTS}
     d = TransferDashboard(curves, target="digits", k_shot=5, n_frozen=1)
     d.target = "glyphs"
-    assert np.allclose(d._lines["scratch"].get_ydata(), 0.9)
+    assert np.allclose(d._artists["lines"]["scratch"].get_ydata(), 0.9)
     assert d.status.startswith("glyphs,")
 
 

@@ -36,7 +36,7 @@ from .._validation import check_int, check_real
 from ..data.shifts import NegativeImages
 from ..evaluation import mean_ci95
 
-__all__ = ["TARGETS", "SHOTS", "SETTINGS", "N_BLOCKS", "parameter_counts", "target_tasks",
+__all__ = ["TARGETS", "SHOTS", "SETTINGS", "N_BLOCKS", "parameter_counts", "trained_parameters", "target_tasks",
            "transfer_learner", "measure",
            "TransferCurves", "setting_label", "episodes_at", "lesson_findings", "CURVES_REGENERATE_COMMAND"]
 
@@ -93,6 +93,14 @@ def parameter_counts() -> Dict[str, object]:
         if not name.startswith("head"):
             blocks[int(name.split(".")[1])] += parameter.numel()
     return {"blocks": blocks, "head": network.head.weight.numel() + network.head.bias.numel()}
+
+
+def trained_parameters(n_frozen: int) -> Tuple[int, int]:
+    """(parameters that learn, all parameters) of the 10-way glyph network with the lowest
+    ``n_frozen`` conv blocks frozen (``N_BLOCKS``: feature extraction, only the new head learns)."""
+    n_frozen = check_int("n_frozen", n_frozen, 0, N_BLOCKS)
+    counts = parameter_counts()
+    return counts["head"] + sum(counts["blocks"][n_frozen:]), counts["head"] + sum(counts["blocks"])
 
 
 def target_tasks(target: str):

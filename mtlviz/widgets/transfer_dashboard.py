@@ -3,18 +3,14 @@ from __future__ import annotations
 
 
 import ipywidgets as widgets
-import numpy as np
-from matplotlib.patches import FancyBboxPatch
 from traitlets import Int, Unicode, validate
 
-from ..transfer.curves import N_BLOCKS, TARGETS, TransferCurves, parameter_counts, setting_label
+from .. import plotting
+from ..transfer.curves import N_BLOCKS, TARGETS, TransferCurves, setting_label, trained_parameters
 from ._base import Dashboard
 from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["TransferDashboard"]
-
-COLORS = {"scratch": "#7f7f7f", "feature": "#e6720a", "fine": "#1f77b4", "frozen": "#a6c8e8", "trains": "#f5b041"}
-
 
 class TransferDashboard(Dashboard):
     """Target accuracy against labelled examples per class, for training from scratch, feature
@@ -76,95 +72,20 @@ class TransferDashboard(Dashboard):
     def _build_figure(self):
         self.figure, self._canvas = interactive_figure(11.5, 4.4)
         curves_ax, net_ax = self.figure.subplots(1, 2, width_ratios=[2.3, 1.0])
-        self._curves_ax, self._net_ax = curves_ax, net_ax
-        curves_ax.set_xscale("log")
-        shots = self._curves.shots
-        curves_ax.set_xticks(shots, [str(k) for k in shots])
-        curves_ax.minorticks_off()
-        curves_ax.set_xlim(shots[0] / 1.25, shots[-1] * 1.25)
-        ticks = np.linspace(0.3, 1.0, 8)
-        curves_ax.set_ylim(0.3, 1.01)
-        curves_ax.set_yticks(ticks, [f"{v:.0%}" for v in ticks])
-        curves_ax.grid(alpha=0.3)
-        curves_ax.set_xlabel("labelled target images per class (K)")
-        curves_ax.set_ylabel("target test accuracy (10 classes; chance 10%)")
-        animated = []
-        self._faint = [curves_ax.plot([], [], "-", color=COLORS["fine"], alpha=0.25, linewidth=1)[0]
-                       for _ in range(N_BLOCKS - 1)]
-        self._lines, self._bands = {}, {}
-        for key, style, label in [("scratch", "o--", "from scratch"),
-                                  ("feature", "s-", f"feature extraction ({N_BLOCKS} blocks frozen)"),
-                                  ("fine", "o-", "fine-tuning (frozen blocks: slider)")]:
-            self._lines[key] = curves_ax.plot([], [], style, color=COLORS[key], linewidth=2.2 if key == "fine" else 1.6,
-                                              markersize=5, label=label)[0]
-            self._bands[key] = None
-        self._cursor = curves_ax.axvline(shots[0], color="#d62728", linewidth=1.0)
-        self._here = curves_ax.scatter([], [], s=110, facecolors="none", edgecolors="#d62728", linewidths=1.8,
-                                       zorder=5)
-        curves_ax.plot([], [], "-", color=COLORS["fine"], alpha=0.25, label="fine-tuning, other frozen counts")
-        curves_ax.legend(loc="lower right", fontsize=8)
-        self._title = curves_ax.set_title(" ", fontsize=10)
-        animated += self._faint + list(self._lines.values()) + [self._cursor, self._here, self._title]
-
-        net_ax.set_xlim(0, 1)
-        net_ax.set_ylim(-0.6, N_BLOCKS + 2.3)
-        net_ax.axis("off")
-        counts = parameter_counts()
-        self._n_params = counts
-        names = ["input image"] + [f"conv block {i + 1}" for i in range(N_BLOCKS)] + ["new output layer"]
-        self._boxes, self._box_text = [], []
-        for row, name in enumerate(names):
-            box = FancyBboxPatch((0.08, row - 0.36), 0.84, 0.72, boxstyle="round,pad=0.02", facecolor="white",
-                                 edgecolor="#555555")
-            net_ax.add_patch(box)
-            self._boxes.append(box)
-            self._box_text.append(net_ax.text(0.5, row, name, ha="center", va="center", fontsize=9,
-                                             color="#1a1a1a"))  # dark ink: the boxes are light in every theme
-        self._net_title = net_ax.text(0.5, N_BLOCKS + 1.75, " ", ha="center", va="center", fontsize=10)
-        animated += self._boxes + self._box_text + [self._net_title]
-        self._blit = BlitManager(self._canvas, animated)
-
-    def _fill(self, key, shots, points):
-        if self._bands[key] is not None:
-            self._bands[key].remove()
-            self._blit.artists.remove(self._bands[key])
-        band = self._curves_ax.fill_between(shots, [p.low for p in points], [p.high for p in points],
-                                            color=COLORS[key], alpha=0.13, linewidth=0)
-        band.set_animated(True)
-        self._blit.artists.insert(0, band)
-        self._bands[key] = band
+        self._artists = plotting.plot_transfer_curves(curves_ax, net_ax, shots=self._curves.shots, n_blocks=N_BLOCKS)
+        self._blit = BlitManager(self._canvas, self._artists["animated"])
+        self._blit.artists = self._artists["animated"]  # the same list: update_transfer_curves swaps the bands in it
 
     def _draw(self):
         curves, target, k, frozen = self._curves, self.target, self.k_shot, self.n_frozen
         shown = {"scratch": "scratch", "feature": N_BLOCKS, "fine": frozen}
-        here = []
-        for key, setting in shown.items():
-            shots, points = curves.curve(target, setting)
-            self._lines[key].set_data(shots, [p.mean for p in points])
-            self._fill(key, shots, points)
-            here.append((k, curves.point(target, setting, k).mean))
-        self._lines["fine"].set_visible(frozen != N_BLOCKS)
-        self._bands["fine"].set_visible(frozen != N_BLOCKS)
-        others = [n for n in range(N_BLOCKS) if n != frozen]
-        for line, setting in zip(self._faint, others):
-            shots, points = curves.curve(target, setting)
-            line.set_data(shots, [p.mean for p in points])
-        self._cursor.set_xdata([k, k])
-        self._here.set_offsets(np.array(here))
-        self._title.set_text(f"{TARGETS[target]}: pretrained on 912 glyph classes")
-        trainable = self._n_params["head"]
-        for row, box in enumerate(self._boxes):
-            block = row - 1
-            if row == 0:
-                box.set_facecolor("#eeeeee")
-                continue
-            learns = row == len(self._boxes) - 1 or block >= frozen
-            box.set_facecolor(COLORS["trains"] if learns else COLORS["frozen"])
-            if 0 <= block < N_BLOCKS:
-                self._box_text[row].set_text(f"conv block {block + 1}: {'trains' if learns else 'frozen'}")
-                trainable += self._n_params["blocks"][block] if learns else 0
-        total = sum(self._n_params["blocks"]) + self._n_params["head"]
-        self._net_title.set_text(f"{setting_label(frozen)}\ntrains {trainable:,} of {total:,} parameters")
+        trained, total = trained_parameters(frozen)
+        plotting.update_transfer_curves(
+            self._artists, curves={key: curves.curve(target, setting) for key, setting in shown.items()},
+            faint=[curves.curve(target, n) for n in range(N_BLOCKS) if n != frozen], k_shot=k,
+            here=[curves.point(target, setting, k).mean for setting in shown.values()],
+            title=f"{TARGETS[target]}: pretrained on 912 glyph classes", n_frozen=frozen, show_fine=frozen != N_BLOCKS,
+            net_title=f"{setting_label(frozen)}\ntrains {trained:,} of {total:,} parameters")
         self._blit.update()
         points = {key: curves.point(target, s, k) for key, s in shown.items()}
         fine = (f"{setting_label(frozen)} {points['fine'].mean:.1%} · " if frozen != N_BLOCKS else "")
