@@ -37,7 +37,7 @@ its trust region). Without it, MAML here stayed behind the pretrained policy aft
 References
 ----------
 Finn, Abbeel & Levine, "Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks",
-ICML 2017, section 5.3 and figure 5. Williams, "Simple statistical gradient-following algorithms
+ICML 2017, section 5.3 and figure 4 (top). Williams, "Simple statistical gradient-following algorithms
 for connectionist reinforcement learning", 1992 (REINFORCE). Rothfuss, Lee, Clavera, Asfour & Abbeel,
 "ProMP: Proximal Meta-Policy Search", ICLR 2019 (the low-variance curvature estimator). Taught in
 ``notebooks/10_meta_rl_point_robot.ipynb``.
@@ -374,7 +374,7 @@ class NavigationPolicy(Estimator):
 
 def random_policy(random_state: int = 0, **hyperparameters) -> NavigationPolicy:
     """An untrained policy (θ at its random initialisation), the third curve of the paper's
-    figure 5; ``hyperparameters`` as :class:`NavigationPolicy`'s (``n_outer_steps`` is 0)."""
+    figure 4; ``hyperparameters`` as :class:`NavigationPolicy`'s (``n_outer_steps`` is 0)."""
     return NavigationPolicy(mode="pretrained", n_outer_steps=0, random_state=random_state, **hyperparameters).fit()
 
 

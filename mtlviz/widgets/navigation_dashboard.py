@@ -200,7 +200,7 @@ def adaptation_returns_figure(figure_data: Mapping, names: Optional[Mapping[str,
         ax.errorbar(steps, mean, yerr=half, marker="o", capsize=3, label=label, color=POLICY_COLORS[label])
     ax.set_xticks(range(len(mean)))
     ax.set_xlabel("number of policy-gradient steps")
-    ax.set_yscale("symlog", linthresh=10.0)  # as the paper's figure 5: returns span two decades
+    ax.set_yscale("symlog", linthresh=10.0)  # as the paper's figure 4 (top): returns span two decades
     ax.set_ylabel("average return (symlog scale)")
     ax.set_title(f"point robot: {figure_data['n_goals']} new goals (mean ± 95% CI)")
     ax.legend()
