@@ -8,7 +8,8 @@ from typing import Dict, Sequence
 import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import to_rgba
+from matplotlib.colors import to_rgb, to_rgba
+from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -20,6 +21,10 @@ __all__ = [
     "update_episode_sets",
     "plot_transfer_curves",
     "update_transfer_curves",
+    "region_colors",
+    "plot_domain_panels",
+    "update_domain_panels",
+    "image_rows_figure",
     "plot_adaptation",
     "update_adaptation",
     "plot_loss_curves",
@@ -395,6 +400,103 @@ def update_transfer_curves(artists, *, curves, faint, k_shot: int, here: Sequenc
         if 0 <= block < n_blocks:
             artists["box_text"][row].set_text(f"conv block {block + 1}: {'trains' if learns else 'frozen'}")
     artists["net_title"].set_text(net_title)
+
+
+# -- lesson 07: domain adaptation -----------------------------------------------------------------
+#: Lesson 07's colours: the two moons (class labels) and the two domains.
+MOON_COLORS = ("#1f77b4", "#ff7f0e")  # moon 0, moon 1
+DOMAIN_COLORS = {"source": "#444444", "target": "#2ca02c"}
+
+
+def region_colors(p_one: np.ndarray) -> np.ndarray:
+    """Decision regions as an RGB image ``(..., 3)`` from p(moon 1) on a grid: pale moon-0 blue
+    where it is below 0.5, pale orange above, white near the boundary so that the boundary reads
+    as a line."""
+    confidence = np.clip(np.abs(p_one - 0.5) * 4.0, 0.0, 1.0)[..., None]  # 0 on the boundary
+    pale = [0.55 + 0.45 * np.array(to_rgb(color)) for color in MOON_COLORS]  # tints towards white
+    tint = np.where((p_one >= 0.5)[..., None], pale[1], pale[0])
+    return 1.0 - confidence * (1.0 - tint)
+
+
+def plot_domain_panels(region_axes: Sequence[Axes], feature_axes: Sequence[Axes], *, names: Dict[str, str],
+                       limit: float, feature_limit: float) -> Dict[str, object]:
+    """One column per method (keys of ``names``): its decision regions over the source and target
+    points (top, within ±``limit``) and its learned features projected to 2-D (bottom, within
+    ±``feature_limit``); one legend below the panels. Filled by :func:`update_domain_panels`;
+    ``artists["changing"]`` lists the artists it changes (for blitting)."""
+    artists: Dict[str, object] = {"images": {}, "points": {}, "features": {}, "titles": {}, "changing": []}
+    for column, method in enumerate(names):
+        ax = region_axes[column]
+        artists["images"][method] = ax.imshow(np.ones((2, 2, 3)), extent=(-limit, limit, -limit, limit),
+                                              origin="lower", interpolation="bilinear")
+        source = ax.scatter([], [], s=9, marker="o", linewidths=0)
+        target = ax.scatter([], [], s=16, marker="x", linewidths=0.9)
+        artists["points"][method] = (source, target)
+        ax.set_xlim(-limit, limit)
+        ax.set_ylim(-limit, limit)
+        ax.set_aspect("equal")
+        ax.tick_params(labelsize=7)
+        artists["titles"][method] = ax.set_title(" \n ", fontsize=10)
+        ax = feature_axes[column]
+        feature_source = ax.scatter([], [], s=9, marker="o", color=DOMAIN_COLORS["source"], linewidths=0, alpha=0.6)
+        feature_target = ax.scatter([], [], s=16, marker="x", color=DOMAIN_COLORS["target"], linewidths=0.9,
+                                    alpha=0.8)
+        artists["features"][method] = (feature_source, feature_target)
+        ax.set_xlim(-feature_limit, feature_limit)
+        ax.set_ylim(-feature_limit, feature_limit)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{names[method]}: features $G_f(x)$, PCA to 2-D", fontsize=9)
+        artists["changing"] += [artists["images"][method], source, target, feature_source, feature_target,
+                                artists["titles"][method]]
+    # One legend below the panels: inside an axes, the blitted images would cover it.
+    region_axes[0].figure.legend(
+        handles=[Line2D([], [], marker="o", linestyle="", color=MOON_COLORS[0], label="source, moon 0"),
+                 Line2D([], [], marker="o", linestyle="", color=MOON_COLORS[1], label="source, moon 1"),
+                 Line2D([], [], marker="x", linestyle="", color="#777777",
+                        label="target (top: colour = true moon, never used in training)"),
+                 Line2D([], [], marker="o", linestyle="", color=DOMAIN_COLORS["source"], label="source features"),
+                 Line2D([], [], marker="x", linestyle="", color=DOMAIN_COLORS["target"], label="target features")],
+        loc="outside lower center", ncol=5, fontsize=8, frameon=False)
+    return artists
+
+
+def update_domain_panels(artists, *, x_source, y_source, x_target, y_target, regions: Dict[str, np.ndarray],
+                         source_2d: Dict[str, np.ndarray], target_2d: Dict[str, np.ndarray],
+                         titles: Dict[str, str]) -> None:
+    """Show the points ``(n, 2)`` coloured by their moon label (0/1), and per method its RGB
+    ``regions`` (:func:`region_colors`), projected features and title."""
+    source_colors = np.array(MOON_COLORS)[np.asarray(y_source)]
+    target_colors = np.array(MOON_COLORS)[np.asarray(y_target)]
+    for method, image in artists["images"].items():
+        image.set_data(regions[method])
+        source, target = artists["points"][method]
+        source.set_offsets(x_source)
+        source.set_facecolors(source_colors)
+        target.set_offsets(x_target)
+        target.set_edgecolors(target_colors)
+        target.set_facecolors(target_colors)
+        feature_source, feature_target = artists["features"][method]
+        feature_source.set_offsets(source_2d[method])
+        feature_target.set_offsets(target_2d[method])
+        artists["titles"][method].set_text(titles[method])
+
+
+def image_rows_figure(rows: Dict[str, np.ndarray], image_shape=(8, 8), n_images: int = 10):
+    """A static figure of small grey images: one row per entry of ``rows`` (row label -> images
+    ``(n, H·W)``), the first ``n_images`` of each. Returns a :class:`~matplotlib.figure.Figure`."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(0.8 * n_images, 0.95 * len(rows)), dpi=90, layout="constrained")
+    axes = figure.subplots(len(rows), n_images, squeeze=False)
+    for row, (name, images) in enumerate(rows.items()):
+        for column in range(n_images):
+            ax = axes[row, column]
+            ax.imshow(np.asarray(images[column]).reshape(image_shape), cmap="gray_r", vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[row, 0].set_ylabel(name, fontsize=8)
+    return figure
 
 
 def figure_png(figure) -> bytes:

@@ -35,7 +35,7 @@ def tiny_models():
 
 
 def _region_pixels(dashboard, method):
-    return np.asarray(dashboard._images[method].get_array()).copy()
+    return np.asarray(dashboard._artists["images"][method].get_array()).copy()
 
 
 # -- shipped fits ------------------------------------------------------------------------------
@@ -117,17 +117,17 @@ def test_angle_slider_redraws_the_boundaries_points_and_status(tiny_models):
     dashboard = DomainAdaptationDashboard(tiny_models, angle=0)
     assert dashboard.status.startswith("precomputed fit at 0° (seed 0)")
     regions = _region_pixels(dashboard, "dann")
-    targets = dashboard._points["dann"][1].get_offsets().copy()
+    targets = dashboard._artists["points"]["dann"][1].get_offsets().copy()
     dashboard.angle_slider.value = 20
     assert dashboard.angle == 20
     assert dashboard.status.startswith("precomputed fit at 20° (seed 0)")
     assert not np.allclose(_region_pixels(dashboard, "dann"), regions)
     problem = rotated_moons(20, random_state=0)
-    np.testing.assert_allclose(dashboard._points["dann"][1].get_offsets(), problem.x_target.numpy(), atol=1e-6)
-    assert not np.allclose(dashboard._points["dann"][1].get_offsets(), targets)
+    np.testing.assert_allclose(dashboard._artists["points"]["dann"][1].get_offsets(), problem.x_target.numpy(), atol=1e-6)
+    assert not np.allclose(dashboard._artists["points"]["dann"][1].get_offsets(), targets)
     for method in METHODS:
         accuracy = tiny_models[(method, 20)].score(problem.x_test, problem.y_test)
-        assert f"target accuracy {accuracy:.2f}" in dashboard._titles[method].get_text()
+        assert f"target accuracy {accuracy:.2f}" in dashboard._artists["titles"][method].get_text()
 
 
 def test_live_training_says_live_and_the_slider_returns_to_precomputed(tiny_models):

@@ -7,10 +7,9 @@ from typing import Dict, NamedTuple, Tuple
 import ipywidgets as widgets
 import numpy as np
 import torch
-from matplotlib.colors import to_rgb
-from matplotlib.lines import Line2D
 from traitlets import Int, Unicode, validate
 
+from .. import plotting
 from .._memory import release_free_memory
 from ..transfer.domain import METHODS, DomainAdaptationClassifier, project_features
 from ..data.moons import rotated_moons
@@ -20,8 +19,6 @@ from ._canvas import BlitManager, interactive_figure
 __all__ = ["DomainAdaptationDashboard"]
 
 METHOD_NAMES = {"source_only": "source only", "coral": "Deep CORAL", "dann": "DANN"}
-LABEL_COLORS = ("#1f77b4", "#ff7f0e")  # moon 0, moon 1
-DOMAIN_COLORS = {"source": "#444444", "target": "#2ca02c"}
 LIMIT = 3.0  # the rotated moons lie within |x|, |y| < 3
 GRID = 140  # decision-region image pixels per side
 FEATURE_LIMIT = 3.2  # projected features have unit variance per axis
@@ -37,16 +34,12 @@ class _MethodView(NamedTuple):
 
 
 def _region_image(model: DomainAdaptationClassifier) -> np.ndarray:
-    """Decision regions as an RGB image: pale moon-0 blue where p(moon 1) < 0.5, pale orange above,
-    white near the boundary so that the boundary reads as a line."""
+    """Decision regions as an RGB image (:func:`mtlviz.plotting.region_colors` of p(moon 1) on a
+    GRID × GRID grid over ±LIMIT)."""
     axis = torch.linspace(-LIMIT, LIMIT, GRID)
     grid_y, grid_x = torch.meshgrid(axis, axis, indexing="ij")
     points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], 1)
-    p_one = model.predict_proba(points)[:, 1].numpy().reshape(GRID, GRID)
-    confidence = np.clip(np.abs(p_one - 0.5) * 4.0, 0.0, 1.0)[..., None]  # 0 on the boundary
-    pale = [0.55 + 0.45 * np.array(to_rgb(color)) for color in LABEL_COLORS]  # tints towards white
-    tint = np.where((p_one >= 0.5)[..., None], pale[1], pale[0])
-    return 1.0 - confidence * (1.0 - tint)
+    return plotting.region_colors(model.predict_proba(points)[:, 1].numpy().reshape(GRID, GRID))
 
 
 class DomainAdaptationDashboard(Dashboard):
@@ -158,64 +151,19 @@ class DomainAdaptationDashboard(Dashboard):
     def _build_figure(self):
         self.figure, self._canvas = interactive_figure(11.0, 7.0)
         axes = self.figure.subplots(2, 3)
-        self._region_axes, self._feature_axes = axes[0], axes[1]
-        changing = []
-        self._images, self._points, self._features, self._titles = {}, {}, {}, {}
-        for column, method in enumerate(METHODS):
-            ax = self._region_axes[column]
-            self._images[method] = ax.imshow(np.ones((2, 2, 3)), extent=(-LIMIT, LIMIT, -LIMIT, LIMIT),
-                                             origin="lower", interpolation="bilinear")
-            source = ax.scatter([], [], s=9, marker="o", linewidths=0)
-            target = ax.scatter([], [], s=16, marker="x", linewidths=0.9)
-            self._points[method] = (source, target)
-            ax.set_xlim(-LIMIT, LIMIT)
-            ax.set_ylim(-LIMIT, LIMIT)
-            ax.set_aspect("equal")
-            ax.tick_params(labelsize=7)
-            self._titles[method] = ax.set_title(" \n ", fontsize=10)
-            ax = self._feature_axes[column]
-            feature_source = ax.scatter([], [], s=9, marker="o", color=DOMAIN_COLORS["source"], linewidths=0,
-                                        alpha=0.6)
-            feature_target = ax.scatter([], [], s=16, marker="x", color=DOMAIN_COLORS["target"], linewidths=0.9,
-                                        alpha=0.8)
-            self._features[method] = (feature_source, feature_target)
-            ax.set_xlim(-FEATURE_LIMIT, FEATURE_LIMIT)
-            ax.set_ylim(-FEATURE_LIMIT, FEATURE_LIMIT)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"{METHOD_NAMES[method]}: features $G_f(x)$, PCA to 2-D", fontsize=9)
-            changing += [self._images[method], source, target, feature_source, feature_target, self._titles[method]]
-        # One legend below the panels: inside an axes, the blitted images would cover it.
-        self.figure.legend(
-            handles=[Line2D([], [], marker="o", linestyle="", color=LABEL_COLORS[0], label="source, moon 0"),
-                     Line2D([], [], marker="o", linestyle="", color=LABEL_COLORS[1], label="source, moon 1"),
-                     Line2D([], [], marker="x", linestyle="", color="#777777",
-                            label="target (top: colour = true moon, never used in training)"),
-                     Line2D([], [], marker="o", linestyle="", color=DOMAIN_COLORS["source"],
-                            label="source features"),
-                     Line2D([], [], marker="x", linestyle="", color=DOMAIN_COLORS["target"],
-                            label="target features")],
-            loc="outside lower center", ncol=5, fontsize=8, frameon=False)
-        self._blitter = BlitManager(self._canvas, changing)
+        self._artists = plotting.plot_domain_panels(axes[0], axes[1], names={m: METHOD_NAMES[m] for m in METHODS},
+                                                    limit=LIMIT, feature_limit=FEATURE_LIMIT)
+        self._blitter = BlitManager(self._canvas, self._artists["changing"])
 
     def _draw(self):
         live = self.mode == "live"
         problem, views = (self._live_problem, self._live) if live else self._views[self.angle]
-        source_colors = np.array(LABEL_COLORS)[problem.y_source.numpy()]
-        target_colors = np.array(LABEL_COLORS)[problem.y_target.numpy()]
-        for method in METHODS:
-            view = views[method]
-            self._images[method].set_data(view.regions)
-            source, target = self._points[method]
-            source.set_offsets(problem.x_source.numpy())
-            source.set_facecolors(source_colors)
-            target.set_offsets(problem.x_target.numpy())
-            target.set_edgecolors(target_colors)
-            target.set_facecolors(target_colors)
-            feature_source, feature_target = self._features[method]
-            feature_source.set_offsets(view.source_2d)
-            feature_target.set_offsets(view.target_2d)
-            self._titles[method].set_text(f"{METHOD_NAMES[method]}\ntarget accuracy {view.accuracy:.2f}")
+        plotting.update_domain_panels(
+            self._artists, x_source=problem.x_source.numpy(), y_source=problem.y_source.numpy(),
+            x_target=problem.x_target.numpy(), y_target=problem.y_target.numpy(),
+            regions={m: views[m].regions for m in METHODS}, source_2d={m: views[m].source_2d for m in METHODS},
+            target_2d={m: views[m].target_2d for m in METHODS},
+            titles={m: f"{METHOD_NAMES[m]}\ntarget accuracy {views[m].accuracy:.2f}" for m in METHODS})
         self._blitter.update()
         accuracies = ", ".join(f"{METHOD_NAMES[m]} {views[m].accuracy:.2f}" for m in METHODS)
         if live:
@@ -236,18 +184,8 @@ def shift_examples(problem, n_images: int = 10) -> widgets.Image:
     ``n_images`` shifted target digits (bottom row), as a PNG image widget."""
     from io import BytesIO
 
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(0.8 * n_images, 1.9), dpi=90, layout="constrained")
-    axes = figure.subplots(2, n_images, squeeze=False)
-    for row, (images, name) in enumerate([(problem.x_source, "source: clean"),
-                                          (problem.x_target, "target: blurred + noise")]):
-        for column in range(n_images):
-            ax = axes[row, column]
-            ax.imshow(images[column].reshape(8, 8).numpy(), cmap="gray_r", vmin=0.0, vmax=1.0)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[row, 0].set_ylabel(name, fontsize=8)
+    figure = plotting.image_rows_figure({"source: clean": problem.x_source.numpy(),
+                                         "target: blurred + noise": problem.x_target.numpy()}, n_images=n_images)
     with BytesIO() as png:
         figure.savefig(png, format="png")
         return widgets.Image(value=png.getvalue(), format="png")
