@@ -25,6 +25,10 @@ __all__ = [
     "plot_domain_panels",
     "update_domain_panels",
     "image_rows_figure",
+    "tinted_mosaic",
+    "plot_metalstm_steps",
+    "update_metalstm_episode",
+    "update_metalstm_step",
     "plot_adaptation",
     "update_adaptation",
     "plot_loss_curves",
@@ -497,6 +501,107 @@ def image_rows_figure(rows: Dict[str, np.ndarray], image_shape=(8, 8), n_images:
             ax.set_yticks([])
         axes[row, 0].set_ylabel(name, fontsize=8)
     return figure
+
+
+# -- lesson 05: Meta-LSTM, step by step -----------------------------------------------------------
+#: Lesson 05's colours: the three learners, and Meta-LSTM's layers (viridis-like, dark to light).
+METHOD_COLORS = {"Meta-LSTM": "#2ca02c", "SGD": "#7f7f7f", "MAML": "#1f77b4"}
+LAYER_COLORS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#e6a100"]
+
+
+def tinted_mosaic(images, correct, n_way: int, per_class: int) -> np.ndarray:
+    """Query images ``(N·M, 1, S, S)`` as an RGB mosaic: ink dark, background tinted green where
+    ``correct`` (one bool per image) and red where wrong."""
+    images = np.asarray(images)
+    mosaic = episode_mosaic(images, n_way, per_class)
+    ink = np.nan_to_num(mosaic, nan=0.0)
+    blank = np.isnan(mosaic)
+    size = images.shape[-1]
+    tint = np.ones(mosaic.shape + (3,))
+    for index, ok in enumerate(correct):
+        row, col = divmod(index, per_class)
+        color = (0.80, 0.95, 0.80) if ok else (1.0, 0.78, 0.78)
+        tint[row * (size + 1): row * (size + 1) + size, col * (size + 1): col * (size + 1) + size] = color
+    rgb = tint * (1.0 - ink[..., None])
+    rgb[blank] = 1.0
+    return rgb
+
+
+def _show_mosaic(image, ax, rgb: np.ndarray, title: str) -> None:
+    image.set_data(rgb)
+    image.set_extent((-0.5, rgb.shape[1] - 0.5, rgb.shape[0] - 0.5, -0.5))
+    ax.set_xlim(-0.5, rgb.shape[1] - 0.5)
+    ax.set_ylim(rgb.shape[0] - 0.5, -0.5)
+    ax.set_title(title, fontsize=10)
+
+
+def plot_metalstm_steps(axes: Dict[str, Axes]) -> Dict[str, object]:
+    """Lesson 05's panels (``axes`` keyed "input", "forget", "loss", "accuracy", "support",
+    "query"): the support images and Meta-LSTM's answers as image panels; the four curve panels
+    are drawn per episode by :func:`update_metalstm_episode` (their number of lines follows the
+    learner) and their step markers moved by :func:`update_metalstm_step`."""
+    for name in ("support", "query"):
+        axes[name].set_xticks([])
+        axes[name].set_yticks([])
+    return {"axes": axes, "markers": [], "support": axes["support"].imshow(np.ones((2, 2, 3))),
+            "query": axes["query"].imshow(np.ones((2, 2, 3)))}
+
+
+def update_metalstm_episode(artists, comparison, *, n_classes: int, x_support, k_shot: int) -> None:
+    """Draw one episode's curves from ``comparison`` (a :class:`~mtlviz.meta.metalstm.EpisodeComparison`:
+    Meta-LSTM's gates per layer and step, the three learners' losses and query accuracies; chance
+    = 1 / ``n_classes``) and its support images ``(N·K, 1, S, S)``."""
+    c, axes = comparison, artists["axes"]
+    trace = c.meta_lstm
+    steps = np.arange(1, len(trace.input_gate) + 1)
+    for key, values, title in [("input", trace.input_gate, "input gate iₜ (learned learning rate)"),
+                               ("forget", trace.forget_gate, "forget gate fₜ (1 = keep θ)")]:
+        ax = axes[key]
+        ax.clear()
+        for layer, color, column in zip(trace.layers, LAYER_COLORS, values.T):
+            ax.plot(steps, column, "o-", color=color, label=layer, markersize=4)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("step t")
+        ax.set_xlim(0.5, max(steps[-1], 1) + 0.5)
+    axes["input"].axhline(c.sgd_lr, color=METHOD_COLORS["SGD"], linestyle=":", label=f"SGD α = {c.sgd_lr:g}")
+    axes["input"].set_yscale("log")
+    axes["input"].legend(fontsize=7, ncol=2, loc="best")
+    axes["forget"].axhline(1.0, color=METHOD_COLORS["SGD"], linestyle=":")
+    ax = axes["loss"]
+    ax.clear()
+    x = np.arange(len(trace.scores.query_loss))
+    ax.plot(x, trace.scores.support_loss, "-", color=METHOD_COLORS["Meta-LSTM"], label="Meta-LSTM support")
+    ax.plot(x, trace.scores.query_loss, "--", color=METHOD_COLORS["Meta-LSTM"], label="Meta-LSTM query")
+    ax.plot(x, c.sgd.query_loss, "--", color=METHOD_COLORS["SGD"], label=f"SGD query (α = {c.sgd_lr:g})")
+    ax.plot(x, c.maml.query_loss, "--", color=METHOD_COLORS["MAML"], label=f"MAML query (α = {c.maml_lr:g})")
+    ax.set_yscale("log")
+    ax.set_title("cross-entropy loss", fontsize=10)
+    ax.set_xlabel("step t")
+    ax.legend(fontsize=7)
+    ax = axes["accuracy"]
+    ax.clear()
+    for name, scores in [("Meta-LSTM", trace.scores), ("SGD", c.sgd), ("MAML", c.maml)]:
+        ax.plot(x, scores.query_accuracy, "o-", color=METHOD_COLORS[name], label=name, markersize=4)
+    ax.set_ylim(-0.03, 1.03)
+    ax.axhline(1.0 / n_classes, color="#bbbbbb", linewidth=0.8)
+    ax.set_title("query accuracy", fontsize=10)
+    ax.set_xlabel("step t")
+    ax.legend(fontsize=7, loc="lower right")
+    artists["markers"] = [axes[k].axvline(0, color="#d62728", linewidth=1.0)
+                          for k in ("input", "forget", "loss", "accuracy")]
+    support = episode_mosaic(x_support, n_classes, k_shot)
+    grey = np.repeat(1.0 - np.nan_to_num(support, nan=0.0)[..., None], 3, axis=2)  # ink dark on white, as RGB
+    _show_mosaic(artists["support"], axes["support"], grey,
+                 f"support: {n_classes} new characters × {k_shot}")
+
+
+def update_metalstm_step(artists, step: int, *, x_query, correct, n_classes: int, n_query: int) -> None:
+    """Move the step markers to ``step`` and show the query images ``(N·M, 1, S, S)`` tinted by
+    whether Meta-LSTM's answer after that step is ``correct``."""
+    for marker in artists["markers"]:
+        marker.set_xdata([step, step])
+    _show_mosaic(artists["query"], artists["axes"]["query"], tinted_mosaic(x_query, correct, n_classes, n_query),
+                 f"Meta-LSTM's answers after step {step}\n(green right, red wrong)")
 
 
 def figure_png(figure) -> bytes:

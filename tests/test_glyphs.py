@@ -121,7 +121,7 @@ def test_episode_viewer_follows_its_sliders():
     viewer = EpisodeViewer({"glyphs": GlyphTasks("evaluation"), "digits": DigitsTasks()}, random_state=0)
     viewer.n_way, viewer.k_shot = 3, 4
     assert viewer.status.startswith("3-way 4-shot episode: 12 support")
-    assert viewer._support_image.get_array().shape == (3 * 29 - 1, 4 * 29 - 1)
+    assert viewer._episode_artists["support"].get_array().shape == (3 * 29 - 1, 4 * 29 - 1)
     viewer.family = "digits"
     assert "(digits)" in viewer.status
     assert viewer.way_slider.max == 10  # no slider position asks for more classes than digits has

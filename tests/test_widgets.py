@@ -201,8 +201,8 @@ def test_metalstm_dashboard_step_slider_moves_marker_and_status(metalstm_dashboa
     assert d.status.startswith("1-shot, step 0:") and "before the first update" in d.status
     d.step = 2
     assert d.status.startswith("1-shot, step 2:") and "mean input gate" in d.status and "SGD (α = 0.3)" in d.status
-    assert all(list(marker.get_xdata()) == [2, 2] for marker in d._markers)
-    gates = d._axes["input"].get_lines()
+    assert all(list(marker.get_xdata()) == [2, 2] for marker in d._artists["markers"])
+    gates = d._artists["axes"]["input"].get_lines()
     assert len(gates) == 7  # five layers, the SGD rate and the step marker
 
 
