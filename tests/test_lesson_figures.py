@@ -106,3 +106,28 @@ def test_navigation_adaptation_is_recomputed_exactly():
     assert mean["maml"][2] < mean["pretrained"][2]
     assert mean["maml"][3] > mean["maml"][2] and mean["random"][1] < mean["random"][0]
     assert mean["maml"][1] - mean["pretrained"][1] > 3 * (half["maml"][1] + half["pretrained"][1])
+
+
+def test_domain_seeds_are_recomputed_for_the_first_seed():
+    """Lesson 07's two tables over 10 seeds (rendered by moons_seed_table / digits_seed_table). Seed 0 at
+    30° and on the digits is trained again: source only and CORAL bit for bit, DANN within 0.1 (its
+    adversarial training amplifies float rounding across processors, as in test_digits_shift)."""
+    shipped, again = load_figure("domain_seeds"), figures.domain_seeds(seeds=(0,), angles=(30,))
+    for method in ("source_only", "coral"):
+        assert again["moons"][method]["30"][0] == pytest.approx(shipped["moons"][method]["30"][0], abs=1e-6)
+    assert again["moons"]["dann"]["30"][0] == pytest.approx(shipped["moons"]["dann"]["30"][0], abs=0.1)
+    for label, _, trade_off in figures.DIGITS_SETTINGS:
+        tolerance = 1e-6 if "DANN" not in label else 0.1
+        assert again["digits"][label][0] == pytest.approx(shipped["digits"][label][0], abs=tolerance), label
+    assert all(len(per) == len(figures.DOMAIN_SEEDS) for per in shipped["digits"].values())
+
+
+def test_domain_seed_tables_render_the_shipped_numbers():
+    """If this fails, lesson 07's seed tables do not show what the file holds (mean ± std with n − 1)."""
+    import numpy as np
+
+    shipped = load_figure("domain_seeds")
+    coral = np.asarray(shipped["moons"]["coral"]["30"])
+    assert f"{coral.mean():.3f} ± {coral.std(ddof=1):.3f}" in figures.moons_seed_table()
+    gains = np.asarray(shipped["digits"]["Deep CORAL (w = 300)"]) - np.asarray(shipped["digits"]["source only"])
+    assert f"{gains.mean():+.3f} ({gains.min():+.3f} … {gains.max():+.3f})" in figures.digits_seed_table()

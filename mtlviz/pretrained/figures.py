@@ -203,6 +203,84 @@ def digits_shift(random_state: int = 0) -> Dict[str, list]:
     return result
 
 
+#: Lesson 07's tables over seeds (benchmarks/two_moons_da.py and digits_da.py at their defaults).
+DOMAIN_SEEDS = tuple(range(10))
+MOONS_ANGLES = (0, 30, 50, 70)
+#: (label, method, trade-off) rows of the digits table; None takes the estimator's default.
+DIGITS_SETTINGS = (("source only", "source_only", None), ("Deep CORAL (w = 300)", "coral", None),
+                   ("DANN (λ_max = 1)", "dann", None), ("DANN (λ_max = 0.3)", "dann", 0.3))
+_MOONS_NAMES = {"source_only": "source only", "coral": "Deep CORAL", "dann": "DANN"}
+
+
+def domain_seeds(seeds=DOMAIN_SEEDS, angles=MOONS_ANGLES) -> Dict[str, dict]:
+    """Lesson 07: target test accuracy of each seed (its own data and initial weights), for the rotated
+    two moons ``{"moons": {method: {angle: [per seed]}}}`` and the blurred noisy digits
+    ``{"digits": {label: [per seed]}}`` (the computations of benchmarks/two_moons_da.py and digits_da.py)."""
+    from ..data.moons import rotated_moons
+    from ..data.shifts import shifted_digits
+    from ..transfer.domain import METHODS, DomainAdaptationClassifier
+
+    moons = {method: {str(angle): [] for angle in angles} for method in METHODS}
+    digits = {label: [] for label, _, _ in DIGITS_SETTINGS}
+    for seed in seeds:
+        for angle in angles:
+            problem = rotated_moons(angle, random_state=seed)
+            for method in METHODS:
+                model = DomainAdaptationClassifier(method, random_state=seed)
+                model.fit(problem.x_source, problem.y_source, problem.x_target)
+                moons[method][str(angle)].append(model.score(problem.x_test, problem.y_test))
+        problem = shifted_digits(random_state=seed)
+        for label, method, trade_off in DIGITS_SETTINGS:
+            model = DomainAdaptationClassifier(method, trade_off=trade_off, random_state=seed,
+                                               hidden=64, n_features=16, n_steps=300)
+            model.fit(problem.x_source, problem.y_source, problem.x_target)
+            digits[label].append(model.score(problem.x_test, problem.y_test))
+    return {"moons": moons, "digits": digits}
+
+
+def _mean_std(values) -> str:
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+
+
+def moons_seed_table(figure=None) -> str:
+    """Lesson 07's two-moons table over seeds, in Markdown (mean ± std with n − 1, per angle)."""
+    moons = (figure or load_figure("domain_seeds"))["moons"]
+    angles = sorted(next(iter(moons.values())), key=float)
+    n_seeds = len(next(iter(next(iter(moons.values())).values())))
+    lines = [f"| method ({n_seeds} seeds, mean ± std) | " + " | ".join(f"{a}°" for a in angles) + " |",
+             "|---|" + "---|" * len(angles)]
+    for method in sorted(moons, key=lambda m: list(_MOONS_NAMES).index(m) if m in _MOONS_NAMES else len(_MOONS_NAMES)):
+        per_angle = moons[method]
+        lines.append(f"| {_MOONS_NAMES.get(method, method)} | " + " | ".join(_mean_std(per_angle[a]) for a in angles) + " |")
+    return "\n".join(lines)
+
+
+def digits_seed_table(figure=None) -> str:
+    """Lesson 07's digits table over seeds, in Markdown, with each method's gain over source only on the
+    same seed (mean, smallest, largest), and the gains in points below it."""
+    import numpy as np
+
+    digits = (figure or load_figure("domain_seeds"))["digits"]
+    baseline = np.asarray(digits["source only"], dtype=float)
+    lines = [f"| method | target accuracy (mean ± std, {len(baseline)} seeds) | gain over source only, same seed: "
+             "mean (min … max) |", "|---|---|---|"]
+    points = []
+    order = [label for label, _, _ in DIGITS_SETTINGS]
+    for label in sorted(digits, key=lambda x: order.index(x) if x in order else len(order)):
+        values = digits[label]
+        gains = np.asarray(values, dtype=float) - baseline
+        if label == "source only":
+            lines.append(f"| {label} | {_mean_std(values)} | — |")
+            continue
+        lines.append(f"| {label} | {_mean_std(values)} | {gains.mean():+.3f} ({gains.min():+.3f} … {gains.max():+.3f}) |")
+        points.append(f"{label}: {100 * gains.mean():+.1f} ({100 * gains.min():+.1f} … {100 * gains.max():+.1f}), "
+                      f"better than source only on {int((gains > 0).sum())} of {len(gains)} seeds")
+    return "\n".join(lines) + "\n\nGain in points: " + "; ".join(points) + "."
+
+
 # -- lesson 10 -----------------------------------------------------------------------------------
 
 def navigation_adaptation(n_goals: int = 100, n_steps: int = 3, random_state: int = 2017) -> Dict[str, object]:
@@ -274,6 +352,7 @@ FIGURES: Dict[str, Callable[[], object]] = {"fewshot_first_look": fewshot_first_
                                             "seed_corrected_training": seed_corrected_training,
                                             "sgd_tuning": sgd_tuning, "block_changes": block_changes,
                                             "digits_shift": digits_shift,
+                                            "domain_seeds": domain_seeds,
                                             "batch_norm_transduction": batch_norm_transduction,
                                             "navigation_adaptation": navigation_adaptation,
                                             "metric_fewshot": metric_fewshot}
