@@ -29,6 +29,11 @@ __all__ = [
     "plot_metalstm_steps",
     "update_metalstm_episode",
     "update_metalstm_step",
+    "plot_formula_panels",
+    "update_formula_tasks",
+    "update_formula_gap",
+    "update_formula_objectives",
+    "update_formula_theta",
     "plot_adaptation",
     "update_adaptation",
     "plot_loss_curves",
@@ -604,6 +609,141 @@ def update_metalstm_step(artists, step: int, *, x_query, correct, n_classes: int
                  f"Meta-LSTM's answers after step {step}\n(green right, red wrong)")
 
 
+# -- lesson 02: the MAML objective of a line, term by term ----------------------------------------
+#: Lesson 02's task colours (one per task of the meta-batch, at most six).
+TASK_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+
+
+def plot_formula_panels(axes: Sequence[Axes], *, n_tasks: int, limits, support_sizes: Sequence[int],
+                        gap_label: str) -> Dict[str, object]:
+    """Lesson 02's four panels for θ = (w, b) within ``limits``: the tasks' support losses with the
+    step θ → θ'ᵢ, the joint objective, the MAML objective with −∇θ (second and first order), and the
+    distance between the two minima against K (``support_sizes``, log axis; ``gap_label`` names the
+    mean curve). Filled by :func:`update_formula_tasks`, :func:`update_formula_gap`,
+    :func:`update_formula_objectives` and :func:`update_formula_theta` (``artists["blitted"]``:
+    the artists the last one moves)."""
+    titles = [r"tasks' support losses $L^{tr}_{T_i}(\theta)$;" "\n" r"arrows $\theta \to \theta'_i$",
+              r"joint training: $\Sigma_i\, L^{val}_{T_i}(\theta)\, /\, N$",
+              r"MAML: $\Sigma_i\, L^{val}_{T_i}(\theta'_i)\, /\, N$;" "\n" r"arrows $-\nabla_\theta$"]
+    for ax, title in zip(axes, titles):
+        ax.set_xlim(*limits)
+        ax.set_ylim(*limits)
+        ax.set_aspect("equal")
+        ax.set_xlabel("w")
+        ax.set_ylabel("b")
+        ax.set_title(title, fontsize=10)
+    artists: Dict[str, object] = {"axes": axes, "task_artists": [], "contours": {}, "colorbar": None, "gap_band": None}
+    axes[0].plot([], [], "k*", ms=10, label="θ (the sliders)")
+    axes[0].plot([], [], "o", color="#bbbbbb", mec="k", ms=6, label="θ'ᵢ after one step")
+    artists["theta"] = [ax.plot([], [], "k*", ms=13, zorder=6)[0] for ax in axes[:3]]
+    artists["adapted"] = axes[0].scatter(np.zeros(n_tasks), np.zeros(n_tasks), c=TASK_COLORS[:n_tasks], s=30, zorder=6,
+                                         edgecolors="k")
+    artists["task_arrows"] = axes[0].quiver(np.zeros(n_tasks), np.zeros(n_tasks), np.zeros(n_tasks), np.zeros(n_tasks),
+                                            color=TASK_COLORS[:n_tasks], angles="xy", scale_units="xy", scale=1,
+                                            width=0.008, zorder=5)
+    artists["grad_arrows"] = axes[2].quiver(np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2),
+                                            color=["#d62728", "#ff9896"], angles="xy", scale_units="xy", scale=1,
+                                            width=0.012, zorder=5)
+    artists["optima"] = {
+        "joint": axes[1].plot([], [], "wX", ms=10, mec="k", zorder=4, label="minimum")[0],
+        "maml": axes[2].plot([], [], "wX", ms=10, mec="k", zorder=4, label="MAML minimum")[0],
+        "joint_on_maml": axes[2].plot([], [], "o", mfc="none", mec="k", mew=1.5, ms=9, zorder=4,
+                                      label="joint minimum")[0],
+    }
+    artists["gap_line"] = axes[2].plot([], [], "k:", lw=1.2, zorder=3)[0]
+    axes[2].plot([], [], color="#d62728", lw=3, label="−∇θ second order (exact)")
+    axes[2].plot([], [], color="#ff9896", lw=3, label="−∇θ first order (no Hessian)")
+    axes[2].legend(loc="lower left", fontsize=6.5, framealpha=0.85)
+    axes[1].legend(handles=[artists["optima"]["joint"]], loc="lower left", fontsize=7)
+    gap_ax = axes[3]
+    gap_ax.set_xscale("log")
+    gap_ax.set_xlabel("K (support points per task)")
+    gap_ax.set_ylabel(r"$\|\theta_{MAML} - \theta_{joint}\|$")
+    gap_ax.set_title("gap between the minima\n(closed form)", fontsize=10)
+    gap_ax.set_xticks(support_sizes, [str(k) for k in support_sizes])
+    gap_ax.minorticks_off()
+    artists["gap_mean"] = gap_ax.plot([], [], "-o", color="#555555", ms=4, label=gap_label)[0]
+    artists["gap_here"] = gap_ax.plot([], [], "k*", ms=12, zorder=5, label="these tasks, this K")[0]
+    gap_ax.legend(loc="upper right", fontsize=7)
+    artists["blitted"] = [*artists["theta"], artists["adapted"], artists["task_arrows"], artists["grad_arrows"]]
+    return artists
+
+
+def update_formula_tasks(artists, grids, optima) -> None:
+    """Each task's support-loss contours (``grids``: :func:`mtlviz.meta.landscape.task_loss_grids`)
+    and its minimum θ*ᵢ (``optima``, ``(N, 2)``), replacing the previous tasks'; legend tasks first."""
+    ax = artists["axes"][0]
+    for artist in artists["task_artists"]:
+        artist.remove()
+    artists["task_artists"] = []
+    for i, grid in enumerate(grids):
+        levels = np.unique(np.quantile(grid.values, [0.02, 0.1, 0.3]))
+        artists["task_artists"].append(ax.contour(grid.w, grid.b, grid.values.T, levels=levels, colors=TASK_COLORS[i],
+                                                  linewidths=1.0))
+    for i, (w_star, b_star) in enumerate(optima):
+        artists["task_artists"].append(ax.plot([w_star], [b_star], "P", color=TASK_COLORS[i], mec="k", ms=9, zorder=4,
+                                               label=f"task {i + 1}: minimum θ*" if i == 0 else f"task {i + 1}")[0])
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda j: (not labels[j].startswith("task"), labels[j]))
+    ax.legend([handles[j] for j in order], [labels[j] for j in order], loc="lower left", fontsize=6.5,
+              framealpha=0.85)
+
+
+def update_formula_gap(artists, support_sizes, mean, ci95) -> None:
+    """The mean distance between the minima against K, with its 95% interval as a band."""
+    artists["gap_mean"].set_data(support_sizes, mean)
+    if artists["gap_band"] is not None:
+        artists["gap_band"].remove()
+    artists["gap_band"] = artists["axes"][3].fill_between(support_sizes, mean - ci95, mean + ci95, color="#555555",
+                                                          alpha=0.2, lw=0)
+
+
+def update_formula_objectives(artists, grids, *, maml_optimum, joint_optimum, k_shot: int, gap_here: float,
+                              gap_top: float) -> None:
+    """Filled contours of the joint and MAML objectives (``grids["joint"]``, ``grids["maml"]``) on
+    one colour scale with one colour bar, their closed-form minima joined by a dotted line, this
+    K's gap ``gap_here`` on the gap panel, whose y axis ends at ``gap_top`` plus a margin."""
+    axes, contours = artists["axes"], artists["contours"]
+    # One colour scale for both panels, so that equal colours mean equal loss.
+    both = np.concatenate([grids["joint"].values.ravel(), grids["maml"].values.ravel()])
+    levels = np.unique(np.quantile(both, np.linspace(0.0, 0.9, 14)))
+    for key, ax in [("joint", axes[1]), ("maml", axes[2])]:
+        if key in contours:
+            contours[key][0].remove()  # the old filled contours; the minimum's marker stays
+        grid = grids[key]
+        contours[key] = [ax.contourf(grid.w, grid.b, grid.values.T, levels=levels, cmap="viridis_r", extend="max",
+                                     zorder=1), artists["optima"][key]]
+    maml, joint = maml_optimum, joint_optimum
+    artists["optima"]["joint"].set_data([joint[0]], [joint[1]])
+    artists["optima"]["maml"].set_data([maml[0]], [maml[1]])
+    artists["optima"]["joint_on_maml"].set_data([joint[0]], [joint[1]])
+    artists["gap_line"].set_data([joint[0], maml[0]], [joint[1], maml[1]])
+    filled = contours["maml"][0]
+    if artists["colorbar"] is None:  # one colour bar for both panels: they share the levels
+        artists["colorbar"] = axes[1].figure.colorbar(filled, ax=list(axes[1:3]), shrink=0.8, pad=0.02)
+        artists["colorbar"].set_label("mean query loss (both panels)", fontsize=8)
+    else:
+        artists["colorbar"].update_normal(filled)
+    artists["gap_here"].set_data([k_shot], [gap_here])
+    axes[3].set_ylim(0.0, max(gap_top, gap_here, 0.05) * 1.15)  # α = 0: all zero
+
+
+def update_formula_theta(artists, w: float, b: float, adapted, meta_gradients) -> None:
+    """θ = (w, b) in the three landscapes, the adapted θ'ᵢ (``(N, 2)``) with arrows from θ, and the
+    steps −∇θ of ``meta_gradients`` (second order, first order) drawn as directions of one length."""
+    for marker in artists["theta"]:
+        marker.set_data([w], [b])
+    artists["adapted"].set_offsets(adapted)
+    n_tasks = len(adapted)
+    artists["task_arrows"].set_offsets(np.tile([w, b], (n_tasks, 1)))
+    artists["task_arrows"].set_UVC(adapted[:, 0] - w, adapted[:, 1] - b)
+    steps = -np.stack(meta_gradients)
+    longest = max(np.linalg.norm(steps, axis=1).max(), 1e-12)
+    steps = steps / longest * 1.2  # draw directions at a fixed length; the status gives the sizes
+    artists["grad_arrows"].set_offsets(np.tile([w, b], (2, 1)))
+    artists["grad_arrows"].set_UVC(steps[:, 0], steps[:, 1])
+
+
 def figure_png(figure) -> bytes:
     """Render a :class:`~matplotlib.figure.Figure` to PNG bytes (for ``IPython.display.Image``)."""
     import io
@@ -660,7 +800,7 @@ def plot_layer_bars(ax: Axes, layers: Sequence[str], *, ylabel: str, title: str,
                                                  label="this episode")}
     if shipped is not None:
         ax.plot(positions, shipped, "D", color="#7f7f7f", ms=7, zorder=3, label="mean over the shipped episodes")
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="upper right", fontsize=8)
     artists["labels"] = [ax.text(p, 0, "", ha="center", va="bottom", fontsize=8) for p in positions]
     ax.set_xticks(positions, labels=list(layers))
     ax.set_ylim(*ylim)

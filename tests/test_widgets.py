@@ -157,7 +157,7 @@ def test_formula_dashboard_alpha_zero_removes_the_hessian_term_and_the_arrows():
     assert any(abs(value) >= 0.001 for value in hessian_term(dashboard.status))  # α > 0: a visible term
     dashboard.inner_lr = 0.0
     assert hessian_term(dashboard.status) == (0.0, 0.0)  # -0.000 reads as 0.0 too
-    assert np.allclose(dashboard._task_arrows.U, 0.0) and np.allclose(dashboard._task_arrows.V, 0.0)
+    assert np.allclose(dashboard._artists["task_arrows"].U, 0.0) and np.allclose(dashboard._artists["task_arrows"].V, 0.0)
 
 
 def test_formula_dashboard_theta_sliders_move_theta_everywhere():
@@ -165,10 +165,10 @@ def test_formula_dashboard_theta_sliders_move_theta_everywhere():
     from mtlviz.widgets import FormulaDashboard
 
     dashboard = FormulaDashboard(random_state=0)
-    before = dashboard._adapted_markers.get_offsets().copy()
+    before = dashboard._artists["adapted"].get_offsets().copy()
     dashboard.w = -2.0
-    assert all(marker.get_xdata()[0] == -2.0 for marker in dashboard._theta_markers)
-    assert not np.allclose(before, dashboard._adapted_markers.get_offsets())
+    assert all(marker.get_xdata()[0] == -2.0 for marker in dashboard._artists["theta"])
+    assert not np.allclose(before, dashboard._artists["adapted"].get_offsets())
     assert "θ = (-2.00" in dashboard.status
 
 
@@ -288,12 +288,12 @@ def test_formula_dashboard_explains_its_marks_and_colours():
     from mtlviz.widgets import FormulaDashboard
 
     dashboard = FormulaDashboard(random_state=0)
-    labels = [t.get_text() for t in dashboard._axes[0].get_legend().get_texts()]
+    labels = [t.get_text() for t in dashboard._artists["axes"][0].get_legend().get_texts()]
     assert labels[0] == "task 1: minimum θ*" and "θ (the sliders)" in labels and "θ'ᵢ after one step" in labels
     assert len([t for t in labels if t.startswith("task ")]) == len(dashboard._optima)
-    assert dashboard._colorbar is not None
+    assert dashboard._artists["colorbar"] is not None
     dashboard.inner_lr = 0.35  # new contours: the colour bar must describe them, not the removed ones
-    assert dashboard._colorbar.mappable is dashboard._contours["maml"][0]
+    assert dashboard._artists["colorbar"].mappable is dashboard._artists["contours"]["maml"][0]
 
 
 def test_formula_dashboard_k_control_keeps_the_tasks_and_shows_the_gap():
@@ -309,11 +309,11 @@ def test_formula_dashboard_k_control_keeps_the_tasks_and_shows_the_gap():
     assert dashboard.batch.x_support.shape[1] == 50 and dashboard.batch.x_query.shape[1] == 100
     assert torch.equal(dashboard.batch.amplitude, lines[0]) and torch.equal(dashboard.batch.phase, lines[1])
     gap = float(re.search(r"gap (\d+\.\d+)", dashboard.status).group(1))
-    maml = dashboard._optimum_markers["maml"].get_xydata()[0]
-    joint = dashboard._optimum_markers["joint_on_maml"].get_xydata()[0]
+    maml = dashboard._artists["optima"]["maml"].get_xydata()[0]
+    joint = dashboard._artists["optima"]["joint_on_maml"].get_xydata()[0]
     assert gap == pytest.approx(np.linalg.norm(maml - joint), abs=0.006)
     assert maml == pytest.approx(landscape_optimum(dashboard.batch, dashboard.inner_lr))
-    xs, means = dashboard._gap_mean.get_data()
+    xs, means = dashboard._artists["gap_mean"].get_data()
     assert list(xs) == [2, 3, 5, 10, 20, 50, 100] and means[-1] < means[0] / 3
     with pytest.raises(Exception):
         dashboard.k_slider.value = 7  # only the listed K values

@@ -11,6 +11,7 @@ import ipywidgets as widgets
 import numpy as np
 from traitlets import Float, Int, validate
 
+from .. import plotting
 from ..meta import landscape
 from .._validation import check_int
 from ..data.tasks import LineTasks, SinusoidTasks
@@ -19,7 +20,7 @@ from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["FormulaDashboard", "UpdateRulesDashboard", "SUPPORT_SIZES", "SINE_TASKS"]
 
-TASK_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+TASK_COLORS = plotting.TASK_COLORS
 LIMITS = (-3.0, 3.0)
 #: The K control's values: support points per task (each task also has 2K query points).
 SUPPORT_SIZES = (2, 3, 5, 10, 20, 50, 100)
@@ -91,56 +92,10 @@ class FormulaDashboard(Dashboard):
             self.link_control(slider, name)
 
         self.figure, self._canvas = interactive_figure(13.6, 4.3)
-        self._axes = self.figure.subplots(1, 4, width_ratios=[1, 1, 1, 0.8])
-        titles = [r"tasks' support losses $L^{tr}_{T_i}(\theta)$;" "\n" r"arrows $\theta \to \theta'_i$",
-                  r"joint training: $\Sigma_i\, L^{val}_{T_i}(\theta)\, /\, N$",
-                  r"MAML: $\Sigma_i\, L^{val}_{T_i}(\theta'_i)\, /\, N$;" "\n" r"arrows $-\nabla_\theta$"]
-        for ax, title in zip(self._axes, titles):
-            ax.set_xlim(*LIMITS)
-            ax.set_ylim(*LIMITS)
-            ax.set_aspect("equal")
-            ax.set_xlabel("w")
-            ax.set_ylabel("b")
-            ax.set_title(title, fontsize=10)
-        self._task_artists = []
-        self._axes[0].plot([], [], "k*", ms=10, label="θ (the sliders)")
-        self._axes[0].plot([], [], "o", color="#bbbbbb", mec="k", ms=6, label="θ'ᵢ after one step")
-        self._contours = {}
-        self._theta_markers = [ax.plot([], [], "k*", ms=13, zorder=6)[0] for ax in self._axes[:3]]
-        self._adapted_markers = self._axes[0].scatter(np.zeros(n_tasks), np.zeros(n_tasks), c=TASK_COLORS[:n_tasks],
-                                                      s=30, zorder=6, edgecolors="k")
-        self._task_arrows = self._axes[0].quiver(np.zeros(n_tasks), np.zeros(n_tasks), np.zeros(n_tasks),
-                                                 np.zeros(n_tasks), color=TASK_COLORS[:n_tasks], angles="xy",
-                                                 scale_units="xy", scale=1, width=0.008, zorder=5)
-        self._grad_arrows = self._axes[2].quiver(np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2),
-                                                 color=["#d62728", "#ff9896"], angles="xy", scale_units="xy", scale=1,
-                                                 width=0.012, zorder=5)
-        self._optimum_markers = {
-            "joint": self._axes[1].plot([], [], "wX", ms=10, mec="k", zorder=4, label="minimum")[0],
-            "maml": self._axes[2].plot([], [], "wX", ms=10, mec="k", zorder=4, label="MAML minimum")[0],
-            "joint_on_maml": self._axes[2].plot([], [], "o", mfc="none", mec="k", mew=1.5, ms=9, zorder=4,
-                                                label="joint minimum")[0],
-        }
-        self._gap_line = self._axes[2].plot([], [], "k:", lw=1.2, zorder=3)[0]
-        self._axes[2].plot([], [], color="#d62728", lw=3, label="−∇θ second order (exact)")
-        self._axes[2].plot([], [], color="#ff9896", lw=3, label="−∇θ first order (no Hessian)")
-        self._axes[2].legend(loc="lower left", fontsize=6.5, framealpha=0.85)
-        self._axes[1].legend(handles=[self._optimum_markers["joint"]], loc="lower left", fontsize=7)
-        gap_ax = self._axes[3]
-        gap_ax.set_xscale("log")
-        gap_ax.set_xlabel("K (support points per task)")
-        gap_ax.set_ylabel(r"$\|\theta_{MAML} - \theta_{joint}\|$")
-        gap_ax.set_title("gap between the minima\n(closed form)", fontsize=10)
-        gap_ax.set_xticks(SUPPORT_SIZES, [str(k) for k in SUPPORT_SIZES])
-        gap_ax.minorticks_off()
-        self._gap_mean = gap_ax.plot([], [], "-o", color="#555555", ms=4,
-                                     label=f"mean over {GAP_BATCHES} draws of {n_tasks} tasks")[0]
-        self._gap_band = None
-        self._gap_here = gap_ax.plot([], [], "k*", ms=12, zorder=5, label="these tasks, this K")[0]
-        gap_ax.legend(loc="upper right", fontsize=7)
-        self._colorbar = None
-        self._blitter = BlitManager(self._canvas, [*self._theta_markers, self._adapted_markers, self._task_arrows,
-                                                   self._grad_arrows])
+        self._artists = plotting.plot_formula_panels(
+            self.figure.subplots(1, 4, width_ratios=[1, 1, 1, 0.8]), n_tasks=n_tasks, limits=LIMITS,
+            support_sizes=SUPPORT_SIZES, gap_label=f"mean over {GAP_BATCHES} draws of {n_tasks} tasks")
+        self._blitter = BlitManager(self._canvas, self._artists["blitted"])
         self.children = [widgets.HBox([widgets.VBox([self.w_slider, self.b_slider]),
                                        widgets.VBox([self.alpha_slider, self.k_slider])]),
                          self._canvas, self.status_line]
@@ -158,63 +113,26 @@ class FormulaDashboard(Dashboard):
 
     def _draw_tasks(self):
         """Each task's support-loss contours and its minimum θ*ᵢ (redrawn when K changes)."""
-        ax = self._axes[0]
-        for artist in self._task_artists:
-            artist.remove()
-        self._task_artists = []
-        for i, grid in enumerate(landscape.task_loss_grids(self.batch, limits=LIMITS)):
-            levels = np.unique(np.quantile(grid.values, [0.02, 0.1, 0.3]))
-            self._task_artists.append(ax.contour(grid.w, grid.b, grid.values.T, levels=levels,
-                                                 colors=TASK_COLORS[i], linewidths=1.0))
         self._optima = landscape.task_optima(self.batch)  # θ*ᵢ, the centre of each task's contours
-        for i, (w_star, b_star) in enumerate(self._optima):
-            self._task_artists.append(ax.plot([w_star], [b_star], "P", color=TASK_COLORS[i], mec="k", ms=9, zorder=4,
-                                              label=f"task {i + 1}: minimum θ*" if i == 0 else f"task {i + 1}")[0])
-        handles, labels = ax.get_legend_handles_labels()
-        order = sorted(range(len(labels)), key=lambda j: (not labels[j].startswith("task"), labels[j]))
-        ax.legend([handles[j] for j in order], [labels[j] for j in order], loc="lower left", fontsize=6.5,
-                  framealpha=0.85)
+        plotting.update_formula_tasks(self._artists, landscape.task_loss_grids(self.batch, limits=LIMITS), self._optima)
 
     def _draw_gap_curve(self):
         """Mean distance between the MAML and joint minima against K, for the current α."""
         gap = landscape.optimum_gap_by_support_size(SUPPORT_SIZES, inner_lr=self.inner_lr, n_tasks=self.n_tasks,
                                                     n_batches=GAP_BATCHES, random_state=1)
         self._gap = gap
-        self._gap_mean.set_data(gap.support_sizes, gap.mean)
-        if self._gap_band is not None:
-            self._gap_band.remove()
-        self._gap_band = self._axes[3].fill_between(gap.support_sizes, gap.mean - gap.ci95, gap.mean + gap.ci95,
-                                                    color="#555555", alpha=0.2, lw=0)
+        plotting.update_formula_gap(self._artists, gap.support_sizes, gap.mean, gap.ci95)
 
     def _draw_objectives(self):
         """Contours of the joint and MAML objectives for the current α and K (a full redraw)."""
         grids = landscape.objective_grids(self.batch, inner_lr=self.inner_lr, limits=LIMITS)
         self._terms = landscape.linear_maml_terms(self.batch, inner_lr=self.inner_lr)
-        # One colour scale for both panels, so that equal colours mean equal loss.
-        both = np.concatenate([grids["joint"].values.ravel(), grids["maml"].values.ravel()])
-        levels = np.unique(np.quantile(both, np.linspace(0.0, 0.9, 14)))
-        for key, ax in [("joint", self._axes[1]), ("maml", self._axes[2])]:
-            if key in self._contours:
-                self._contours[key][0].remove()  # the old filled contours; the minimum's marker stays
-            grid = grids[key]
-            self._contours[key] = [ax.contourf(grid.w, grid.b, grid.values.T, levels=levels, cmap="viridis_r",
-                                               extend="max", zorder=1), self._optimum_markers[key]]
-        # The minima from the closed form (exact), not the grid's best point.
-        maml, joint = self._terms.optimum, self._terms.joint_optimum
-        self._optimum_markers["joint"].set_data([joint[0]], [joint[1]])
-        self._optimum_markers["maml"].set_data([maml[0]], [maml[1]])
-        self._optimum_markers["joint_on_maml"].set_data([joint[0]], [joint[1]])
-        self._gap_line.set_data([joint[0], maml[0]], [joint[1], maml[1]])
-        filled = self._contours["maml"][0]
-        if self._colorbar is None:  # one colour bar for both panels: they share the levels
-            self._colorbar = self.figure.colorbar(filled, ax=list(self._axes[1:3]), shrink=0.8, pad=0.02)
-            self._colorbar.set_label("mean query loss (both panels)", fontsize=8)
-        else:
-            self._colorbar.update_normal(filled)
         self._grids = grids
-        self._gap_here.set_data([self.k_shot], [self.optimum_gap])
-        top = max(float(np.max(self._gap.mean + self._gap.ci95)), self.optimum_gap, 0.05) * 1.15  # α = 0: all zero
-        self._axes[3].set_ylim(0.0, top)
+        # The minima from the closed form (exact), not the grid's best point.
+        plotting.update_formula_objectives(self._artists, grids, maml_optimum=self._terms.optimum,
+                                           joint_optimum=self._terms.joint_optimum, k_shot=self.k_shot,
+                                           gap_here=self.optimum_gap,
+                                           gap_top=float(np.max(self._gap.mean + self._gap.ci95)))
 
     @property
     def optimum_gap(self) -> float:
@@ -224,19 +142,9 @@ class FormulaDashboard(Dashboard):
     def _move_theta(self):
         """θ, θ'ᵢ and the meta-gradients for the current θ and α (only these artists redraw)."""
         w, b = self.w, self.b
-        for marker in self._theta_markers:
-            marker.set_data([w], [b])
         adapted = landscape.adapted_points(self.batch, w, b, inner_lr=self.inner_lr)
-        self._adapted_markers.set_offsets(adapted)
-        n_tasks = len(adapted)
-        self._task_arrows.set_offsets(np.tile([w, b], (n_tasks, 1)))
-        self._task_arrows.set_UVC(adapted[:, 0] - w, adapted[:, 1] - b)
         parts = landscape.meta_gradient_parts(self.batch, w, b, inner_lr=self.inner_lr)
-        steps = -np.stack([parts.full, parts.first_order])
-        longest = max(np.linalg.norm(steps, axis=1).max(), 1e-12)
-        steps = steps / longest * 1.2  # draw directions at a fixed length; the status gives the sizes
-        self._grad_arrows.set_offsets(np.tile([w, b], (2, 1)))
-        self._grad_arrows.set_UVC(steps[:, 0], steps[:, 1])
+        plotting.update_formula_theta(self._artists, w, b, adapted, (parts.full, parts.first_order))
         self._blitter.update()
         self._parts = parts
         self.show_status(self.summary())
