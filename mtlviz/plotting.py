@@ -34,6 +34,9 @@ __all__ = [
     "update_formula_gap",
     "update_formula_objectives",
     "update_formula_theta",
+    "plot_update_rules",
+    "update_rules_objectives",
+    "update_rules_theta",
     "plot_adaptation",
     "update_adaptation",
     "plot_loss_curves",
@@ -742,6 +745,88 @@ def update_formula_theta(artists, w: float, b: float, adapted, meta_gradients) -
     steps = steps / longest * 1.2  # draw directions at a fixed length; the status gives the sizes
     artists["grad_arrows"].set_offsets(np.tile([w, b], (2, 1)))
     artists["grad_arrows"].set_UVC(steps[:, 0], steps[:, 1])
+
+
+#: Lesson 02's update rules: MAML (second order), first-order MAML, Reptile.
+RULE_COLORS = {"maml": "#d62728", "first_order": "#ff9896", "reptile": "#1f77b4"}
+
+
+def plot_update_rules(axes: Sequence[Axes], *, x, task_curves: Sequence[np.ndarray], task_labels: Sequence[str],
+                      limits, joint_optimum) -> Dict[str, object]:
+    """Lesson 02's nonlinear panels: the tasks' curves ``task_curves`` on ``x`` with the model at θ,
+    then the joint and MAML objectives over θ = (w, b) within ``limits`` = ((w range), (b range))
+    with the joint minimum, θ, and the three update rules' steps from θ. Filled by
+    :func:`update_rules_objectives` and :func:`update_rules_theta` (``artists["blitted"]``: what
+    the latter moves)."""
+    curves_ax, joint_ax, maml_ax = axes
+    for i, (y, label) in enumerate(zip(task_curves, task_labels)):
+        curves_ax.plot(x, y, color=TASK_COLORS[i], lw=1.2, label=label)
+    artists: Dict[str, object] = {"axes": axes, "contours": {}, "colorbar": None}
+    artists["model_curve"] = curves_ax.plot(x, np.zeros_like(x), "k-", lw=2.2, label="f_θ(x) = w·sin(x − b)")[0]
+    curves_ax.set_xlabel("x")
+    curves_ax.set_ylabel("y")
+    curves_ax.set_ylim(-3.2, 3.2)
+    curves_ax.set_title("tasks y = A·sin(x − φ) and the model at θ", fontsize=10)
+    curves_ax.legend(loc="lower left", fontsize=6.5, framealpha=0.85, ncol=1)
+    for ax, title in [(joint_ax, r"joint training: $\Sigma_i\, L^{val}_{T_i}(\theta)\, /\, N$"),
+                      (maml_ax, r"MAML: $\Sigma_i\, L^{val}_{T_i}(\theta'_i)\, /\, N$;" "\n"
+                                "steps from θ (directions only, equal lengths)")]:
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
+        ax.set_xlabel("w (amplitude)")
+        ax.set_ylabel("b (phase)")
+        ax.set_title(title, fontsize=10)
+    artists["optima"] = {
+        "joint": joint_ax.plot(*joint_optimum, "wX", ms=10, mec="k", zorder=4, label="minimum")[0],
+        "maml": maml_ax.plot([], [], "wX", ms=10, mec="k", zorder=4, label="MAML minimum")[0],
+        "joint_on_maml": maml_ax.plot(*joint_optimum, "o", mfc="none", mec="k", mew=1.5, ms=9, zorder=4,
+                                      label="joint minimum")[0],
+    }
+    joint_ax.legend(handles=[artists["optima"]["joint"]], loc="lower left", fontsize=7)
+    artists["theta"] = [ax.plot([], [], "k*", ms=13, zorder=6)[0] for ax in (joint_ax, maml_ax)]
+    artists["step_arrows"] = maml_ax.quiver(np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(3),
+                                            color=list(RULE_COLORS.values()), angles="xy", scale_units="xy", scale=1,
+                                            width=0.012, zorder=5)
+    step_handles = [maml_ax.plot([], [], color=color, lw=3)[0] for color in RULE_COLORS.values()]
+    maml_ax.legend([artists["optima"]["maml"], artists["optima"]["joint_on_maml"], *step_handles],
+                   ["MAML minimum", "joint minimum", "MAML step (second order)", "first-order MAML step",
+                    "Reptile step (k inner steps)"], loc="lower left", fontsize=6.5, framealpha=0.85)
+    artists["blitted"] = [*artists["theta"], artists["step_arrows"], artists["model_curve"]]
+    return artists
+
+
+def update_rules_objectives(artists, grids, maml_optimum) -> None:
+    """Filled contours of ``grids["joint"]`` and ``grids["maml"]`` on one colour scale with one
+    colour bar, and MAML's minimum."""
+    axes, contours = artists["axes"], artists["contours"]
+    both = np.concatenate([grids["joint"].values.ravel(), grids["maml"].values.ravel()])
+    levels = np.unique(np.quantile(both, np.linspace(0.0, 0.9, 14)))
+    for key, ax in [("joint", axes[1]), ("maml", axes[2])]:
+        for artist in contours.get(key, []):
+            artist.remove()
+        grid = grids[key]
+        contours[key] = [ax.contourf(grid.w, grid.b, grid.values.T, levels=levels, cmap="viridis_r", extend="max",
+                                     zorder=1)]
+    artists["optima"]["maml"].set_data([maml_optimum[0]], [maml_optimum[1]])
+    filled = contours["maml"][0]
+    if artists["colorbar"] is None:
+        artists["colorbar"] = axes[1].figure.colorbar(filled, ax=list(axes[1:]), shrink=0.8, pad=0.02)
+        artists["colorbar"].set_label("mean query loss (both panels)", fontsize=8)
+    else:
+        artists["colorbar"].update_normal(filled)
+
+
+def update_rules_theta(artists, w: float, b: float, model_curve, steps) -> None:
+    """θ = (w, b) in both landscapes, the model's curve ``model_curve`` at θ, and the three rules'
+    ``steps`` (``(3, 2)``: MAML, first-order MAML, Reptile) from θ as directions of one length."""
+    for marker in artists["theta"]:
+        marker.set_data([w], [b])
+    artists["model_curve"].set_ydata(model_curve)
+    steps = np.asarray(steps)
+    norms = np.linalg.norm(steps, axis=1, keepdims=True)
+    steps = np.where(norms > 1e-12, steps / np.maximum(norms, 1e-12), 0.0) * 0.8  # directions, fixed length
+    artists["step_arrows"].set_offsets(np.tile([w, b], (3, 1)))
+    artists["step_arrows"].set_UVC(steps[:, 0], steps[:, 1])
 
 
 def figure_png(figure) -> bytes:

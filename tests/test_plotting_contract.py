@@ -31,7 +31,6 @@ DRAWING = {
 ALLOWED = {
     "_canvas.py": "makes the Figure and its canvas widget; draws nothing itself",
     "protonet_dashboard.py": "lesson 08, written alongside this contract: move to plotting in a follow-up",
-    "formula_dashboard.py": "lessons 02-03's FormulaDashboard and UpdateRulesDashboard: not moved yet (issue 18)",
     "first_order_dashboard.py": "lesson 09, written alongside this contract: move to plotting in a follow-up",
     "navigation_dashboard.py": "lesson 10, written alongside this contract: move to plotting in a follow-up",
 }

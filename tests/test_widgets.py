@@ -334,7 +334,7 @@ def test_update_rules_dashboard_draws_three_steps_from_theta():
     dashboard = UpdateRulesDashboard(random_state=1)
     assert "first-order MAML" in dashboard.status and "Reptile k = 5" in dashboard.status
     dashboard.w = 2.0
-    arrows = dashboard._step_arrows
+    arrows = dashboard._artists["step_arrows"]
     assert np.allclose(arrows.get_offsets(), [[2.0, 0.5]] * 3)
     lengths = np.hypot(arrows.U, arrows.V)
     assert np.allclose(lengths, lengths[0]) and lengths[0] > 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
+import torch
 from traitlets import Float, Int, validate
 
 from .. import plotting
@@ -31,7 +32,6 @@ GAP_BATCHES = 200
 SINE_TASKS = SinusoidTasks(amplitude_range=(0.5, 2.0))
 SINE_LIMITS = ((-0.5, 3.0), (-1.0, 4.0))
 SINE_SUPPORT, SINE_QUERY = 10, 20
-STEP_COLORS = {"maml": "#d62728", "first_order": "#ff9896", "reptile": "#1f77b4"}
 
 
 def _vec(v) -> str:
@@ -230,48 +230,15 @@ class UpdateRulesDashboard(Dashboard):
             self.link_control(slider, name)
 
         self.figure, self._canvas = interactive_figure(13.6, 4.3)
-        self._axes = self.figure.subplots(1, 3)
-        curves_ax, joint_ax, maml_ax = self._axes
-        x = np.linspace(-5.0, 5.0, 200)
-        for i in range(n_tasks):
-            amplitude, phase = float(self.batch.amplitude[i]), float(self.batch.phase[i])
-            curves_ax.plot(x, amplitude * np.sin(x - phase), color=TASK_COLORS[i], lw=1.2,
-                           label=f"task {i + 1}: A = {amplitude:.2f}, φ = {phase:.2f}")
-        self._x = x
-        self._model_curve = curves_ax.plot(x, np.zeros_like(x), "k-", lw=2.2, label="f_θ(x) = w·sin(x − b)")[0]
-        curves_ax.set_xlabel("x")
-        curves_ax.set_ylabel("y")
-        curves_ax.set_ylim(-3.2, 3.2)
-        curves_ax.set_title("tasks y = A·sin(x − φ) and the model at θ", fontsize=10)
-        curves_ax.legend(loc="lower left", fontsize=6.5, framealpha=0.85, ncol=1)
-        for ax, title in [(joint_ax, r"joint training: $\Sigma_i\, L^{val}_{T_i}(\theta)\, /\, N$"),
-                          (maml_ax, r"MAML: $\Sigma_i\, L^{val}_{T_i}(\theta'_i)\, /\, N$;" "\n"
-                                    "steps from θ (directions only, equal lengths)")]:
-            ax.set_xlim(*SINE_LIMITS[0])
-            ax.set_ylim(*SINE_LIMITS[1])
-            ax.set_xlabel("w (amplitude)")
-            ax.set_ylabel("b (phase)")
-            ax.set_title(title, fontsize=10)
-        self._contours = {}
+        self._x = np.linspace(-5.0, 5.0, 200)
+        tasks = [(float(self.batch.amplitude[i]), float(self.batch.phase[i])) for i in range(n_tasks)]
         self._joint_optimum = landscape.numerical_maml_optimum(self.batch, inner_lr=0.0, model="sine",
                                                                limits=SINE_LIMITS, n_points=40)
-        self._optimum_markers = {
-            "joint": joint_ax.plot(*self._joint_optimum, "wX", ms=10, mec="k", zorder=4, label="minimum")[0],
-            "maml": maml_ax.plot([], [], "wX", ms=10, mec="k", zorder=4, label="MAML minimum")[0],
-            "joint_on_maml": maml_ax.plot(*self._joint_optimum, "o", mfc="none", mec="k", mew=1.5, ms=9, zorder=4,
-                                          label="joint minimum")[0],
-        }
-        joint_ax.legend(handles=[self._optimum_markers["joint"]], loc="lower left", fontsize=7)
-        self._theta_markers = [ax.plot([], [], "k*", ms=13, zorder=6)[0] for ax in (joint_ax, maml_ax)]
-        self._step_arrows = maml_ax.quiver(np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(3),
-                                           color=list(STEP_COLORS.values()), angles="xy", scale_units="xy", scale=1,
-                                           width=0.012, zorder=5)
-        step_handles = [maml_ax.plot([], [], color=color, lw=3)[0] for color in STEP_COLORS.values()]
-        maml_ax.legend([self._optimum_markers["maml"], self._optimum_markers["joint_on_maml"], *step_handles],
-                       ["MAML minimum", "joint minimum", "MAML step (second order)", "first-order MAML step",
-                        "Reptile step (k inner steps)"], loc="lower left", fontsize=6.5, framealpha=0.85)
-        self._colorbar = None
-        self._blitter = BlitManager(self._canvas, [*self._theta_markers, self._step_arrows, self._model_curve])
+        self._artists = plotting.plot_update_rules(
+            self.figure.subplots(1, 3), x=self._x, task_curves=[self._sine(a, p) for a, p in tasks],
+            task_labels=[f"task {i + 1}: A = {a:.2f}, φ = {p:.2f}" for i, (a, p) in enumerate(tasks)],
+            limits=SINE_LIMITS, joint_optimum=self._joint_optimum)
+        self._blitter = BlitManager(self._canvas, self._artists["blitted"])
         self.children = [widgets.HBox([widgets.VBox([self.w_slider, self.b_slider]),
                                        widgets.VBox([self.alpha_slider, self.steps_slider])]),
                          self._canvas, self.status_line]
@@ -281,25 +248,15 @@ class UpdateRulesDashboard(Dashboard):
         self.observe(self._on_landscape_change, names=["inner_lr"])
         self.observe(self._on_steps_change, names=["reptile_steps"])
 
+    def _sine(self, amplitude: float, phase: float) -> np.ndarray:
+        """A·sin(x − φ) on the drawn x (a task's curve, or the model's at θ = (A, φ))."""
+        return SINE_TASKS.function(torch.from_numpy(self._x), amplitude, phase).numpy()
+
     def _draw_objectives(self):
         grids = landscape.objective_grids(self.batch, inner_lr=self.inner_lr, limits=SINE_LIMITS, model="sine")
-        both = np.concatenate([grids["joint"].values.ravel(), grids["maml"].values.ravel()])
-        levels = np.unique(np.quantile(both, np.linspace(0.0, 0.9, 14)))
-        for key, ax in [("joint", self._axes[1]), ("maml", self._axes[2])]:
-            for artist in self._contours.get(key, []):
-                artist.remove()
-            grid = grids[key]
-            self._contours[key] = [ax.contourf(grid.w, grid.b, grid.values.T, levels=levels, cmap="viridis_r",
-                                               extend="max", zorder=1)]
         self.maml_optimum = landscape.numerical_maml_optimum(self.batch, inner_lr=self.inner_lr, model="sine",
                                                              limits=SINE_LIMITS, n_points=40)
-        self._optimum_markers["maml"].set_data([self.maml_optimum[0]], [self.maml_optimum[1]])
-        filled = self._contours["maml"][0]
-        if self._colorbar is None:
-            self._colorbar = self.figure.colorbar(filled, ax=list(self._axes[1:]), shrink=0.8, pad=0.02)
-            self._colorbar.set_label("mean query loss (both panels)", fontsize=8)
-        else:
-            self._colorbar.update_normal(filled)
+        plotting.update_rules_objectives(self._artists, grids, self.maml_optimum)
 
     @property
     def joint_optimum(self) -> np.ndarray:
@@ -307,17 +264,10 @@ class UpdateRulesDashboard(Dashboard):
 
     def _move_theta(self):
         w, b = self.w, self.b
-        for marker in self._theta_markers:
-            marker.set_data([w], [b])
-        self._model_curve.set_ydata(w * np.sin(self._x - b))
         d = landscape.update_directions(self.batch, w, b, inner_lr=self.inner_lr, model="sine",
                                         reptile_steps=self.reptile_steps)
         self.directions = d
-        steps = np.stack([d.maml, d.first_order, d.reptile])
-        norms = np.linalg.norm(steps, axis=1, keepdims=True)
-        steps = np.where(norms > 1e-12, steps / np.maximum(norms, 1e-12), 0.0) * 0.8  # directions, fixed length
-        self._step_arrows.set_offsets(np.tile([w, b], (3, 1)))
-        self._step_arrows.set_UVC(steps[:, 0], steps[:, 1])
+        plotting.update_rules_theta(self._artists, w, b, self._sine(w, b), np.stack([d.maml, d.first_order, d.reptile]))
         self._blitter.update()
         self.show_status(self.summary())
 
