@@ -19,6 +19,9 @@ training run uses, 15 query images per class. Every row of a K sees the same epi
 - fine-tuning: a conv net pretrained on all 912 background classes at once, new 5-way head,
   all layers trained 5 steps on the support set (rate tuned on background episodes);
 - feature extraction: the same, only the new head trained;
+- ANIL on MAML's θ (lesson 09, Raghu et al. 2020): the K-shot MAML model with only its head
+  adapted, 3 steps of its α (no training); and head-only adaptation from the pretrained backbone
+  with a new zero head and the same 3 steps of α = 0.4 (no tuning);
 - ProtoNet (``python -m mtlviz.pretrained.train_protonet``): the K-shot Prototypical Network,
   and at 5-shot also the 1-shot one (is one model enough?); no training per episode;
 - nearest centroid (Chen et al. 2019's baseline): the fine-tuning row's pretrained backbone,
@@ -43,6 +46,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mtlviz import WeightsError  # noqa: E402
+from mtlviz.meta.anil import HeadAdapter  # noqa: E402
 from mtlviz.meta.fewshot import MAMLClassifier, PixelNearestNeighbour
 from mtlviz.evaluation import evaluate_episodes
 from mtlviz.data.glyphs import GlyphTasks  # noqa: E402
@@ -117,6 +121,19 @@ def _metric_rows(k_shot):
     return rows
 
 
+def _anil_rows(maml):
+    """Lesson 09: only the head adapts (ANIL at test time), from MAML's θ and from the pretrained backbone."""
+    rows = {f"ANIL on MAML's θ (head only, 3 steps, α = {maml.inner_lr:g})": HeadAdapter.from_maml(maml, n_inner_steps=3)}
+    try:
+        backbone = load_glyph_finetune().backbone_
+    except WeightsError as error:
+        print(f"  skipped the pretrained-head row: {error}")
+        return rows
+    rows[f"pretrained backbone, new head only (3 steps, α = {maml.inner_lr:g})"] = HeadAdapter.from_backbone(
+        maml.model_, backbone, inner_lr=maml.inner_lr, n_inner_steps=3)
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=600, help="test episodes per setting (default 600)")
@@ -142,6 +159,7 @@ def main(argv=None) -> int:
         scorers = {f"MAML ({maml.n_test_inner_steps} steps, α = {maml.inner_lr:g})": maml}
         scorers.update(_meta_lstm_rows(k_shot, background))
         scorers.update(_finetune_rows(k_shot, background))
+        scorers.update(_anil_rows(maml))
         scorers.update(_metric_rows(k_shot))
         if args.untrained:
             scorers["MAML's net, untrained θ, same steps"] = untrained_like(maml)

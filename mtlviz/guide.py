@@ -50,6 +50,9 @@ LESSONS: Tuple[Lesson, ...] = (
            ("2.2", "3.2")),
     Lesson("08_metric_based_meta_learning", "Metric-based meta-learning",
            "Prototypical Networks and nearest centroid; solve a 1-shot task yourself, beside MAML", ("2.1", "8.1")),
+    Lesson("09_first_order_and_feature_reuse", "First-order meta-learning and feature reuse",
+           "MAML, first-order MAML and Reptile side by side; what MAML's inner loop changes per layer; ANIL",
+           ("2.3", "8.1")),
     Lesson("10_meta_rl_point_robot", "Meta-RL: a point robot adapts", "robot control: MAML with policy-gradient "
            "steps on a point robot that must find a hidden goal, beside a pretrained policy", ("6.1",)),
 )

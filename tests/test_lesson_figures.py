@@ -108,6 +108,36 @@ def test_navigation_adaptation_is_recomputed_exactly():
     assert mean["maml"][1] - mean["pretrained"][1] > 3 * (half["maml"][1] + half["pretrained"][1])
 
 
+def test_first_order_sinusoid_is_recomputed_exactly():
+    """Lesson 09's 600-task table (4 shipped models x 11 step counts, a few seconds) must be what the
+    shipped weights give; and the readings the lesson prints must hold: FOMAML and Reptile adapt
+    (error after 10 steps below before), the pretrained baseline is far behind MAML."""
+    shipped = load_figure("first_order_sinusoid")
+    assert figures.first_order_sinusoid() == shipped  # one thread, as the figures command runs
+    for kind in ("maml", "fomaml", "reptile"):
+        assert shipped[kind]["mean"][10] < shipped[kind]["mean"][0]
+    assert shipped["joint"]["mean"][10] > 3 * shipped["maml"]["mean"][10]
+
+
+def test_feature_reuse_is_recomputed_for_the_first_chunk():
+    """Lesson 09's feature-reuse figure (2 K x 4 rows x 600 episodes, tens of minutes): recompute
+    the 1-shot layer measurements in full and two rows on the first 50 episodes (the first chunk of
+    the same 600), and compare with the file. The lesson's reading must hold: the lower conv blocks
+    keep their representation (CKA above 0.95), and ANIL on MAML's θ is below MAML."""
+    shipped = load_figure("feature_reuse")
+    again = figures.feature_reuse(n_episodes=figures.FEATURE_REUSE_CHECK_EPISODES, shots=(1,),
+                                  rows=("maml", "anil_3"))["1"]
+    for layer, values in shipped["1"]["layers"].items():
+        assert again["layers"][layer] == pytest.approx(values, rel=1e-5, abs=1e-7)
+    for row in ("maml", "anil_3"):
+        assert again["accuracy"][row]["mean"] == pytest.approx(shipped["1"]["accuracy"][row]["first_50"], abs=1e-6)
+    for k_shot in ("1", "5"):
+        layers, table = shipped[k_shot]["layers"], shipped[k_shot]["accuracy"]
+        assert min(layers[f"conv {i}"]["cka"] for i in (1, 2)) > 0.95
+        assert table["anil_3"]["mean"] + table["anil_3"]["ci95"] < table["maml"]["mean"] - table["maml"]["ci95"]
+        assert all(table[row]["n_episodes"] == 600 for row in table)
+
+
 def test_domain_seeds_are_recomputed_for_the_first_seed():
     """Lesson 07's two tables over 10 seeds (rendered by moons_seed_table / digits_seed_table). Seed 0 at
     30° and on the digits is trained again: source only and CORAL bit for bit, DANN within 0.1 (its

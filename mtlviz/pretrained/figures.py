@@ -28,7 +28,8 @@ from . import WEIGHTS_DIR, load_glyph_finetune, load_glyph_maml, load_glyph_meta
 __all__ = ["FIGURES", "FIGURES_COMMAND", "figures_path", "load_figure", "sgd_tuning", "fewshot_first_look",
            "seed_corrected_training", "block_changes", "digits_shift", "navigation_adaptation",
            "batch_norm_transduction",
-           "batch_norm_means", "batch_norm_table", "metric_fewshot"]
+           "batch_norm_means", "batch_norm_table", "metric_fewshot",
+           "first_order_sinusoid", "feature_reuse"]
 
 FIGURES_COMMAND = "python -m mtlviz.pretrained.figures"
 #: The default SGD grid of lesson 05 (:func:`mtlviz.meta.metalstm.tune_sgd_lr`).
@@ -347,15 +348,87 @@ def metric_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict[str, 
     return result
 
 
+# -- lesson 09 -----------------------------------------------------------------------------------
+
+#: Lesson 09's sinusoid evaluation: train_sinusoid's 600 test tasks (seed 2026, K = 5, 100 query points).
+FIRST_ORDER_KINDS = ("maml", "fomaml", "reptile", "joint")
+
+
+def first_order_sinusoid(n_tasks: int = 600, n_steps: int = 10) -> Dict[str, object]:
+    """Lesson 09: query MSE of the shipped sinusoid MAML, first-order MAML, Reptile and pretrained
+    baseline after 0…``n_steps`` SGD steps of α = 0.01 on K = 5 support points, on ``n_tasks``
+    fresh tasks (seed 2026, 100 query points; the tasks of ``benchmarks/sinusoid_eval.py``):
+    ``{kind: {"mean": [per step], "ci95": [per step]}, "n_tasks": n}``."""
+    from ..data.tasks import SinusoidTasks
+    from ..evaluation import mean_ci95
+    from . import load_sinusoid
+
+    batch = SinusoidTasks().sample_batch(n_tasks, 5, 100, 2026)
+    result: Dict[str, object] = {"n_tasks": n_tasks, "k_shot": 5, "inner_lr": 0.01}
+    for kind in FIRST_ORDER_KINDS:
+        curve = load_sinusoid(kind).query_loss_curve(batch, inner_lr=0.01, n_inner_steps=n_steps)  # (N, n + 1)
+        stats = [mean_ci95(curve[:, step].double().numpy()) for step in range(n_steps + 1)]
+        result[kind] = {"mean": [m for m, _ in stats], "ci95": [h for _, h in stats]}
+    return result
+
+
+#: Episodes of :func:`feature_reuse`'s layer measurements, and of its checked first chunk.
+FEATURE_REUSE_CHECK_EPISODES = 50
+
+
+def feature_reuse(n_episodes: int = 600, n_layer_episodes: int = 50, shots=(1, 5), rows=None) -> Dict[str, object]:
+    """Lesson 09 (after Raghu et al. 2020): per K, for the shipped glyph MAML,
+
+    - ``"layers"``: per layer the mean relative weight change and the mean linear CKA of the query
+      representations before and after its 3 test-time steps (:func:`mtlviz.meta.anil.layer_changes`,
+      ``n_layer_episodes`` 5-way episodes of new characters, 15 queries per class, seed 1);
+    - ``"accuracy"``: 5-way accuracy (mean, 95% half-width, mean of the first 50 episodes) on the
+      ``n_episodes`` test episodes of ``benchmarks/glyph_fewshot_eval.py`` (seed 2026) of MAML (3
+      steps on every layer), ANIL on MAML's θ (3 and 10 head-only steps, α = 0.4, no training) and
+      head-only adaptation from lesson 06's pretrained backbone with a zero head (3 steps,
+      α = 0.4): ``rows`` limits them.
+    """
+    from ..data.glyphs import GlyphTasks
+    from ..evaluation import evaluate_episodes
+    from ..meta.anil import HeadAdapter, layer_changes
+
+    backbone = load_glyph_finetune().backbone_
+    result = {}
+    for k_shot in shots:
+        maml = load_glyph_maml(k_shot)
+        tasks = GlyphTasks("evaluation", image_size=maml.image_size)
+        episodes = tasks.sample_episodes(n_layer_episodes, 5, k_shot, 15, random_state=1)
+        changes = layer_changes(maml.model_, maml.params_, episodes, inner_lr=maml.inner_lr,
+                                n_inner_steps=maml.n_test_inner_steps)
+        scorers = {"maml": lambda: maml,
+                   "anil_3": lambda: HeadAdapter.from_maml(maml, n_inner_steps=3),
+                   "anil_10": lambda: HeadAdapter.from_maml(maml, n_inner_steps=10),
+                   "pretrained_head_3": lambda: HeadAdapter.from_backbone(maml.model_, backbone, inner_lr=maml.inner_lr,
+                                                                          n_inner_steps=3)}
+        table = {}
+        for name, make in scorers.items():
+            if rows is not None and name not in rows:
+                continue
+            score = evaluate_episodes(make(), tasks, k_shot=k_shot, n_query=15, n_episodes=n_episodes,
+                                      random_state=2026, chunk=FEATURE_REUSE_CHECK_EPISODES)
+            table[name] = {"mean": score.mean, "ci95": score.ci95, "n_episodes": n_episodes,
+                           "first_50": float(score.accuracies[:FEATURE_REUSE_CHECK_EPISODES].mean())}
+        result[str(k_shot)] = {"layers": changes.means(), "n_layer_episodes": n_layer_episodes,
+                               "inner_lr": maml.inner_lr, "n_inner_steps": maml.n_test_inner_steps, "accuracy": table}
+    return result
+
+
 #: name -> the function that computes it (with the lesson's settings as defaults)
 FIGURES: Dict[str, Callable[[], object]] = {"fewshot_first_look": fewshot_first_look,
                                             "seed_corrected_training": seed_corrected_training,
                                             "sgd_tuning": sgd_tuning, "block_changes": block_changes,
                                             "digits_shift": digits_shift,
                                             "domain_seeds": domain_seeds,
-                                            "batch_norm_transduction": batch_norm_transduction,
                                             "navigation_adaptation": navigation_adaptation,
-                                            "metric_fewshot": metric_fewshot}
+                                            "batch_norm_transduction": batch_norm_transduction,
+                                            "metric_fewshot": metric_fewshot,
+                                            "first_order_sinusoid": first_order_sinusoid,
+                                            "feature_reuse": feature_reuse}
 
 
 def _finite(value) -> bool:

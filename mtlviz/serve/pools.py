@@ -39,6 +39,7 @@ KERNEL_PSS_MB: Dict[str, int] = {
     "06_fine_tuning_vs_feature_extraction": 290,
     "07_domain_adaptation": 280,
     "08_metric_based_meta_learning": 250,  # measured 2026-12-03: +26 MB above the bare kernel
+    "09_first_order_and_feature_reuse": 260,  # measured 2026-12-03: +37 MB above the bare kernel
     "10_meta_rl_point_robot": 230,
 }
 #: Most dashboards one pool may keep ready (a typo such as 300 for 30 is refused, even with no cap).

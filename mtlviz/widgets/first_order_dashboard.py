@@ -46,7 +46,7 @@ class FirstOrderDashboard(Dashboard):
         self._models = dict(models)
         self._tasks = SinusoidTasks()
         self._x_grid = torch.linspace(-5.0, 5.0, N_GRID).unsqueeze(1)
-        style = {"description_width": "140px"}
+        style = {"description_width": "initial"}
         self.k_slider = widgets.IntSlider(value=5, min=1, max=10, description="K (support points)", style=style,
                                           continuous_update=False)
         self.steps_slider = widgets.IntSlider(value=5, min=0, max=MAX_STEPS, description="inner steps (α = 0.01)",
@@ -57,7 +57,7 @@ class FirstOrderDashboard(Dashboard):
         widgets.link((self.steps_slider, "value"), (self, "n_steps"))
         self.task_seed = random_state
         n_panels = len(self._models) + 1
-        self.figure, self._canvas = interactive_figure(3.6 * n_panels, 3.6)
+        self.figure, self._canvas = interactive_figure(3.1 * n_panels, 3.4)
         axes = self.figure.subplots(1, n_panels)
         self._artists = {name: plotting.plot_adaptation(ax, n_max_steps=MAX_STEPS, color=COLORS.get(name, "#1f77b4"),
                                                         title=name)
@@ -141,7 +141,7 @@ class FeatureReuseDashboard(Dashboard):
             change_ax, layers, ylabel="‖θ'ₗ − θₗ‖ / ‖θₗ‖", title="weight change in the inner loop", ylim=(0, 0.8),
             shipped=[layer_means[layer]["relative_change"] for layer in layers] if layer_means else None)
         self._cka = plotting.plot_layer_bars(
-            cka_ax, layers, ylabel="linear CKA (θ vs θ')", title="representation kept (1 = same)", ylim=(0, 1.15),
+            cka_ax, layers, ylabel="linear CKA (θ vs θ')", title="representation kept (1 = same)", ylim=(0, 1.4),
             color="#9467bd", shipped=[layer_means[layer]["cka"] for layer in layers] if layer_means else None)
         self._methods = ["MAML\n(all layers)", "ANIL\n(head, MAML θ)", "head on\npretrained"]
         self._accuracy = plotting.plot_layer_bars(accuracy_ax, self._methods, ylabel="query accuracy",
