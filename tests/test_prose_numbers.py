@@ -39,6 +39,9 @@ class Number(NamedTuple):
 
 _NUMBER = re.compile(r"(?<![\w.\-−])(?P<times>×\s?)?(?P<sign>[-−+])?(?P<num>\d{1,3}(?:,\d{3})+|\d+)"
                      r"(?P<frac>\.\d+)?(?P<pct>\s?%)?(?P<times2>\s?×(?!\s?\d))?")
+# Factors written as words ("cuts the error about fivefold"): a ×-number.
+_FOLDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_FOLD = re.compile(r"\b(" + "|".join(_FOLDS) + r")fold\b", re.I)
 # Masked before numbers are read: what is notation, structure or a citation rather than a result.
 _MASKS = [
     re.compile(r"```.*?```", re.S),                              # fenced code
@@ -82,7 +85,9 @@ def prose_numbers(markdown: str) -> List[Number]:
     """Every number a reader sees in ``markdown`` as a stated quantity."""
     masked = _mask(markdown)
     spans = _sentences(markdown)
-    found = []
+    found = [Number(m.group(0), float(_FOLDS[m.group(1).lower()]), 0, "x",
+                    " ".join(next(markdown[a:b] for a, b in spans if a <= m.start() < b + 1).split()))
+             for m in _FOLD.finditer(masked)]
     for m in _NUMBER.finditer(masked):
         digits = m.group("num").replace(",", "")
         frac = m.group("frac") or ""
@@ -291,8 +296,8 @@ def test_extractor_reads_the_kinds_of_numbers_lessons_state():
     """If this fails, a kind of number (a rounded percentage, a count with commas, a factor) is not read
     at all, and a stale one of that kind would pass unnoticed."""
     text = ("Transfer reaches about 97% where scratch gets 69 %. It trains 28,650 parameters, 25× fewer tasks, "
-            "×25 steps, and DANN loses −0.18 at 0.85.")
-    assert [(n.text, n.value, n.kind) for n in prose_numbers(text)] == [
+            "×25 steps, and DANN loses −0.18 at 0.85. One step cuts it fivefold.")
+    assert [(n.text, n.value, n.kind) for n in prose_numbers(text)] == [("fivefold", 5.0, "x"),
         ("97%", 97.0, "%"), ("69 %", 69.0, "%"), ("28,650", 28650.0, ""), ("25×", 25.0, "x"),
         ("×25", 25.0, "x"), ("−0.18", -0.18, ""), ("0.85", 0.85, "")]
 
@@ -312,6 +317,8 @@ def test_a_new_unsourced_number_fails_and_a_printed_one_passes():
     assert [n.text for n in unsourced("99_made_up.ipynb", _lesson("Scratch reaches about 69%.", "scratch 70.4%\n"))] == ["69%"]
     assert unsourced("99_made_up.ipynb", _lesson("Scratch reaches about 69%.", "scratch 68.9%\n")) == []
     assert unsourced("99_made_up.ipynb", _lesson("It trains 28,650 parameters.", "28650 of 28650\n")) == []
+    assert unsourced("99_made_up.ipynb", _lesson("One step cuts it fivefold.", "one step: 5.2× smaller\n")) == []
+    assert [n.text for n in unsourced("99_made_up.ipynb", _lesson("One step cuts it fivefold.", "MSE 5.2\n"))] == ["fivefold"]
     # an untagged cell's output is not compared by nbval, so it is no source
     notebook = _lesson("Scratch reaches about 69%.", "scratch 68.9%\n")
     notebook.cells[1].metadata["tags"] = []
