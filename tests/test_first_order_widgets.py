@@ -53,3 +53,17 @@ def test_feature_reuse_dashboard_draws_a_new_episode():
     assert dashboard.status.startswith("episode 1")
     heights = [bar.get_height() for bar in dashboard._cka["bars"]]
     assert all(0.0 <= h <= 1.0 + 1e-9 for h in heights)
+
+
+def test_a_value_its_slider_cannot_show_is_refused_from_code(sinusoid_dashboard):
+    """Setting K or the steps from code outside the sliders' range is refused naming the range,
+    and the figure keeps what it showed (issue 17's contract for every dashboard)."""
+    from traitlets import TraitError
+
+    dashboard = sinusoid_dashboard
+    before = (dashboard.k_shot, dashboard.status)
+    with pytest.raises(TraitError, match=r"k_shot must be in \[1, 10\]"):
+        dashboard.k_shot = 11
+    with pytest.raises(TraitError, match=r"n_steps must be in \[0, 10\]"):
+        dashboard.n_steps = -1
+    assert (dashboard.k_shot, dashboard.status) == before

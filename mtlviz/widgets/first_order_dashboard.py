@@ -7,7 +7,7 @@ from typing import Dict
 import ipywidgets as widgets
 import numpy as np
 import torch
-from traitlets import Int
+from traitlets import Int, validate
 
 from .. import plotting
 from .._validation import check_random_state
@@ -53,8 +53,8 @@ class FirstOrderDashboard(Dashboard):
                                               style=style, continuous_update=False)
         self.new_button = widgets.Button(description="New task", icon="refresh")
         self.new_button.on_click(self._on_new_task_click)
-        widgets.link((self.k_slider, "value"), (self, "k_shot"))
-        widgets.link((self.steps_slider, "value"), (self, "n_steps"))
+        self.link_control(self.k_slider, "k_shot")
+        self.link_control(self.steps_slider, "n_steps")
         self.task_seed = random_state
         n_panels = len(self._models) + 1
         self.figure, self._canvas = interactive_figure(3.1 * n_panels, 3.4)
@@ -72,6 +72,10 @@ class FirstOrderDashboard(Dashboard):
                          self._canvas, self.status_line]
         self.observe(self._on_setting_change, names=["k_shot", "n_steps", "task_seed"])
         self.refresh()
+
+    @validate("k_shot", "n_steps")
+    def _validate_control_value(self, proposal):
+        return self.value_in_control(proposal)  # a value set from code must be one its slider can show
 
     def refresh(self) -> None:
         """Draw the current task and every model's adaptation to it."""
