@@ -9,9 +9,9 @@ missing weights file) becomes a one-line message there instead of a traceback.
 
 A dashboard's public state (``inner_lr``, ``k_shot``, ...) is linked to its controls with
 :meth:`Dashboard.link_control`; setting it from code to a value the control cannot show (outside
-the slider's range, not among the buttons' options) raises a ``TraitError`` naming the parameter
-and its allowed values, instead of leaving the figure computed for one value and the slider
-showing another. Each dashboard lists its linked traits in one ``@validate`` method calling
+the slider's range, not among the buttons' options) is refused with a one-line status naming the
+parameter and its allowed values, and the state keeps its value, instead of leaving the figure
+computed for one value and the slider showing another. Each dashboard lists its linked traits in one ``@validate`` method calling
 :meth:`Dashboard.value_in_control`.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import ipywidgets as widgets
-from traitlets import Enum, TraitError, Unicode
+from traitlets import Enum, Unicode
 
 __all__ = ["Dashboard", "STATUS_KINDS", "STATUS_STYLES"]
 
@@ -69,23 +69,25 @@ class Dashboard(widgets.VBox):
 
     def value_in_control(self, proposal):
         """For a subclass's ``@validate(...)``: the proposed value if the control linked to that
-        trait can show it; otherwise a ``TraitError`` naming the parameter and what it allows."""
+        trait can show it. Otherwise the value is refused without a traceback: the trait keeps its
+        value (so trait, control and figure still agree) and the status line names the parameter
+        and what it allows; the next accepted value puts the status back (or redraws)."""
         name, value = proposal["trait"].name, proposal["value"]
         control = getattr(self, "_controls", {}).get(name)
         if control is None:  # not linked yet (during construction)
             return value
-        if hasattr(control, "options"):  # buttons, dropdowns: options are values or (label, value)
-            allowed = [option[1] if isinstance(option, tuple) else option for option in control.options]
-            if value not in allowed:
-                raise TraitError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
-        elif hasattr(control, "min") and hasattr(control, "max"):
-            low, high = control.min, control.max
-            if hasattr(control, "base"):  # a log slider: min and max are exponents
-                low, high = control.base ** low, control.base ** high
-            if not low <= value <= high:
-                raise TraitError(f"{name} must be in [{low:g}, {high:g}] (the range of the "
-                                 f"{control.description or name!r} control); got {value!r}")
-        return value
+        problem = _outside_control(control, name, value)
+        if problem is None:
+            refused = getattr(self, "_status_before_refusal", None)
+            if refused is not None:  # a good value after a refused one: the figure shows the kept value
+                self._status_before_refusal = None
+                self.show_status(*refused)
+            return value
+        current = getattr(self, name)
+        if getattr(self, "_status_before_refusal", None) is None:
+            self._status_before_refusal = (self.status, self.status_kind)
+        self.show_status(f"{problem}; {name} stays {current!r}", "error")
+        return current
 
     def show_status(self, message: str, kind: str = "info") -> None:
         """Put ``message`` on the status line, drawn as ``kind`` (one of :data:`STATUS_KINDS`)."""
@@ -116,6 +118,26 @@ class Dashboard(widgets.VBox):
             LOG.exception("mtlviz dashboard: %s failed", action)
             self.show_status(f"{action} failed ({type(error).__name__}: {_first_line(error)}); "
                              "the rest of the dashboard still works", "error")
+
+
+def _outside_control(control, name: str, value):
+    """Why ``control`` cannot show ``value`` (one line naming ``name`` and what it allows), or None."""
+    if hasattr(control, "options"):  # buttons, dropdowns: options are values or (label, value)
+        allowed = [option[1] if isinstance(option, tuple) else option for option in control.options]
+        if value not in allowed:
+            return f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}"
+    elif hasattr(control, "min") and hasattr(control, "max"):
+        low, high = control.min, control.max
+        if hasattr(control, "base"):  # a log slider: min and max are exponents
+            low, high = control.base ** low, control.base ** high
+        try:
+            inside = low <= value <= high
+        except TypeError:
+            inside = False
+        if not inside:
+            return (f"{name} must be in [{low:g}, {high:g}] (the range of the {control.description or name!r} "
+                    f"control); got {value!r}")
+    return None
 
 
 def _first_line(error: BaseException) -> str:
