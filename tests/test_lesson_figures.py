@@ -95,7 +95,7 @@ def test_a_missing_or_corrupt_file_names_the_command(tmp_path):
 def test_navigation_adaptation_is_recomputed_exactly():
     """Lesson 10's table (100 new goals x 3 policies x 4 stages, ~10 s): the shipped numbers must be
     what the shipped policies give, and the lesson's reading must hold: MAML is clearly ahead of the
-    pretrained policy and the random start after one step (Finn et al. 2017, fig. 5)."""
+    pretrained policy and the random start after one step (Finn et al. 2017, figure 4, top)."""
     shipped = load_figure("navigation_adaptation")
     assert figures.navigation_adaptation() == shipped
     mean, half = {k: shipped[k]["mean"] for k in ("maml", "pretrained", "random")}, \

@@ -285,7 +285,7 @@ def digits_seed_table(figure=None) -> str:
 # -- lesson 10 -----------------------------------------------------------------------------------
 
 def navigation_adaptation(n_goals: int = 100, n_steps: int = 3, random_state: int = 2017) -> Dict[str, object]:
-    """Lesson 10 (after Finn et al. 2017, fig. 5): the average return on ``n_goals`` fresh goals
+    """Lesson 10 (after Finn et al. 2017, figure 4, top): the average return on ``n_goals`` fresh goals
     (seed ``random_state``, not among the training draws) before and after 1…``n_steps``
     policy-gradient steps of 20 rollouts each, for the shipped MAML and pretrained policies and a
     random initialisation (seed 0); per stage the mean over goals and its 95% half-width:
