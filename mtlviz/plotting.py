@@ -47,6 +47,9 @@ __all__ = [
     "update_query_batch",
     "plot_layer_bars",
     "update_layer_bars",
+    "CLASS_COLOURS",
+    "plot_protonet_episode",
+    "update_protonet_episode",
     "THEMES",
     "use_theme",
 ]
@@ -901,3 +904,60 @@ def update_layer_bars(artists, values: Sequence[float], digits: int = 2) -> None
         bar.set_height(value)
         label.set_y(value)
         label.set_text(f"{value:.{digits}f}")
+
+
+# -- lesson 08: an episode in the embedding space of a metric classifier --------------------------
+
+#: One colour per class of an episode (matplotlib's tab10, readable on light and dark pages).
+CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                 "#bcbd22", "#17becf")
+
+
+def plot_protonet_episode(images_ax: Axes, map_ax: Axes) -> Dict[str, object]:
+    """Lesson 08's two panels: one support image per class, and the episode on the first two
+    principal axes of its embeddings. Both are drawn per episode by :func:`update_protonet_episode`
+    (their number of points, tick labels and legend entries follow the episode)."""
+    return {"images": images_ax, "map": map_ax}
+
+
+def update_protonet_episode(artists, x_support, view, *, n_way: int, k_shot: int) -> None:
+    """Draw one episode: the first support image of each class (``x_support`` ``(N·K, 1, S, S)``,
+    grouped by class) with its class colour, and ``view`` (an
+    :class:`~mtlviz.meta.protonet.EmbeddedEpisode`): support embeddings (circles), prototypes c_k
+    (stars), query embeddings (triangles, coloured by the class given, a line to that prototype;
+    a red ring where that is wrong)."""
+    ax = artists["images"]
+    ax.clear()
+    first = x_support[::k_shot]  # one support image per class (they are grouped by class)
+    ax.imshow(np.ma.masked_invalid(episode_mosaic(first, n_way, 1)), cmap="gray_r", vmin=0, vmax=1,
+              interpolation="nearest")
+    side = x_support.shape[-1]
+    ax.set_xticks([])
+    ax.set_yticks([(row + 0.5) * (side + 1) - 1 for row in range(n_way)],
+                  labels=[f"class {k}" for k in range(n_way)], fontsize=9)
+    for label, colour in zip(ax.get_yticklabels(), CLASS_COLOURS):
+        label.set_color(colour)
+        label.set_fontweight("bold")
+    ax.set_title("support (first image\nof each class)", fontsize=10)
+
+    ax = artists["map"]
+    ax.clear()
+    colours = np.array(CLASS_COLOURS)
+    support, query, centres = view.support_2d.numpy(), view.query_2d.numpy(), view.prototypes_2d.numpy()
+    predicted, truth = view.predicted.numpy(), view.y_query.numpy()
+    for q, k in zip(query, predicted):  # each query's decision: a line to the prototype it is given
+        ax.plot([q[0], centres[k, 0]], [q[1], centres[k, 1]], color=colours[k], alpha=0.35, linewidth=1)
+    ax.scatter(support[:, 0], support[:, 1], s=70, c=colours[view.y_support.numpy()], edgecolors="black",
+               linewidths=0.6, label="support image f(x)", zorder=3)
+    ax.scatter(query[:, 0], query[:, 1], s=55, marker="^", c=colours[predicted], edgecolors="black",
+               linewidths=0.4, label="query image (colour: class given)", zorder=3)
+    wrong = predicted != truth
+    if wrong.any():
+        ax.scatter(query[wrong, 0], query[wrong, 1], s=260, facecolors="none", edgecolors="red", linewidths=2,
+                   label="given the wrong class", zorder=4)
+    ax.scatter(centres[:, 0], centres[:, 1], s=420, marker="*", c=colours[: len(centres)], edgecolors="black",
+               linewidths=1.0, label="prototype $c_k$", zorder=5)
+    ax.set_xlabel("1st principal axis of the embeddings")
+    ax.set_ylabel("2nd principal axis")
+    ax.set_title("the episode in the embedding space (2-D projection)", fontsize=10)
+    ax.legend(loc="best", fontsize=8, framealpha=0.8)

@@ -4,19 +4,15 @@ from __future__ import annotations
 from typing import Dict
 
 import ipywidgets as widgets
-import numpy as np
 from traitlets import Int, Unicode, validate
 
 from .. import plotting
 from ..meta.protonet import embed_episode
+from ..plotting import CLASS_COLOURS
 from ._base import Dashboard
 from ._canvas import interactive_figure
 
 __all__ = ["ProtoNetDashboard", "CLASS_COLOURS"]
-
-#: One colour per class of an episode (matplotlib's tab10, readable on light and dark pages).
-CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                 "#bcbd22", "#17becf")
 
 
 class ProtoNetDashboard(Dashboard):
@@ -68,6 +64,7 @@ class ProtoNetDashboard(Dashboard):
         self.episode_seed = random_state
         self.figure, self._canvas = interactive_figure(10.0, 4.8)
         self._images_ax, self._map_ax = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 3]})
+        self._artists = plotting.plot_protonet_episode(self._images_ax, self._map_ax)
         self.children = [self.embedding_buttons, widgets.HBox([self.shot_buttons, self.new_button]),
                          self._canvas, self.status_line]
         self.observe(self._on_setting_change, names=["embedding", "k_shot", "episode_seed"])
@@ -85,8 +82,8 @@ class ProtoNetDashboard(Dashboard):
                                               random_state=self.episode_seed)
         self.view = embed_episode(classifier, episode.x_support[0], episode.y_support[0], episode.x_query[0],
                                   episode.y_query[0])
-        self._draw_support(episode.x_support[0])
-        self._draw_map(self.view)
+        plotting.update_protonet_episode(self._artists, episode.x_support[0], self.view, n_way=self.n_way,
+                                         k_shot=self.k_shot)
         self._canvas.draw_idle()
         view = self.view
         n_query = len(view.y_query)
@@ -97,44 +94,6 @@ class ProtoNetDashboard(Dashboard):
                       "another prototype here than in the full embedding" if differ else ""))
         self.show_status(f"{self.embedding}, {self.n_way}-way {self.k_shot}-shot: {right} of {n_query} query images "
                          f"nearest their own class's prototype ({right / n_query:.0%}){picture}")
-
-    def _draw_support(self, x_support) -> None:
-        ax = self._images_ax
-        ax.clear()
-        first = x_support[:: self.k_shot]  # one support image per class (they are grouped by class)
-        ax.imshow(np.ma.masked_invalid(plotting.episode_mosaic(first, self.n_way, 1)), cmap="gray_r", vmin=0, vmax=1,
-                  interpolation="nearest")
-        side = x_support.shape[-1]
-        ax.set_xticks([])
-        ax.set_yticks([(row + 0.5) * (side + 1) - 1 for row in range(self.n_way)],
-                      labels=[f"class {k}" for k in range(self.n_way)], fontsize=9)
-        for label, colour in zip(ax.get_yticklabels(), CLASS_COLOURS):
-            label.set_color(colour)
-            label.set_fontweight("bold")
-        ax.set_title("support (first image\nof each class)", fontsize=10)
-
-    def _draw_map(self, view) -> None:
-        ax = self._map_ax
-        ax.clear()
-        colours = np.array(CLASS_COLOURS)
-        support, query, centres = view.support_2d.numpy(), view.query_2d.numpy(), view.prototypes_2d.numpy()
-        predicted, truth = view.predicted.numpy(), view.y_query.numpy()
-        for q, k in zip(query, predicted):  # each query's decision: a line to the prototype it is given
-            ax.plot([q[0], centres[k, 0]], [q[1], centres[k, 1]], color=colours[k], alpha=0.35, linewidth=1)
-        ax.scatter(support[:, 0], support[:, 1], s=70, c=colours[view.y_support.numpy()], edgecolors="black",
-                   linewidths=0.6, label="support image f(x)", zorder=3)
-        ax.scatter(query[:, 0], query[:, 1], s=55, marker="^", c=colours[predicted], edgecolors="black",
-                   linewidths=0.4, label="query image (colour: class given)", zorder=3)
-        wrong = predicted != truth
-        if wrong.any():
-            ax.scatter(query[wrong, 0], query[wrong, 1], s=260, facecolors="none", edgecolors="red", linewidths=2,
-                       label="given the wrong class", zorder=4)
-        ax.scatter(centres[:, 0], centres[:, 1], s=420, marker="*", c=colours[: len(centres)], edgecolors="black",
-                   linewidths=1.0, label="prototype $c_k$", zorder=5)
-        ax.set_xlabel("1st principal axis of the embeddings")
-        ax.set_ylabel("2nd principal axis")
-        ax.set_title("the episode in the embedding space (2-D projection)", fontsize=10)
-        ax.legend(loc="best", fontsize=8, framealpha=0.8)
 
     def _on_new_click(self, _button):
         self.episode_seed += 1
