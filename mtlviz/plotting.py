@@ -50,6 +50,7 @@ __all__ = [
     "CLASS_COLOURS",
     "plot_protonet_episode",
     "update_protonet_episode",
+    "plot_first_order_panels",
     "THEMES",
     "use_theme",
 ]
@@ -961,3 +962,21 @@ def update_protonet_episode(artists, x_support, view, *, n_way: int, k_shot: int
     ax.set_ylabel("2nd principal axis")
     ax.set_title("the episode in the embedding space (2-D projection)", fontsize=10)
     ax.legend(loc="best", fontsize=8, framealpha=0.8)
+
+
+# -- lesson 09: several sinusoid models adapting to the same task ---------------------------------
+
+def plot_first_order_panels(axes: Sequence[Axes], names: Sequence[str], *, n_max_steps: int,
+                            colors: Dict[str, str]) -> Dict[str, object]:
+    """Lesson 09's panels: one :func:`plot_adaptation` panel per model in ``names`` (coloured by
+    ``colors``, the first with the legend) and, on the last of ``axes``, their query losses
+    (:func:`plot_loss_curves`). Returns ``{"panels": {name: artists}, "losses": artists}``, set by
+    :func:`update_adaptation` and :func:`update_loss_curves`."""
+    panels = {name: plot_adaptation(ax, n_max_steps=n_max_steps, color=colors.get(name, "#1f77b4"), title=name)
+              for name, ax in zip(names, axes)}
+    axes[0].legend(loc="lower left", fontsize=7)
+    losses = plot_loss_curves(axes[-1], n_max_steps=n_max_steps, labels={name: name for name in names})
+    for name, line in losses.items():
+        line.set_color(colors.get(name, line.get_color()))
+    axes[-1].legend(loc="upper right", fontsize=8)
+    return {"panels": panels, "losses": losses}

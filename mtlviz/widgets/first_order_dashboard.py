@@ -59,15 +59,8 @@ class FirstOrderDashboard(Dashboard):
         n_panels = len(self._models) + 1
         self.figure, self._canvas = interactive_figure(3.1 * n_panels, 3.4)
         axes = self.figure.subplots(1, n_panels)
-        self._artists = {name: plotting.plot_adaptation(ax, n_max_steps=MAX_STEPS, color=COLORS.get(name, "#1f77b4"),
-                                                        title=name)
-                         for name, ax in zip(self._models, axes)}
-        axes[0].legend(loc="lower left", fontsize=7)
-        self._loss_artists = plotting.plot_loss_curves(axes[-1], n_max_steps=MAX_STEPS,
-                                                       labels={name: name for name in self._models})
-        for name, line in self._loss_artists.items():
-            line.set_color(COLORS.get(name, line.get_color()))
-        axes[-1].legend(loc="upper right", fontsize=8)
+        artists = plotting.plot_first_order_panels(axes, list(self._models), n_max_steps=MAX_STEPS, colors=COLORS)
+        self._artists, self._loss_artists = artists["panels"], artists["losses"]
         self.children = [widgets.HBox([widgets.VBox([self.k_slider, self.steps_slider]), self.new_button]),
                          self._canvas, self.status_line]
         self.observe(self._on_setting_change, names=["k_shot", "n_steps", "task_seed"])
