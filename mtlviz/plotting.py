@@ -51,6 +51,11 @@ __all__ = [
     "plot_protonet_episode",
     "update_protonet_episode",
     "plot_first_order_panels",
+    "STAGE_COLORS",
+    "POLICY_COLORS",
+    "plot_navigation",
+    "update_navigation",
+    "plot_navigation_returns",
     "THEMES",
     "use_theme",
 ]
@@ -980,3 +985,84 @@ def plot_first_order_panels(axes: Sequence[Axes], names: Sequence[str], *, n_max
         line.set_color(colors.get(name, line.get_color()))
     axes[-1].legend(loc="upper right", fontsize=8)
     return {"panels": panels, "losses": losses}
+
+
+# -- lesson 10: the point robot adapting to a goal -------------------------------------------------
+
+#: Colours of the rollouts before the inner step and after 1, 2, 3 steps (light to dark).
+STAGE_COLORS = ("#9e9e9e", "#9ecae1", "#4292c6", "#08306b")
+POLICY_COLORS = {"MAML": "#d62728", "pretrained": "#1f77b4", "random init": "#7f7f7f"}
+
+
+def _stage_label(stage: int) -> str:
+    return "before adapting" if stage == 0 else f"after {stage} step{'s' if stage > 1 else ''}"
+
+
+def plot_navigation(planes: Dict[str, Axes], returns_ax: Axes, *, view: float, arena: float, n_steps: int,
+                    n_rollouts: int) -> Dict[str, object]:
+    """Lesson 10's panels: one plane per policy (``planes``, keyed by its name) showing the arena
+    [-``arena``, ``arena``]², the start, ``n_rollouts`` paths per stage (before adapting and after
+    each of ``n_steps`` steps) and the goal, on [-``view``, ``view``]²; and ``returns_ax``, the
+    average return after each step per policy. Set by :func:`update_navigation`."""
+    from matplotlib.patches import Rectangle
+
+    lines, goals = {}, {}
+    for name, ax in planes.items():
+        ax.set_xlim(-view, view)
+        ax.set_ylim(-view, view)
+        ax.set_aspect("equal")
+        ax.add_patch(Rectangle((-arena, -arena), 2 * arena, 2 * arena, fill=False, linestyle="--",
+                               edgecolor="#888888", linewidth=1.0, label="arena (goals)"))
+        ax.plot([0], [0], marker="o", color="black", markersize=5, zorder=5)
+        ax.set_title(name)
+        ax.set_xlabel("x")
+        lines[name] = [[ax.plot([], [], color=STAGE_COLORS[stage], lw=1.3 if stage else 0.9,
+                                alpha=0.9, label=_stage_label(stage) if r == 0 else None)[0]
+                        for r in range(n_rollouts)] for stage in range(n_steps + 1)]
+        goals[name] = ax.plot([], [], marker="*", color="#ff7f0e", markersize=16,
+                              markeredgecolor="black", zorder=6, label="goal")[0]
+    first = next(iter(planes.values()))
+    first.set_ylabel("y")
+    first.legend(loc="lower left", fontsize=7, framealpha=0.85)
+    returns_ax.set_xlabel("policy-gradient steps on this goal")
+    returns_ax.set_ylabel("average return (20 rollouts)")
+    returns_ax.set_xticks(range(n_steps + 1))
+    returns_ax.set_title("return after each step")
+    returns = {name: returns_ax.plot([], [], marker="o", color=POLICY_COLORS.get(name, None), label=name)[0]
+               for name in planes}
+    returns_ax.legend(loc="lower right", fontsize=8)
+    returns_ax.grid(alpha=0.3)
+    return {"lines": lines, "goals": goals, "returns": returns, "returns_ax": returns_ax}
+
+
+def update_navigation(artists, paths: Dict[str, np.ndarray], returns: Dict[str, np.ndarray],
+                      goal: Sequence[float]) -> None:
+    """Show each policy's ``paths`` ``(stages, rollouts, time, 2)`` (the first rollouts of each
+    stage), its average ``returns`` per stage and the ``goal`` (x, y); rescale the returns panel."""
+    x, y = goal
+    for name, stages in paths.items():
+        for lines, stage_paths in zip(artists["lines"][name], stages):
+            for line, path in zip(lines, stage_paths):
+                line.set_data(path[:, 0], path[:, 1])
+        artists["goals"][name].set_data([x], [y])
+        artists["returns"][name].set_data(np.arange(len(returns[name])), returns[name])
+    artists["returns_ax"].relim()
+    artists["returns_ax"].autoscale_view()
+
+
+def plot_navigation_returns(ax: Axes, figure_data, names: Dict[str, str]) -> None:
+    """The shipped comparison (``load_figure("navigation_adaptation")``): average return against
+    policy-gradient steps, mean over the goals with its 95% interval, one line per key of ``names``
+    (labelled by its value, coloured by :data:`POLICY_COLORS`), on a symlog scale."""
+    for key, label in names.items():
+        mean = np.asarray(figure_data[key]["mean"])
+        half = np.asarray(figure_data[key]["ci95"])
+        steps = np.arange(len(mean))
+        ax.errorbar(steps, mean, yerr=half, marker="o", capsize=3, label=label, color=POLICY_COLORS[label])
+    ax.set_xticks(range(len(mean)))
+    ax.set_xlabel("number of policy-gradient steps")
+    ax.set_yscale("symlog", linthresh=10.0)  # as the paper's figure 4 (top): returns span two decades
+    ax.set_ylabel("average return (symlog scale)")
+    ax.set_title(f"point robot: {figure_data['n_goals']} new goals (mean ± 95% CI)")
+    ax.legend()
+    ax.grid(alpha=0.3)

@@ -4,31 +4,24 @@ from __future__ import annotations
 from typing import Dict, Mapping, Optional, Sequence
 
 import ipywidgets as widgets
-import numpy as np
 import torch
 from matplotlib.figure import Figure
 from traitlets import Float, Int, validate
 
+from .. import plotting
 from ..data import navigation as nav
 from ..meta.rl import NavigationAdaptation, NavigationPolicy
-from ..plotting import figure_png
+from ..plotting import STAGE_COLORS, figure_png
 from ._base import Dashboard
 from ._canvas import interactive_figure
 
 __all__ = ["NavigationDashboard", "adaptation_returns_figure", "STAGE_COLORS"]
 
-#: Colours of the rollouts before the inner step and after 1, 2, 3 steps (light to dark).
-STAGE_COLORS = ("#9e9e9e", "#9ecae1", "#4292c6", "#08306b")
-POLICY_COLORS = {"MAML": "#d62728", "pretrained": "#1f77b4", "random init": "#7f7f7f"}
 #: The plane drawn: a little more than the arena, so paths that overshoot stay visible.
 VIEW = 0.8
 #: Rollouts drawn per stage (of the 20 each stage adapts on).
 SHOWN_ROLLOUTS = 5
 N_STEPS = 3
-
-
-def _stage_label(stage: int) -> str:
-    return "before adapting" if stage == 0 else f"after {stage} step{'s' if stage > 1 else ''}"
 
 
 class NavigationDashboard(Dashboard):
@@ -97,36 +90,11 @@ class NavigationDashboard(Dashboard):
         n = len(self._policies)
         self.figure, self._canvas = interactive_figure(4.0 * n + 4.2, 4.3)
         grid = self.figure.add_gridspec(1, n + 1, width_ratios=[1.0] * n + [1.05])
-        self._planes = {}
-        self._lines = {}
-        self._goal_marks = {}
-        for column, name in enumerate(self._policies):
-            ax = self.figure.add_subplot(grid[0, column])
-            ax.set_xlim(-VIEW, VIEW)
-            ax.set_ylim(-VIEW, VIEW)
-            ax.set_aspect("equal")
-            ax.add_patch(_arena_patch())
-            ax.plot([0], [0], marker="o", color="black", markersize=5, zorder=5)
-            ax.set_title(name)
-            ax.set_xlabel("x")
-            self._lines[name] = [[ax.plot([], [], color=STAGE_COLORS[stage], lw=1.3 if stage else 0.9,
-                                          alpha=0.9, label=_stage_label(stage) if r == 0 else None)[0]
-                                  for r in range(SHOWN_ROLLOUTS)] for stage in range(N_STEPS + 1)]
-            self._goal_marks[name] = ax.plot([], [], marker="*", color="#ff7f0e", markersize=16,
-                                             markeredgecolor="black", zorder=6, label="goal")[0]
-            self._planes[name] = ax
-        first = next(iter(self._planes.values()))
-        first.set_ylabel("y")
-        first.legend(loc="lower left", fontsize=7, framealpha=0.85)
+        self._planes = {name: self.figure.add_subplot(grid[0, column]) for column, name in enumerate(self._policies)}
         self._returns_ax = self.figure.add_subplot(grid[0, n])
-        self._returns_ax.set_xlabel("policy-gradient steps on this goal")
-        self._returns_ax.set_ylabel("average return (20 rollouts)")
-        self._returns_ax.set_xticks(range(N_STEPS + 1))
-        self._returns_ax.set_title("return after each step")
-        self._return_lines = {name: self._returns_ax.plot([], [], marker="o", color=POLICY_COLORS.get(name, None),
-                                                          label=name)[0] for name in self._policies}
-        self._returns_ax.legend(loc="lower right", fontsize=8)
-        self._returns_ax.grid(alpha=0.3)
+        self._artists = plotting.plot_navigation(self._planes, self._returns_ax, view=VIEW, arena=nav.ARENA,
+                                                 n_steps=N_STEPS, n_rollouts=SHOWN_ROLLOUTS)
+        self._lines, self._return_lines = self._artists["lines"], self._artists["returns"]
         self._canvas.mpl_connect("button_press_event", self._on_click)
 
     # -- callbacks -------------------------------------------------------------------------------
@@ -164,15 +132,9 @@ class NavigationDashboard(Dashboard):
         results = {name: policy.adapt(goals, n_steps=N_STEPS, random_state=self.seed)
                    for name, policy in self._policies.items()}
         self.results = results
-        for name, result in results.items():
-            for stage, lines in enumerate(self._lines[name]):
-                for rollout, line in enumerate(lines):
-                    path = result.positions[stage, 0, rollout]
-                    line.set_data(path[:, 0], path[:, 1])
-            self._goal_marks[name].set_data([x], [y])
-            self._return_lines[name].set_data(np.arange(N_STEPS + 1), result.returns[:, 0])
-        self._returns_ax.relim()
-        self._returns_ax.autoscale_view()
+        plotting.update_navigation(self._artists,
+                                   {name: result.positions[:, 0, :SHOWN_ROLLOUTS] for name, result in results.items()},
+                                   {name: result.returns[:, 0] for name, result in results.items()}, (x, y))
         self._canvas.draw_idle()
         parts = [f"{name}: " + " → ".join(f"{value:.1f}" for value in result.returns[:, 0])
                  for name, result in results.items()]
@@ -180,29 +142,10 @@ class NavigationDashboard(Dashboard):
                          + " · ".join(parts))
 
 
-def _arena_patch():
-    from matplotlib.patches import Rectangle
-
-    return Rectangle((-nav.ARENA, -nav.ARENA), 2 * nav.ARENA, 2 * nav.ARENA, fill=False, linestyle="--",
-                     edgecolor="#888888", linewidth=1.0, label="arena (goals)")
-
-
 def adaptation_returns_figure(figure_data: Mapping, names: Optional[Mapping[str, str]] = None) -> widgets.Image:
     """The shipped comparison (``load_figure("navigation_adaptation")``) as a static image: average
     return against policy-gradient steps, mean over the goals with its 95% interval, per policy."""
     names = names or {"maml": "MAML", "pretrained": "pretrained", "random": "random init"}
     figure = Figure(figsize=(5.6, 3.6), dpi=90, layout="constrained")
-    ax = figure.add_subplot()
-    for key, label in names.items():
-        mean = np.asarray(figure_data[key]["mean"])
-        half = np.asarray(figure_data[key]["ci95"])
-        steps = np.arange(len(mean))
-        ax.errorbar(steps, mean, yerr=half, marker="o", capsize=3, label=label, color=POLICY_COLORS[label])
-    ax.set_xticks(range(len(mean)))
-    ax.set_xlabel("number of policy-gradient steps")
-    ax.set_yscale("symlog", linthresh=10.0)  # as the paper's figure 4 (top): returns span two decades
-    ax.set_ylabel("average return (symlog scale)")
-    ax.set_title(f"point robot: {figure_data['n_goals']} new goals (mean ± 95% CI)")
-    ax.legend()
-    ax.grid(alpha=0.3)
+    plotting.plot_navigation_returns(figure.add_subplot(), figure_data, names)
     return widgets.Image(value=figure_png(figure), format="png")
