@@ -674,17 +674,27 @@ def reptile_direction(
     return direction
 
 
-def _batched_reptile_steps(model, params, x_support, y_support, inner_lr, n_inner_steps) -> Params:
-    """θ̃ᵢ − θ for every task without ``vmap`` (one copy of θ per task on the summed support loss,
-    as :func:`batched_meta_loss`): the same numbers, and no ``torch._dynamo`` import, which
-    ``torch.func.grad`` inside ``vmap`` costs a dashboard kernel (lesson 02 draws Reptile's arrow)."""
+def _each_task_steps(model, params, x_support, y_support, inner_lr, n_inner_steps):
+    """One copy of θ per task, ``(N, ...)``, and the first-order inner loop on the summed support
+    loss Σᵢ L_Tᵢ(θᵢ) (each θᵢ gets its own task's gradient): ``(per_task, steps)``, ``steps``
+    yielding θᵢ after 0…n steps for every task at once. The vmap-free path of
+    :func:`query_loss_curve` and :func:`reptile_direction` (as :func:`batched_meta_loss` does it):
+    the same numbers, and no ``torch._dynamo`` import, which ``torch.func.grad`` inside ``vmap``
+    costs a dashboard kernel (~1.2 CPU-s)."""
     n_tasks = x_support.shape[0]
 
     def summed_task_losses(prediction, target):
         return n_tasks * mse_loss(prediction, target)  # Σᵢ L_Tᵢ(θᵢ): each θᵢ gets its own task's gradient
 
     per_task = {name: p.expand(n_tasks, *p.shape) for name, p in params.items()}
-    *_, adapted = adapt_steps(model, per_task, x_support, y_support, inner_lr, n_inner_steps, True, summed_task_losses)
+    return per_task, adapt_steps(model, per_task, x_support, y_support, inner_lr, n_inner_steps, True,
+                                 summed_task_losses)
+
+
+def _batched_reptile_steps(model, params, x_support, y_support, inner_lr, n_inner_steps) -> Params:
+    """θ̃ᵢ − θ for every task without ``vmap`` (lesson 02 draws Reptile's arrow at page open)."""
+    per_task, steps = _each_task_steps(model, params, x_support, y_support, inner_lr, n_inner_steps)
+    *_, adapted = steps
     return {name: adapted[name] - per_task[name] for name in params}
 
 
@@ -834,19 +844,12 @@ def query_loss_curve(
 
 
 def _batched_query_loss_curve(model, params, x_support, y_support, x_query, y_query, inner_lr, n_inner_steps):
-    """:func:`query_loss_curve` without ``vmap``, as :func:`batched_meta_loss` does it: one copy of θ
-    per task, every task stepping on its own support loss with plain autograd. The same numbers;
-    and a dashboard kernel evaluating a test batch does not import ``torch._dynamo`` (which
-    ``torch.func.grad`` inside ``vmap`` does, ~1.2 CPU-s per kernel)."""
-    n_tasks = x_support.shape[0]
-
-    def summed_task_losses(prediction, target):
-        return n_tasks * mse_loss(prediction, target)  # Σᵢ L_Tᵢ(θᵢ): each θᵢ gets its own task's gradient
+    """:func:`query_loss_curve` without ``vmap`` (:func:`_each_task_steps`): the same numbers, and a
+    dashboard kernel evaluating a test batch does not import ``torch._dynamo``."""
 
     def per_task_query_loss(p):  # (N,): L_Tᵢ(θᵢ) on task i's query set
         return ((forward(model, p, x_query) - y_query) ** 2).flatten(1).mean(1)
 
-    per_task = {name: p.expand(n_tasks, *p.shape) for name, p in params.items()}
     with torch.enable_grad():
-        steps = adapt_steps(model, per_task, x_support, y_support, inner_lr, n_inner_steps, True, summed_task_losses)
+        _, steps = _each_task_steps(model, params, x_support, y_support, inner_lr, n_inner_steps)
         return torch.stack([per_task_query_loss(p).detach() for p in steps], dim=1)
