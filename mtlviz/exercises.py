@@ -18,17 +18,16 @@ A checker cannot be fooled or frozen by the code it checks (issue 17):
 - an answer that is the checker's own expected tensor (found by looking into the checker's
   frames) is refused.
 
-The time limit raises :class:`_OutOfTime` inside the student's code: in the main thread (where
-IPython and Voila kernels run cells, and where ipykernel handles widget messages) by ``SIGALRM``
-from :func:`signal.setitimer`, which also ends ``time.sleep``; in any other thread by an
-asynchronous exception (``PyThreadState_SetAsyncExc``), which ends Python loops but not a single
-blocking C call. It is raised again every 0.1 s until the code gives up, so in the main thread a
-``try/except BaseException`` inside a loop only delays the stop (an interrupt lands outside the
-``try`` sooner or later: 1.9 s for a 0.5 s limit here; in another thread it was not stopped), and
-an answer returned after the limit is not accepted. Not covered: a loop that catches every exception
-(bare ``except``) around a blocking call such as ``time.sleep``, where each interrupt lands inside
-the ``try`` (Python tracing could raise once more, but a trace function that raises is switched
-off, and setting one from the signal handler re-entered the handler here on Python 3.11);
+The student's code runs in a thread of its own, and the checker waits for it at most
+:data:`TIME_LIMIT_S`. Then it raises :class:`_OutOfTime` inside that code (an asynchronous
+exception, ``PyThreadState_SetAsyncExc``), again every 0.1 s, for up to 1 s more (:data:`_GRACE_S`):
+that ends any Python loop, and an answer returned after the limit is not accepted. Code that does
+not stop even then (a loop whose bare ``except:`` catches every interrupt around a blocking call
+such as ``time.sleep``, or one blocking C call) is left behind: the checker answers at once that
+the function did not finish and may still be running, and a background thread keeps interrupting
+the abandoned code every 0.5 s until it ends. So no student code can keep a check, the lesson's
+kernel or a Voila dashboard waiting longer than the limit plus 1 s. An abandoned thread that never
+ends costs what its loop costs until the kernel restarts (the message says so). Not covered:
 ``os._exit``; code that goes out of its way to edit the checker's frames or its private captures.
 """
 from __future__ import annotations
@@ -36,7 +35,6 @@ from __future__ import annotations
 import copy
 import ctypes
 import math
-import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -104,7 +102,10 @@ class _Reject(Exception):
     """Raised by a checker's answer reader: the answer has the wrong form; ``args[0]`` says why."""
 
 
-_REPEAT_S = 0.1  # after the limit, the interrupt is raised again this often until the code stops
+_REPEAT_S = 0.1  # after the limit, the interrupt is raised again this often
+#: Seconds after the limit during which the checker keeps interrupting before it stops waiting.
+_GRACE_S = 1.0
+_PESTER_S = 0.5  # an abandoned call is interrupted this often, in the background, until it ends
 
 
 def _raise_in_thread(ident: int, exception) -> None:
@@ -113,72 +114,79 @@ def _raise_in_thread(ident: int, exception) -> None:
                                                None if exception is None else ctypes.py_object(exception))
 
 
-class _TimeLimit:
-    """Raise :class:`_OutOfTime` in the calling thread after ``seconds``, then every 0.1 s, until
-    :meth:`stop`. ``expired`` tells afterwards whether the limit was reached."""
+class _StudentCall(threading.Thread):
+    """One call of student code in a daemon thread of its own (torch's grad mode carried over).
 
-    def __init__(self, seconds: float):
-        self.seconds = float(seconds)
+    ``outcome`` is ``("value", v)`` or ``("error", exception)`` once ``done`` is set;
+    :meth:`interrupt` raises :class:`_OutOfTime` in it unless it has finished, under a lock, so
+    that an interrupt never lands in another thread that later reuses this one's id.
+    """
+
+    def __init__(self, thunk: Callable):
+        super().__init__(name="mtlviz-exercise-student-code", daemon=True)
+        self._thunk = thunk
+        self._grad_enabled = torch.is_grad_enabled()
+        self._lock = threading.Lock()
+        self._finished = False
         self.expired = False
-        self._mode = None
+        self.outcome = None
+        self.done = threading.Event()
 
-    def start(self) -> None:
-        self._target = threading.get_ident()
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-            self._active = True
-            self._started = time.monotonic()
-            self._previous_handler = signal.signal(signal.SIGALRM, self._on_alarm)
-            self._previous_timer = signal.setitimer(signal.ITIMER_REAL, self.seconds, _REPEAT_S)
-            self._mode = "signal"
-        else:
-            self._lock = threading.Lock()
-            self._done = threading.Event()
-            self._watchdog = threading.Thread(target=self._watch, name="mtlviz-exercise-time-limit", daemon=True)
-            self._watchdog.start()
-            self._mode = "thread"
-
-    def _on_alarm(self, signum, frame):
-        if self._active:
-            self.expired = True
-            raise _OutOfTime
-
-    def _watch(self):
-        if self._done.wait(self.seconds):
-            return
-        while True:
-            with self._lock:
-                if self._done.is_set():
-                    return
-                self.expired = True
-                _raise_in_thread(self._target, _OutOfTime)
-            if self._done.wait(_REPEAT_S):
-                return
-
-    def stop(self) -> None:
-        """Disarm; idempotent, and retried if an interrupt already on its way lands inside it."""
-        self._active = False
+    def run(self) -> None:
+        outcome = None
+        while outcome is None:  # an interrupt may land anywhere here, even in the handler
+            try:
+                try:
+                    with torch.set_grad_enabled(self._grad_enabled):
+                        outcome = ("value", self._thunk())
+                except BaseException as error:  # the student's code may fail in any way
+                    outcome = ("error", error)
+            except _OutOfTime as error:
+                outcome = ("error", error)
         while True:
             try:
-                self._disarm()
-                return
+                with self._lock:
+                    self._finished = True
+                _raise_in_thread(threading.get_ident(), None)  # one set before the flag: cancel it
+                break
             except _OutOfTime:
-                self.expired = True
+                continue
+        self.outcome = outcome
+        self.done.set()
 
-    def _disarm(self) -> None:
-        if self._mode == "signal":
-            self._active = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self._previous_handler)
-            delay, interval = self._previous_timer
-            if delay > 0:  # someone else's timer was running: give it back what is left of it
-                signal.setitimer(signal.ITIMER_REAL, max(delay - (time.monotonic() - self._started), 1e-3), interval)
-        elif self._mode == "thread":
-            with self._lock:
-                self._done.set()
-            self._watchdog.join()
-        # An exception set but not yet raised would land later in the checker: clear it.
-        _raise_in_thread(self._target, None)
-        self._mode = None
+    def interrupt(self) -> bool:
+        """Raise :class:`_OutOfTime` in the call; False (and nothing raised) once it has finished."""
+        with self._lock:
+            if self._finished:
+                return False
+            self.expired = True
+            _raise_in_thread(self.ident, _OutOfTime)
+            return True
+
+    def pester(self) -> None:
+        """Keep interrupting, every :data:`_PESTER_S`, until the call ends (a background thread)."""
+        while self.interrupt() and not self.done.wait(_PESTER_S):
+            pass
+
+
+def _run_limited(thunk: Callable, seconds: float) -> _StudentCall | None:
+    """Run ``thunk`` in a :class:`_StudentCall`; the finished call, or None when it did not stop
+    within ``seconds`` plus :data:`_GRACE_S` of interrupts (it is then left to a background
+    thread that keeps interrupting it)."""
+    call = _StudentCall(thunk)
+    call.start()
+    try:
+        if not call.done.wait(seconds):
+            deadline = time.monotonic() + _GRACE_S
+            while call.interrupt() and not call.done.wait(_REPEAT_S):
+                if time.monotonic() > deadline:
+                    break
+    except KeyboardInterrupt:  # the teacher or student pressed Stop while the check waited
+        call.interrupt()
+    if call.done.is_set():
+        return call
+    threading.Thread(target=call.pester, name="mtlviz-exercise-pester", daemon=True).start()
+    return None
 
 
 def _one_line(error: BaseException) -> str:
@@ -206,27 +214,27 @@ def _guarded(thunk: Callable, time_limit: float, *, phase: str = "call"):
     ``phase``: "call" (the student's function), "read" (reading its answer or its inputs
     afterwards) or "message" (formatting a student's exception).
     """
-    limit = _TimeLimit(time_limit)
-    try:
-        try:
-            limit.start()
-            value = thunk()
-        finally:
-            limit.stop()
-    except _OutOfTime:
-        return None, _out_of_time(time_limit)
-    except _Reject as reject:
-        return None, CheckResult(False, str(reject.args[0]))
-    except SystemExit:
-        return None, CheckResult(False, "your function called sys.exit() (SystemExit): return the answer instead")
-    except KeyboardInterrupt:
-        return None, CheckResult(False, "your function was interrupted (KeyboardInterrupt) before it returned")
-    except BaseException as error:  # the student's code may fail in any way: report it, never crash
+    call = _run_limited(thunk, time_limit)
+    if call is None:
+        return None, CheckResult(False, f"your function did not finish within {time_limit:g} s and did not stop "
+                                 "when interrupted (does an `except:` catch everything around a slow call?); it may "
+                                 "still be running: restart the kernel if the notebook slows down")
+    kind, value = call.outcome
+    if kind == "error":
+        error = value
+        if issubclass(type(error), _OutOfTime):
+            return None, _out_of_time(time_limit)
+        if issubclass(type(error), _Reject):
+            return None, CheckResult(False, str(error.args[0]))
+        if issubclass(type(error), SystemExit):
+            return None, CheckResult(False, "your function called sys.exit() (SystemExit): return the answer instead")
+        if issubclass(type(error), KeyboardInterrupt):
+            return None, CheckResult(False, "your function was interrupted (KeyboardInterrupt) before it returned")
         if phase == "message":
             return None, CheckResult(False, type(error).__name__)
         what = "your function raised" if phase == "call" else "reading your function's answer raised"
         return None, CheckResult(False, f"{what} {_one_line(error)}")
-    if limit.expired:  # it caught the interrupt and returned anyway, after the limit
+    if call.expired:  # it caught the interrupt and returned anyway, after the limit
         return None, _out_of_time(time_limit)
     return value, None
 

@@ -300,12 +300,13 @@ def test_monkeypatching_the_loss_does_not_change_the_expected_answer(monkeypatch
 
 
 def _checkers_expected(name="expected"):
-    """The checker's local ``expected``, found by walking up the student's frames (a cheat)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if name in frame.f_locals and frame.f_code.co_filename == exercises.__file__:
-            return frame.f_locals[name]
-        frame = frame.f_back
+    """The checker's local ``expected``, found by walking up every thread's frames (a cheat: the
+    student's code runs in a thread of its own, the checker waits in the calling thread)."""
+    for frame in sys._current_frames().values():
+        while frame is not None:
+            if name in frame.f_locals and frame.f_code.co_filename == exercises.__file__:
+                return frame.f_locals[name]
+            frame = frame.f_back
     return None
 
 
@@ -375,12 +376,74 @@ def test_answers_that_run_code_when_read_are_guarded():
     assert not result.passed and TOO_SLOW in result.message
 
 
+def sleeps_and_catches_everything(*args):
+    while True:
+        try:
+            time.sleep(0.3)
+        except:  # noqa: E722 -- the student's bare except is the point
+            pass
+
+
+def one_long_blocking_call(*args):
+    time.sleep(2.5)
+
+
+def _student_threads():
+    return [t for t in threading.enumerate() if t.name == "mtlviz-exercise-student-code" and t.is_alive()]
+
+
+@pytest.mark.parametrize("student_fn", [sleeps_and_catches_everything, one_long_blocking_call],
+                         ids=["bare except around sleep", "one blocking call"])
+def test_code_that_ignores_the_interrupt_is_left_behind_not_waited_for(student_fn):
+    """If this fails, a student's `while True: try: time.sleep(1) except: pass` (each interrupt lands
+    inside the try) or one long blocking call freezes the checker, and with it the lesson's kernel."""
+    results = []  # the check runs in a daemon thread so that a frozen checker fails this test, not hangs it
+    checker = threading.Thread(target=lambda: results.append(check_inner_update(student_fn, time_limit=LIMIT_S)),
+                               daemon=True)
+    start = time.monotonic()
+    checker.start()
+    checker.join(LIMIT_S + 10)
+    elapsed = time.monotonic() - start
+    assert results, "the checker was still waiting for the student's function 10 s after its limit"
+    result = results[0]
+    assert not result.passed and result.message.startswith(TOO_SLOW)
+    assert "did not stop when interrupted" in result.message and "restart the kernel" in result.message
+    assert elapsed < LIMIT_S + exercises._GRACE_S + 1.0
+    assert check_inner_update(correct).passed  # the next check is not disturbed by the one left behind
+
+
+def test_code_left_behind_is_stopped_as_soon_as_it_can_be():
+    """If this fails, a function left behind after one long blocking call keeps running (and using
+    the kernel's CPU) after the call returns, instead of being stopped by the background interrupts."""
+    before = set(_student_threads())
+    check_inner_update(one_long_blocking_call, time_limit=LIMIT_S)
+    left = [t for t in _student_threads() if t not in before]
+    assert left, "the blocking call should still be running right after the check"
+    for thread in left:
+        thread.join(2.5 + 2 * exercises._PESTER_S)
+        assert not thread.is_alive()
+
+
 KERNEL_CELL = f"""
 import time
 from mtlviz.exercises import check_inner_update
 def inner_update(params, grads, inner_lr):
     while True:
         pass
+start = time.monotonic()
+result = check_inner_update(inner_update, time_limit={LIMIT_S})
+print(result, "|", round(time.monotonic() - start, 1))
+"""
+
+BARE_EXCEPT_CELL = f"""
+import time
+from mtlviz.exercises import check_inner_update
+def inner_update(params, grads, inner_lr):
+    while True:
+        try:
+            time.sleep(1)
+        except:
+            pass
 start = time.monotonic()
 result = check_inner_update(inner_update, time_limit={LIMIT_S})
 print(result, "|", round(time.monotonic() - start, 1))
@@ -424,6 +487,13 @@ def test_a_looping_function_is_stopped_in_a_real_kernel():
                 break
         else:
             pytest.fail("the comm handler's check did not answer")
+        out.clear()
+        reply = client.execute_interactive(BARE_EXCEPT_CELL, timeout=60, output_hook=lambda msg: out.append(
+            msg["content"].get("text", "")) if msg["msg_type"] == "stream" else None)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        message, seconds = "".join(out).rsplit("|", 1)
+        assert message.strip().startswith(f"✘ {TOO_SLOW} and did not stop when interrupted")
+        assert float(seconds) < LIMIT_S + 2.0
         assert client.execute_interactive("1 + 1", timeout=10)["content"]["status"] == "ok"  # kernel alive
     finally:
         client.stop_channels()
