@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import re
 import tempfile
 from pathlib import Path
 
@@ -33,6 +34,13 @@ from mtlviz.nets import ConvNet, cross_entropy
 from mtlviz.pretrained import load_sinusoid
 from mtlviz.transfer.domain import DomainAdaptationClassifier, project_features
 from mtlviz.transfer.finetune import FineTuneClassifier
+from mtlviz.data.glyphs import GlyphTasks
+from mtlviz.data.navigation import check_goal, sample_goals
+from mtlviz.meta.anil import HeadAdapter, linear_cka
+from mtlviz.meta.own_task import check_answers, own_task
+from mtlviz.meta.protonet import NearestCentroid, PrototypicalNetwork, prototypes
+from mtlviz.meta.reptile import FOMAML, Reptile
+from mtlviz.meta.rl import NavigationPolicy, random_policy, returns_to_go
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -116,6 +124,14 @@ class _Objects:
     def domain(self):
         x, y = self.moons
         return DomainAdaptationClassifier("source_only", n_steps=2, random_state=0).fit(x, y, x)
+
+    @functools.cached_property
+    def protonet(self):
+        return PrototypicalNetwork(image_size=8, channels=4, n_outer_steps=0, random_state=0).fit(self.digits)
+
+    @functools.cached_property
+    def navigation(self):
+        return random_policy()
 
     @functools.cached_property
     def line_batch(self):
@@ -427,29 +443,29 @@ ROWS = [
                                                                   S.images, S.labels), V,
      r"maml must be a fitted MAMLClassifier; got str"),
     # -- FineTuneClassifier -------------------------------------------------------------------------
-    ("FineTune.adapt-labels-float", lambda: S.finetune.adapt(S.images, S.labels.float()), V,
+    ("FineTuneClassifier.adapt-labels-float", lambda: S.finetune.adapt(S.images, S.labels.float()), V,
      r"y_support must hold integer class labels in \[0, 4\]"),
-    ("FineTune.adapt-image-size", lambda: S.finetune.adapt(torch.zeros(5, 1, 20, 20), S.labels), V,
+    ("FineTuneClassifier.adapt-image-size", lambda: S.finetune.adapt(torch.zeros(5, 1, 20, 20), S.labels), V,
      r"x_support must have shape \(K, 1, 8, 8\)"),
-    ("FineTune.predict-params-missing", lambda: S.finetune.predict(S.images, dict(S.finetune.backbone_)), V,
+    ("FineTuneClassifier.predict-params-missing", lambda: S.finetune.predict(S.images, dict(S.finetune.backbone_)), V,
      r"params must hold exactly the model's parameters .*missing \['head\.weight', 'head\.bias'\]"),
-    ("FineTune.accuracy_curve-image-size", lambda: S.finetune.accuracy_curve(DigitsTasks(image_size=12)
+    ("FineTuneClassifier.accuracy_curve-image-size", lambda: S.finetune.accuracy_curve(DigitsTasks(image_size=12)
                                                                              .sample_episodes(1, 5, 1, 1, 0)), V,
      r"batch must hold 1-channel 8×8 images for image_size=8"),
-    ("FineTune.fit-strategy", lambda: FineTuneClassifier(strategy="freeze", image_size=8).fit(S.digits), V,
+    ("FineTuneClassifier.fit-strategy", lambda: FineTuneClassifier(strategy="freeze", image_size=8).fit(S.digits), V,
      r"strategy must be one of \['fine_tune', 'feature_extraction', 'scratch'\]; got 'freeze'"),
     # -- DomainAdaptationClassifier --------------------------------------------------------------
-    ("Domain.fit-labels-float", lambda: DomainAdaptationClassifier(n_steps=1).fit(S.moons[0], S.moons[1].float(),
+    ("DomainAdaptationClassifier.fit-labels-float", lambda: DomainAdaptationClassifier(n_steps=1).fit(S.moons[0], S.moons[1].float(),
                                                                                  S.moons[0]), V,
      r"y_source must hold integer class labels in \[0, 999\] \(torch\.int64\); got dtype torch\.float32"),
-    ("Domain.fit-labels-huge", lambda: DomainAdaptationClassifier(n_steps=1).fit(S.moons[0], S.moons[1] * 10**6,
+    ("DomainAdaptationClassifier.fit-labels-huge", lambda: DomainAdaptationClassifier(n_steps=1).fit(S.moons[0], S.moons[1] * 10**6,
                                                                                 S.moons[0]), V,
      r"y_source must hold class labels in \[0, 999\]; got 1000000"),
-    ("Domain.fit-method-int", lambda: DomainAdaptationClassifier(3).fit(*S.moons, S.moons[0]), V,
+    ("DomainAdaptationClassifier.fit-method-int", lambda: DomainAdaptationClassifier(3).fit(*S.moons, S.moons[0]), V,
      r"method must be one of 'source_only', 'coral', 'dann'; got 3"),
-    ("Domain.score-labels-beyond-classes", lambda: S.domain.score(S.moons[0], S.moons[1] + 5), V,
+    ("DomainAdaptationClassifier.score-labels-beyond-classes", lambda: S.domain.score(S.moons[0], S.moons[1] + 5), V,
      r"y must hold class labels in \[0, 1\]; got \d"),
-    ("Domain.predict-width", lambda: S.domain.predict(torch.zeros(4, 3)), V,
+    ("DomainAdaptationClassifier.predict-width", lambda: S.domain.predict(torch.zeros(4, 3)), V,
      r"x must have 2 features per row \(after flattening\), as in training; got 3"),
     ("project_features-model-string", lambda: project_features("model", S.moons[0], S.moons[0]), V,
      r"model must be a fitted DomainAdaptationClassifier; got str"),
@@ -480,6 +496,81 @@ ROWS = [
         S.line_batch, inner_lr=0.1, n_inner_steps=10**9), V, r"n_inner_steps must be in \[0, 100\]; got 1000000000"),
     ("adapted_points-inner_lr-negative", lambda: landscape.adapted_points(S.line_batch, 0.5, 0.5, inner_lr=-1), V,
      r"inner_lr must be in \[0, 10\]; got -1"),
+    # -- lessons 08-10: metric-based, first-order, feature reuse, meta-RL ----------------------------
+    ("PrototypicalNetwork-n_way", lambda: PrototypicalNetwork(n_way=1, image_size=8, n_outer_steps=0).fit(S.digits),
+     V, r"n_way must be in \[2, 20\]; got 1"),
+    ("PrototypicalNetwork-k_shot", lambda: PrototypicalNetwork(k_shot=0, image_size=8, n_outer_steps=0).fit(S.digits),
+     V, r"k_shot must be in \[1, 19\]; got 0"),
+    ("PrototypicalNetwork-outer_lr-nan", lambda: PrototypicalNetwork(outer_lr=NAN, image_size=8).fit(S.digits), V,
+     r"outer_lr must be a finite number in \(0, 1\]; got nan"),
+    ("PrototypicalNetwork-score-image-size", lambda: S.protonet.score(
+        GlyphTasks("evaluation", image_size=28).sample_episodes(1, 5, 1, 2, random_state=0)), V,
+     r"batch must hold 1-channel 8×8 images for image_size=8; got images of shape \(1, 28, 28\)"),
+    ("PrototypicalNetwork-predict-float-labels", lambda: S.protonet.predict(S.images, S.labels.float(), S.images), V,
+     r"y_support must hold integer class labels .*got dtype torch.float32"),
+    ("PrototypicalNetwork-predict-nan", lambda: S.protonet.predict(S.images * NAN, S.labels, S.images), V,
+     r"x must be finite"),
+    ("PrototypicalNetwork-score-string", lambda: S.protonet.score("episodes"), V,
+     r"batch must be an EpisodeBatch \(from sample_episodes\); got str"),
+    ("NearestCentroid-model-string", lambda: NearestCentroid("conv", S.conv_params), V,
+     r"model must be a ConvNet; got str"),
+    ("NearestCentroid-backbone-empty", lambda: NearestCentroid(S.conv, {}), V,
+     r"backbone must hold exactly the conv blocks' parameters"),
+    ("prototypes-label-out-of-range", lambda: prototypes(torch.randn(5, 3), torch.tensor([0, 1, 2, 3, 9]), 5), V,
+     r"labels must hold class labels in \[0, 4\]; got 9"),
+    ("prototypes-float-labels", lambda: prototypes(torch.randn(5, 3), torch.zeros(5), 5), V,
+     r"labels must hold integer class labels"),
+    ("prototypes-label-count", lambda: prototypes(torch.randn(5, 3), torch.tensor([0, 1, 2, 3]), 4), V,
+     r"labels must have shape \(5,\), one label per row of embeddings; got shape \(4,\)"),
+    ("prototypes-missing-class", lambda: prototypes(torch.randn(4, 3), torch.tensor([0, 1, 2, 3]), 5), V,
+     r"labels must give every class 0…4 a support image; classes \[4\] have none"),
+    ("prototypes-nan", lambda: prototypes(torch.full((2, 3), NAN), torch.tensor([0, 1]), 2), V,
+     r"embeddings must be finite"),
+    ("FOMAML-inner_lr-negative", lambda: FOMAML(inner_lr=-1, n_outer_steps=1).fit(SinusoidTasks()), V,
+     r"inner_lr must be in \[0, 10\]; got -1"),
+    ("Reptile-inner_lr-nan", lambda: Reptile(inner_lr=NAN, n_outer_steps=1).fit(SinusoidTasks()), V,
+     r"inner_lr must be a finite number in \[0, 10\]; got nan"),
+    ("Reptile-n_inner_steps-zero", lambda: Reptile(n_inner_steps=0, n_outer_steps=1).fit(SinusoidTasks()), V,
+     r"n_inner_steps must be in \[1, 100\]; got 0"),
+    ("Reptile-outer_lr-negative", lambda: Reptile(outer_lr=-1, n_outer_steps=1).fit(SinusoidTasks()), V,
+     r"outer_lr must be in \(0, 1\]; got -1"),
+    ("HeadAdapter-n_inner_steps", lambda: HeadAdapter(S.conv, S.conv_params, inner_lr=0.1, n_inner_steps=-1), V,
+     r"n_inner_steps must be in \[0, 100\]; got -1"),
+    ("HeadAdapter-inner_lr-nan", lambda: HeadAdapter(S.conv, S.conv_params, inner_lr=NAN, n_inner_steps=1), V,
+     r"inner_lr must be a finite number in \[0, 10\]; got nan"),
+    ("HeadAdapter-adapt-labels", lambda: HeadAdapter(S.conv, S.conv_params, inner_lr=0.1, n_inner_steps=1).adapt(
+        S.images, S.labels + 5), V, r"y_support must hold class labels in \[0, 4\]; got 9"),
+    ("HeadAdapter-adapt-image-size", lambda: HeadAdapter(S.conv, S.conv_params, inner_lr=0.1, n_inner_steps=1).adapt(
+        torch.randn(5, 1, 28, 28), S.labels), V, r"x_support must have shape \(K, 1, 8, 8\) for this model"),
+    ("linear_cka-rows", lambda: linear_cka(torch.randn(5, 3), torch.randn(4, 3)), V,
+     r"x and y must be \(n, p\) and \(n, q\) with the same n ≥ 2; got \(5, 3\) and \(4, 3\)"),
+    ("NavigationPolicy-mode", lambda: NavigationPolicy(mode="x").fit(), V,
+     r"mode must be one of 'maml', 'pretrained'; got 'x'"),
+    ("NavigationPolicy-hidden", lambda: NavigationPolicy(hidden=0).fit(), V, r"hidden must be in \[1, 1024\]; got 0"),
+    ("NavigationPolicy-adapt-goal-outside", lambda: S.navigation.adapt(torch.tensor([[5.0, 0.0]])), V,
+     r"goals must lie in the arena \[-0.5, 0.5\]²"),
+    ("NavigationPolicy-adapt-n_steps", lambda: S.navigation.adapt(torch.tensor([[0.1, 0.0]]), n_steps=100), V,
+     r"n_steps must be in \[0, 10\]; got 100"),
+    ("NavigationPolicy-adapt-n_rollouts", lambda: S.navigation.adapt(torch.tensor([[0.1, 0.0]]), n_rollouts=0), V,
+     r"n_rollouts must be in \[2, 200\]; got 0"),
+    ("NavigationPolicy-adapt-goal-string", lambda: S.navigation.adapt("goal"), V,
+     r"goals must be a torch.Tensor; got str"),
+    ("check_goal-nan", lambda: check_goal(NAN, 0), V, r"goal_x must be a finite number in \[-0.5, 0.5\]; got nan"),
+    ("sample_goals-zero", lambda: sample_goals(0), V, r"n_tasks must be in \[1, 1000\]; got 0"),
+    ("returns_to_go-discount", lambda: returns_to_go(torch.randn(3, 5), discount=2), V,
+     r"discount must be in \[0, 1\]; got 2"),
+    ("returns_to_go-integer-rewards", lambda: returns_to_go(torch.ones(3, 5, dtype=torch.long)), V,
+     r"rewards must be a floating torch.Tensor"),
+    ("returns_to_go-nan", lambda: returns_to_go(torch.full((3, 5), NAN)), V, r"rewards must be finite"),
+    ("GlyphTasks-split", lambda: GlyphTasks("x"), V, r"split must be one of \['all', 'background', 'evaluation'\]"),
+    ("GlyphTasks-image_size", lambda: GlyphTasks(image_size=3), V, r"image_size must be in \[8, 64\]; got 3"),
+    ("GlyphTasks-n_way", lambda: GlyphTasks().sample_episodes(1, 10**6, 1, 1), V, r"n_way must be in \[2, \d+\]"),
+    ("DigitsTasks-n_way", lambda: S.digits.sample_episodes(1, 11, 1, 1), V, r"n_way must be in \[2, 10\]; got 11"),
+    ("own_task-tasks-string", lambda: own_task("glyphs", seed=0), V,
+     r"tasks must be an episode family with sample_episodes; got str"),
+    ("own_task-seed-negative", lambda: own_task(GlyphTasks("evaluation"), seed=-1), V, r"seed must be in \[0, "),
+    ("check_answers-incomplete", lambda: check_answers([0, None], own_task(GlyphTasks("evaluation"), seed=0)), V,
+     r"answers must hold one label per query image \(10\); got 2"),
     # -- networks ----------------------------------------------------------------------------------
     ("MLP-one-size", lambda: MLP([1]), V, r"sizes must list at least 2 layer widths"),
     ("MLP-zero-width", lambda: MLP([1, 0]), V, r"sizes\[1\] must be in \[1, 4096\]; got 0"),
@@ -499,6 +590,39 @@ def test_the_table_is_large_and_its_ids_unique():
     """If this fails, rows were lost or two rows share an id (pytest would run only one)."""
     ids = [row[0] for row in ROWS]
     assert len(ids) == len(set(ids)) and len(ids) >= 130
+
+
+def _public_estimators():
+    """Every concrete estimator class the package defines (subclasses of Estimator outside _base)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    found = set()
+    for info in pkgutil.walk_packages(mtlviz.__path__, "mtlviz."):
+        if info.name.startswith(("mtlviz.serve", "mtlviz.widgets")):
+            continue
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (inspect.isclass(value) and issubclass(value, Estimator) and value.__module__ == module.__name__
+                    and not name.startswith("_") and module.__name__ != "mtlviz._base"):
+                found.add(name)
+    return found
+
+
+def test_every_estimator_has_bad_input_rows():
+    """If this fails, a new estimator reached the lessons without a row here: nothing checks that a
+    student's bad hyperparameter or bad episode gets a message instead of a torch traceback."""
+    covered = {re.split(r"[-.]", row[0])[0] for row in ROWS}
+    estimators = _public_estimators()
+    assert {"MAML", "PrototypicalNetwork", "NavigationPolicy"} <= estimators  # the search itself works
+    missing = sorted(name for name in estimators
+                     if name not in covered and name not in ESTIMATORS_COVERED_BY_THEIR_PARENT)
+    assert not missing, f"estimators without a bad-input row: {missing}"
+
+
+#: Estimators that only fix a parent's setting and inherit all of its checks (rows for the parent).
+ESTIMATORS_COVERED_BY_THEIR_PARENT = {"GradientAdaptedRegressor": "MAML's base: every MAML row runs its checks"}
 
 
 def test_divergence_error_is_a_documented_runtime_error():

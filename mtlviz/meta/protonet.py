@@ -52,7 +52,20 @@ DISTANCES = ("euclidean", "cosine")
 
 def prototypes(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
     """c_k = (1/|S_k|) Σ_{y_i = k} f_φ(x_i): the mean embedding of each class, ``(n_way, D)``
-    from ``embeddings`` ``(n, D)`` and ``labels`` ``(n,)`` in [0, n_way − 1] (every class present)."""
+    from ``embeddings`` ``(n, D)`` and ``labels`` ``(n,)`` in [0, n_way − 1] (every class present).
+
+    Checks its inputs (the public entry point, lesson 08's exercise); the estimators, whose
+    support sets were checked at their own boundary, call :func:`_prototypes`."""
+    n_way = check_int("n_way", n_way, 1, 10_000)
+    embeddings = check_tensor("embeddings", embeddings, ndim=2)
+    labels = check_labels("labels", labels, n_way)
+    if labels.ndim != 1 or labels.shape[0] != embeddings.shape[0]:
+        raise ValueError(f"labels must have shape ({embeddings.shape[0]},), one label per row of embeddings; "
+                         f"got shape {tuple(labels.shape)}")
+    return _prototypes(embeddings, labels, n_way)
+
+
+def _prototypes(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
     one_hot = F.one_hot(labels, n_way).to(embeddings.dtype)  # (n, N)
     counts = one_hot.sum(0)  # |S_k|
     if bool((counts == 0).any()):
@@ -110,7 +123,7 @@ class _Centroids:
     def prototypes(self, x_support: torch.Tensor, y_support: torch.Tensor) -> torch.Tensor:
         """c_k for one episode's support images ``(N·K, 1, S, S)`` and labels ``(N·K,)``: ``(N, D)``."""
         n_way = self._n_way_of(y_support, len(x_support))
-        return prototypes(self.embed(x_support), y_support, n_way)
+        return _prototypes(self.embed(x_support), y_support, n_way)
 
     @staticmethod
     def _n_way_of(y_support, n_images) -> int:
@@ -139,7 +152,7 @@ class _Centroids:
             # one batch-norm batch per support set and per query set, as embed() does for one episode
             support = torch.stack([model.features(params, x) for x in batch.x_support])  # (T, N·K, D)
             query = torch.stack([model.features(params, x) for x in batch.x_query])  # (T, N·Q, D)
-            centres = torch.stack([prototypes(support[t], batch.y_support[t], n_way) for t in range(n_tasks)])
+            centres = torch.stack([_prototypes(support[t], batch.y_support[t], n_way) for t in range(n_tasks)])
             predicted = torch.stack([_logits(query[t], centres[t], self.distance).argmax(-1) for t in range(n_tasks)])
         if not (bool(torch.isfinite(support).all()) and bool(torch.isfinite(query).all())):
             raise DivergenceError("the embedding gave NaN or infinite values on these episodes")
@@ -235,7 +248,7 @@ class PrototypicalNetwork(_Centroids, EpisodicEstimator):
         n_way = int(batch.y_support.max()) + 1
         losses = []
         for x_support, y_support, x_query, y_query in zip(*batch.data):
-            centres = prototypes(model.features(params, x_support), y_support, n_way)  # c_k
+            centres = _prototypes(model.features(params, x_support), y_support, n_way)  # c_k
             logits = -squared_distances(model.features(params, x_query), centres)  # −d(f_φ(x), c_k)
             losses.append(F.cross_entropy(logits, y_query))
         return torch.stack(losses).mean()
@@ -338,7 +351,7 @@ def embed_episode(classifier, x_support, y_support, x_query, y_query) -> Embedde
     n_way = classifier._n_way_of(y_support, len(x_support))
     check_labels("y_query", y_query, n_way)
     support, query = classifier.embed(x_support), classifier.embed(x_query)
-    centres = prototypes(support, y_support, n_way)
+    centres = _prototypes(support, y_support, n_way)
     probabilities = torch.softmax(_logits(query, centres, classifier.distance), -1)
     points = torch.cat([support, query])
     mean = points.mean(0, keepdim=True)

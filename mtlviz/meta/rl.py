@@ -157,7 +157,21 @@ def log_probs(params: Params, rollouts: Rollouts) -> torch.Tensor:
 
 
 def returns_to_go(rewards: torch.Tensor, discount: float = DISCOUNT) -> torch.Tensor:
-    """Gₜ = Σ_{k ≥ t} γ^{k−t} r_k along the last dimension (time) of ``rewards``."""
+    """Gₜ = Σ_{k ≥ t} γ^{k−t} r_k along the last dimension (time) of ``rewards``, γ = ``discount``
+    in [0, 1]. Checks its inputs (lesson 10's exercise); the training loop calls the unchecked
+    :func:`_returns_to_go` on rewards it made itself."""
+    discount = check_real("discount", discount, 0.0, 1.0)
+    if not isinstance(rewards, torch.Tensor) or not rewards.is_floating_point() or rewards.ndim < 1 \
+            or rewards.shape[-1] < 1:
+        raise ValueError("rewards must be a floating torch.Tensor with time along its last dimension; got "
+                         + (f"{rewards.dtype} of shape {tuple(rewards.shape)}" if isinstance(rewards, torch.Tensor)
+                            else type(rewards).__name__))
+    if not bool(torch.isfinite(rewards).all()):
+        raise ValueError("rewards must be finite; it holds NaN or infinite values")
+    return _returns_to_go(rewards, discount)
+
+
+def _returns_to_go(rewards: torch.Tensor, discount: float) -> torch.Tensor:
     to_go = torch.empty_like(rewards)
     running = torch.zeros_like(rewards[..., 0])
     for t in reversed(range(rewards.shape[-1])):  # Gₜ = rₜ + γ Gₜ₊₁
@@ -170,7 +184,7 @@ def advantages(rewards: torch.Tensor, discount: float = DISCOUNT) -> torch.Tenso
     """Âₜ for rewards ``(T, R, H)``: discounted return-to-go minus the leave-one-out mean of the
     task's other rollouts at step t, divided by the task's standard deviation of Â (R ≥ 2)."""
     n_rollouts = rewards.shape[1]
-    to_go = returns_to_go(rewards, discount)
+    to_go = _returns_to_go(rewards, discount)
     baseline = (to_go.sum(1, keepdim=True) - to_go) / (n_rollouts - 1)  # mean of the other rollouts
     advantage = to_go - baseline
     scale = advantage.reshape(advantage.shape[0], -1).std(1).clamp_min(1e-8)
