@@ -55,7 +55,7 @@ from .transfer.domain import coral_loss
 
 __all__ = ["CheckResult", "TIME_LIMIT_S", "check_inner_update", "check_outer_loss", "check_line_inner_step",
            "check_method_choices", "check_episode_sizes", "check_meta_lstm_update", "check_coral_loss",
-           "check_transfer_winners", "check_returns_to_go", "check_prototypes"]
+           "check_transfer_winners", "check_returns_to_go", "check_prototypes", "check_pool_targets"]
 
 #: Seconds a student's function may run per call before the check stops it and says so.
 TIME_LIMIT_S = 5.0
@@ -883,3 +883,55 @@ def check_reptile_update(student_fn: Callable, *, time_limit: float = TIME_LIMIT
                                   "θ + ε · (1/N) Σᵢ (θ̃ᵢ − θ)")
     return CheckResult(True, "correct: your update is the outer step of mtlviz.meta.reptile.Reptile "
                              "(θ moves a fraction ε of the way to the tasks' mean adapted parameters)")
+
+
+def check_pool_targets(student_fn: Callable, *, time_limit: float = TIME_LIMIT_S) -> CheckResult:
+    """Check lesson 11's ``pool_targets(amplitude, phase, indices, x)``: the targets of a meta-batch
+    drawn from a fixed pool of T sinusoid tasks, y[n] = A[indices[n]] · sin(x[n] − φ[indices[n]]),
+    for ``amplitude``, ``phase`` of shape (T,), ``indices`` (N,) and fresh inputs ``x`` (N, P, 1)
+    (what :meth:`mtlviz.data.tasks.TaskPool.batch_of` computes). Common slips are named; the inputs
+    must be left unchanged. ``time_limit``: seconds per call.
+    """
+    failure = _not_callable(student_fn)
+    if failure is not None:
+        return failure
+    generator = torch.Generator().manual_seed(1111)
+    for n_pool, n_batch, n_points in [(5, 7, 4), (1, 3, 6), (12, 12, 1)]:
+        amplitude = 0.1 + 4.9 * torch.rand(n_pool, generator=generator, dtype=torch.float64)
+        phase = math.pi * torch.rand(n_pool, generator=generator, dtype=torch.float64)
+        indices = torch.randint(0, n_pool, (n_batch,), generator=generator)
+        if n_pool > 1:
+            indices[0] = n_pool - 1  # the first rows are not simply tasks 0, 1, 2, ...
+        x = -5 + 10 * torch.rand((n_batch, n_points, 1), generator=generator, dtype=torch.float64)
+        expected = amplitude[indices].view(-1, 1, 1) * torch.sin(x - phase[indices].view(-1, 1, 1))
+        first = torch.arange(n_batch) % n_pool
+        slips = {
+            "pick each row's task by indices[n] (amplitude[indices], phase[indices]), not the pool's first N tasks":
+                amplitude[first].view(-1, 1, 1) * torch.sin(x - phase[first].view(-1, 1, 1)),
+            "the sinusoid is A · sin(x − φ): subtract the phase": amplitude[indices].view(-1, 1, 1)
+                * torch.sin(x + phase[indices].view(-1, 1, 1)),
+            "shift x inside the sine: A · sin(x − φ), not A · sin(x) − φ": amplitude[indices].view(-1, 1, 1)
+                * torch.sin(x) - phase[indices].view(-1, 1, 1),
+        }
+        def read(answer, shape=tuple(x.shape), expected=expected):
+            if not isinstance(answer, torch.Tensor) or tuple(answer.shape) != shape:
+                raise _Reject(f"return a tensor shaped like x {shape}")
+            if _storages(answer) & _storages(expected):
+                raise _Reject(_OWN_ANSWER)
+            return _plain_tensor(answer)
+
+        handed = (amplitude.clone(), phase.clone(), indices.clone(), x.clone())
+        inputs = {"amplitude": (handed[0], amplitude), "phase": (handed[1], phase), "indices": (handed[2], indices),
+                  "x": (handed[3], x)}
+        answer, failure = _call_student(student_fn, *handed, time_limit=time_limit, inputs=inputs, read=read)
+        if failure is not None:
+            return failure
+        if torch.allclose(answer.double(), expected, rtol=1e-6, atol=1e-9):
+            continue
+        for hint, wrong in slips.items():
+            if torch.allclose(answer.double(), wrong, rtol=1e-6, atol=1e-9):
+                return CheckResult(False, hint)
+        return CheckResult(False, f"not yet: for a pool of {n_pool} task(s) and a batch of {n_batch}, row n must be "
+                                  "amplitude[indices[n]] · sin(x[n] − phase[indices[n]])")
+    return CheckResult(True, "correct: the tasks come from the fixed pool, the points x are fresh each time "
+                             "(mtlviz.data.tasks.TaskPool.batch_of)")

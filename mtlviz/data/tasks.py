@@ -13,7 +13,7 @@ import torch
 
 from .._validation import check_int, check_random_state, check_range, check_real, check_tensor
 
-__all__ = ["TaskBatch", "SinusoidTasks", "LineTasks", "QueryIsSupport"]
+__all__ = ["TaskBatch", "SinusoidTasks", "LineTasks", "QueryIsSupport", "TaskPool", "MAX_POOL_SIZE"]
 
 
 class TaskBatch(NamedTuple):
@@ -197,3 +197,79 @@ class QueryIsSupport:
         (``n_query`` is ignored: the query set has the K support points)."""
         batch = self.tasks.sample_batch(n_tasks, n_support, 1, random_state, dtype=dtype)
         return batch._replace(x_query=batch.x_support, y_query=batch.y_support)
+
+
+#: Largest fixed pool :class:`TaskPool` draws (lesson 11's largest finite T is 1000).
+MAX_POOL_SIZE = 100_000
+
+
+class TaskPool:
+    """A fixed pool of T tasks of a family: meta-training on T tasks instead of unlimited ones.
+
+    The pool draws T task parameters (A, φ for the sinusoids) once, from ``random_state``; the
+    first T tasks of a pool of any size are the same, so pools are nested (T = 5 ⊂ T = 10).
+    ``sample_batch`` then picks N tasks from the pool, uniformly with replacement, and draws
+    *fresh* support and query points x for each. What is fixed is the set of tasks, not the data
+    points: a learner can only overfit to which functions it has seen (meta-overfitting across
+    tasks), not memorise K particular points (the seed's bug of lesson 04 and
+    :class:`QueryIsSupport` are that other failure). Taught in ``notebooks/11_how_many_tasks.ipynb``.
+
+    Parameters
+    ----------
+    tasks : SinusoidTasks or LineTasks
+        The family whose tasks the pool holds.
+    n_tasks : int
+        T, the pool's size, in [1, 100000].
+    random_state : int, torch.Generator or None
+        Seeds the draw of the pool's task parameters.
+
+    Attributes
+    ----------
+    amplitude, phase : (T,) tensors
+        The pool's task parameters (float64, exact; batches are cast to their dtype).
+    """
+
+    def __init__(self, tasks, n_tasks: int, random_state=None):
+        if not isinstance(tasks, SinusoidTasks):
+            raise ValueError(f"tasks must be a SinusoidTasks or LineTasks family; got {type(tasks).__name__}")
+        self.tasks = tasks
+        self.n_tasks = check_int("n_tasks", n_tasks, 1, MAX_POOL_SIZE)
+        gen = check_random_state(random_state)
+        unit = torch.rand((self.n_tasks, 2), generator=gen, dtype=torch.float64)  # task i: row i, so pools nest
+        (a_low, a_high), (p_low, p_high) = tasks.amplitude_range, tasks.phase_range
+        self.amplitude = a_low + (a_high - a_low) * unit[:, 0]
+        self.phase = p_low + (p_high - p_low) * unit[:, 1]
+
+    def __repr__(self):
+        return f"TaskPool({self.tasks!r}, n_tasks={self.n_tasks})"
+
+    def __len__(self) -> int:
+        return self.n_tasks
+
+    def batch_of(self, indices: torch.Tensor, n_support: int, n_query: int, random_state=None,
+                 dtype=torch.float32) -> TaskBatch:
+        """The pool's tasks ``indices`` (a 1-D integer tensor), each with fresh points x ~ U[x_range]."""
+        if not isinstance(indices, torch.Tensor) or indices.ndim != 1 or indices.dtype not in (torch.int32, torch.int64):
+            raise ValueError("indices must be a 1-D integer tensor")
+        if len(indices) and not (0 <= int(indices.min()) and int(indices.max()) < self.n_tasks):
+            raise ValueError(f"indices must be in [0, {self.n_tasks - 1}] (the pool's tasks); "
+                             f"got {int(indices.min())} … {int(indices.max())}")
+        n_support = check_int("n_support", n_support, 1, 100_000)
+        n_query = check_int("n_query", n_query, 1, 100_000)
+        self.tasks._check_dtype(dtype)
+        gen = check_random_state(random_state)
+        amplitude = self.amplitude[indices].to(dtype)
+        phase = self.phase[indices].to(dtype)
+        x = self.tasks._uniform((len(indices), n_support + n_query, 1), self.tasks.x_range, gen, dtype)
+        y = self.tasks.function(x, amplitude, phase)
+        return TaskBatch(x[:, :n_support], y[:, :n_support], x[:, n_support:], y[:, n_support:], amplitude, phase)
+
+    def sample_batch(self, n_tasks: int, n_support: int, n_query: int, random_state=None,
+                     dtype=torch.float32) -> TaskBatch:
+        """Draw ``n_tasks`` of the pool's tasks (uniformly, with replacement), each with fresh
+        ``n_support`` support and ``n_query`` query points; the signature of
+        :meth:`SinusoidTasks.sample_batch`, so every estimator's ``fit`` takes a pool."""
+        n_tasks = check_int("n_tasks", n_tasks, 1, 100_000)
+        gen = check_random_state(random_state)
+        indices = torch.randint(0, self.n_tasks, (n_tasks,), generator=gen)
+        return self.batch_of(indices, n_support, n_query, gen, dtype)
