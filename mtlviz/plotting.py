@@ -56,6 +56,10 @@ __all__ = [
     "plot_navigation",
     "update_navigation",
     "plot_navigation_returns",
+    "POOL_COLORS",
+    "pool_positions",
+    "plot_task_pool",
+    "update_task_pool",
     "THEMES",
     "use_theme",
 ]
@@ -1066,3 +1070,69 @@ def plot_navigation_returns(ax: Axes, figure_data, names: Dict[str, str]) -> Non
     ax.set_title(f"point robot: {figure_data['n_goals']} new goals (mean ± 95% CI)")
     ax.legend()
     ax.grid(alpha=0.3)
+
+
+# -- lesson 11: how many tasks does meta-learning need? --------------------------------------------
+
+#: (kind, where) -> colour and style of lesson 11's curves over the pool size T.
+POOL_COLORS = {("maml", "pool"): ("#1f77b4", "--"), ("maml", "fresh"): ("#1f77b4", "-"),
+               ("joint", "pool"): ("#ff7f0e", "--"), ("joint", "fresh"): ("#ff7f0e", "-")}
+_POOL_NAMES = {"maml": "MAML", "joint": "pretrained", "pool": "its own T tasks", "fresh": "600 new tasks"}
+
+
+def pool_positions(labels: Sequence[str]) -> np.ndarray:
+    """Where each pool size sits on lesson 11's T axis: log10 T, and "inf" (T = ∞) one decade past
+    the largest finite T."""
+    finite = [np.log10(float(label)) for label in labels if label != "inf"]
+    end = (max(finite) if finite else 0.0) + 1.0
+    return np.array([end if label == "inf" else np.log10(float(label)) for label in labels])
+
+
+def plot_task_pool(curve_ax: Axes, fresh_ax: Axes, pool_ax: Axes, *, labels: Sequence[str],
+                   n_max_steps: int) -> Dict[str, object]:
+    """Lesson 11's panels: on ``curve_ax`` the query MSE after adaptation against the pool size T
+    (one line and 95% band per model and task set, :data:`POOL_COLORS`; T on a log axis with ∞ at the
+    end; a vertical line marks the selected T), and two :func:`plot_adaptation` panels, a new task
+    and one of the pool's tasks. Set by :func:`update_task_pool` and :func:`update_adaptation`."""
+    positions = pool_positions(labels)
+    artists: Dict[str, object] = {"positions": positions, "labels": list(labels), "curve_ax": curve_ax,
+                                  "lines": {}, "bands": {}}
+    for (kind, where), (color, style) in POOL_COLORS.items():
+        (artists["lines"][(kind, where)],) = curve_ax.plot([], [], style, marker="o", ms=4, color=color,
+                                                          label=f"{_POOL_NAMES[kind]}, {_POOL_NAMES[where]}")
+        artists["bands"][(kind, where)] = curve_ax.fill_between(positions, positions * 0 + 1, positions * 0 + 1,
+                                                                color=color, alpha=0.15, lw=0)
+    artists["marker"] = curve_ax.axvline(positions[0], color="#2ca02c", lw=6, alpha=0.3)
+    curve_ax.set_xticks(positions)
+    curve_ax.set_xticklabels(["∞" if label == "inf" else label for label in labels])
+    curve_ax.set_xlim(positions[0] - 0.2, positions[-1] + 0.2)
+    curve_ax.set_yscale("log")
+    curve_ax.set_ylim(1e-5, 2e1)  # MAML on one task fits it to about 3e-5 before any step
+    curve_ax.set_xlabel("T, meta-training tasks (log scale)")
+    curve_ax.set_ylabel("query MSE after adaptation")
+    curve_ax.grid(alpha=0.3)
+    curve_ax.legend(loc="lower right", fontsize=7, framealpha=0.8)
+    artists["fresh"] = plot_adaptation(fresh_ax, n_max_steps=n_max_steps, color=STEP_COLORS["maml"], title="",
+                                       legend=("true", "before", "after", "support"))
+    artists["pool"] = plot_adaptation(pool_ax, n_max_steps=n_max_steps, color=STEP_COLORS["maml"], title="")
+    artists["fresh_ax"], artists["pool_ax"] = fresh_ax, pool_ax
+    return artists
+
+
+def update_task_pool(artists, results: Dict[str, dict], *, step: int, selected: str, fresh_title: str,
+                     pool_title: str) -> None:
+    """Draw the shipped ``results`` (``task_pool.json``'s, ``{kind: {label: {where: {"mean", "ci95"}}}}``)
+    after ``step`` inner steps, mark the pool size ``selected`` and title the two task panels."""
+    positions, labels = artists["positions"], artists["labels"]
+    for (kind, where), line in artists["lines"].items():
+        mean = np.array([results[kind][label][where]["mean"][step] for label in labels])
+        half = np.array([results[kind][label][where]["ci95"][step] for label in labels])
+        line.set_data(positions, mean)
+        low, high = np.maximum(mean - half, 1e-6), mean + half
+        artists["bands"][(kind, where)].set_verts(
+            [np.column_stack([np.r_[positions, positions[::-1]], np.r_[low, high[::-1]]])])
+    where = positions[labels.index(selected)]
+    artists["marker"].set_xdata([where, where])
+    artists["curve_ax"].set_title(f"after {step} inner step{'s' if step != 1 else ''} (K = 5, α = 0.01)")
+    artists["fresh_ax"].set_title(fresh_title, fontsize=10)
+    artists["pool_ax"].set_title(pool_title, fontsize=10)

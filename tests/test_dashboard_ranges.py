@@ -43,6 +43,11 @@ def _dashboards():
     protonet, centroid = load_protonet(1), load_nearest_centroid()
     yield ProtoNetDashboard({"ProtoNet": {1: protonet, 5: protonet}, "nearest centroid": {1: centroid, 5: centroid}},
                             GlyphTasks("evaluation", image_size=20), random_state=0)
+    from mtlviz.pretrained.train_task_pool import load_task_pool_figure, load_task_pool_models
+    from mtlviz.widgets import TaskPoolDashboard
+
+    pool_figure = load_task_pool_figure()
+    yield TaskPoolDashboard(load_task_pool_models(), pool_figure, pool_seed=pool_figure["pool_seed"])
 
 
 def _outside(control):

@@ -16,8 +16,9 @@ from .navigation_dashboard import NavigationDashboard
 from .own_task_dashboard import OwnTaskDashboard
 from .protonet_dashboard import ProtoNetDashboard
 from .seed_dashboard import SeedBugsDashboard
+from .task_pool_dashboard import TaskPoolDashboard
 from .transfer_dashboard import TransferDashboard
 
 __all__ = ["CourseGuide", "course_map_html", "DomainAdaptationDashboard", "EpisodeViewer", "FeatureReuseDashboard",
            "FirstOrderDashboard", "FormulaDashboard", "InnerOuterDashboard", "MetaLSTMDashboard",
-           "NavigationDashboard", "OwnTaskDashboard", "ProtoNetDashboard", "QueryBatchDashboard", "SeedBugsDashboard", "TransferDashboard", "UpdateRulesDashboard"]
+           "NavigationDashboard", "OwnTaskDashboard", "ProtoNetDashboard", "QueryBatchDashboard", "SeedBugsDashboard", "TaskPoolDashboard", "TransferDashboard", "UpdateRulesDashboard"]
