@@ -1,4 +1,4 @@
-"""Every number the prose of lessons 00-07 states has a source a test or nbval checks (issue 13).
+"""Every number the prose of every lesson states has a source a test or nbval checks (issue 13).
 
 A number in a markdown cell is *sourced* when
   (a) a cell tagged ``nbval-check-output`` in the same lesson shows it in its stored output (rendered or
@@ -26,7 +26,8 @@ import pytest
 from tests._lessons import NOTEBOOK_DIR
 
 CHECK_TAG = "nbval-check-output"
-PROSE_LESSONS = sorted(p.name for p in NOTEBOOK_DIR.glob("0[0-7]_*.ipynb"))
+#: Every numbered lesson, the ones added later too (a new lesson must source its numbers from the start).
+PROSE_LESSONS = sorted(p.name for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
 class Number(NamedTuple):
@@ -51,10 +52,12 @@ _MASKS = [
     re.compile(r"^\s*#+\s*\d+(?:\.\d+)*\.?", re.M),              # "## 3." headings
     re.compile(r"^\s*\d+\.(?=\s)", re.M),                        # "1. " list items
     re.compile(r"§\s?\d+(?:\.\d+)*(?:\s?[-–,]\s?§?\d+(?:\.\d+)*)*"),  # seed sections §4.1, §6-§8
-    re.compile(r"\b[Ll]essons?\s\d\d(?:\s?(?:[-–,]|and)\s?\d\d)*"),  # lesson 03, lessons 02-04
+    re.compile(r"\b[Ll]essons?\s\d\d(?:'s)?(?:\s?(?:[-–,]|and)\s?\d\d(?:'s)?)*"),  # lesson 03, lessons 02-04, 05's and 06's
     re.compile(r"^\s*#\s*\d\d\s·", re.M),                        # "# 03 · title"
+    re.compile(r"\b\d{1,2}(?:\s?/\s?\d{1,2})*-(?:way|shot)\b"),     # task names: 5-way, 1-shot, 1 / 5-shot
     # years of a citation: "Finn et al. 2017", "Ravi & Larochelle (2017)", "ICML 2017", "Sun & Saenko, 2016"
-    re.compile(r"(?:et al\.?|[A-Z][\w'-]+|&\s?[A-Z][\w'-]+|ICML|NeurIPS|ICLR),?\s\(?(?:19[5-9]\d|20[0-2]\d)\)?"),
+    # and "Chen et al.'s (2019)"
+    re.compile(r"(?:et al\.?(?:'s)?|[A-Z][\w'-]+|&\s?[A-Z][\w'-]+|ICML|NeurIPS|ICLR),?\s\(?(?:19[5-9]\d|20[0-2]\d)\)?"),
 ]
 
 
@@ -164,8 +167,9 @@ SOURCES: Dict[str, List[Source]] = {
         Source("| tasks in the meta-batch |", "4", DEF),
         Source("mtlviz draws 200 meta-batches of 4 tasks", "4 95%", "setting of the gap-vs-K cell (its output is compared)"),
         Source("the same tasks with 200 support and 400 query", "400", "setting: 20 times the points (definition)"),
-        Source("miniImageNet accuracy 48.70 %", "48.70% 48.07% 47.07%",
-               "paper figures: Finn et al. 2017, Table 1; Nichol et al. 2018, Table 1"),
+        Source("miniImageNet accuracy 48.70 %", "48.70% 48.07% 47.07% 49.97%",
+               "paper figures: Finn et al. 2017, Table 1; Nichol et al. 2018, Table 1 (Reptile without and with "
+               "transduction; checked against the papers' tables, issue 13)"),
     ],
     "03": [
         Source("On one meta-batch of 25 tasks", "25", "setting (the paper's meta-batch size)"),
@@ -244,6 +248,58 @@ SOURCES: Dict[str, List[Source]] = {
         Source("At 90°, look at the top row", "90", "exercise setting"),
         Source("Section 5's three fits", "5", "section number"),
     ],
+    "08": [
+        Source("meta-trained on the same 912 background characters", "912", f"{COUNTS_TEST} (background classes)"),
+        Source("pretrained on the 912 background classes as one ordinary", "912", f"{COUNTS_TEST} (background classes)"),
+        Source("The learners started from 912 training characters", "912", f"{COUNTS_TEST} (background classes)"),
+        Source("15 query images per class (the episodes of", "15", "setting: metric_fewshot's n_query=15 (glyph_benchmark.N_QUERY)"),
+        Source("a test recomputes the first 50 episodes", "50", "setting: figures.METRIC_CHECK_EPISODES"),
+        Source("Mean accuracy ± the 95% interval", "95%", DEF),
+        Source("by more than both 95% intervals", "95%", DEF),
+        Source("Snell et al. (2017, Table 1) report 98.8%", "98.8% 99.7%",
+               "paper figures: Snell et al. 2017, Table 1 (Omniglot), checked against the paper's text"),
+        Source("MAML's paper reports 98.7% and 99.9%", "98.7% 99.9%",
+               "paper figures: Finn et al. 2017, Table 1 (Omniglot), checked against the paper's text"),
+        Source("score it on 100 test episodes", "100", "exercise setting"),
+    ],
+    "09": [
+        Source("Reptile: 5 inner steps of α = 0.01 on 30 points per task", "30",
+               "training setting of the shipped Reptile (train_first_order; its inner steps and α are printed below)"),
+        Source("on 600 fresh tasks with K = 5 support and 100 query points", "100", "setting of first_order_sinusoid"),
+        Source("Finn et al. (2017, appendix C.1, Table 2) report", "0.67 0.38 0.35 2.41 2.23 2.19",
+               "paper figures: Finn et al. 2017, appendix C.1, Table 2 (5-shot sinusoid MSE), checked against the paper's text"),
+        Source("first-order MAML 48.07% / 63.15% against MAML's", "48.07% 63.15% 48.70% 63.11%",
+               "paper figures: Finn et al. 2017, Table 1 (miniImageNet), checked against the paper's text"),
+        Source("OpenAI's `reptile-sinewaves-demo.py`", "30,000 64 32", "settings of OpenAI's demo, named in the sentence"),
+        Source("on miniImageNet it reports 47.07% / 62.74%", "47.07% 62.74% 49.97% 65.99%",
+               "paper figures: Nichol et al. 2018, Table 1 (Reptile without / with transduction)"),
+        Source("(5-way, 15 queries per class, the six evaluation scripts)", "15", "setting: feature_reuse's n_query=15"),
+        Source("the backbone pretrained on the 912 background characters", "912", f"{COUNTS_TEST} (background classes)"),
+        Source("MAML 48.70% / 63.11% (Finn et al. 2017, Table 1)", "48.70% 63.11%", "paper figures: Finn et al. 2017, Table 1"),
+        Source("ANIL 46.7% / 61.5%, trained as ANIL", "46.7% 61.5% 46.9% 63.1%",
+               "paper figures: Raghu et al. 2020, Table 2 (ANIL and their MAML run, miniImageNet), checked against the paper's text"),
+        Source("Reptile 47.07% / 62.74%, or 49.97% / 65.99%", "47.07% 62.74% 49.97% 65.99%",
+               "paper figures: Nichol et al. 2018, Table 1"),
+        Source("Raghu et al. found the opposite on miniImageNet", "44.7% 44.5% 60.2% 61.7%",
+               "paper figures: Raghu et al. 2020, Table 1 (layers frozen at test time), checked against the paper's text"),
+    ],
+    "10": [
+        Source("with 95% confidence intervals", "95%", DEF),
+        Source("(Finn, Abbeel & Levine 2017, section 5.3", "5.3", "section of the cited paper"),
+        Source("a return of −40 means the robot was", "0.4", "arithmetic: −40 over the H = 100 steps of an episode"),
+        Source("the paper also ended it once the robot was within 0.01", "0.01", "the paper's setting (Finn et al. 2017, section 5.3)"),
+        Source("(discounted, γ = 0.99)", "0.99", "setting: mtlviz.meta.rl.DISCOUNT, test_settings_lessons_state_match_the_code (below)"),
+        Source("each plane shows 5 rollouts of every stage", "5",
+               "setting: navigation_dashboard.SHOWN_ROLLOUTS, test_settings_lessons_state_match_the_code (below)"),
+        Source("± is the 95% confidence interval", "95%", DEF),
+        Source("because 100 goals × 4 stages × 3 policies", "×4 ×3", "the figure's shape (stages 0-3, three policies)"),
+        Source("Their appendix lists MAML's average return", "−40.41 −11.68 −3.33 −3.23",
+               "paper figures: Finn et al. 2017, appendix C.2, Table 4, checked against the paper's text"),
+        Source("evaluated with 40 rollouts per step", "40 5.3", "the paper's setting (Finn et al. 2017, section 5.3)"),
+        Source("a smaller network (64 units per layer instead of 100)", "64",
+               "architecture: the shipped policies' hidden size, test_settings_lessons_state_match_the_code (below)"),
+        Source("and `a` in 0.01, 0.03, 0.1", "0.01", "exercise setting"),
+    ],
 }
 
 
@@ -307,6 +363,7 @@ def test_extractor_skips_notation_structure_and_citation_years():
     year or a formula's $K = 5$ (noise that buries the real misses); a percentage in math still counts."""
     text = ("## 3. Where\n1. First item (seed §4.1, §6-§8), see lessons 02-04 and lesson 05.\n"
             "Finn et al. 2017 and Ravi & Larochelle (2017) at ICML 2017; set $K = 5$ and `k_shot=5`; "
+            "as lesson 05's and 06's models, Chen et al.'s (2019) baseline, 5-way 1 / 5-shot and 20-way episodes; "
             "math score $48.7\\%$.")
     assert [n.text for n in prose_numbers(text)] == ["48.7 %"]
 
@@ -338,6 +395,18 @@ def test_counts_the_lessons_state_match_the_shipped_data_and_networks():
     assert GlyphTasks("background").n_classes == 912                                      # lessons 05, 06
     learner = ConvNet(5, 32, 20, 4)                                                        # lesson 05's learner
     assert round(sum(p.numel() for p in learner.parameters()), -3) == 28_000
+
+
+def test_settings_lessons_state_match_the_code():
+    """Lesson 10 states these settings in prose (SOURCES names this test); if this fails, the code
+    changed and the sentence teaches a stale setting."""
+    from mtlviz.meta import rl
+    from mtlviz.pretrained import load_navigation
+    from mtlviz.widgets import navigation_dashboard
+
+    assert rl.DISCOUNT == 0.99                                                              # γ = 0.99
+    assert navigation_dashboard.SHOWN_ROLLOUTS == 5                                        # 5 rollouts a stage
+    assert load_navigation("maml").hidden == load_navigation("pretrained").hidden == 64    # 64 units per layer
 
 
 def test_lesson05_table_rows_that_a_shipped_figure_holds_match_it():
