@@ -825,6 +825,53 @@ def check_returns_to_go(student_fn: Callable, *, time_limit: float = TIME_LIMIT_
 
 # -- lesson 09 -----------------------------------------------------------------------------------
 
+__all__ += ["check_graph_growth"]  # kept beside the checker (lesson 12)
+
+
+def check_graph_growth(student_fn: Callable, *, time_limit: float = TIME_LIMIT_S) -> CheckResult:
+    """Check lesson 12's ``predict_graph_bytes(bytes_1, bytes_2, k)``: from the bytes second-order
+    MAML's graph holds at 1 and 2 inner steps, predict them at ``k`` steps (a fixed part plus the
+    same amount per step: bytes_1 + (k − 1)(bytes_2 − bytes_1)). Checked against what
+    :func:`mtlviz.meta.cost.graph_bytes` measures on the sinusoid MLP at k = 5, 10 and 20.
+    ``time_limit``: seconds per call."""
+    failure = _not_callable(student_fn)
+    if failure is not None:
+        return failure
+    from .meta.cost import cost_problem, graph_bytes
+
+    problem = cost_problem("sinusoid", meta_batch_size=5)
+    measured = {k: graph_bytes("maml", problem, k) for k in (1, 2, 5, 10, 20)}
+    one, two = measured[1], measured[2]
+    for k in (5, 10, 20):
+        slips = {
+            "the graph is not proportional to k: the query forward pass and θ are held once, whatever k (a fixed part)":
+                k * one,
+            "one step adds bytes_2 − bytes_1; k steps are k − 1 steps more than the first, not k more":
+                one + k * (two - one),
+            "the per-step part is bytes_2 − bytes_1, not bytes_2 / 2": k * two / 2,
+        }
+
+        def read(answer):
+            if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+                answer = answer.item()
+            if not isinstance(answer, (int, float)) or isinstance(answer, bool):
+                raise _Reject(f"return a number of bytes (got {type(answer).__name__})")
+            return float(answer)
+
+        answer, failure = _call_student(student_fn, one, two, k, time_limit=time_limit, read=read)
+        if failure is not None:
+            return failure
+        if abs(answer - measured[k]) <= 1e-6 * measured[k]:
+            continue
+        for hint, wrong in slips.items():
+            if abs(answer - wrong) <= 1e-6 * abs(wrong):
+                return CheckResult(False, hint)
+        return CheckResult(False, f"not yet: with {one:,} bytes at k = 1 and {two:,} at k = 2 the graph holds "
+                                  f"{measured[k]:,} bytes at k = {k}; you predicted {answer:,.0f}")
+    return CheckResult(True, "correct: second-order MAML's graph is a fixed part plus the same bytes for every "
+                             "inner step, as measured at k = 5, 10 and 20 (mtlviz.meta.cost.graph_bytes)")
+
+
 __all__ += ["check_reptile_update"]  # kept beside the checker (lesson 09)
 
 

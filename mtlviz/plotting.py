@@ -19,6 +19,9 @@ __all__ = [
     "figure_png",
     "plot_episode_sets",
     "update_episode_sets",
+    "COST_COLORS",
+    "plot_meta_cost",
+    "update_meta_cost",
     "plot_transfer_curves",
     "update_transfer_curves",
     "region_colors",
@@ -914,6 +917,60 @@ def update_layer_bars(artists, values: Sequence[float], digits: int = 2) -> None
         bar.set_height(value)
         label.set_y(value)
         label.set_text(f"{value:.{digits}f}")
+
+
+# -- lesson 12: what a meta-step costs, against the number of inner steps ---------------------------
+
+#: One colour per method of :mod:`mtlviz.meta.cost` (and the plain forward+backward baseline).
+COST_COLORS = {"maml": "#1f77b4", "fomaml": "#2ca02c", "reptile": "#d62728", "anil": "#9467bd", "plain": "#7f7f7f"}
+
+
+def plot_meta_cost(time_ax: Axes, memory_ax: Axes, labels: Dict[str, str]) -> Dict[str, object]:
+    """Lesson 12's two panels against the inner steps k: time per meta-step (ms) and the peak
+    memory autograd's graph holds (MB), one line per method of ``labels`` (method -> legend label;
+    its ``"plain"`` entry is the baseline, a horizontal line); each twice, the shipped measurement (solid) and one made here (dashed, empty until
+    :func:`update_meta_cost` gets one)."""
+    artists: Dict[str, object] = {"axes": (time_ax, memory_ax)}
+    for key, ax in (("time", time_ax), ("memory", memory_ax)):
+        lines = {}
+        for method in [m for m in labels if m != "plain"]:
+            color = COST_COLORS.get(method, "#000000")
+            lines[(method, "shipped")] = ax.plot([], [], "o-", color=color, label=labels[method])[0]
+            lines[(method, "live")] = ax.plot([], [], "x--", color=color, alpha=0.8)[0]
+        lines[("plain", "shipped")] = ax.axhline(np.nan, color=COST_COLORS["plain"], lw=1.5,
+                                                 label=labels["plain"])
+        lines[("plain", "live")] = ax.axhline(np.nan, color=COST_COLORS["plain"], lw=1.5, ls="--")
+        artists[key] = lines
+        ax.set_xlabel("inner steps k")
+        ax.grid(alpha=0.3)
+    time_ax.set_ylabel("ms per meta-step")
+    time_ax.set_title("time (solid: shipped run, dashed: this machine)", fontsize=10)
+    memory_ax.set_ylabel("MB held by autograd's graph (peak)")
+    memory_ax.set_title("memory kept for the backward pass", fontsize=10)
+    memory_ax.legend(fontsize=8, loc="upper left")
+    return artists
+
+
+def update_meta_cost(artists, shipped, live=None) -> None:
+    """Draw one network's measurement of :func:`mtlviz.meta.cost.measure` (``shipped``, the solid
+    lines) and optionally a second one (``live``, dashed; None hides them)."""
+    for which, result in (("shipped", shipped), ("live", live)):
+        rows = result["rows"] if result else {}
+        for key, field, scale in (("time", "time_ms", 1.0), ("memory", "graph_bytes", 1e-6)):
+            for (method, kind), line in artists[key].items():
+                if kind != which:
+                    continue
+                if method == "plain":
+                    value = result["plain"][field] * scale if result else np.nan
+                    line.set_ydata([value, value])
+                elif method in rows:
+                    line.set_data(rows[method]["steps"], np.asarray(rows[method][field], dtype=float) * scale)
+                else:
+                    line.set_data([], [])
+    for ax in artists["axes"]:
+        ax.relim()
+        ax.autoscale_view()
+        ax.set_ylim(bottom=0)
 
 
 # -- lesson 08: an episode in the embedding space of a metric classifier --------------------------

@@ -28,6 +28,10 @@ def _dashboards():
 
     lessons = [p.stem for p in (Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")]
     yield CourseGuide(available=lessons)
+    from mtlviz.pretrained.figures import load_figure
+    from mtlviz.widgets.cost_dashboard import CostDashboard
+
+    yield CostDashboard(load_figure("meta_cost"))
     yield EpisodeViewer({"glyphs": GlyphTasks("evaluation"), "digits": DigitsTasks()}, random_state=0)
     yield FormulaDashboard(n_tasks=4, random_state=0)
     yield UpdateRulesDashboard(n_tasks=4, random_state=1)

@@ -458,6 +458,44 @@ def load_figure(name: str, path=None):
     return value
 
 
+# -- lesson 12 -----------------------------------------------------------------------------------
+
+#: Inner-step counts of :func:`meta_cost`, and timing repeats per configuration and network.
+META_COST_STEPS = (1, 2, 5, 10)
+META_COST_REPEATS = {"sinusoid": 20, "glyphs": 3}
+
+
+def meta_cost(nets=("sinusoid", "glyphs"), steps=META_COST_STEPS, fresh_process: bool = True) -> Dict[str, object]:
+    """Lesson 12 (issue 16 part 3, seed §8.2): per network, :func:`mtlviz.meta.cost.measure` of
+    second-order MAML, first-order MAML, Reptile and ANIL at 1, 2, 5 and 10 inner steps and the plain
+    forward+backward baseline: the peak bytes autograd's graph holds (exact, recomputed by the tests),
+    the median time per meta-step and the real peak-memory rise, each configuration in a fresh
+    one-thread process (about 4 minutes; times and peaks vary with the machine and its load, which
+    is recorded). ``fresh_process=False`` times in this process and skips the real peaks."""
+    from ..meta.cost import measure
+
+    return {net: measure(net, steps=steps, repeats=META_COST_REPEATS[net], fresh_process=fresh_process) for net in nets}
+
+
+def meta_cost_accuracy() -> Dict[str, Dict[str, object]]:
+    """What each method of :func:`meta_cost` reaches, from the shipped figures: on the sinusoid the
+    query MSE after 1 and 10 steps on K = 5 points (:func:`first_order_sinusoid`, 600 tasks; no ANIL
+    is trained on it), on glyphs the 5-way 1-shot accuracy of MAML and of ANIL's head-only steps
+    on MAML's θ (:func:`feature_reuse`, 600 episodes; no first-order or Reptile glyph model ships).
+    ``{net: {method: {...} or None}}``."""
+    sinusoid = load_figure("first_order_sinusoid")
+    glyphs = load_figure("feature_reuse")["1"]["accuracy"]
+    return {"sinusoid": {method: ({"mse_1": sinusoid[method]["mean"][1], "mse_10": sinusoid[method]["mean"][10]}
+                                  if method in sinusoid else None) for method in ("maml", "fomaml", "reptile", "anil")},
+            "glyphs": {"maml": {"accuracy": glyphs["maml"]["mean"], "ci95": glyphs["maml"]["ci95"]},
+                       "fomaml": None, "reptile": None,
+                       "anil": {"accuracy": glyphs["anil_3"]["mean"], "ci95": glyphs["anil_3"]["ci95"],
+                                "untrained": True}}}
+
+
+FIGURES["meta_cost"] = meta_cost
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help=f"figures to compute, of {sorted(FIGURES)} (default: all)")
