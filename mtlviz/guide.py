@@ -55,6 +55,9 @@ LESSONS: Tuple[Lesson, ...] = (
            ("2.3", "8.1")),
     Lesson("10_meta_rl_point_robot", "Meta-RL: a point robot adapts", "robot control: MAML with policy-gradient "
            "steps on a point robot that must find a hidden goal, beside a pretrained policy", ("6.1",)),
+    Lesson("11_how_many_tasks", "How many tasks does meta-learning need?",
+           "data needs: MAML and a pretrained baseline meta-trained on 1 to unlimited sinusoid tasks; "
+           "meta-training loss against new-task loss", ("8.2",)),
 )
 
 

@@ -323,6 +323,26 @@ def test_point_robot_goal_by_click_and_a_goal_outside_the_arena_is_one_line(serv
         page.close()
 
 
+def test_task_pool_slider_moves_between_the_shipped_models(server, browser):
+    """Lesson 11: moving the T slider must switch to that pool's shipped model and redraw (status
+    names the new T), the ∞ end must work, and New task must redraw; never a traceback."""
+    page, watcher = open_dashboard(browser, server.url + "voila/render/11_how_many_tasks.ipynb")
+    try:
+        wait_for_status(page, "t.startsWith('T = 10, 5 steps')")
+        move_slider(page, "T (meta-training tasks)", "ArrowRight", "t.startsWith('T = 25, 5 steps')")
+        move_slider(page, "T (meta-training tasks)", "End", "t.startsWith('T = ∞, 5 steps')")
+        move_slider(page, "T (meta-training tasks)", "Home", "t.startsWith('T = 1, 5 steps') && t.includes('MAML own tasks')")
+        first = page.locator(".mtlviz-status").inner_text()
+        click_button(page, "New task", f"t.startsWith('T = 1, 5 steps') && t !== {first!r}")
+        assert "\n" not in page.locator(".mtlviz-status").inner_text()
+        assert page.locator(".jp-OutputArea-output pre", has_text="Traceback").count() == 0
+        page.wait_for_timeout(1000)  # let the last frame arrive before the screenshot
+        finish(page, watcher, "11_how_many_tasks_slider.png")
+    finally:
+        if not page.is_closed():
+            page.close()
+
+
 LESSON_08 = "08_metric_based_meta_learning.ipynb"
 
 

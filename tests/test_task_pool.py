@@ -188,10 +188,10 @@ def test_findings_follow_the_numbers_they_read():
     text = tp.pool_findings(figure)
     assert "1.0e-05 *before* any adaptation" in text
     assert "at T = 1, 2 (new-task loss over own-task loss: 4.3× at T = 2); from T = 5 on" in text
-    assert "MAML trained on T = 5 tasks is within the 95% intervals" in text and "every larger pool here" in text
+    assert "the 95% interval of MAML trained on T = 5 tasks overlaps" in text and "that of every larger pool here" in text
     assert "beats the pretrained baseline trained on the same pool, beyond both intervals, at T = 5, ∞; not at T = 1, 2." in text
     worse = _synthetic_figure({"1": 4.0, "2": 3.0, "5": 2.0, "inf": 0.5}, {"1": 1e-5, "2": 3.0, "5": 2.0, "inf": 0.5})
-    assert "no finite pool here reaches" in tp.pool_findings(worse)
+    assert "no finite pool's 95% interval here overlaps" in tp.pool_findings(worse)
 
 
 def test_table_has_every_pool_size_and_counts_diverged_tasks():

@@ -298,14 +298,14 @@ def pool_findings(figure=None, step: int = EVAL_MAX_STEPS) -> str:
     if reached:
         later = finite[finite.index(reached[0]):]
         sentences.append(
-            f"On new tasks MAML trained on T = {reached[0]} tasks is within the 95% intervals of MAML trained on "
-            f"unlimited tasks ({maml[reached[0]]['fresh']['mean'][step]:.2f} against "
+            f"On new tasks the 95% interval of MAML trained on T = {reached[0]} tasks overlaps that of MAML trained "
+            f"on unlimited tasks ({maml[reached[0]]['fresh']['mean'][step]:.2f} against "
             f"{maml['inf']['fresh']['mean'][step]:.2f})" + (
-                ", and so is every larger pool here." if reached == later else
-                f"; so are T = {', '.join(reached[1:]) or 'no other pool'}, not every larger pool."))
+                ", and so does that of every larger pool here." if reached == later else
+                f"; so do T = {', '.join(reached[1:]) or 'no other pool'}, not every larger pool."))
     else:
-        sentences.append("On new tasks no finite pool here reaches MAML trained on unlimited tasks within the 95% "
-                         "intervals.")
+        sentences.append("On new tasks no finite pool's 95% interval here overlaps that of MAML trained on unlimited "
+                         "tasks.")
     ahead = [label for label in labels if _apart(maml[label]["fresh"], joint[label]["fresh"], step)]
     behind = [label for label in labels if label not in ahead]
     sentences.append(

@@ -41,6 +41,7 @@ KERNEL_PSS_MB: Dict[str, int] = {
     "08_metric_based_meta_learning": 250,  # measured 2026-12-03: +26 MB above the bare kernel
     "09_first_order_and_feature_reuse": 260,  # measured 2026-12-03: +37 MB above the bare kernel
     "10_meta_rl_point_robot": 230,
+    "11_how_many_tasks": 240,  # estimated 2026-12-03 as lesson 03's (sinusoid MLPs) plus 16 small models, not yet measured
 }
 #: Most dashboards one pool may keep ready (a typo such as 300 for 30 is refused, even with no cap).
 MAX_POOL = 100
