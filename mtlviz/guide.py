@@ -58,6 +58,9 @@ LESSONS: Tuple[Lesson, ...] = (
     Lesson("11_how_many_tasks", "How many tasks does meta-learning need?",
            "data needs: MAML and a pretrained baseline meta-trained on 1 to unlimited sinusoid tasks; "
            "meta-training loss against new-task loss", ("8.2",)),
+    Lesson("12_what_meta_learning_costs", "What meta-learning costs",
+           "time and memory per meta-step against the inner steps for MAML, first-order MAML, Reptile and ANIL; "
+           "transfer learning in language and speech; the libraries to use next", ("8.2", "6.2", "7")),
 )
 
 

@@ -969,6 +969,7 @@ def update_meta_cost(artists, shipped, live=None) -> None:
                     line.set_data([], [])
     for ax in artists["axes"]:
         ax.relim()
+        ax.set_autoscaley_on(True)  # set_ylim below switched it off: let the next measurement rescale
         ax.autoscale_view()
         ax.set_ylim(bottom=0)
 

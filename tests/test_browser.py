@@ -283,6 +283,27 @@ def test_meta_lstm_lesson_step_slider_and_shot_toggle(server, browser):
     finish(page, watcher, "05_meta_lstm.png")
 
 
+def test_cost_lesson_switches_network_and_measures_here(server, browser):
+    """Lesson 12: switching the network redraws the shipped measurement, and "Measure on this
+    machine" measures the sinusoid in the page's kernel, draws it and says what ran and how long
+    (the graph memory identical to the shipped run); one status line, never a traceback."""
+    page, watcher = open_dashboard(browser, server.url + "voila/render/12_what_meta_learning_costs.ipynb")
+    try:
+        wait_for_status(page, "t.startsWith('shipped run') && t.includes('MAML')")
+        first = page.locator(".mtlviz-status").inner_text()
+        click_button(page, "glyph ConvNet", f"t.startsWith('shipped run') && t !== {first!r}")
+        click_button(page, "sinusoid MLP", f"t === {first!r}")
+        click_button(page, "Measure on this machine",
+                     "t.startsWith('measured here in') && t.includes('identical to the shipped run')")
+        assert "\n" not in page.locator(".mtlviz-status").inner_text()
+        assert page.locator(".jp-OutputArea-output pre", has_text="Traceback").count() == 0
+        page.wait_for_timeout(1000)  # let the last frame arrive before the screenshot
+        finish(page, watcher, "12_what_meta_learning_costs_measured.png")
+    finally:
+        if not page.is_closed():
+            page.close()
+
+
 def test_domain_adaptation_lesson_angle_slider_redraws(server, browser):
     """In lesson 07, moving the target rotation must redraw the three decision boundaries and
     report the new angle's accuracies, from the precomputed fits."""

@@ -202,3 +202,25 @@ def test_graph_growth_exercise_accepts_the_linear_law_and_names_the_slips():
     assert not off_by_one.passed and "k − 1" in off_by_one.message
     assert "return" in check_graph_growth(lambda b1, b2, k: None).message
     assert "number of bytes" in check_graph_growth(lambda b1, b2, k: "many").message
+
+
+def test_a_measurement_taller_than_the_shipped_run_is_not_cut_off():
+    """If this fails, a slower machine's dashed curve runs off the top of the time panel (seen in the
+    Voila screenshot before update_meta_cost re-enabled autoscaling)."""
+    import copy
+
+    from matplotlib.figure import Figure
+
+    from mtlviz import plotting
+    from mtlviz.pretrained.figures import load_figure
+
+    shipped = load_figure("meta_cost")["sinusoid"]
+    slow = copy.deepcopy(shipped)
+    for row in slow["rows"].values():
+        row["time_ms"] = [10 * t for t in row["time_ms"]]
+    time_ax, memory_ax = Figure().subplots(1, 2)
+    artists = plotting.plot_meta_cost(time_ax, memory_ax, cost.LABELS)
+    plotting.update_meta_cost(artists, shipped)
+    plotting.update_meta_cost(artists, shipped, slow)
+    assert time_ax.get_ylim()[1] >= max(max(row["time_ms"]) for row in slow["rows"].values())
+    assert time_ax.get_ylim()[0] == 0
