@@ -42,7 +42,7 @@ KERNEL_PSS_MB: Dict[str, int] = {
     "09_first_order_and_feature_reuse": 260,  # measured 2026-12-03: +37 MB above the bare kernel
     "10_meta_rl_point_robot": 230,
     "11_how_many_tasks": 240,  # estimated 2026-12-03 as lesson 03's (sinusoid MLPs) plus 16 small models, not yet measured
-    "12_what_meta_learning_costs": 260,  # estimated 2026-12-03 as lesson 09's (same imports), not yet measured
+    "12_what_meta_learning_costs": 240,  # measured 2026-12-03: +21 MB above the bare kernel (loaded machine)
 }
 #: Most dashboards one pool may keep ready (a typo such as 300 for 30 is refused, even with no cap).
 MAX_POOL = 100
