@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from typing import NamedTuple, Tuple
 
-__all__ = ["Lesson", "LESSONS", "Recommendation", "recommend", "NEAR_SHIFT", "LARGE_SHIFT", "SHIFT_ANCHORS",
-           "SHIFT_SCALE_TEXT"]
+__all__ = ["Lesson", "LESSONS", "Recommendation", "recommend", "NEAR_SHIFT", "LARGE_SHIFT", "ENOUGH_TASKS",
+           "SHIFT_ANCHORS", "SHIFT_SCALE_TEXT"]
 
 #: Below this domain shift the target counts as near the source (lesson 06's new glyph scripts).
 NEAR_SHIFT = 0.2
 #: From this shift on, unsupervised domain adaptation failed in every measurement (lesson 07).
 LARGE_SHIFT = 0.6
+#: From this many related training tasks on, meta-learning is worth trying (lesson 11: MAML trained
+#: on 25 sine-wave tasks adapts to new ones as well as MAML trained on an unlimited supply, within
+#: the 95% intervals after 1 and after 10 steps; on 10 it does not yet after one step, and on 1-2
+#: it memorises its tasks). tests/test_guide.py checks this against the shipped figure.
+ENOUGH_TASKS = 25
 #: Where the course's own data sit on the guide's domain-shift scale (lesson 06's targets, by key
 #: of :data:`mtlviz.transfer.curves.TARGETS`); lesson 07's moons rotated by r degrees sit at r / 90.
 SHIFT_ANCHORS = {"glyphs": 0.1, "negative": 0.5, "digits": 0.8}
@@ -115,11 +120,17 @@ def recommend(labelled_per_class: int, related_tasks: int, domain_shift: float) 
                               "The target looks different from the source: in lesson 06 frozen features (feature "
                               "extraction) fall clearly behind on shifted and far targets from 2 labels per class "
                               "on, while retraining every layer is always among the best.")
-    if labelled <= 10 and tasks >= 20:
-        return Recommendation("meta-learning (MAML)", "03_maml_inner_and_outer_loop",
+    if labelled <= 10 and tasks >= ENOUGH_TASKS:
+        return Recommendation("meta-learning (MAML; Prototypical Networks for classification)",
+                              "03_maml_inner_and_outer_loop",
                               "Very few labels per class, but many related tasks: learn an initialisation from which "
                               "a few gradient steps fit a new task (lesson 03: one step from MAML's θ cuts the "
-                              "error about fivefold; from a pretrained one it barely moves).")
+                              "error about fivefold; from a pretrained one it barely moves). Lesson 11: on sine "
+                              f"waves MAML needs about {ENOUGH_TASKS} training tasks to adapt as well as with an "
+                              "unlimited supply; with one or two it memorises them. For classification, lesson 08's "
+                              "Prototypical Networks match or beat MAML with no inner loop, and a plain "
+                              "nearest-centroid classifier on pretrained features is within a point of it at 1 shot "
+                              "and ahead at 5 shots.")
     if labelled <= 30:
         return Recommendation("feature extraction (frozen backbone + new head)",
                               "06_fine_tuning_vs_feature_extraction",

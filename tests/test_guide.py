@@ -115,3 +115,43 @@ def test_recommendations_without_labels_agree_with_lesson_07s_fits():
         else:
             assert method.startswith("label some target examples")
             assert max(accuracy.values()) < 0.6, (angle, accuracy)  # two balanced classes: 0.5 is chance
+
+
+def test_the_meta_learning_threshold_is_where_lesson_11_measured_enough_tasks():
+    """If this fails, lesson 00 tells a student that ENOUGH_TASKS related tasks are enough for
+    meta-learning while lesson 11's shipped measurements say otherwise (or that fewer would do)."""
+    from mtlviz.guide import ENOUGH_TASKS
+    from mtlviz.pretrained.train_task_pool import load_task_pool_figure
+
+    figure = load_task_pool_figure()
+    maml, joint = figure["results"]["maml"], figure["results"]["joint"]
+    unlimited = maml["inf"]["fresh"]
+
+    def as_good_as_unlimited(label, step):
+        stats = maml[label]["fresh"]
+        return stats["mean"][step] - stats["ci95"][step] <= unlimited["mean"][step] + unlimited["ci95"][step]
+
+    sizes = sorted(int(label) for label in maml if label != "inf")
+    assert ENOUGH_TASKS in sizes
+    for size in (s for s in sizes if s >= ENOUGH_TASKS):
+        assert as_good_as_unlimited(str(size), 1) and as_good_as_unlimited(str(size), 10), size
+        ahead = maml[str(size)]["fresh"]["mean"][1] + maml[str(size)]["fresh"]["ci95"][1]
+        assert ahead < joint[str(size)]["fresh"]["mean"][1] - joint[str(size)]["fresh"]["ci95"][1], size
+    below = max(s for s in sizes if s < ENOUGH_TASKS)
+    assert not (as_good_as_unlimited(str(below), 1) and as_good_as_unlimited(str(below), 10)), below
+    assert "meta-learning" in recommend(3, ENOUGH_TASKS, 0.1).method
+    assert "meta-learning" not in recommend(3, ENOUGH_TASKS - 1, 0.1).method
+
+
+def test_the_meta_learning_reason_agrees_with_lesson_08():
+    """If this fails, lesson 00's advice says Prototypical Networks match MAML, or nearest centroid is
+    within a point at 1 shot and ahead at 5, when lesson 08's shipped 600-episode table says otherwise."""
+    from mtlviz.pretrained.figures import load_figure
+
+    table = load_figure("metric_fewshot")
+    reason = recommend(3, 500, 0.1).reason
+    assert "match or beat MAML" in reason and "within a point of it at 1 shot and ahead at 5 shots" in reason
+    for shot in ("1", "5"):
+        assert table[shot]["protonet"]["mean"] + table[shot]["protonet"]["ci95"] >= table[shot]["maml"]["mean"]
+    assert table["1"]["nearest_centroid_euclidean"]["mean"] >= table["1"]["maml"]["mean"] - 0.01
+    assert table["5"]["nearest_centroid_euclidean"]["mean"] > table["5"]["maml"]["mean"]
