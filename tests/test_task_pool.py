@@ -54,6 +54,8 @@ def test_batches_hold_only_the_pools_tasks_with_fresh_points():
     (lambda: TaskPool(SinusoidTasks(), 5).batch_of(torch.tensor([0, 5]), 5, 5), r"indices must be in \[0, 4\]"),
 ], ids=["zero-tasks", "float-tasks", "not-a-family", "empty-batch", "no-support", "index-outside"])
 def test_bad_pool_arguments_name_the_parameter(make, message):
+    """If this fails, a student who builds a pool with a bad size or index gets a tensor error from deep
+    inside torch instead of one line naming the parameter and its range."""
     with pytest.raises(ValueError, match=message):
         make()
 
