@@ -30,7 +30,10 @@ training run uses, 15 query images per class. Every row of a K sees the same epi
   adds);
 - pixel nearest neighbour (no learning at all: how hard the episodes are).
 
-Files that are missing are reported and their rows skipped.
+The rows are built by :mod:`mtlviz.pretrained.glyph_benchmark` (this script only scores and prints
+them); lesson 05's rows ship as the figure ``metalstm_fewshot`` (``python -m mtlviz.pretrained.figures
+metalstm_fewshot``), lesson 08's as ``metric_fewshot``, lesson 09's as ``feature_reuse``. Files that are
+missing are reported and their rows skipped.
 
 Accuracy is the mean over episodes ± the 95% interval (t · std / √n, mtlviz.evaluation.mean_ci95).
 """
@@ -46,92 +49,12 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mtlviz import WeightsError  # noqa: E402
-from mtlviz.meta.anil import HeadAdapter  # noqa: E402
-from mtlviz.meta.fewshot import MAMLClassifier, PixelNearestNeighbour
-from mtlviz.evaluation import evaluate_episodes
 from mtlviz.data.glyphs import GlyphTasks  # noqa: E402
-from mtlviz.meta.metalstm import tune_sgd_lr  # noqa: E402
-from mtlviz.pretrained import (load_glyph_finetune, load_glyph_maml, load_glyph_metalstm,  # noqa: E402
-                               load_nearest_centroid, load_protonet)
+from mtlviz.evaluation import evaluate_episodes  # noqa: E402
+from mtlviz.pretrained.glyph_benchmark import N_QUERY, TEST_SEED, benchmark_rows  # noqa: E402
 
 PAPER = {1: "98.7%", 5: "99.9%"}  # MAML on real Omniglot, 5-way (Finn et al. 2017, Table 1)
 PROTONET_PAPER = {1: "98.8%", 5: "99.7%"}  # ProtoNets on real Omniglot, 5-way (Snell et al. 2017, Table 1)
-TEST_SEED = 2026  # training uses seed 0
-
-
-def untrained_like(maml: MAMLClassifier) -> MAMLClassifier:
-    """The same architecture and test-time adaptation, from a freshly initialised θ."""
-    fresh = MAMLClassifier(**{**maml.get_params(), "n_outer_steps": 0, "random_state": 0})
-    for _ in fresh.fit_iter(GlyphTasks("background", image_size=maml.image_size)):
-        pass
-    return fresh
-
-
-class _SGDFromStart:
-    """Plain SGD with a fixed rate from a Meta-LSTM's learned start, as many steps as it takes."""
-
-    def __init__(self, meta_lstm, lr):
-        self.meta_lstm, self.lr = meta_lstm, lr
-
-    def episode_accuracy(self, batch):
-        from mtlviz.evaluation import sgd_accuracy_curve
-
-        m = self.meta_lstm
-        return sgd_accuracy_curve(m.model_, m.initial_params_, batch, inner_lr=self.lr, n_steps=m.n_inner_steps)[:, -1]
-
-
-def _meta_lstm_rows(k_shot, background):
-    try:
-        meta_lstm = load_glyph_metalstm(k_shot)
-    except WeightsError as error:
-        print(f"  skipped Meta-LSTM rows: {error}")
-        return {}
-    lr, _ = tune_sgd_lr(meta_lstm, background, n_episodes=20, random_state=0)
-    return {f"Meta-LSTM ({meta_lstm.n_inner_steps} learned updates)": meta_lstm,
-            f"SGD from Meta-LSTM's c_0 ({meta_lstm.n_inner_steps} steps, tuned α = {lr:g})": _SGDFromStart(meta_lstm, lr)}
-
-
-def _finetune_rows(k_shot, background, grid=(0.01, 0.03, 0.1, 0.3, 1.0)):
-    rows = {}
-    for strategy, name in [("fine_tune", "fine-tuning, all layers"), ("feature_extraction", "feature extraction")]:
-        try:
-            candidates = {lr: load_glyph_finetune(strategy=strategy, k_shot=k_shot, inner_lr=lr, n_inner_steps=5) for lr in grid}
-        except WeightsError as error:
-            print(f"  skipped fine-tuning rows: {error}")
-            return {}
-        tuning = background.sample_episodes(20, 5, k_shot, 5, random_state=0)
-        best = max(grid, key=lambda lr: candidates[lr].score(tuning))
-        rows[f"{name} (pretrained on 912 classes, 5 steps, tuned lr = {best:g})"] = candidates[best]
-    return rows
-
-
-def _metric_rows(k_shot):
-    rows = {}
-    try:
-        rows[f"ProtoNet ({k_shot}-shot model, 20-way training)"] = load_protonet(k_shot)
-        if k_shot != 1:
-            rows["ProtoNet (1-shot model, 20-way training)"] = load_protonet(1)
-    except WeightsError as error:
-        print(f"  skipped ProtoNet rows: {error}")
-    try:
-        for distance in ("euclidean", "cosine"):
-            rows[f"nearest centroid, {distance} (fine-tuning row's backbone, frozen)"] = load_nearest_centroid(distance)
-    except WeightsError as error:
-        print(f"  skipped nearest-centroid rows: {error}")
-    return rows
-
-
-def _anil_rows(maml):
-    """Lesson 09: only the head adapts (ANIL at test time), from MAML's θ and from the pretrained backbone."""
-    rows = {f"ANIL on MAML's θ (head only, 3 steps, α = {maml.inner_lr:g})": HeadAdapter.from_maml(maml, n_inner_steps=3)}
-    try:
-        backbone = load_glyph_finetune().backbone_
-    except WeightsError as error:
-        print(f"  skipped the pretrained-head row: {error}")
-        return rows
-    rows[f"pretrained backbone, new head only (3 steps, α = {maml.inner_lr:g})"] = HeadAdapter.from_backbone(
-        maml.model_, backbone, inner_lr=maml.inner_lr, n_inner_steps=3)
-    return rows
 
 
 def main(argv=None) -> int:
@@ -145,30 +68,24 @@ def main(argv=None) -> int:
                              "(to split a run over processes)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # one thread: two processes (--shots 1, --shots 5) use both cores
-    try:
-        models = {k: load_glyph_maml(k) for k in args.shots}
-    except WeightsError as error:
-        print(error, file=sys.stderr)
-        return 1
-    image_size = next(iter(models.values())).image_size
-    tasks = GlyphTasks("evaluation", image_size=image_size)
-    print(f"{tasks!r}; {args.episodes} episodes per setting, 5-way, 15 queries per class, seed {args.seed}")
-    background = GlyphTasks("background", image_size=image_size)
+    tasks = GlyphTasks("evaluation", image_size=20)
+    print(f"{tasks!r}; {args.episodes} episodes per setting, 5-way, {N_QUERY} queries per class, seed {args.seed}")
     rows = []
-    for k_shot, maml in models.items():
-        scorers = {f"MAML ({maml.n_test_inner_steps} steps, α = {maml.inner_lr:g})": maml}
-        scorers.update(_meta_lstm_rows(k_shot, background))
-        scorers.update(_finetune_rows(k_shot, background))
-        scorers.update(_anil_rows(maml))
-        scorers.update(_metric_rows(k_shot))
-        if args.untrained:
-            scorers["MAML's net, untrained θ, same steps"] = untrained_like(maml)
-        scorers["pixel nearest neighbour"] = PixelNearestNeighbour()
+    for k_shot in args.shots:
+        try:
+            scorers, skipped = benchmark_rows(k_shot, untrained=args.untrained)
+        except WeightsError as error:
+            print(error, file=sys.stderr)
+            return 1
+        for message in skipped:
+            print(f"  {message}")
+        scorers = {row.label: row.scorer for row in scorers.values()}
         if args.rows:
             scorers = {name: s for name, s in scorers.items() if any(word in name for word in args.rows)}
         for name, scorer in scorers.items():
             started = time.perf_counter()
-            score = evaluate_episodes(scorer, tasks, k_shot=k_shot, n_episodes=args.episodes, random_state=args.seed)
+            score = evaluate_episodes(scorer, tasks, k_shot=k_shot, n_query=N_QUERY, n_episodes=args.episodes,
+                                      random_state=args.seed)
             rows.append((k_shot, name, score))
             print(f"  {k_shot}-shot {name}: {score} ({time.perf_counter() - started:.0f} s)", flush=True)
     print()
