@@ -2,6 +2,7 @@
 
     python benchmarks/kernel_footprint.py                 # every lesson in notebooks/
     python benchmarks/kernel_footprint.py 03 07           # lessons whose names start so
+    python benchmarks/kernel_footprint.py 05 07 --repeat 3  # medians of 3 kernels each, interleaved
 
 For every lesson, a fresh kernel (as ``python -m mtlviz.serve`` starts one: one torch thread and
 the serve's kernel start-up, :mod:`mtlviz.serve.kernel`) runs the notebook's code cells; the script then prints the kernel's CPU time (user +
@@ -10,12 +11,17 @@ time, RSS / PSS / USS in MB (USS: memory only this kernel holds; torch's shared 
 RSS count the same pages once per kernel) and which heavy optional modules the lesson pulled in.
 A bare kernel that only imports torch is the baseline, measured in the same run; the columns
 "above bare" are what the lesson adds, against issue 19's start-up budget of 1.0 CPU-s and 100 MB PSS.
+With ``--repeat N`` every kernel (the bare one included) starts N times, in rounds (bare, lesson 1,
+lesson 2, ..., then again), and each column is the median of its N kernels, with the CPU range
+(min-max) beside it: on a shared machine one kernel's CPU-s moves by several tenths of a second
+with the load, and a lone bare kernel measured at a quiet moment would inflate every "above bare".
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -83,18 +89,32 @@ def measure(name, sources, extra_env=None):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lessons", nargs="*", help="prefixes of notebooks in notebooks/ (default: all)")
+    parser.add_argument("--repeat", type=int, default=1, help="kernels per row, in rounds; medians are printed (default 1)")
     args = parser.parse_args(argv)
+    if not 1 <= args.repeat <= 20:
+        parser.error(f"--repeat must be in [1, 20]; got {args.repeat}")
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if args.lessons:
         notebooks = [nb for nb in notebooks if any(nb.name.startswith(p) for p in args.lessons)]
         if not notebooks:
             parser.error(f"no lesson in notebooks/ starts with {' or '.join(args.lessons)}")
     print(f"{psutil.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
-    rows = [measure(BASELINE, ["import torch, matplotlib, ipywidgets, ipympl"])]
-    for notebook in notebooks:
-        cells = json.loads(notebook.read_text())["cells"]
-        rows.append(measure(notebook.stem, ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]))
-        print(f"  {notebook.stem}: {rows[-1]['cpu']:.1f} s CPU", flush=True)
+    kernels = [(BASELINE, ["import torch, matplotlib, ipywidgets, ipympl"])]
+    kernels += [(nb.stem, ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"])
+                for nb in notebooks]
+    runs = {name: [] for name, _ in kernels}
+    for round_ in range(args.repeat):
+        for name, sources in kernels:
+            runs[name].append(measure(name, sources))
+            print(f"  {name}: {runs[name][-1]['cpu']:.1f} s CPU" + (f" (round {round_ + 1})" if args.repeat > 1 else ""),
+                  flush=True)
+    rows = []
+    for name, _ in kernels:
+        row = {"name": name, "heavy": sorted({m for r in runs[name] for m in r["heavy"]})}
+        row.update({key: statistics.median(r[key] for r in runs[name]) for key in ("wall", "cpu", "rss", "pss", "uss")})
+        row["cpu_range"] = (min(r["cpu"] for r in runs[name]), max(r["cpu"] for r in runs[name]))
+        rows.append(row)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}" + (f"; medians of {args.repeat} kernels per row" if args.repeat > 1 else ""))
     print()
     bare = rows[0]
     print(f"| kernel | CPU s | CPU s above bare (budget {CPU_BUDGET_S}) | wall s | RSS MB | PSS MB "
@@ -103,7 +123,8 @@ def main(argv=None) -> int:
     for r in rows:
         extra_cpu, extra_pss = r["cpu"] - bare["cpu"], r["pss"] - bare["pss"]
         verdict = "" if r is bare else (" ok" if extra_cpu <= CPU_BUDGET_S and extra_pss <= PSS_BUDGET_MB else " OVER")
-        print(f"| {r['name']} | {r['cpu']:.1f} | {'-' if r is bare else f'{extra_cpu:+.1f}'} | {r['wall']:.1f} "
+        spread = f" ({r['cpu_range'][0]:.1f}-{r['cpu_range'][1]:.1f})" if args.repeat > 1 else ""
+        print(f"| {r['name']} | {r['cpu']:.1f}{spread} | {'-' if r is bare else f'{extra_cpu:+.1f}'} | {r['wall']:.1f} "
               f"| {r['rss']:.0f} | {r['pss']:.0f} | {'-' if r is bare else f'{extra_pss:+.0f}'}{verdict} "
               f"| {r['uss']:.0f} | {', '.join(r['heavy']) or '-'} |")
     return 0

@@ -45,7 +45,7 @@ from .._base import EpisodicEstimator, check_episodes
 from ..evaluation import StepScores, score_steps, sgd_accuracy_curve
 
 __all__ = ["preprocess", "MetaLSTMCell", "MetaLSTM", "MetaLSTMTrace", "tune_sgd_lr", "EpisodeComparison",
-           "compare_on_episode"]
+           "compare_on_episode", "comparison_to_dict", "comparison_from_dict"]
 
 GLYPH_META_LSTM_COMMAND = "python -m mtlviz.pretrained.train_glyphs --meta-lstm"
 
@@ -474,3 +474,50 @@ def compare_on_episode(meta_lstm: MetaLSTM, maml, sgd_lr: float, x_support, y_su
     maml_steps = maml.adapt(x_support, y_support, n_inner_steps=n_steps, trajectory=True)
     maml_scores = score_steps(maml.model_, maml_steps, x_support, y_support, x_query, y_query)
     return EpisodeComparison(trace, sgd, maml_scores, float(sgd_lr), float(maml.inner_lr))
+
+
+# -- a comparison as plain numbers (lesson 05 ships its dashboard's opening episode) ---------------
+_SCORE_FIELDS = ("support_loss", "query_loss", "query_accuracy", "query_predictions")
+
+
+def _scores_to_dict(scores: StepScores) -> Dict[str, list]:
+    return {name: np.asarray(getattr(scores, name)).tolist() for name in _SCORE_FIELDS}
+
+
+def _scores_from_dict(value, what: str) -> StepScores:
+    arrays = [np.asarray(value[name], dtype=np.int64 if name == "query_predictions" else float)
+              for name in _SCORE_FIELDS]
+    n_rows = arrays[0].shape[0]
+    if any(a.shape[0] != n_rows for a in arrays) or arrays[3].ndim != 2 or any(a.ndim != 1 for a in arrays[:3]):
+        raise ValueError(f"{what} must hold one support loss, query loss, query accuracy and row of query "
+                         f"predictions per step; got shapes {[a.shape for a in arrays]}")
+    return StepScores(*arrays)
+
+
+def comparison_to_dict(comparison: EpisodeComparison) -> Dict[str, object]:
+    """An :class:`EpisodeComparison` as JSON-ready lists and numbers (:func:`comparison_from_dict`
+    inverts it; floats keep float64's digits)."""
+    trace = comparison.meta_lstm
+    return {"layers": list(trace.layers), "input_gate": trace.input_gate.tolist(),
+            "forget_gate": trace.forget_gate.tolist(), "meta_lstm": _scores_to_dict(trace.scores),
+            "sgd": _scores_to_dict(comparison.sgd), "maml": _scores_to_dict(comparison.maml),
+            "sgd_lr": comparison.sgd_lr, "maml_lr": comparison.maml_lr}
+
+
+def comparison_from_dict(value) -> EpisodeComparison:
+    """The :class:`EpisodeComparison` that :func:`comparison_to_dict` wrote; a dict of another
+    shape raises ``ValueError`` saying what is wrong."""
+    try:
+        layers = tuple(str(name) for name in value["layers"])
+        gates = [np.asarray(value[name], dtype=float).reshape(-1, len(layers)) for name in ("input_gate", "forget_gate")]
+        trace = MetaLSTMTrace(layers, gates[0], gates[1], _scores_from_dict(value["meta_lstm"], "meta_lstm"))
+        comparison = EpisodeComparison(trace, _scores_from_dict(value["sgd"], "sgd"),
+                                       _scores_from_dict(value["maml"], "maml"),
+                                       float(value["sgd_lr"]), float(value["maml_lr"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"value must be a comparison written by comparison_to_dict; {error}") from error
+    n_steps = trace.input_gate.shape[0]
+    if trace.forget_gate.shape[0] != n_steps or any(
+            s.support_loss.shape[0] != n_steps + 1 for s in (trace.scores, comparison.sgd, comparison.maml)):
+        raise ValueError(f"value must hold {n_steps} steps of gates and {n_steps} + 1 scores per learner")
+    return comparison

@@ -7,7 +7,7 @@ from traitlets import Int, validate
 
 from .. import plotting
 from .._memory import release_free_memory
-from ..meta.metalstm import compare_on_episode
+from ..meta.metalstm import compare_on_episode, comparison_from_dict
 from ._base import Dashboard
 from ._canvas import interactive_figure
 
@@ -27,6 +27,12 @@ class MetaLSTMDashboard(Dashboard):
         Per K, the tuned fixed learning rate of the SGD comparison.
     random_state : int
         Seeds the first episode; "New episode" draws the next ones.
+    opening : dict, optional
+        The shipped comparison of an episode (``load_figure("metalstm_episode")``: its ``k_shot``,
+        ``random_state``, ``n_query`` and ``comparison``): shown instead of adapting the three
+        learners again whenever the dashboard is on that episode, which is where it opens (adapting
+        them costs about 0.4 CPU-s, at every kernel start). ``tests/test_metalstm_opening.py``
+        checks that it equals what :func:`~mtlviz.meta.metalstm.compare_on_episode` computes.
 
     Public state: ``k_shot``, ``step``, ``episode_seed``; ``status`` says what is on screen.
     """
@@ -39,7 +45,7 @@ class MetaLSTMDashboard(Dashboard):
     def _check_control_value(self, proposal):
         return self.value_in_control(proposal)  # a value set from code must be one its control can show
 
-    def __init__(self, models, tasks, *, sgd_lr, random_state: int = 0, **kwargs):
+    def __init__(self, models, tasks, *, sgd_lr, random_state: int = 0, opening=None, **kwargs):
         super().__init__(**kwargs)
         if not models:
             raise ValueError("models must hold at least one (MetaLSTM, MAMLClassifier) pair")
@@ -47,6 +53,14 @@ class MetaLSTMDashboard(Dashboard):
         self._tasks = tasks
         self._sgd_lr = dict(sgd_lr)
         self._n_query = 5
+        self._shipped = {}
+        if opening is not None:
+            try:
+                key = (int(opening["k_shot"]), int(opening["random_state"]), int(opening["n_query"]))
+                self._shipped[key] = comparison_from_dict(opening["comparison"])
+            except (KeyError, TypeError, ValueError) as error:
+                raise ValueError("opening must be the shipped figure load_figure('metalstm_episode') "
+                                 f"({error})") from error
         self.k_shot = min(self._models)
         self.episode_seed = random_state
         max_steps = max(m.n_inner_steps for m, _ in self._models.values())
@@ -91,8 +105,14 @@ class MetaLSTMDashboard(Dashboard):
         episode = self._tasks.sample_episodes(1, meta_lstm.n_way, self.k_shot, self._n_query,
                                               random_state=self.episode_seed)
         self._episode = episode
-        self._comparison = compare_on_episode(meta_lstm, maml, self._sgd_lr[self.k_shot],
-                                              *(t[0] for t in episode.data))
+        shipped = self._shipped.get((self.k_shot, self.episode_seed, self._n_query))
+        if (shipped is not None and shipped.sgd_lr == self._sgd_lr[self.k_shot]
+                and shipped.maml_lr == float(maml.inner_lr)
+                and len(shipped.meta_lstm.input_gate) == meta_lstm.n_inner_steps):
+            self._comparison = shipped  # the same numbers, without adapting the learners at start
+        else:
+            self._comparison = compare_on_episode(meta_lstm, maml, self._sgd_lr[self.k_shot],
+                                                  *(t[0] for t in episode.data))
         self.step_slider.max = meta_lstm.n_inner_steps
         self.step = min(self.step, meta_lstm.n_inner_steps)
         self._draw_curves()
