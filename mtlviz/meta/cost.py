@@ -260,10 +260,13 @@ def graph_bytes(method: str, problem: CostProblem, n_inner_steps: int) -> int:
     return counter.peak
 
 
-def time_step(method: str, problem: CostProblem, n_inner_steps: int, *, repeats: int = 5) -> float:
-    """Median wall time in seconds of ``repeats`` meta-steps (after one warm-up step)."""
+def time_step(method: str, problem: CostProblem, n_inner_steps: int, *, repeats: int = 5,
+              warm_up: bool = True) -> float:
+    """Median wall time in seconds of ``repeats`` meta-steps, after one warm-up step unless
+    ``warm_up=False`` (for a caller that has just run the same step)."""
     check_int("repeats", repeats, 1, 1000)
-    meta_step(method, problem, n_inner_steps)
+    if warm_up:
+        meta_step(method, problem, n_inner_steps)
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -343,7 +346,7 @@ def measure(net: str, *, steps: Sequence[int] = (1, 2, 5, 10), methods: Sequence
             child = peak_rss(method, problem, n, repeats=repeats)
             row.update(time_ms=1000 * child["time_s"], peak_rss_bytes=child["peak_rss_bytes"])
         else:
-            row["time_ms"] = 1000 * time_step(method, problem, n, repeats=repeats)
+            row["time_ms"] = 1000 * time_step(method, problem, n, repeats=repeats, warm_up=False)  # graph_bytes warmed up
         return row
 
     result: Dict[str, object] = {"net": net, "setting": NETS[net], "meta_batch_size": problem.batch[0].shape[0],
