@@ -87,6 +87,17 @@ class BlitManager:
         for artist in self.artists:
             figure.draw_artist(artist)
 
+    def replace_artists(self, artists) -> None:
+        """Blit ``artists`` from now on instead of the current ones (a dashboard that makes new
+        artists when its content changes, such as lesson 05's step markers per episode); the next
+        :meth:`update` draws the whole figure, caching a new background."""
+        for artist in self.artists:
+            artist.set_animated(False)
+        self.artists = list(artists)
+        for artist in self.artists:
+            artist.set_animated(True)
+        self._background = None
+
     def update(self) -> None:
         """Show the artists' current state in the browser."""
         if self._background is None:

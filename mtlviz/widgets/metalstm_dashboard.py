@@ -9,7 +9,7 @@ from .. import plotting
 from .._memory import release_free_memory
 from ..meta.metalstm import compare_on_episode, comparison_from_dict
 from ._base import Dashboard
-from ._canvas import interactive_figure
+from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["MetaLSTMDashboard"]
 
@@ -98,6 +98,9 @@ class MetaLSTMDashboard(Dashboard):
         grid = self.figure.subplot_mosaic([["input", "forget", "support"], ["loss", "accuracy", "query"]],
                                           width_ratios=[1.15, 1.15, 0.8])
         self._artists = plotting.plot_metalstm_steps(grid)
+        # A step move changes only the markers and the query panel: blit them over a cached
+        # background instead of redrawing six panels (a full draw is most of a move's time; issue 19).
+        self._blitter = BlitManager(self._canvas, [])
 
     def refresh(self) -> None:
         """Draw a new episode for the current K and adapt the three learners to it."""
@@ -121,13 +124,17 @@ class MetaLSTMDashboard(Dashboard):
     def _draw_curves(self):
         plotting.update_metalstm_episode(self._artists, self._comparison, n_classes=self._episode.classes.shape[1],
                                          x_support=self._episode.x_support[0], k_shot=self.k_shot)
+        axes = self._artists["axes"]
+        legends = [axes[k].get_legend() for k in ("input", "forget", "loss", "accuracy")]  # drawn over the markers
+        self._blitter.replace_artists([*self._artists["markers"], *(legend for legend in legends if legend is not None),
+                                       self._artists["query"], axes["query"].title])
 
     def _draw_step(self):
         c, t = self._comparison, self.step
         correct = c.meta_lstm.scores.query_predictions[t] == self._episode.y_query[0].numpy()
         plotting.update_metalstm_step(self._artists, t, x_query=self._episode.x_query[0].numpy(), correct=correct,
                                       n_classes=self._episode.classes.shape[1], n_query=self._n_query)
-        self._canvas.draw_idle()
+        self._blitter.update()  # a full draw after a new episode, a blit of the step's artists otherwise
         trace = c.meta_lstm
         gate = ("before the first update" if t == 0 else
                 f"mean input gate {trace.input_gate[t - 1].mean():.3g}, forget gate {trace.forget_gate[t - 1].mean():.4f}")
