@@ -161,3 +161,27 @@ def test_domain_seed_tables_render_the_shipped_numbers():
     assert f"{coral.mean():.3f} ± {coral.std(ddof=1):.3f}" in figures.moons_seed_table()
     gains = np.asarray(shipped["digits"]["Deep CORAL (w = 300)"]) - np.asarray(shipped["digits"]["source only"])
     assert f"{gains.mean():+.3f} ({gains.min():+.3f} … {gains.max():+.3f})" in figures.digits_seed_table()
+
+
+def test_cross_domain_fewshot_is_recomputed_for_the_first_chunk():
+    """Lesson 08's cross-domain table (every glyph-trained model on 600 digits episodes per K, tens of
+    minutes): recompute four 1-shot rows on the first 50 episodes (the first chunk of the same 600)
+    and compare with the file, so the lesson cannot show digits numbers the code no longer gives.
+    The lesson's reading must hold: every learned model scores lower on the digits than on new glyphs
+    (pixel nearest neighbour, which learned nothing from the glyphs, is the floor, not one of them)."""
+    shipped = load_figure("cross_domain_fewshot")
+    rows = ("maml", "protonet", "nearest_centroid_cosine", "pixel_nn")
+    again = figures.cross_domain_fewshot(n_episodes=figures.METRIC_CHECK_EPISODES, shots=(1,), rows=rows)
+    for row in rows:
+        assert again["digits"]["1"][row]["mean"] == pytest.approx(shipped["digits"]["1"][row]["first_50"], abs=1e-6), row
+    for k_shot in ("1", "5"):
+        assert sorted(shipped["digits"][k_shot]) == sorted(figures.CROSS_DOMAIN_ROWS)
+        for row, score in shipped["digits"][k_shot].items():
+            assert score["n_episodes"] == 600
+            in_domain = figures.in_domain_score(row, k_shot)
+            if in_domain is None or row == "pixel_nn":  # lesson 05's figure not shipped: the table shows a dash
+                continue
+            assert in_domain["n_episodes"] == 600
+            assert score["mean"] + score["ci95"] < in_domain["mean"] - in_domain["ci95"], (k_shot, row)
+    table = figures.cross_domain_table()
+    assert table.count("\n") == 1 + 2 * len(figures.CROSS_DOMAIN_ROWS)  # header, rule, a row per model and K

@@ -28,7 +28,8 @@ from . import WEIGHTS_DIR, load_glyph_finetune, load_glyph_maml, load_glyph_meta
 __all__ = ["FIGURES", "FIGURES_COMMAND", "figures_path", "load_figure", "sgd_tuning", "fewshot_first_look",
            "seed_corrected_training", "block_changes", "digits_shift", "navigation_adaptation",
            "batch_norm_transduction",
-           "batch_norm_means", "batch_norm_table", "metric_fewshot",
+           "batch_norm_means", "batch_norm_table", "metric_fewshot", "cross_domain_fewshot", "cross_domain_table",
+           "in_domain_score",
            "first_order_sinusoid", "feature_reuse"]
 
 FIGURES_COMMAND = "python -m mtlviz.pretrained.figures"
@@ -367,6 +368,97 @@ def metric_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict[str, 
     return result
 
 
+#: The rows of :func:`cross_domain_fewshot` (the glyph-trained models of lessons 03-08 and the floor).
+CROSS_DOMAIN_ROWS = ("maml", "metalstm", "protonet", "fine_tuning", "nearest_centroid_euclidean",
+                     "nearest_centroid_cosine", "pixel_nn")
+#: Where each row's in-domain score (the same 600 glyph episodes) is: figure and row name.
+_IN_DOMAIN = {"maml": ("metric_fewshot", "maml"), "metalstm": ("metalstm_fewshot", "meta_lstm"),
+              "protonet": ("metric_fewshot", "protonet"), "fine_tuning": ("metalstm_fewshot", "fine_tune"),
+              "nearest_centroid_euclidean": ("metric_fewshot", "nearest_centroid_euclidean"),
+              "nearest_centroid_cosine": ("metric_fewshot", "nearest_centroid_cosine"),
+              "pixel_nn": ("metric_fewshot", "pixel_nn")}
+#: The fine-tuning row's learning-rate grid, tuned on 20 background-glyph episodes (as in
+#: ``benchmarks/glyph_fewshot_eval.py``): nothing is tuned on the digits.
+FINETUNE_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def _cross_domain_scorers(k_shot: int) -> Dict[str, Callable[[], object]]:
+    from ..data.glyphs import GlyphTasks
+    from ..meta.fewshot import PixelNearestNeighbour
+    from . import load_nearest_centroid, load_protonet
+
+    def fine_tuning():
+        candidates = {lr: load_glyph_finetune(strategy="fine_tune", k_shot=k_shot, inner_lr=lr, n_inner_steps=5)
+                      for lr in FINETUNE_GRID}
+        tuning = GlyphTasks("background", image_size=20).sample_episodes(20, 5, k_shot, 5, random_state=0)
+        return candidates[max(FINETUNE_GRID, key=lambda lr: candidates[lr].score(tuning))]
+
+    return {"maml": lambda: load_glyph_maml(k_shot), "metalstm": lambda: load_glyph_metalstm(k_shot),
+            "protonet": lambda: load_protonet(k_shot), "fine_tuning": fine_tuning,
+            "nearest_centroid_euclidean": lambda: load_nearest_centroid("euclidean"),
+            "nearest_centroid_cosine": lambda: load_nearest_centroid("cosine"), "pixel_nn": PixelNearestNeighbour}
+
+
+def cross_domain_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict[str, object]:
+    """Lesson 08 (issue 15 item 5, after Chen et al. 2019's cross-domain test): every glyph-trained
+    model of :data:`CROSS_DOMAIN_ROWS` (the shipped K-shot MAML with its 3 steps, Meta-LSTM with its
+    learned updates, the K-shot ProtoNet, fine-tuning all layers of lesson 06's pretrained network
+    for 5 steps with the rate tuned on background glyphs, nearest centroid on its frozen backbone)
+    and pixel nearest neighbour, on ``n_episodes`` 5-way K-shot episodes of scikit-learn's digits
+    (upscaled bilinearly to the glyphs' 20×20, grey levels in [0, 1] with the ink bright, as the
+    glyphs; 15 queries per class, seed 2026). Batch norm: the support set and the query set are
+    each normalised with their own statistics (transductive, as in MAML's evaluation).
+    ``{"digits": {"K": {row: {"mean", "ci95", "first_50", "n_episodes"}}}}``; ``rows`` limits the
+    rows computed. The in-domain scores are :func:`metric_fewshot`'s and :func:`metalstm_fewshot`'s."""
+    from ..data.glyphs import DigitsTasks
+    from ..evaluation import evaluate_episodes
+
+    tasks, per_k = DigitsTasks(image_size=20), {}
+    for k_shot in shots:
+        table = {}
+        for name, make in _cross_domain_scorers(k_shot).items():
+            if rows is not None and name not in rows:
+                continue
+            score = evaluate_episodes(make(), tasks, k_shot=k_shot, n_query=15, n_episodes=n_episodes,
+                                      random_state=2026, chunk=METRIC_CHECK_EPISODES)
+            table[name] = {"mean": score.mean, "ci95": score.ci95, "n_episodes": n_episodes,
+                           "first_50": float(score.accuracies[:METRIC_CHECK_EPISODES].mean())}
+        per_k[str(k_shot)] = table
+    return {"digits": per_k}
+
+
+CROSS_DOMAIN_LABELS = {"maml": "MAML (3 steps)", "metalstm": "Meta-LSTM (learned updates)",
+                       "protonet": "ProtoNet (K-shot model)", "fine_tuning": "fine-tuning, all layers (5 steps)",
+                       "nearest_centroid_euclidean": "nearest centroid, Euclidean",
+                       "nearest_centroid_cosine": "nearest centroid, cosine", "pixel_nn": "pixel nearest neighbour"}
+
+
+def in_domain_score(row: str, k_shot: str):
+    """The in-domain score (new glyphs, the same 600 episodes) of a :data:`CROSS_DOMAIN_ROWS` row,
+    or ``None`` when the figure holding it does not ship."""
+    figure, name = _IN_DOMAIN[row]
+    try:
+        return load_figure(figure)[k_shot][name]
+    except (WeightsError, ValueError, KeyError):
+        return None
+
+
+def cross_domain_table(figure=None) -> str:
+    """The Markdown table of lesson 08 and RESULTS.md: per row and K, 5-way accuracy (mean ± 95%)
+    on new glyphs (in domain) and on the digits (cross-domain), and the drop in points."""
+    figure = load_figure("cross_domain_fewshot") if figure is None else figure
+    lines = ["| model (trained on glyphs) | K | glyphs (in domain) | digits (cross-domain) | drop (points) |",
+             "|---|---|---|---|---|"]
+    for name in CROSS_DOMAIN_ROWS:
+        for k_shot in ("1", "5"):
+            digits, glyphs = figure["digits"][k_shot][name], in_domain_score(name, k_shot)
+            in_domain = "—" if glyphs is None else f"{100 * glyphs['mean']:.1f}% ± {100 * glyphs['ci95']:.1f}"
+            drop = "—" if glyphs is None else f"{100 * (glyphs['mean'] - digits['mean']):.1f}"
+            lines.append(f"| {CROSS_DOMAIN_LABELS[name]} | {k_shot} | {in_domain} "
+                         f"| {100 * digits['mean']:.1f}% ± {100 * digits['ci95']:.1f} | {drop} |")
+    return "\n".join(lines)
+
+
 # -- lesson 09 -----------------------------------------------------------------------------------
 
 #: Lesson 09's sinusoid evaluation: train_sinusoid's 600 test tasks (seed 2026, K = 5, 100 query points).
@@ -447,6 +539,7 @@ FIGURES: Dict[str, Callable[[], object]] = {"fewshot_first_look": fewshot_first_
                                             "navigation_adaptation": navigation_adaptation,
                                             "batch_norm_transduction": batch_norm_transduction,
                                             "metric_fewshot": metric_fewshot,
+                                            "cross_domain_fewshot": cross_domain_fewshot,
                                             "first_order_sinusoid": first_order_sinusoid,
                                             "feature_reuse": feature_reuse}
 
