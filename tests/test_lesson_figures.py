@@ -185,3 +185,21 @@ def test_cross_domain_fewshot_is_recomputed_for_the_first_chunk():
             assert score["mean"] + score["ci95"] < in_domain["mean"] - in_domain["ci95"], (k_shot, row)
     table = figures.cross_domain_table()
     assert table.count("\n") == 1 + 2 * len(figures.CROSS_DOMAIN_ROWS)  # header, rule, a row per model and K
+
+
+def test_meta_trained_anil_is_recomputed_for_the_first_chunk():
+    """Lesson 09's section 6 (the shipped meta-trained ANIL models on the 600 1-shot test episodes):
+    recompute both rows on the first 50 episodes and compare with the file; the outer-step counts the
+    lesson prints must be the shipped models'. The lesson's reading must hold: meta-trained ANIL is far
+    above ANIL on MAML's θ, and below MAML."""
+    from mtlviz.pretrained import load_glyph_anil
+
+    shipped = load_figure("meta_trained_anil")
+    again = figures.meta_trained_anil(n_episodes=figures.FEATURE_REUSE_CHECK_EPISODES)
+    for row, start in (("anil_meta_trained", "random"), ("anil_meta_transfer", "pretrained")):
+        assert again["1"][row]["mean"] == pytest.approx(shipped["1"][row]["first_50"], abs=1e-6), row
+        assert shipped["1"][row]["n_episodes"] == 600
+        assert shipped["n_outer_steps"][row] == load_glyph_anil(start).n_outer_steps
+    earlier, anil = load_figure("feature_reuse")["1"]["accuracy"], shipped["1"]["anil_meta_trained"]
+    assert earlier["anil_3"]["mean"] + earlier["anil_3"]["ci95"] < anil["mean"] - anil["ci95"]
+    assert anil["mean"] + anil["ci95"] < earlier["maml"]["mean"] - earlier["maml"]["ci95"]

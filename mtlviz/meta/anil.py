@@ -7,6 +7,10 @@ This module measures it on a fitted glyph MAML (:class:`~mtlviz.meta.fewshot.MAM
 - :func:`layer_changes`: for each layer (the 4 conv blocks and the head), how far the inner loop
   moves its weights, ‖θ'ₗ − θₗ‖ / ‖θₗ‖, and how similar the layer's representation of the query
   images stays, linear CKA between f_θ and f_θ' (1 = the same up to rotation and scale);
+- :class:`ANILClassifier`: ANIL meta-trained (Raghu et al.'s algorithm 1): the inner loop adapts
+  only the head, the outer loop moves every layer (:func:`anil_meta_loss`); with
+  :meth:`ANILClassifier.warm_start` it starts from a pretrained backbone instead of a random θ
+  (meta-transfer learning, 元迁移学习, Sun et al. 2019: pretrain, then meta-train);
 - :class:`HeadAdapter`: ANIL at test time ("Almost No Inner Loop"): adapt only the head by the
   same θ' = θ − α∇θL, the body frozen. Built from a MAML model (Raghu et al.'s first experiment,
   no training) or from any backbone with a new zero head (the pretrained backbone of lesson 06:
@@ -41,8 +45,10 @@ from .._validation import DivergenceError, check_bool, check_int, check_real, ch
 from ..data.glyphs import EpisodeBatch
 from ..functional import Params
 from ..nets import ConvNet, accuracy, cross_entropy
+from .fewshot import MAMLClassifier
 
-__all__ = ["linear_cka", "layer_groups", "layer_changes", "LayerChanges", "HeadAdapter", "LinearHead"]
+__all__ = ["linear_cka", "layer_groups", "layer_changes", "LayerChanges", "HeadAdapter", "LinearHead",
+           "anil_meta_loss", "anil_meta_value_and_grad", "ANILClassifier"]
 
 
 def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -234,4 +240,108 @@ class HeadAdapter:
 
     def episode_accuracy(self, batch: EpisodeBatch) -> torch.Tensor:
         """Query accuracy of each episode after the head steps, ``(T,)``."""
+        return self.accuracy_curve(batch)[:, -1]
+
+
+# -- ANIL meta-trained ----------------------------------------------------------------------------
+
+def anil_meta_loss(model: ConvNet, params: Params, x_support: torch.Tensor, y_support: torch.Tensor,
+                   x_query: torch.Tensor, y_query: torch.Tensor, *, inner_lr: float, n_inner_steps: int = 1,
+                   first_order: bool = False, loss_fn=cross_entropy) -> torch.Tensor:
+    """ANIL's objective on a meta-batch: (1/N) Σᵢ L_Tᵢ on each episode's query set after the head
+    alone took ``n_inner_steps`` steps θ'_head = θ_head − α∇L on the support set's features.
+
+    The body's features are computed once per episode (support and query set each a batch-norm
+    batch, as MAML's forward does) and the head is adapted by the package's one inner loop
+    (:func:`mtlviz.functional.adapt_steps`) on :class:`LinearHead`. The gradient of the result
+    reaches every layer: the head through its inner steps (second order unless ``first_order``),
+    the body through both sets' features. Episodes ``(N, ...)`` are batched with ``vmap``."""
+    head_model = LinearHead(model.n_features, model.n_way)
+
+    def one_task(xs, ys, xq, yq):
+        support, query = model.features(params, xs), model.features(params, xq)  # (N·K, D), (Q, D)
+        head = {"weight": params["head.weight"], "bias": params["head.bias"]}
+        *_, adapted = Fn.adapt_steps(head_model, head, support, ys, inner_lr, n_inner_steps, first_order, loss_fn)
+        return loss_fn(head_model.functional_forward(adapted, query), yq)  # L_Tᵢ(θ'ᵢ) on the query set
+
+    return vmap(one_task)(x_support, y_support, x_query, y_query).mean()
+
+
+def anil_meta_value_and_grad(model: ConvNet, params: Params, *batch: torch.Tensor, inner_lr: float,
+                             n_inner_steps: int = 1, first_order: bool = False, loss_fn=cross_entropy):
+    """(loss, ∇θ loss) of :func:`anil_meta_loss`, the contract of
+    :func:`mtlviz.functional.meta_value_and_grad` that :func:`mtlviz.meta.maml.outer_step` takes.
+    A NaN or infinite loss or gradient raises :class:`~mtlviz.DivergenceError`."""
+    loss = anil_meta_loss(model, params, *batch, inner_lr=inner_lr, n_inner_steps=n_inner_steps,
+                          first_order=first_order, loss_fn=loss_fn)
+    grads = dict(zip(params.keys(), torch.autograd.grad(loss, list(params.values()))))
+    if not (bool(torch.isfinite(loss)) and Fn._all_finite(grads.values())):
+        raise DivergenceError(f"the ANIL meta-loss or its gradient is NaN or infinite at α = {inner_lr:g}; "
+                              "try a smaller α (inner_lr) or β (outer_lr)")
+    return loss.detach(), grads
+
+
+class ANILClassifier(MAMLClassifier):
+    """ANIL ("Almost No Inner Loop", Raghu et al. 2020, algorithm 1) for N-way K-shot images.
+
+    Everything as :class:`~mtlviz.meta.fewshot.MAMLClassifier` (hyperparameters, episodes, Adam
+    outer step β, save/load, scoring), except that the inner loop adapts only the head: in
+    training (:func:`anil_meta_loss`, the outer step still moves every layer) and at test time
+    (:class:`HeadAdapter`, ``n_test_inner_steps`` head steps of α). :meth:`warm_start` makes the
+    training start from a pretrained backbone (meta-transfer learning, Sun et al. 2019).
+
+    References
+    ----------
+    Raghu, Raghu, Bengio & Vinyals, ICLR 2020 (ANIL: miniImageNet 46.7% / 61.5%, Omniglot 20-way
+    1-shot 96.2%). Sun, Liu, Chua & Schiele, "Meta-Transfer Learning for Few-Shot Learning", CVPR
+    2019. Taught in ``notebooks/09_first_order_and_feature_reuse.ipynb``.
+    """
+
+    _kind = "anil-classifier"
+    _regenerate_command = "python -m mtlviz.pretrained.train_anil"
+
+    def warm_start(self, backbone: Params) -> "ANILClassifier":
+        """Start the next :meth:`fit` from the conv blocks of ``backbone`` (a dict named like the
+        ConvNet's parameters, e.g. lesson 06's pretrained network) and a zero head, instead of a
+        random θ; ``None`` goes back to a random θ. Returns ``self``."""
+        if backbone is None:
+            self._backbone = None
+            return self
+        if not isinstance(backbone, dict):
+            raise ValueError(f"backbone must be a dict of tensors named like the ConvNet's parameters; got "
+                             f"{type(backbone).__name__}")
+        self._backbone = {name: t.detach().clone() for name, t in backbone.items() if not name.startswith("head")}
+        return self
+
+    def _build_model(self, seed: int) -> ConvNet:
+        model = super()._build_model(seed)
+        backbone = getattr(self, "_backbone", None)
+        if backbone is not None:
+            own = dict(model.named_parameters())
+            body = {name for name in own if not name.startswith("head")}
+            if set(backbone) != body or any(tuple(backbone[n].shape) != tuple(own[n].shape) for n in body):
+                raise ValueError(f"backbone must hold the conv blocks {sorted(body)} of this network's shapes "
+                                 f"(channels={self.channels}, image_size={self.image_size}); got {sorted(backbone)}")
+            with torch.no_grad():
+                for name, p in own.items():
+                    p.copy_(backbone[name] if name in backbone else torch.zeros_like(p))  # a zero head
+        return model
+
+    def _meta_value_and_grad(self):
+        return anil_meta_value_and_grad
+
+    def _head_adapter(self, n_inner_steps=None) -> HeadAdapter:
+        self._check_fitted()
+        return HeadAdapter(self.model_, self.params_, inner_lr=self.inner_lr, n_inner_steps=self._steps(n_inner_steps))
+
+    def adapt(self, x_support, y_support, *, n_inner_steps=None, trajectory=False):
+        """θ with only its head adapted to one episode's support set (:meth:`HeadAdapter.adapt`)."""
+        return self._head_adapter(n_inner_steps).adapt(x_support, y_support, trajectory=trajectory)
+
+    def accuracy_curve(self, batch: EpisodeBatch, *, n_inner_steps=None) -> torch.Tensor:
+        """Query accuracy of every episode after 0…n head steps, ``(T, n + 1)``."""
+        return self._head_adapter(n_inner_steps).accuracy_curve(batch)
+
+    def episode_accuracy(self, batch: EpisodeBatch) -> torch.Tensor:
+        """Query accuracy of each episode after ``n_test_inner_steps`` head steps, ``(T,)``."""
         return self.accuracy_curve(batch)[:, -1]

@@ -105,12 +105,17 @@ class MAMLClassifier(EpisodicEstimator):
         self.model_ = self._build_model(draw_seed(generator))
         self.params_ = Fn.get_params(self.model_, requires_grad=True)
         optimizer = torch.optim.Adam(self.params_.values(), lr=self.outer_lr)
-        value_and_grad = functools.partial(Fn.meta_value_and_grad, loss_fn=cross_entropy)
+        value_and_grad = self._meta_value_and_grad()
         for _ in range(self.n_outer_steps):
             batch = tasks.sample_episodes(self.meta_batch_size, self.n_way, self.k_shot, self.n_query, generator)
             yield outer_step(self.model_, self.params_, optimizer, batch, inner_lr=self.inner_lr,
                              n_inner_steps=self.n_inner_steps, first_order=self.first_order,
                              value_and_grad=value_and_grad)
+
+    def _meta_value_and_grad(self):
+        """The meta-loss and its gradient for :func:`~mtlviz.meta.maml.outer_step` (MAML's; ANIL's
+        subclass adapts only the head)."""
+        return functools.partial(Fn.meta_value_and_grad, loss_fn=cross_entropy)
 
     # -- using θ ---------------------------------------------------------------------------
     def _steps(self, n_inner_steps):

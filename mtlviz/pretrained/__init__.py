@@ -24,6 +24,11 @@ and lesson 08's Prototypical Networks ``protonet_{1,5}shot.pt`` (about 120 KB ea
 
     python -m mtlviz.pretrained.train_protonet
 
+and lesson 09's meta-trained ANIL models ``glyph_anil_1shot.pt`` and ``glyph_anil_transfer_1shot.pt``
+(about 120 KB each) by::
+
+    python -m mtlviz.pretrained.train_anil
+
 and lesson 07's two-moons domain-adaptation fits ``two_moons_da.pt`` (30 networks, about
 140 KB) by::
 
@@ -45,7 +50,7 @@ from ..meta.maml import GradientAdaptedRegressor
 __all__ = ["WEIGHTS_DIR", "weights_path", "load_sinusoid", "load_seed_variant", "load_glyph_maml",
            "load_glyph_metalstm", "load_glyph_finetune", "load_transfer_curves", "two_moons_da_path", "load_two_moons_da",
            "navigation_path", "load_navigation",
-           "load_protonet", "load_nearest_centroid"]
+           "load_protonet", "load_nearest_centroid", "load_glyph_anil"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
 _FILES = {"maml": "sinusoid_maml.pt", "joint": "sinusoid_joint.pt",
@@ -132,6 +137,18 @@ def load_protonet(k_shot: int = 1, path=None):
     if k_shot not in (1, 5):
         raise ValueError(f"k_shot must be 1 or 5 (the shipped ProtoNets); got {k_shot!r}")
     return PrototypicalNetwork.load(WEIGHTS_DIR / f"protonet_{k_shot}shot.pt" if path is None else Path(path))
+
+
+def load_glyph_anil(start: str = "random", path=None):
+    """Load lesson 09's meta-trained 1-shot :class:`~mtlviz.meta.anil.ANILClassifier`, meta-trained
+    from a random θ (``start="random"``) or from lesson 06's pretrained backbone
+    (``start="pretrained"``: meta-transfer), made by ``python -m mtlviz.pretrained.train_anil``."""
+    from ..meta.anil import ANILClassifier
+
+    files = {"random": "glyph_anil_1shot.pt", "pretrained": "glyph_anil_transfer_1shot.pt"}
+    if start not in files:
+        raise ValueError(f"start must be one of {sorted(files)}; got {start!r}")
+    return ANILClassifier.load(WEIGHTS_DIR / files[start] if path is None else Path(path))
 
 
 def load_nearest_centroid(distance: str = "euclidean", path=None):

@@ -30,7 +30,7 @@ __all__ = ["FIGURES", "FIGURES_COMMAND", "figures_path", "load_figure", "sgd_tun
            "batch_norm_transduction",
            "batch_norm_means", "batch_norm_table", "metric_fewshot", "cross_domain_fewshot", "cross_domain_table",
            "in_domain_score",
-           "first_order_sinusoid", "feature_reuse"]
+           "first_order_sinusoid", "feature_reuse", "meta_trained_anil"]
 
 FIGURES_COMMAND = "python -m mtlviz.pretrained.figures"
 #: The default SGD grid of lesson 05 (:func:`mtlviz.meta.metalstm.tune_sgd_lr`).
@@ -529,6 +529,34 @@ def feature_reuse(n_episodes: int = 600, n_layer_episodes: int = 50, shots=(1, 5
     return result
 
 
+#: The rows of :func:`meta_trained_anil`: start -> row name.
+ANIL_ROWS = {"random": "anil_meta_trained", "pretrained": "anil_meta_transfer"}
+
+
+def meta_trained_anil(n_episodes: int = 600, rows=None) -> Dict[str, object]:
+    """Lesson 09 (issue 15 items 2 and 4): 5-way 1-shot accuracy (mean, 95% half-width, mean of the
+    first 50 episodes) of the shipped meta-trained ANIL models (``python -m
+    mtlviz.pretrained.train_anil``: from a random θ, and from lesson 06's pretrained backbone, i.e.
+    meta-transfer), 3 head steps of α = 0.4 at test, on the ``n_episodes`` test episodes of
+    :func:`feature_reuse` (seed 2026, 15 queries per class), whose MAML, ANIL-on-MAML's-θ and
+    pretrained-head rows they are read beside. ``{"1": {row: {...}}, "n_outer_steps": {row: n}}``."""
+    from ..data.glyphs import GlyphTasks
+    from ..evaluation import evaluate_episodes
+    from . import load_glyph_anil
+
+    table, steps = {}, {}
+    for start, name in ANIL_ROWS.items():
+        if rows is not None and name not in rows:
+            continue
+        model = load_glyph_anil(start)
+        score = evaluate_episodes(model, GlyphTasks("evaluation", image_size=model.image_size), k_shot=1, n_query=15,
+                                  n_episodes=n_episodes, random_state=2026, chunk=FEATURE_REUSE_CHECK_EPISODES)
+        table[name] = {"mean": score.mean, "ci95": score.ci95, "n_episodes": n_episodes,
+                       "first_50": float(score.accuracies[:FEATURE_REUSE_CHECK_EPISODES].mean())}
+        steps[name] = model.n_outer_steps
+    return {"1": table, "n_outer_steps": steps}
+
+
 #: name -> the function that computes it (with the lesson's settings as defaults)
 FIGURES: Dict[str, Callable[[], object]] = {"fewshot_first_look": fewshot_first_look,
                                             "seed_corrected_training": seed_corrected_training,
@@ -541,7 +569,8 @@ FIGURES: Dict[str, Callable[[], object]] = {"fewshot_first_look": fewshot_first_
                                             "metric_fewshot": metric_fewshot,
                                             "cross_domain_fewshot": cross_domain_fewshot,
                                             "first_order_sinusoid": first_order_sinusoid,
-                                            "feature_reuse": feature_reuse}
+                                            "feature_reuse": feature_reuse,
+                                            "meta_trained_anil": meta_trained_anil}
 
 
 def _finite(value) -> bool:
