@@ -2,7 +2,7 @@
 
     python benchmarks/kernel_footprint.py                 # every lesson in notebooks/
     python benchmarks/kernel_footprint.py 03 07           # lessons whose names start so
-    python benchmarks/kernel_footprint.py 05 07 --repeat 3  # medians of 3 kernels each, interleaved
+    python benchmarks/kernel_footprint.py 05 07 --repeat 3  # each lesson 3 times, each after a bare kernel: medians
 
 For every lesson, a fresh kernel (as ``python -m mtlviz.serve`` starts one: one torch thread and
 the serve's kernel start-up, :mod:`mtlviz.serve.kernel`) runs the notebook's code cells; the script then prints the kernel's CPU time (user +
@@ -11,10 +11,12 @@ time, RSS / PSS / USS in MB (USS: memory only this kernel holds; torch's shared 
 RSS count the same pages once per kernel) and which heavy optional modules the lesson pulled in.
 A bare kernel that only imports torch is the baseline, measured in the same run; the columns
 "above bare" are what the lesson adds, against issue 19's start-up budget of 1.0 CPU-s and 100 MB PSS.
-With ``--repeat N`` every kernel (the bare one included) starts N times, in rounds (bare, lesson 1,
-lesson 2, ..., then again), and each column is the median of its N kernels, with the CPU range
-(min-max) beside it: on a shared machine one kernel's CPU-s moves by several tenths of a second
-with the load, and a lone bare kernel measured at a quiet moment would inflate every "above bare".
+With ``--repeat N`` every lesson starts N times, in rounds, each time right after a bare kernel:
+the "above bare" columns are then the median of the N paired differences (lesson minus the bare
+kernel started just before it, under the same load), the other columns medians of the N kernels,
+with the CPU range (min-max) beside the CPU: on a shared machine one kernel's CPU-s moves by
+several tenths of a second with the load, and one bare kernel measured at a quiet moment would
+inflate every "above bare".
 """
 from __future__ import annotations
 
@@ -103,16 +105,23 @@ def main(argv=None) -> int:
     kernels += [(nb.stem, ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"])
                 for nb in notebooks]
     runs = {name: [] for name, _ in kernels}
+    paired = {name: [] for name, _ in kernels[1:]}  # lesson minus the bare kernel started just before it
     for round_ in range(args.repeat):
-        for name, sources in kernels:
+        for name, sources in kernels[1:] if args.repeat > 1 else kernels:
+            if args.repeat > 1:  # a bare kernel right before every lesson: the two see the same load
+                runs[BASELINE].append(measure(BASELINE, kernels[0][1]))
             runs[name].append(measure(name, sources))
-            print(f"  {name}: {runs[name][-1]['cpu']:.1f} s CPU" + (f" (round {round_ + 1})" if args.repeat > 1 else ""),
-                  flush=True)
+            if args.repeat > 1:
+                paired[name].append({k: runs[name][-1][k] - runs[BASELINE][-1][k] for k in ("cpu", "pss")})
+            print(f"  {name}: {runs[name][-1]['cpu']:.1f} s CPU" + (f" (round {round_ + 1}, bare kernel just before: "
+                  f"{runs[BASELINE][-1]['cpu']:.1f})" if args.repeat > 1 else ""), flush=True)
     rows = []
     for name, _ in kernels:
         row = {"name": name, "heavy": sorted({m for r in runs[name] for m in r["heavy"]})}
         row.update({key: statistics.median(r[key] for r in runs[name]) for key in ("wall", "cpu", "rss", "pss", "uss")})
         row["cpu_range"] = (min(r["cpu"] for r in runs[name]), max(r["cpu"] for r in runs[name]))
+        if paired.get(name):
+            row["extra"] = {k: statistics.median(d[k] for d in paired[name]) for k in ("cpu", "pss")}
         rows.append(row)
     print(f"load average at the end {os.getloadavg()[0]:.1f}" + (f"; medians of {args.repeat} kernels per row" if args.repeat > 1 else ""))
     print()
@@ -121,7 +130,7 @@ def main(argv=None) -> int:
           f"| PSS MB above bare (budget {PSS_BUDGET_MB}) | USS MB | heavy modules |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        extra_cpu, extra_pss = r["cpu"] - bare["cpu"], r["pss"] - bare["pss"]
+        extra_cpu, extra_pss = (r["extra"]["cpu"], r["extra"]["pss"]) if "extra" in r else (r["cpu"] - bare["cpu"], r["pss"] - bare["pss"])
         verdict = "" if r is bare else (" ok" if extra_cpu <= CPU_BUDGET_S and extra_pss <= PSS_BUDGET_MB else " OVER")
         spread = f" ({r['cpu_range'][0]:.1f}-{r['cpu_range'][1]:.1f})" if args.repeat > 1 else ""
         print(f"| {r['name']} | {r['cpu']:.1f}{spread} | {'-' if r is bare else f'{extra_cpu:+.1f}'} | {r['wall']:.1f} "

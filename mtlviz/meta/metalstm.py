@@ -116,12 +116,13 @@ class MetaLSTMCell(nn.Module):
         Returns ``(new_cell, new_state, f_t, i_t)``.
         """
         gradient, loss = gradient.detach(), loss.detach()
-        inputs = torch.cat([preprocess(gradient), preprocess(loss).expand(self.n_params, 2)], dim=1)  # (n, 4)
-        h, c = self.lstm(inputs, (state.h, state.c))
         if gates is None:
+            inputs = torch.cat([preprocess(gradient), preprocess(loss).expand(self.n_params, 2)], dim=1)  # (n, 4)
+            h, c = self.lstm(inputs, (state.h, state.c))
             forget = torch.sigmoid(torch.cat([h, cell[:, None], state.f[:, None]], 1) @ self.w_forget + self.b_forget)
             input_gate = torch.sigmoid(torch.cat([h, cell[:, None], state.i[:, None]], 1) @ self.w_input + self.b_input)
-        else:
+        else:  # fixed gates: the LSTM's own state would feed only the learned gates, so it is not run
+            h, c = state.h, state.c
             forget = torch.full_like(cell, float(gates[0]))
             input_gate = torch.full_like(cell, float(gates[1]))
         new_cell = forget * cell - input_gate * gradient  # c_t = f_t ⊙ c_{t−1} − i_t ⊙ ∇_t
