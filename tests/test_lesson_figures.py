@@ -203,3 +203,35 @@ def test_meta_trained_anil_is_recomputed_for_the_first_chunk():
     earlier, anil = load_figure("feature_reuse")["1"]["accuracy"], shipped["1"]["anil_meta_trained"]
     assert earlier["anil_3"]["mean"] + earlier["anil_3"]["ci95"] < anil["mean"] - anil["ci95"]
     assert anil["mean"] + anil["ci95"] < earlier["maml"]["mean"] - earlier["maml"]["ci95"]
+
+
+def test_metalstm_fewshot_is_recomputed_for_the_first_chunk():
+    """Lesson 05's 600-episode table (Meta-LSTM, SGD from its start, fine-tuning and feature
+    extraction; 2 K x 4 rows x 600 episodes, about half an hour on one core): recompute the 1-shot
+    rates (tuned on background episodes) in full and all four 1-shot rows on the first 50 episodes
+    (the first chunk of the same 600), and compare with the file. If this fails, lesson 05's table
+    and RESULTS.md state accuracies the shipped models and code no longer give."""
+    shipped = load_figure("metalstm_fewshot")
+    again = figures.metalstm_fewshot(n_episodes=figures.METALSTM_CHECK_EPISODES, shots=(1,))["1"]
+    for row in figures.METALSTM_ROWS:
+        assert again[row]["mean"] == pytest.approx(shipped["1"][row]["first_50"], abs=1e-6), row
+        assert again[row]["n_steps"] == shipped["1"][row]["n_steps"] and again[row].get("lr") == shipped["1"][row].get("lr")
+        flat = [value for pair in shipped["1"][row].get("tuning", []) for value in pair]
+        assert [value for pair in again[row].get("tuning", []) for value in pair] == pytest.approx(flat, abs=1e-6), row
+    for k_shot in ("1", "5"):
+        assert set(shipped[k_shot]) == set(figures.METALSTM_ROWS)
+        assert all(shipped[k_shot][row]["n_episodes"] == 600 for row in figures.METALSTM_ROWS)
+    # the SGD row's rate is the one lesson 05's sgd_tuning figure prints as chosen
+    assert [shipped[k]["sgd_from_start"]["lr"] for k in ("1", "5")] == [load_figure("sgd_tuning")[k]["best"] for k in ("1", "5")]
+
+
+def test_metalstm_table_renders_the_shipped_numbers():
+    """If this fails, lesson 05's table (rendered by metalstm_table) does not show what the two
+    figures hold: its MAML and pixel rows come from metric_fewshot (the same 600 episodes)."""
+    shipped, metric = load_figure("metalstm_fewshot"), load_figure("metric_fewshot")
+    table = figures.metalstm_table()
+    for k_shot in ("1", "5"):
+        for row in [shipped[k_shot][name] for name in figures.METALSTM_ROWS] + [metric[k_shot]["maml"], metric[k_shot]["pixel_nn"]]:
+            assert f"{100 * row['mean']:.1f}% ± {100 * row['ci95']:.1f}% |" in table
+        assert f"| {k_shot}-shot | Meta-LSTM ({shipped[k_shot]['meta_lstm']['n_steps']} learned updates) |" in table
+    assert table.count("\n") == 13  # header, rule, 6 rows per K

@@ -26,6 +26,7 @@ from .._base import WeightsError
 from . import WEIGHTS_DIR, load_glyph_finetune, load_glyph_maml, load_glyph_metalstm
 
 __all__ = ["FIGURES", "FIGURES_COMMAND", "figures_path", "load_figure", "sgd_tuning", "fewshot_first_look",
+           "metalstm_fewshot", "metalstm_table",
            "seed_corrected_training", "block_changes", "digits_shift", "navigation_adaptation",
            "batch_norm_transduction",
            "batch_norm_means", "batch_norm_table", "metric_fewshot", "cross_domain_fewshot", "cross_domain_table",
@@ -166,6 +167,64 @@ def sgd_tuning(shots=(1, 5), grid=SGD_GRID, n_episodes: int = 20) -> Dict[str, o
         result[str(k_shot)] = {"grid": list(table), "accuracy": list(table.values()), "best": best,
                                "n_episodes": n_episodes, "n_steps": model.n_inner_steps}
     return result
+
+#: Lesson 05's 600-episode table: the rows no other figure holds (its MAML and pixel nearest-neighbour
+#: rows are :func:`metric_fewshot`'s, on the same episodes), and the episodes of its checked first chunk.
+METALSTM_ROWS = ("meta_lstm", "sgd_from_start", "fine_tune", "feature_extraction")
+METALSTM_CHECK_EPISODES = 50
+
+
+def metalstm_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict[str, object]:
+    """Lesson 05: 5-way accuracy (mean, 95% half-width, mean of the first 50 episodes) on the
+    ``n_episodes`` test episodes of ``benchmarks/glyph_fewshot_eval.py`` (the evaluation glyphs, 15
+    queries per class, seed 2026) of the shipped K-shot Meta-LSTM, plain SGD from its start c_0
+    (rate tuned on background episodes), and fine-tuning / feature extraction of lesson 06's
+    pretrained backbone (5 steps, rate tuned on background episodes), built by
+    :mod:`mtlviz.pretrained.glyph_benchmark`: ``{"K": {row: {"mean", "ci95", "first_50",
+    "n_episodes", "n_steps", ["lr", "tuning"]}}}``. ``rows`` limits the rows scored (of
+    :data:`METALSTM_ROWS`; the rates are tuned regardless)."""
+    from ..data.glyphs import GlyphTasks
+    from ..evaluation import evaluate_episodes
+    from .glyph_benchmark import N_QUERY, TEST_SEED, finetune_rows, meta_lstm_rows
+
+    result = {}
+    for k_shot in shots:
+        background = GlyphTasks("background", image_size=20)
+        candidates = {**meta_lstm_rows(k_shot, background), **finetune_rows(k_shot, background)}
+        table = {}
+        for name in METALSTM_ROWS:
+            if rows is not None and name not in rows:
+                continue
+            score = evaluate_episodes(candidates[name].scorer, GlyphTasks("evaluation", image_size=20), k_shot=k_shot,
+                                      n_query=N_QUERY, n_episodes=n_episodes, random_state=TEST_SEED,
+                                      chunk=METALSTM_CHECK_EPISODES)
+            table[name] = {**candidates[name].settings, "mean": score.mean, "ci95": score.ci95, "n_episodes": n_episodes,
+                           "first_50": float(score.accuracies[:METALSTM_CHECK_EPISODES].mean())}
+        result[str(k_shot)] = table
+    return result
+
+
+def metalstm_table(figure=None, metric=None) -> str:
+    """Lesson 05's Markdown table (and RESULTS.md's rows of it): per K, MAML and pixel nearest
+    neighbour from :func:`metric_fewshot`'s figure and the rows of :func:`metalstm_fewshot`'s, as
+    mean ± 95% half-width on the same 600 episodes."""
+    figure = load_figure("metalstm_fewshot") if figure is None else figure
+    metric = load_figure("metric_fewshot") if metric is None else metric
+    lines = ["| 5-way | method | accuracy (mean ± 95%) |", "|---|---|---|"]
+    for k_shot in ("1", "5"):
+        maml, rows = load_glyph_maml(int(k_shot)), figure[k_shot]
+        lstm, sgd, tune, extract = (rows[name] for name in METALSTM_ROWS)
+        labels = [(f"MAML ({maml.n_test_inner_steps} steps, α = {maml.inner_lr:g})", metric[k_shot]["maml"]),
+                  (f"Meta-LSTM ({lstm['n_steps']} learned updates)", lstm),
+                  (f"SGD from Meta-LSTM's $c_0$ ({sgd['n_steps']} steps, tuned α = {sgd['lr']:g})", sgd),
+                  (f"fine-tuning, all layers (pretrained on the 912 background classes, {tune['n_steps']} steps, "
+                   f"tuned lr = {tune['lr']:g})", tune),
+                  (f"feature extraction (same backbone frozen, new head, {extract['n_steps']} steps, "
+                   f"tuned lr = {extract['lr']:g})", extract),
+                  ("pixel nearest neighbour (no learning)", metric[k_shot]["pixel_nn"])]
+        lines += [f"| {k_shot}-shot | {label} | {100 * row['mean']:.1f}% ± {100 * row['ci95']:.1f}% |"
+                  for label, row in labels]
+    return "\n".join(lines)
 
 
 def metalstm_episode(k_shot: int = 1, random_state: int = 0, n_query: int = 5) -> Dict[str, object]:
@@ -561,6 +620,7 @@ def meta_trained_anil(n_episodes: int = 600, rows=None) -> Dict[str, object]:
 FIGURES: Dict[str, Callable[[], object]] = {"fewshot_first_look": fewshot_first_look,
                                             "seed_corrected_training": seed_corrected_training,
                                             "sgd_tuning": sgd_tuning, "metalstm_episode": metalstm_episode,
+                                            "metalstm_fewshot": metalstm_fewshot,
                                             "block_changes": block_changes,
                                             "digits_shift": digits_shift,
                                             "domain_seeds": domain_seeds,

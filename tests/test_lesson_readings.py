@@ -1,0 +1,84 @@
+"""The comparisons lessons state in words ("ahead by more than both intervals", "MAML comes last")
+hold for the shipped figures their tables print.
+
+tests/test_prose_numbers.py checks every *number* of the prose against a compared output; a
+reading such as "MAML lies between the two" has no number to compare. If a test here fails, a
+regenerated figure changed the ordering a lesson's sentence describes: rewrite the sentence (or
+find out why the figure moved), do not loosen the test.
+"""
+from __future__ import annotations
+
+import pytest
+
+from mtlviz.pretrained.figures import load_figure
+
+
+def _row(table, name):
+    return table[name]["mean"], table[name]["ci95"]
+
+
+def _apart(higher, lower):
+    """``higher`` is above ``lower`` by more than both 95% half-widths (the intervals do not touch)."""
+    return higher[0] - higher[1] > lower[0] + lower[1]
+
+
+def _overlap(a, b):
+    return abs(a[0] - b[0]) <= a[1] + b[1]
+
+
+def test_lesson05_readings_of_the_600_episode_table():
+    """Lesson 05, section 5: Meta-LSTM trails MAML, most clearly at 1-shot; its learned update rule
+    beats plain SGD from the same start at both K; fine-tuning the pretrained network is as strong as
+    MAML at 1-shot (intervals overlap) and stronger at 5-shot."""
+    lstm, metric = load_figure("metalstm_fewshot"), load_figure("metric_fewshot")
+    gaps = {}
+    for k in ("1", "5"):
+        maml, meta_lstm = _row(metric[k], "maml"), _row(lstm[k], "meta_lstm")
+        assert maml[0] > meta_lstm[0], k
+        gaps[k] = maml[0] - meta_lstm[0]
+        assert _apart(meta_lstm, _row(lstm[k], "sgd_from_start")), k
+    assert gaps["1"] > gaps["5"]
+    assert _apart(_row(metric["1"], "maml"), _row(lstm["1"], "meta_lstm"))
+    assert _overlap(_row(lstm["1"], "fine_tune"), _row(metric["1"], "maml"))
+    assert _apart(_row(lstm["5"], "fine_tune"), _row(metric["5"], "maml"))
+
+
+def test_lesson09_reading_of_feature_extraction_against_maml():
+    """Lesson 09, section 5: feature extraction on the pretrained backbone (tuned rate, 5 steps; lesson
+    05's table) comes within a point of MAML at 1-shot and above it at 5-shot."""
+    lstm, metric = load_figure("metalstm_fewshot"), load_figure("metric_fewshot")
+    assert abs(lstm["1"]["feature_extraction"]["mean"] - metric["1"]["maml"]["mean"]) < 0.01
+    assert lstm["5"]["feature_extraction"]["mean"] > metric["5"]["maml"]["mean"]
+
+
+def test_lesson08_readings_of_the_metric_table():
+    """Lesson 08, section 3: at 1-shot ProtoNet is ahead of nearest centroid by more than both
+    intervals and MAML lies between the two, its interval overlapping ProtoNet's; at 5-shot nearest
+    centroid scores at least as well as the 5-shot ProtoNet, MAML is last of the learners, and the
+    1-shot ProtoNet beats the 5-shot one; cosine and Euclidean nearest centroid agree within 0.1
+    points."""
+    table = load_figure("metric_fewshot")
+    one, five = table["1"], table["5"]
+    protonet, centroid, maml = _row(one, "protonet"), _row(one, "nearest_centroid_euclidean"), _row(one, "maml")
+    assert _apart(protonet, centroid)
+    assert centroid[0] < maml[0] < protonet[0] and _overlap(maml, protonet)
+    assert five["nearest_centroid_euclidean"]["mean"] >= five["protonet"]["mean"]
+    learners = [name for name in five if name != "pixel_nn"]
+    assert min(learners, key=lambda name: five[name]["mean"]) == "maml"
+    assert five["protonet_1shot_model"]["mean"] > five["protonet"]["mean"]
+    for k in ("1", "5"):
+        assert abs(table[k]["nearest_centroid_euclidean"]["mean"] - table[k]["nearest_centroid_cosine"]["mean"]) <= 0.001
+
+
+def test_lesson10_readings_of_the_navigation_table():
+    """Lesson 10, section 5 (beside Finn et al. 2017, figure 4): after one step MAML leads; after two
+    it is worse than after one (the paper's MAML keeps improving) and a third step partly recovers."""
+    mean = load_figure("navigation_adaptation")["maml"]["mean"]
+    assert mean[1] > mean[0] and mean[2] < mean[1] and mean[2] < mean[3] < mean[1]
+
+
+@pytest.mark.parametrize("name", ["metalstm_fewshot", "metric_fewshot"])
+def test_the_tables_hold_600_episodes_per_row(name):
+    """The lessons say '600 test episodes'; a figure regenerated with fewer would make that false."""
+    for rows in load_figure(name).values():
+        assert all(row["n_episodes"] == 600 for row in rows.values())
