@@ -89,11 +89,13 @@ def test_dashboard_opens_on_the_shipped_episode_without_adapting(lesson_models, 
     shipped = MetaLSTMDashboard(models, tasks, sgd_lr=sgd_lr, random_state=0, opening=load_figure("metalstm_episode"))
     assert calls == []
     assert_same_comparison(shipped._comparison, computing._comparison)
+    shipped_note = "; this episode was adapted ahead of time and ships with mtlviz"
     for step in (0, 3, models[1][0].n_inner_steps):
         shipped.step = computing.step = step
-        assert shipped.status == computing.status
+        assert shipped.status == computing.status + shipped_note  # the same numbers, and says they ship
+    assert shipped_note not in computing.status
     shipped.episode_seed = 1
-    assert len(calls) == 1 and shipped.status.startswith("1-shot")
+    assert len(calls) == 1 and shipped.status.startswith("1-shot") and shipped_note not in shipped.status
     shipped.episode_seed = 0  # back on the shipped episode: nothing to adapt
     assert len(calls) == 1
     shipped.k_shot = 5

@@ -140,4 +140,6 @@ class MetaLSTMDashboard(Dashboard):
                 f"mean input gate {trace.input_gate[t - 1].mean():.3g}, forget gate {trace.forget_gate[t - 1].mean():.4f}")
         self.show_status(f"{self.k_shot}-shot, step {t}: query accuracy Meta-LSTM "
                          f"{trace.scores.query_accuracy[t]:.0%}, SGD (α = {c.sgd_lr:g}) {c.sgd.query_accuracy[t]:.0%}, "
-                         f"MAML (α = {c.maml_lr:g}) {c.maml.query_accuracy[t]:.0%}; {gate}")
+                         f"MAML (α = {c.maml_lr:g}) {c.maml.query_accuracy[t]:.0%}; {gate}"
+                         + ("; this episode was adapted ahead of time and ships with mtlviz"
+                            if any(c is shipped for shipped in self._shipped.values()) else ""))
