@@ -36,7 +36,7 @@ from mtlviz.transfer.domain import DomainAdaptationClassifier, project_features
 from mtlviz.transfer.finetune import FineTuneClassifier
 from mtlviz.data.glyphs import GlyphTasks
 from mtlviz.data.navigation import check_goal, sample_goals
-from mtlviz.meta.anil import HeadAdapter, linear_cka
+from mtlviz.meta.anil import ANILClassifier, HeadAdapter, linear_cka
 from mtlviz.meta.own_task import check_answers, own_task
 from mtlviz.meta.protonet import NearestCentroid, PrototypicalNetwork, prototypes
 from mtlviz.meta.reptile import FOMAML, Reptile
@@ -128,6 +128,10 @@ class _Objects:
     @functools.cached_property
     def protonet(self):
         return PrototypicalNetwork(image_size=8, channels=4, n_outer_steps=0, random_state=0).fit(self.digits)
+
+    @functools.cached_property
+    def anil(self):
+        return ANILClassifier(image_size=8, channels=4, n_outer_steps=0, random_state=0).fit(self.digits)
 
     @functools.cached_property
     def navigation(self):
@@ -571,6 +575,24 @@ ROWS = [
     ("own_task-seed-negative", lambda: own_task(GlyphTasks("evaluation"), seed=-1), V, r"seed must be in \[0, "),
     ("check_answers-incomplete", lambda: check_answers([0, None], own_task(GlyphTasks("evaluation"), seed=0)), V,
      r"answers must hold one label per query image \(10\); got 2"),
+    ("ANILClassifier.fit-inner_lr-nan", lambda: ANILClassifier(image_size=8, channels=4, inner_lr=NAN,
+                                                                n_outer_steps=0).fit(S.digits), V,
+     r"inner_lr must be a finite number in \[0, 10\]; got nan"),
+    ("ANILClassifier.fit-n_way", lambda: ANILClassifier(image_size=8, channels=4, n_way=1, n_outer_steps=0).fit(S.digits),
+     V, r"n_way must be in \[2, 20\]; got 1"),
+    ("ANILClassifier.warm_start-list", lambda: ANILClassifier(image_size=8).warm_start([1, 2]), V,
+     r"backbone must be a dict of tensors named like the ConvNet's parameters; got list"),
+    ("ANILClassifier.warm_start-wrong-keys", lambda: ANILClassifier(image_size=8, channels=4, n_outer_steps=0)
+     .warm_start({"x": torch.zeros(1)}).fit(S.digits), V, r"backbone must hold the conv blocks"),
+    ("ANILClassifier.adapt-labels", lambda: S.anil.adapt(S.images, S.labels + 5), V,
+     r"y_support must hold class labels in \[0, 4\]; got 9"),
+    ("ANILClassifier.adapt-image-size", lambda: S.anil.adapt(torch.randn(5, 1, 28, 28), S.labels), V,
+     r"x_support must have shape \(K, 1, 8, 8\) for this model"),
+    ("ANILClassifier.adapt-nan", lambda: S.anil.adapt(S.images * NAN, S.labels), V, r"x_support must be finite"),
+    ("ANILClassifier.accuracy_curve-n_inner_steps", lambda: S.anil.accuracy_curve(S.episodes, n_inner_steps=-1), V,
+     r"n_inner_steps must be in \[0, 100\]; got -1"),
+    ("ANILClassifier.score-string", lambda: S.anil.score("x"), V,
+     r"batch must be an EpisodeBatch \(from sample_episodes\); got str"),
     # -- networks ----------------------------------------------------------------------------------
     ("MLP-one-size", lambda: MLP([1]), V, r"sizes must list at least 2 layer widths"),
     ("MLP-zero-width", lambda: MLP([1, 0]), V, r"sizes\[1\] must be in \[1, 4096\]; got 0"),
