@@ -395,3 +395,22 @@ def test_metric_lesson_new_episode_and_own_task(server, browser):
         assert name in board
     page.wait_for_timeout(1000)
     finish(page, watcher, "08_metric_based_meta_learning.png")
+
+
+def test_first_order_steps_slider_redraws_every_model(server, browser):
+    """Lesson 09: moving the inner-steps slider must redraw the four models' adaptation (the
+    dashboard blits over a cached background: a stale background would show old curves) and the
+    status must name the new step count; New task must redraw too; never a traceback."""
+    page, watcher = open_dashboard(browser, server.url + "voila/render/09_first_order_and_feature_reuse.ipynb")
+    try:
+        wait_for_status(page, "t.includes('query MSE after 5 steps')")
+        move_slider(page, "inner steps (α = 0.01)", "ArrowRight", "t.includes('query MSE after 6 steps')")
+        move_slider(page, "inner steps (α = 0.01)", "Home", "t.includes('query MSE after 0 steps')")
+        first = page.locator(".mtlviz-status").first.inner_text()
+        click_button(page, "New task", f"t.includes('after 0 steps') && t !== {first!r}")
+        assert page.locator(".jp-OutputArea-output pre", has_text="Traceback").count() == 0
+        page.wait_for_timeout(1000)  # let the last frame arrive before the screenshot
+        finish(page, watcher, "09_first_order_steps.png")
+    finally:
+        if not page.is_closed():
+            page.close()

@@ -15,7 +15,7 @@ from ..data.tasks import SinusoidTasks
 from ..evaluation import score_steps
 from ..meta.anil import HeadAdapter, layer_changes
 from ._base import Dashboard
-from ._canvas import interactive_figure
+from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["FirstOrderDashboard", "FeatureReuseDashboard"]
 
@@ -61,6 +61,15 @@ class FirstOrderDashboard(Dashboard):
         axes = self.figure.subplots(1, n_panels)
         artists = plotting.plot_first_order_panels(axes, list(self._models), n_max_steps=MAX_STEPS, colors=COLORS)
         self._artists, self._loss_artists = artists["panels"], artists["losses"]
+        # A move redraws only the lines over a cached background (a full draw of these panels costs
+        # a few hundred CPU-ms, most of it text and constrained layout), legends on top as before.
+        changing = []
+        for panel in self._artists.values():
+            changing += [panel["true"], panel["before"], *panel["steps"], panel["after"], panel["message"],
+                         panel["support"]]
+        changing += list(self._loss_artists.values())
+        changing += [ax.get_legend() for ax in axes if ax.get_legend() is not None]
+        self._blitter = BlitManager(self._canvas, changing)
         self.children = [widgets.HBox([widgets.VBox([self.k_slider, self.steps_slider]), self.new_button]),
                          self._canvas, self.status_line]
         self.observe(self._on_setting_change, names=["k_shot", "n_steps", "task_seed"])
@@ -87,7 +96,7 @@ class FirstOrderDashboard(Dashboard):
             losses[name] = trace.eval_losses
             parts.append(f"{name} {trace.eval_losses[-1]:.2f}")
         plotting.update_loss_curves(self._loss_artists, losses)
-        self._canvas.draw_idle()
+        self._blitter.update()
         self.show_status(f"A = {amplitude:.2f}, φ = {phase:.2f}; query MSE after {self.n_steps} step"
                          f"{'s' if self.n_steps != 1 else ''}: " + " · ".join(parts))
 
