@@ -38,6 +38,11 @@ and lesson 10's point-robot policies ``navigation_{maml,pretrained}.pt`` (about 
 
     python -m mtlviz.pretrained.train_navigation
 
+and lesson 11's task-pool models ``task_pool.pt`` (16 sinusoid models, about 140 KB, with their
+measurements ``task_pool.json``; loaded by :mod:`mtlviz.pretrained.train_task_pool`) by::
+
+    python -m mtlviz.pretrained.train_task_pool
+
 each deterministic on a given torch build (seeded, fixed thread count). They are read with
 ``torch.load(..., weights_only=True)``, which unpickles tensors and plain containers only.
 """
@@ -50,7 +55,7 @@ from ..meta.maml import GradientAdaptedRegressor
 __all__ = ["WEIGHTS_DIR", "weights_path", "load_sinusoid", "load_seed_variant", "load_glyph_maml",
            "load_glyph_metalstm", "load_glyph_finetune", "load_transfer_curves", "two_moons_da_path", "load_two_moons_da",
            "navigation_path", "load_navigation",
-           "load_protonet", "load_nearest_centroid", "load_glyph_anil"]
+           "load_protonet", "load_nearest_centroid"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
 _FILES = {"maml": "sinusoid_maml.pt", "joint": "sinusoid_joint.pt",
