@@ -55,7 +55,7 @@ from ..meta.maml import GradientAdaptedRegressor
 __all__ = ["WEIGHTS_DIR", "weights_path", "load_sinusoid", "load_seed_variant", "load_glyph_maml",
            "load_glyph_metalstm", "load_glyph_finetune", "load_transfer_curves", "two_moons_da_path", "load_two_moons_da",
            "navigation_path", "load_navigation",
-           "load_protonet", "load_nearest_centroid"]
+           "load_protonet", "load_nearest_centroid", "load_glyph_anil"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
 _FILES = {"maml": "sinusoid_maml.pt", "joint": "sinusoid_joint.pt",
