@@ -39,7 +39,7 @@ from mtlviz.data.navigation import check_goal, sample_goals
 from mtlviz.meta.anil import ANILClassifier, HeadAdapter, linear_cka
 from mtlviz.meta.own_task import check_answers, own_task
 from mtlviz.meta.protonet import NearestCentroid, PrototypicalNetwork, prototypes
-from mtlviz.meta.reptile import FOMAML, Reptile
+from mtlviz.meta.reptile import FOMAML, Reptile, ReptileClassifier
 from mtlviz.meta.rl import NavigationPolicy, random_policy, returns_to_go
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -593,6 +593,11 @@ ROWS = [
      r"n_inner_steps must be in \[0, 100\]; got -1"),
     ("ANILClassifier.score-string", lambda: S.anil.score("x"), V,
      r"batch must be an EpisodeBatch \(from sample_episodes\); got str"),
+    ("ReptileClassifier.fit-outer_lr", lambda: ReptileClassifier(image_size=8, channels=4, outer_lr=2.0,
+                                                                   n_outer_steps=0).fit(S.digits), V,
+     r"outer_lr must be .*\(0, 1\]; got 2"),
+    ("ReptileClassifier.fit-tasks-string", lambda: ReptileClassifier(image_size=8, n_outer_steps=1).fit("glyphs"), V,
+     r"tasks must be an episode family with sample_episodes; got str"),
     # -- networks ----------------------------------------------------------------------------------
     ("MLP-one-size", lambda: MLP([1]), V, r"sizes must list at least 2 layer widths"),
     ("MLP-zero-width", lambda: MLP([1, 0]), V, r"sizes\[1\] must be in \[1, 4096\]; got 0"),

@@ -235,3 +235,14 @@ def test_metalstm_table_renders_the_shipped_numbers():
             assert f"{100 * row['mean']:.1f}% ± {100 * row['ci95']:.1f}% |" in table
         assert f"| {k_shot}-shot | Meta-LSTM ({shipped[k_shot]['meta_lstm']['n_steps']} learned updates) |" in table
     assert table.count("\n") == 13  # header, rule, 6 rows per K
+
+
+def test_first_order_glyphs_are_recomputed_for_the_first_chunk():
+    """Lesson 09's FOMAML and Reptile rows on glyphs (600 1-shot test episodes): recompute both on the
+    first 50 episodes and compare with the file, so the lesson cannot show numbers the shipped models
+    no longer give."""
+    shipped = load_figure("first_order_glyphs")
+    again = figures.first_order_glyphs(n_episodes=figures.FEATURE_REUSE_CHECK_EPISODES)
+    for row in ("fomaml", "reptile"):
+        assert again[row]["mean"] == pytest.approx(shipped[row]["first_50"], abs=1e-6), row
+        assert shipped[row]["n_episodes"] == 600 and shipped[row]["n_outer_steps"] == again[row]["n_outer_steps"]

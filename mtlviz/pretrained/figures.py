@@ -31,7 +31,8 @@ __all__ = ["FIGURES", "FIGURES_COMMAND", "figures_path", "load_figure", "sgd_tun
            "batch_norm_transduction",
            "batch_norm_means", "batch_norm_table", "metric_fewshot", "cross_domain_fewshot", "cross_domain_table",
            "in_domain_score",
-           "first_order_sinusoid", "feature_reuse", "meta_trained_anil"]
+           "first_order_sinusoid", "feature_reuse", "meta_trained_anil",
+           "first_order_glyphs"]
 
 FIGURES_COMMAND = "python -m mtlviz.pretrained.figures"
 #: The default SGD grid of lesson 05 (:func:`mtlviz.meta.metalstm.tune_sgd_lr`).
@@ -616,6 +617,31 @@ def meta_trained_anil(n_episodes: int = 600, rows=None) -> Dict[str, object]:
     return {"1": table, "n_outer_steps": steps}
 
 
+def first_order_glyphs(n_episodes: int = 600, rows=None) -> Dict[str, object]:
+    """Lesson 09 (issue 15 item 3): 5-way 1-shot accuracy (mean, 95% half-width, mean of the first
+    50 episodes) of the shipped first-order MAML and Reptile glyph models (``python -m
+    mtlviz.pretrained.train_first_order_glyphs``; MAML's test-time adaptation, 3 steps of α = 0.4)
+    on the 600 test episodes of :func:`feature_reuse` (seed 2026, 15 queries per class), read
+    beside its MAML row: ``{"fomaml" | "reptile": {..., "n_outer_steps"}}``."""
+    from ..data.glyphs import GlyphTasks
+    from ..evaluation import evaluate_episodes
+    from ..meta.fewshot import MAMLClassifier
+    from ..meta.reptile import ReptileClassifier
+    from .train_first_order_glyphs import FILES
+
+    result = {}
+    for name, cls in (("fomaml", MAMLClassifier), ("reptile", ReptileClassifier)):
+        if rows is not None and name not in rows:
+            continue
+        model = cls.load(WEIGHTS_DIR / FILES[name], regenerate_command="python -m mtlviz.pretrained.train_first_order_glyphs")
+        score = evaluate_episodes(model, GlyphTasks("evaluation", image_size=20), k_shot=1, n_query=15,
+                                  n_episodes=n_episodes, random_state=2026, chunk=FEATURE_REUSE_CHECK_EPISODES)
+        result[name] = {"mean": score.mean, "ci95": score.ci95, "n_episodes": n_episodes,
+                        "first_50": float(score.accuracies[:FEATURE_REUSE_CHECK_EPISODES].mean()),
+                        "n_outer_steps": model.n_outer_steps}
+    return result
+
+
 #: name -> the function that computes it (with the lesson's settings as defaults)
 FIGURES: Dict[str, Callable[[], object]] = {"fewshot_first_look": fewshot_first_look,
                                             "seed_corrected_training": seed_corrected_training,
@@ -630,7 +656,8 @@ FIGURES: Dict[str, Callable[[], object]] = {"fewshot_first_look": fewshot_first_
                                             "cross_domain_fewshot": cross_domain_fewshot,
                                             "first_order_sinusoid": first_order_sinusoid,
                                             "feature_reuse": feature_reuse,
-                                            "meta_trained_anil": meta_trained_anil}
+                                            "meta_trained_anil": meta_trained_anil,
+                                            "first_order_glyphs": first_order_glyphs}
 
 
 def _finite(value) -> bool:
