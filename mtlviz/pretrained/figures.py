@@ -5,11 +5,15 @@ comparison or a learning-rate search there makes a class of 30 wait minutes. So 
 these numbers from ``lesson_figures.json`` (plain JSON beside this file: safe to read, easy to
 diff), regenerated, deterministically, by::
 
-    python -m mtlviz.pretrained.figures              # every figure (about 1 minute, one thread)
+    python -m mtlviz.pretrained.figures              # every figure (over an hour on one thread: the
+                                                     # 600-episode tables take 7-50 minutes each)
     python -m mtlviz.pretrained.figures sgd_tuning   # one of them
 
-``tests/test_lesson_figures.py`` recomputes every figure (a part of the SGD search, the rest in
-full) and compares it with the file, so a code change cannot leave a stale number in a lesson.
+The tests recompute every figure, in full where that is cheap and otherwise on a reduced
+configuration (the first 50 of 600 episodes, part of a search), and compare it with the file, so a
+code change cannot leave a stale number in a lesson. One exception to "deterministically":
+``meta_cost``'s times and memory peaks are measurements of the machine that ran it (its graph bytes
+are exact and are recomputed).
 Each function below is the computation a lesson used to run at start-up, with the same settings.
 """
 from __future__ import annotations
