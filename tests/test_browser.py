@@ -217,7 +217,7 @@ def test_start_here_guide_answers_and_links_a_lesson(server, browser):
     """In lesson 00, changing the situation must change the advice, which links to a real lesson."""
     page, watcher = open_dashboard(browser, server.url + "voila/render/00_start_here.ipynb")
     status = page.locator(".mtlviz-status")
-    assert "meta-learning (MAML)" in status.inner_text()
+    assert "meta-learning (MAML;" in status.inner_text()
     handle = slider_handle(page, "related tasks with labels")
     handle.focus()
     handle.press("Home")  # no related tasks: meta-learning is no longer an option
