@@ -47,7 +47,7 @@ class CostDashboard(Dashboard):
         self.net_buttons = widgets.ToggleButtons(options=[("sinusoid MLP", "sinusoid"), ("glyph ConvNet", "glyphs")],
                                                  value="sinusoid", description="network")
         self.measure_button = widgets.Button(description="Measure on this machine", icon="stopwatch",
-                                             layout=widgets.Layout(width="220px"))
+                                             layout=widgets.Layout(width="auto"))  # fixed widths cut it in the presenter theme
         self.measure_button.on_click(self._on_measure_click)
         self.link_control(self.net_buttons, "net")
         self.figure, self._canvas = interactive_figure(10.5, 3.9)
