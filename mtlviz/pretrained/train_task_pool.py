@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -41,6 +40,7 @@ from .._base import WeightsError, read_weights
 from ..data.tasks import SinusoidTasks, TaskPool
 from ..meta.maml import MAML, JointTraining
 from . import WEIGHTS_DIR
+from .figures import _finite  # the same check as every shipped lesson figure
 
 __all__ = ["POOL_SIZES", "POOL_SEED", "KINDS", "TASK_POOL_COMMAND", "pool_label", "pool_tasks", "train_models",
            "measure", "save_models", "load_task_pool_models", "load_task_pool_figure", "models_path", "figure_path",
@@ -173,14 +173,6 @@ def load_task_pool_models(path=None) -> Dict[Tuple[str, str], object]:
     if missing:
         raise WeightsError(f"weights file {path} lacks {missing}. {hint}")
     return models
-
-
-def _finite(value) -> bool:
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return not isinstance(value, float) or math.isfinite(value)
 
 
 def load_task_pool_figure(path=None) -> Dict[str, object]:
