@@ -47,6 +47,19 @@ def figures_path() -> Path:
     return WEIGHTS_DIR / "lesson_figures.json"
 
 
+def _scored_row(scorer, tasks, k_shot: int, n_episodes: int, n_check: int, *, n_query: int = 15,
+                random_state: int = 2026, **extra) -> Dict[str, object]:
+    """One row of a shipped N-way table: ``scorer`` on ``n_episodes`` episodes of ``tasks`` (``n_query``
+    queries per class, seed ``random_state``), evaluated in chunks of ``n_check`` so that the first
+    chunk is what the tests recompute: ``{**extra, "mean", "ci95", "n_episodes", "first_50"}``."""
+    from ..evaluation import evaluate_episodes
+
+    score = evaluate_episodes(scorer, tasks, k_shot=k_shot, n_query=n_query, n_episodes=n_episodes,
+                              random_state=random_state, chunk=n_check)
+    return {**extra, "mean": score.mean, "ci95": score.ci95, "n_episodes": n_episodes,
+            "first_50": float(score.accuracies[:n_check].mean())}
+
+
 # -- lesson 01 -----------------------------------------------------------------------------------
 
 def fewshot_first_look(n_episodes: int = 40) -> Dict[str, object]:
@@ -189,7 +202,6 @@ def metalstm_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict[str
     "n_episodes", "n_steps", ["lr", "tuning"]}}}``. ``rows`` limits the rows scored (of
     :data:`METALSTM_ROWS`; the rates are tuned regardless)."""
     from ..data.glyphs import GlyphTasks
-    from ..evaluation import evaluate_episodes
     from .glyph_benchmark import N_QUERY, TEST_SEED, finetune_rows, meta_lstm_rows
 
     result = {}
@@ -200,11 +212,9 @@ def metalstm_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict[str
         for name in METALSTM_ROWS:
             if rows is not None and name not in rows:
                 continue
-            score = evaluate_episodes(candidates[name].scorer, GlyphTasks("evaluation", image_size=20), k_shot=k_shot,
-                                      n_query=N_QUERY, n_episodes=n_episodes, random_state=TEST_SEED,
-                                      chunk=METALSTM_CHECK_EPISODES)
-            table[name] = {**candidates[name].settings, "mean": score.mean, "ci95": score.ci95, "n_episodes": n_episodes,
-                           "first_50": float(score.accuracies[:METALSTM_CHECK_EPISODES].mean())}
+            table[name] = _scored_row(candidates[name].scorer, GlyphTasks("evaluation", image_size=20), k_shot,
+                                      n_episodes, METALSTM_CHECK_EPISODES, n_query=N_QUERY, random_state=TEST_SEED,
+                                      **candidates[name].settings)
         result[str(k_shot)] = table
     return result
 
@@ -407,7 +417,6 @@ def metric_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict[str, 
     MAML and pixel nearest neighbour: ``{"K": {row: {"mean", "ci95", "first_50"}}}``. ``rows``
     limits the rows computed (names as in the result)."""
     from ..data.glyphs import GlyphTasks
-    from ..evaluation import evaluate_episodes
     from ..meta.fewshot import PixelNearestNeighbour
     from . import load_nearest_centroid, load_protonet
 
@@ -423,11 +432,8 @@ def metric_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict[str, 
         for name, make in scorers.items():
             if rows is not None and name not in rows:
                 continue
-            score = evaluate_episodes(make(), GlyphTasks("evaluation", image_size=20), k_shot=k_shot, n_query=15,
-                                      n_episodes=n_episodes, random_state=2026, chunk=METRIC_CHECK_EPISODES)
-            table[name] = {"mean": score.mean, "ci95": score.ci95,
-                           "first_50": float(score.accuracies[:METRIC_CHECK_EPISODES].mean()),
-                           "n_episodes": n_episodes}
+            table[name] = _scored_row(make(), GlyphTasks("evaluation", image_size=20), k_shot, n_episodes,
+                                      METRIC_CHECK_EPISODES)
         result[str(k_shot)] = table
     return result
 
@@ -475,7 +481,6 @@ def cross_domain_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict
     ``{"digits": {"K": {row: {"mean", "ci95", "first_50", "n_episodes"}}}}``; ``rows`` limits the
     rows computed. The in-domain scores are :func:`metric_fewshot`'s and :func:`metalstm_fewshot`'s."""
     from ..data.glyphs import DigitsTasks
-    from ..evaluation import evaluate_episodes
 
     tasks, per_k = DigitsTasks(image_size=20), {}
     for k_shot in shots:
@@ -483,10 +488,7 @@ def cross_domain_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict
         for name, make in _cross_domain_scorers(k_shot).items():
             if rows is not None and name not in rows:
                 continue
-            score = evaluate_episodes(make(), tasks, k_shot=k_shot, n_query=15, n_episodes=n_episodes,
-                                      random_state=2026, chunk=METRIC_CHECK_EPISODES)
-            table[name] = {"mean": score.mean, "ci95": score.ci95, "n_episodes": n_episodes,
-                           "first_50": float(score.accuracies[:METRIC_CHECK_EPISODES].mean())}
+            table[name] = _scored_row(make(), tasks, k_shot, n_episodes, METRIC_CHECK_EPISODES)
         per_k[str(k_shot)] = table
     return {"digits": per_k}
 
@@ -564,7 +566,6 @@ def feature_reuse(n_episodes: int = 600, n_layer_episodes: int = 50, shots=(1, 5
       α = 0.4): ``rows`` limits them.
     """
     from ..data.glyphs import GlyphTasks
-    from ..evaluation import evaluate_episodes
     from ..meta.anil import HeadAdapter, layer_changes
 
     backbone = load_glyph_finetune().backbone_
@@ -584,10 +585,7 @@ def feature_reuse(n_episodes: int = 600, n_layer_episodes: int = 50, shots=(1, 5
         for name, make in scorers.items():
             if rows is not None and name not in rows:
                 continue
-            score = evaluate_episodes(make(), tasks, k_shot=k_shot, n_query=15, n_episodes=n_episodes,
-                                      random_state=2026, chunk=FEATURE_REUSE_CHECK_EPISODES)
-            table[name] = {"mean": score.mean, "ci95": score.ci95, "n_episodes": n_episodes,
-                           "first_50": float(score.accuracies[:FEATURE_REUSE_CHECK_EPISODES].mean())}
+            table[name] = _scored_row(make(), tasks, k_shot, n_episodes, FEATURE_REUSE_CHECK_EPISODES)
         result[str(k_shot)] = {"layers": changes.means(), "n_layer_episodes": n_layer_episodes,
                                "inner_lr": maml.inner_lr, "n_inner_steps": maml.n_test_inner_steps, "accuracy": table}
     return result
@@ -605,7 +603,6 @@ def meta_trained_anil(n_episodes: int = 600, rows=None) -> Dict[str, object]:
     :func:`feature_reuse` (seed 2026, 15 queries per class), whose MAML, ANIL-on-MAML's-θ and
     pretrained-head rows they are read beside. ``{"1": {row: {...}}, "n_outer_steps": {row: n}}``."""
     from ..data.glyphs import GlyphTasks
-    from ..evaluation import evaluate_episodes
     from . import load_glyph_anil
 
     table, steps = {}, {}
@@ -613,10 +610,8 @@ def meta_trained_anil(n_episodes: int = 600, rows=None) -> Dict[str, object]:
         if rows is not None and name not in rows:
             continue
         model = load_glyph_anil(start)
-        score = evaluate_episodes(model, GlyphTasks("evaluation", image_size=model.image_size), k_shot=1, n_query=15,
-                                  n_episodes=n_episodes, random_state=2026, chunk=FEATURE_REUSE_CHECK_EPISODES)
-        table[name] = {"mean": score.mean, "ci95": score.ci95, "n_episodes": n_episodes,
-                       "first_50": float(score.accuracies[:FEATURE_REUSE_CHECK_EPISODES].mean())}
+        table[name] = _scored_row(model, GlyphTasks("evaluation", image_size=model.image_size), 1, n_episodes,
+                                  FEATURE_REUSE_CHECK_EPISODES)
         steps[name] = model.n_outer_steps
     return {"1": table, "n_outer_steps": steps}
 
@@ -628,7 +623,6 @@ def first_order_glyphs(n_episodes: int = 600, rows=None) -> Dict[str, object]:
     on the 600 test episodes of :func:`feature_reuse` (seed 2026, 15 queries per class), read
     beside its MAML row: ``{"fomaml" | "reptile": {..., "n_outer_steps"}}``."""
     from ..data.glyphs import GlyphTasks
-    from ..evaluation import evaluate_episodes
     from ..meta.fewshot import MAMLClassifier
     from ..meta.reptile import ReptileClassifier
     from .train_first_order_glyphs import FILES
@@ -638,11 +632,8 @@ def first_order_glyphs(n_episodes: int = 600, rows=None) -> Dict[str, object]:
         if rows is not None and name not in rows:
             continue
         model = cls.load(WEIGHTS_DIR / FILES[name], regenerate_command="python -m mtlviz.pretrained.train_first_order_glyphs")
-        score = evaluate_episodes(model, GlyphTasks("evaluation", image_size=20), k_shot=1, n_query=15,
-                                  n_episodes=n_episodes, random_state=2026, chunk=FEATURE_REUSE_CHECK_EPISODES)
-        result[name] = {"mean": score.mean, "ci95": score.ci95, "n_episodes": n_episodes,
-                        "first_50": float(score.accuracies[:FEATURE_REUSE_CHECK_EPISODES].mean()),
-                        "n_outer_steps": model.n_outer_steps}
+        result[name] = _scored_row(model, GlyphTasks("evaluation", image_size=20), 1, n_episodes,
+                                   FEATURE_REUSE_CHECK_EPISODES, n_outer_steps=model.n_outer_steps)
     return result
 
 
