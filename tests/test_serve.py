@@ -284,12 +284,14 @@ def test_prewarm_that_cannot_fit_in_memory_is_refused(monkeypatch, capsys):
     """A pool the machine cannot hold would push it into swapping (or the memory floor would leave
     the pool half filled while the teacher thinks it is ready): refuse it at start, with the figures."""
     import mtlviz.serve
+    from mtlviz.serve.pools import KERNEL_PSS_MB
 
     monkeypatch.setattr(mtlviz.serve, "available_mb", lambda: 2000.0)
     with pytest.raises(SystemExit):
-        serve_main(["--prewarm", "03=3", "--min-free-mb=1500"])  # 3 x 230 MB > 2000 - 1500
+        serve_main(["--prewarm", "03=3", "--min-free-mb=1500"])  # 3 x 260 MB > 2000 - 1500
     err = capsys.readouterr().err
-    assert "--prewarm needs about 690 MB (03: 3 x 230 MB)" in err
+    mb = KERNEL_PSS_MB["03_maml_inner_and_outer_loop"]
+    assert f"--prewarm needs about {3 * mb} MB (03: 3 x {mb} MB)" in err
     assert "2,000 MB available and keeps --min-free-mb 1500 free, leaving 500 MB" in err
 
 
@@ -386,7 +388,10 @@ def test_pools_of_two_lessons_fill_and_serve_their_own_lesson(tmp_path):
         log = server.log()
         assert "pre-warmed dashboard of 00_start_here.ipynb drawn" in log
         assert "pre-warmed dashboard of 03_maml_inner_and_outer_loop.ipynb drawn" in log
-        assert "00_start_here: 1 x 210 MB" in log and "03_maml_inner_and_outer_loop: 1 x 230 MB" in log
+        from mtlviz.serve.pools import KERNEL_PSS_MB
+
+        for stem in ("00_start_here", "03_maml_inner_and_outer_loop"):
+            assert f"{stem}: 1 x {KERNEL_PSS_MB[stem]} MB" in log
         warm = started_kernel_ids(server)
         assert len(warm) == 2, f"expected one pool kernel per lesson, got {len(warm)}"
         pages = []

@@ -24,25 +24,25 @@ from typing import Callable, Dict, List, Optional, Sequence
 __all__ = ["BARE_KERNEL_PSS_MB", "KERNEL_PSS_MB", "MAX_POOL", "PrewarmError", "available_mb", "parse_prewarm", "kernel_mb",
            "pool_memory_lines", "check_pools"]
 
-#: PSS in MB of one dashboard kernel after its lesson's start-up cells ran (kernel_footprint.py,
-#: 2026-12-03, rounded up to 10 MB; the bare torch + matplotlib + ipywidgets + ipympl kernel: 190-215).
+#: PSS in MB of one dashboard kernel after its lesson's start-up cells ran (kernel_footprint.py --repeat 2,
+#: 2026-12-03 14:20, quiet machine: the bare kernel's 215 MB plus the median PSS each lesson added, rounded up to 10 MB; the bare torch + matplotlib + ipywidgets + ipympl kernel: 190-215).
 #: The bare kernel those figures include (torch + matplotlib + ipywidgets + ipympl, one of the
 #: upper figures measured): a lesson's own cost is its entry minus this.
 BARE_KERNEL_PSS_MB = 215
 KERNEL_PSS_MB: Dict[str, int] = {
-    "00_start_here": 210,
-    "01_few_shot_tasks": 270,
-    "02_maml_formula_made_visible": 300,
-    "03_maml_inner_and_outer_loop": 230,
-    "04_seed_code_example_corrected": 230,
-    "05_meta_lstm": 250,
-    "06_fine_tuning_vs_feature_extraction": 290,
-    "07_domain_adaptation": 280,
-    "08_metric_based_meta_learning": 250,  # measured 2026-12-03: +26 MB above the bare kernel
-    "09_first_order_and_feature_reuse": 260,  # measured 2026-12-03: +37 MB above the bare kernel
-    "10_meta_rl_point_robot": 230,
-    "11_how_many_tasks": 240,  # estimated 2026-12-03 as lesson 03's (sinusoid MLPs) plus 16 small models, not yet measured
-    "12_what_meta_learning_costs": 240,  # measured 2026-12-03: +21 MB above the bare kernel (loaded machine)
+    "00_start_here": 240,  # +16 MB
+    "01_few_shot_tasks": 280,  # +59 MB
+    "02_maml_formula_made_visible": 260,  # +44 MB
+    "03_maml_inner_and_outer_loop": 260,  # +37 MB
+    "04_seed_code_example_corrected": 260,  # +36 MB
+    "05_meta_lstm": 270,  # +53 MB
+    "06_fine_tuning_vs_feature_extraction": 260,  # +43 MB
+    "07_domain_adaptation": 280,  # +60 MB
+    "08_metric_based_meta_learning": 270,  # +52 MB
+    "09_first_order_and_feature_reuse": 270,  # +54 MB
+    "10_meta_rl_point_robot": 260,  # +39 MB
+    "11_how_many_tasks": 260,  # +36 MB
+    "12_what_meta_learning_costs": 250,  # +34 MB
 }
 #: Most dashboards one pool may keep ready (a typo such as 300 for 30 is refused, even with no cap).
 MAX_POOL = 100
