@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import os
 import re
+import signal
 import statistics
 import sys
 import time
@@ -272,6 +273,9 @@ def main(argv=None) -> int:
     except ValueError:
         parser.error(f"--prewarm items are N or LESSON=N; got {args.prewarm}")
 
+    # `kill` (SIGTERM) must stop the server and its 30 kernels too: Python's default dies without
+    # running the `with VoilaServer` exit, which left them running at full CPU (2026-12-03).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load = os.getloadavg()[0]
     print(f"{args.sessions} sessions, {args.moves} moves each, {psutil.cpu_count()} CPUs, load average {load:.1f}"
           + ("  (busy machine: figures will be pessimistic)" if load > 0.5 * psutil.cpu_count() else ""), flush=True)
