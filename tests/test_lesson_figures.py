@@ -188,21 +188,26 @@ def test_cross_domain_fewshot_is_recomputed_for_the_first_chunk():
 
 
 def test_meta_trained_anil_is_recomputed_for_the_first_chunk():
-    """Lesson 09's section 6 (the shipped meta-trained ANIL models on the 600 1-shot test episodes):
-    recompute both rows on the first 50 episodes and compare with the file; the outer-step counts the
+    """Lesson 09's section 6 (the shipped meta-trained ANIL models on the 600 test episodes): recompute
+    every shipped row on the first 50 episodes and compare with the file; the outer-step counts the
     lesson prints must be the shipped models'. The lesson's reading must hold: meta-trained ANIL is far
-    above ANIL on MAML's θ, and below MAML."""
+    above ANIL on MAML's θ."""
     from mtlviz.pretrained import load_glyph_anil
 
     shipped = load_figure("meta_trained_anil")
-    again = figures.meta_trained_anil(n_episodes=figures.FEATURE_REUSE_CHECK_EPISODES)
-    for row, start in (("anil_meta_trained", "random"), ("anil_meta_transfer", "pretrained")):
-        assert again["1"][row]["mean"] == pytest.approx(shipped["1"][row]["first_50"], abs=1e-6), row
-        assert shipped["1"][row]["n_episodes"] == 600
-        assert shipped["n_outer_steps"][row] == load_glyph_anil(start).n_outer_steps
-    earlier, anil = load_figure("feature_reuse")["1"]["accuracy"], shipped["1"]["anil_meta_trained"]
-    assert earlier["anil_3"]["mean"] + earlier["anil_3"]["ci95"] < anil["mean"] - anil["ci95"]
-    assert anil["mean"] + anil["ci95"] < earlier["maml"]["mean"] - earlier["maml"]["ci95"]
+    shots = tuple(int(k) for k in shipped)
+    assert 1 in shots and set(shipped["1"]) == set(figures.ANIL_ROWS.values())
+    again = figures.meta_trained_anil(n_episodes=figures.FEATURE_REUSE_CHECK_EPISODES, shots=shots)
+    for k_shot in shots:
+        key = str(k_shot)
+        for start, row in figures.ANIL_ROWS.items():
+            if row not in shipped[key]:
+                continue
+            assert again[key][row]["mean"] == pytest.approx(shipped[key][row]["first_50"], abs=1e-6), (key, row)
+            assert shipped[key][row]["n_episodes"] == 600
+            assert shipped[key][row]["n_outer_steps"] == load_glyph_anil(start, k_shot=k_shot).n_outer_steps
+        earlier, anil = load_figure("feature_reuse")[key]["accuracy"], shipped[key]["anil_meta_trained"]
+        assert earlier["anil_3"]["mean"] + earlier["anil_3"]["ci95"] < anil["mean"] - anil["ci95"]
 
 
 def test_metalstm_fewshot_is_recomputed_for_the_first_chunk():
@@ -238,11 +243,37 @@ def test_metalstm_table_renders_the_shipped_numbers():
 
 
 def test_first_order_glyphs_are_recomputed_for_the_first_chunk():
-    """Lesson 09's FOMAML and Reptile rows on glyphs (600 1-shot test episodes): recompute both on the
-    first 50 episodes and compare with the file, so the lesson cannot show numbers the shipped models
-    no longer give."""
+    """Lesson 09's FOMAML and Reptile rows on glyphs (600 test episodes per K): recompute every shipped
+    row on the first 50 episodes and compare with the file, so the lesson cannot show numbers the
+    shipped models no longer give."""
     shipped = load_figure("first_order_glyphs")
-    again = figures.first_order_glyphs(n_episodes=figures.FEATURE_REUSE_CHECK_EPISODES)
-    for row in ("fomaml", "reptile"):
-        assert again[row]["mean"] == pytest.approx(shipped[row]["first_50"], abs=1e-6), row
-        assert shipped[row]["n_episodes"] == 600 and shipped[row]["n_outer_steps"] == again[row]["n_outer_steps"]
+    shots = tuple(int(k) for k in shipped)
+    assert 1 in shots
+    again = figures.first_order_glyphs(n_episodes=figures.FEATURE_REUSE_CHECK_EPISODES, shots=shots)
+    for k_shot in shots:
+        key = str(k_shot)
+        assert set(shipped[key]) == {"fomaml", "reptile"}
+        for row in ("fomaml", "reptile"):
+            assert again[key][row]["mean"] == pytest.approx(shipped[key][row]["first_50"], abs=1e-6), (key, row)
+            assert shipped[key][row]["n_episodes"] == 600
+            assert shipped[key][row]["n_outer_steps"] == again[key][row]["n_outer_steps"]
+
+
+def test_glyph_methods_table_renders_the_shipped_rows():
+    """If this fails, lesson 09's comparison of MAML, first-order MAML, Reptile and ANIL (and RESULTS'
+    copy) does not show what the three figures hold, or prints another training length than the
+    shipped model's."""
+    table = figures.glyph_methods_table()
+    reuse, first_order, anil = (load_figure(name) for name in ("feature_reuse", "first_order_glyphs", "meta_trained_anil"))
+    for k_shot in (1, 5):
+        key = str(k_shot)
+        rows = {"maml": reuse[key]["accuracy"]["maml"], "fomaml": first_order.get(key, {}).get("fomaml"),
+                "reptile": first_order.get(key, {}).get("reptile"), "anil": anil.get(key, {}).get("anil_meta_trained")}
+        for method, row in rows.items():
+            line = next(line for line in table.splitlines() if line.startswith(f"| {figures.GLYPH_METHOD_LABELS[method]} |"))
+            if row is None:
+                assert "not shipped" in line
+            else:
+                assert f"| {100 * row['mean']:.1f}% ± {100 * row['ci95']:.1f}% |" in line
+        assert figures.glyph_methods(k_shot)["maml"]["n_outer_steps"] == figures.load_glyph_maml(k_shot).n_outer_steps
+    assert table.count("\n") == 1 + len(figures.GLYPH_METHOD_LABELS)

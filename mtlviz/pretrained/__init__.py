@@ -144,16 +144,19 @@ def load_protonet(k_shot: int = 1, path=None):
     return PrototypicalNetwork.load(WEIGHTS_DIR / f"protonet_{k_shot}shot.pt" if path is None else Path(path))
 
 
-def load_glyph_anil(start: str = "random", path=None):
-    """Load lesson 09's meta-trained 1-shot :class:`~mtlviz.meta.anil.ANILClassifier`, meta-trained
-    from a random θ (``start="random"``) or from lesson 06's pretrained backbone
-    (``start="pretrained"``: meta-transfer), made by ``python -m mtlviz.pretrained.train_anil``."""
+def load_glyph_anil(start: str = "random", path=None, k_shot: int = 1):
+    """Load lesson 09's meta-trained :class:`~mtlviz.meta.anil.ANILClassifier`, meta-trained from a
+    random θ (``start="random"``, K = 1 or 5) or from lesson 06's pretrained backbone
+    (``start="pretrained"``: meta-transfer, K = 1), made by ``python -m mtlviz.pretrained.train_anil``."""
     from ..meta.anil import ANILClassifier
+    from .train_anil import FILES as files
 
-    files = {"random": "glyph_anil_1shot.pt", "pretrained": "glyph_anil_transfer_1shot.pt"}
-    if start not in files:
-        raise ValueError(f"start must be one of {sorted(files)}; got {start!r}")
-    return ANILClassifier.load(WEIGHTS_DIR / files[start] if path is None else Path(path))
+    if start not in {s for s, _ in files}:
+        raise ValueError(f"start must be one of ['pretrained', 'random']; got {start!r}")
+    if (start, k_shot) not in files:
+        raise ValueError(f"k_shot must be one of {sorted(k for s, k in files if s == start)} for start={start!r}; "
+                         f"got {k_shot!r}")
+    return ANILClassifier.load(WEIGHTS_DIR / files[start, k_shot] if path is None else Path(path))
 
 
 def load_nearest_centroid(distance: str = "euclidean", path=None):

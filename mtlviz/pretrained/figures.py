@@ -24,7 +24,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 from .._base import WeightsError
 from . import WEIGHTS_DIR, load_glyph_finetune, load_glyph_maml, load_glyph_metalstm
@@ -591,50 +591,94 @@ def feature_reuse(n_episodes: int = 600, n_layer_episodes: int = 50, shots=(1, 5
     return result
 
 
-#: The rows of :func:`meta_trained_anil`: start -> row name.
+#: The rows of :func:`meta_trained_anil`: start -> row name (meta-transfer at 1-shot only).
 ANIL_ROWS = {"random": "anil_meta_trained", "pretrained": "anil_meta_transfer"}
 
 
-def meta_trained_anil(n_episodes: int = 600, rows=None) -> Dict[str, object]:
-    """Lesson 09 (issue 15 items 2 and 4): 5-way 1-shot accuracy (mean, 95% half-width, mean of the
-    first 50 episodes) of the shipped meta-trained ANIL models (``python -m
-    mtlviz.pretrained.train_anil``: from a random θ, and from lesson 06's pretrained backbone, i.e.
-    meta-transfer), 3 head steps of α = 0.4 at test, on the ``n_episodes`` test episodes of
-    :func:`feature_reuse` (seed 2026, 15 queries per class), whose MAML, ANIL-on-MAML's-θ and
-    pretrained-head rows they are read beside. ``{"1": {row: {...}}, "n_outer_steps": {row: n}}``."""
+def meta_trained_anil(n_episodes: int = 600, rows=None, shots=(1, 5)) -> Dict[str, object]:
+    """Lesson 09 (issue 15 items 2 and 4): 5-way K-shot accuracy (mean, 95% half-width, mean of the
+    first 50 episodes, outer steps trained) of the shipped meta-trained ANIL models (``python -m
+    mtlviz.pretrained.train_anil``: from a random θ at K = 1 and 5, and at K = 1 from lesson 06's
+    pretrained backbone, i.e. meta-transfer), 3 head steps of α = 0.4 at test, on the ``n_episodes``
+    test episodes of :func:`feature_reuse` (seed 2026, 15 queries per class), whose MAML,
+    ANIL-on-MAML's-θ and pretrained-head rows they are read beside. ``{"1" | "5": {row: {...}}}``."""
     from ..data.glyphs import GlyphTasks
     from . import load_glyph_anil
+    from .train_anil import FILES
 
-    table, steps = {}, {}
-    for start, name in ANIL_ROWS.items():
-        if rows is not None and name not in rows:
-            continue
-        model = load_glyph_anil(start)
-        table[name] = _scored_row(model, GlyphTasks("evaluation", image_size=model.image_size), 1, n_episodes,
-                                  FEATURE_REUSE_CHECK_EPISODES)
-        steps[name] = model.n_outer_steps
-    return {"1": table, "n_outer_steps": steps}
+    result = {}
+    for k_shot in shots:
+        table = {}
+        for start, name in ANIL_ROWS.items():
+            if (start, k_shot) not in FILES or (rows is not None and name not in rows):
+                continue
+            model = load_glyph_anil(start, k_shot=k_shot)
+            table[name] = _scored_row(model, GlyphTasks("evaluation", image_size=model.image_size), k_shot, n_episodes,
+                                      FEATURE_REUSE_CHECK_EPISODES, n_outer_steps=model.n_outer_steps)
+        result[str(k_shot)] = table
+    return result
 
 
-def first_order_glyphs(n_episodes: int = 600, rows=None) -> Dict[str, object]:
-    """Lesson 09 (issue 15 item 3): 5-way 1-shot accuracy (mean, 95% half-width, mean of the first
-    50 episodes) of the shipped first-order MAML and Reptile glyph models (``python -m
-    mtlviz.pretrained.train_first_order_glyphs``; MAML's test-time adaptation, 3 steps of α = 0.4)
-    on the 600 test episodes of :func:`feature_reuse` (seed 2026, 15 queries per class), read
-    beside its MAML row: ``{"fomaml" | "reptile": {..., "n_outer_steps"}}``."""
+def first_order_glyphs(n_episodes: int = 600, rows=None, shots=(1, 5)) -> Dict[str, object]:
+    """Lesson 09 (issue 15 item 3): 5-way K-shot accuracy (mean, 95% half-width, mean of the first
+    50 episodes, outer steps trained) of the shipped first-order MAML and Reptile glyph models
+    (``python -m mtlviz.pretrained.train_first_order_glyphs``; MAML's test-time adaptation, 3 steps
+    of α = 0.4) on the 600 test episodes of :func:`feature_reuse` (seed 2026, 15 queries per class),
+    read beside its MAML rows: ``{"1" | "5": {"fomaml" | "reptile": {...}}}``."""
     from ..data.glyphs import GlyphTasks
     from ..meta.fewshot import MAMLClassifier
     from ..meta.reptile import ReptileClassifier
-    from .train_first_order_glyphs import FILES
+    from .train_first_order_glyphs import weights_file
 
     result = {}
-    for name, cls in (("fomaml", MAMLClassifier), ("reptile", ReptileClassifier)):
-        if rows is not None and name not in rows:
-            continue
-        model = cls.load(WEIGHTS_DIR / FILES[name], regenerate_command="python -m mtlviz.pretrained.train_first_order_glyphs")
-        result[name] = _scored_row(model, GlyphTasks("evaluation", image_size=20), 1, n_episodes,
-                                   FEATURE_REUSE_CHECK_EPISODES, n_outer_steps=model.n_outer_steps)
+    for k_shot in shots:
+        table = {}
+        for name, cls in (("fomaml", MAMLClassifier), ("reptile", ReptileClassifier)):
+            if rows is not None and name not in rows:
+                continue
+            model = cls.load(WEIGHTS_DIR / weights_file(name, k_shot),
+                             regenerate_command="python -m mtlviz.pretrained.train_first_order_glyphs")
+            table[name] = _scored_row(model, GlyphTasks("evaluation", image_size=20), k_shot, n_episodes,
+                                      FEATURE_REUSE_CHECK_EPISODES, n_outer_steps=model.n_outer_steps)
+        result[str(k_shot)] = table
     return result
+
+
+def glyph_methods(k_shot: int) -> Dict[str, Optional[Dict[str, object]]]:
+    """The four optimisation-based glyph meta-learners at ``k_shot`` (1 or 5), from the shipped
+    figures, on the same 600 test episodes (those of :func:`feature_reuse`, seed 2026): MAML
+    (:func:`feature_reuse`), first-order MAML and Reptile (:func:`first_order_glyphs`), ANIL
+    meta-trained as ANIL (:func:`meta_trained_anil`). ``{method: {"mean", "ci95", "n_episodes",
+    "n_outer_steps"} or None}``, None where the figure holds no row for this K."""
+    key = str(k_shot)
+    maml = dict(load_figure("feature_reuse")[key]["accuracy"]["maml"], n_outer_steps=load_glyph_maml(k_shot).n_outer_steps)
+    first_order = load_figure("first_order_glyphs").get(key, {})
+    anil = load_figure("meta_trained_anil").get(key, {})
+    rows = {"maml": maml, "fomaml": first_order.get("fomaml"), "reptile": first_order.get("reptile"),
+            "anil": anil.get("anil_meta_trained")}
+    fields = ("mean", "ci95", "n_episodes", "n_outer_steps")
+    return {method: None if row is None else {field: row[field] for field in fields} for method, row in rows.items()}
+
+
+#: Labels of :func:`glyph_methods_table`'s rows.
+GLYPH_METHOD_LABELS = {"maml": "MAML (second order)", "fomaml": "first-order MAML", "reptile": "Reptile",
+                       "anil": "ANIL (meta-trained as ANIL)"}
+
+
+def glyph_methods_table() -> str:
+    """Lesson 09's and RESULTS.md's comparison (issue 15): MAML, first-order MAML, Reptile and ANIL
+    on glyphs, 5-way 1- and 5-shot, mean ± 95% half-width on the same 600 episodes per K and the
+    outer steps each model trained for (Markdown; "not shipped" where no model of that K ships)."""
+    by_k = {k_shot: glyph_methods(k_shot) for k_shot in (1, 5)}
+    lines = ["| method | 5-way 1-shot | outer steps | 5-way 5-shot | outer steps |", "|---|---|---|---|---|"]
+    for method, label in GLYPH_METHOD_LABELS.items():
+        cells = []
+        for k_shot in (1, 5):
+            row = by_k[k_shot][method]
+            cells += (["not shipped", "–"] if row is None else
+                      [f"{100 * row['mean']:.1f}% ± {100 * row['ci95']:.1f}%", f"{row['n_outer_steps']:,}"])
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 #: name -> the function that computes it (with the lesson's settings as defaults)
@@ -710,8 +754,8 @@ def meta_cost_accuracy() -> Dict[str, Dict[str, object]]:
     (the cheaper ones far fewer than MAML). ``{net: {method: {...} or None}}``."""
     sinusoid = load_figure("first_order_sinusoid")
     maml = load_figure("feature_reuse")["1"]["accuracy"]["maml"]
-    first_order = load_figure("first_order_glyphs")
-    anil = load_figure("meta_trained_anil")
+    first_order = load_figure("first_order_glyphs")["1"]
+    anil = load_figure("meta_trained_anil")["1"]
 
     def row(stats, steps):
         return {"accuracy": stats["mean"], "ci95": stats["ci95"], "n_outer_steps": steps}
@@ -721,7 +765,7 @@ def meta_cost_accuracy() -> Dict[str, Dict[str, object]]:
             "glyphs": {"maml": row(maml, load_glyph_maml(1).n_outer_steps),
                        "fomaml": row(first_order["fomaml"], first_order["fomaml"]["n_outer_steps"]),
                        "reptile": row(first_order["reptile"], first_order["reptile"]["n_outer_steps"]),
-                       "anil": row(anil["1"]["anil_meta_trained"], anil["n_outer_steps"]["anil_meta_trained"])}}
+                       "anil": row(anil["anil_meta_trained"], anil["anil_meta_trained"]["n_outer_steps"])}}
 
 
 FIGURES["meta_cost"] = meta_cost

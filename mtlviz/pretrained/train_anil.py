@@ -1,63 +1,52 @@
 """Regenerate lesson 09's meta-trained ANIL models: ``python -m mtlviz.pretrained.train_anil``.
 
 Meta-trains :class:`mtlviz.meta.anil.ANILClassifier` (the glyph MAML's network and settings: 4 conv
-blocks of 32 filters, 20-pixel images, 5-way 1-shot episodes with 5 query images per class, one
+blocks of 32 filters, 20-pixel images, 5-way K-shot episodes with 5 query images per class, one
 second-order inner step of α = 0.4 on the head only, meta-batch 8, Adam β = 1e-3, 3 head steps at
 test) on the pool of ``train_glyphs`` (20 seeded drawings of each of the 912 background
-characters), twice:
+characters), for the shipped MAML's outer steps (``STEPS``: 2,000 at 1-shot, 1,000 at 5-shot):
 
-- ``glyph_anil_1shot.pt``: from a random θ, as Raghu et al. (2020) train ANIL;
+- ``glyph_anil_{1,5}shot.pt``: from a random θ, as Raghu et al. (2020) train ANIL;
 - ``glyph_anil_transfer_1shot.pt``: from the conv blocks of lesson 06's pretrained network
   (``glyph_finetune.pt``, trained on all 912 classes at once) and a zero head: pretrain, then
   meta-train, the recipe of meta-transfer learning (Sun et al. 2019) without its scaling-and-
-  shifting parameters.
+  shifting parameters (1-shot only).
 
-``STEPS`` outer steps each (fewer than the shipped MAML's 2,000: a few minutes of one thread
-each). Deterministic (fixed seeds, one torch thread). ``--steps`` changes the count.
+Deterministic (fixed seeds, one torch thread). ``--starts``, ``--shots`` and ``--steps`` select.
 """
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
-
-import torch
 
 from ..meta.anil import ANILClassifier
-from . import WEIGHTS_DIR, load_glyph_finetune
-from .train_glyphs import IMAGE_SIZE, _fit_and_save, background_pool
+from . import load_glyph_finetune
+from .train_glyphs import IMAGE_SIZE, MAML_STEPS, train_main
 
-#: Outer steps of each shipped ANIL model (the shipped 1-shot MAML had 2,000).
-STEPS = 300
-#: start -> the weights file it writes
-FILES = {"random": "glyph_anil_1shot.pt", "pretrained": "glyph_anil_transfer_1shot.pt"}
+#: Outer steps of each shipped ANIL model, per K: the shipped MAML's.
+STEPS = MAML_STEPS
+#: (start, K) -> the weights file it writes
+FILES = {("random", 1): "glyph_anil_1shot.pt", ("pretrained", 1): "glyph_anil_transfer_1shot.pt",
+         ("random", 5): "glyph_anil_5shot.pt"}
+STARTS = ("random", "pretrained")
 
 
-def anil(start: str = "random", n_outer_steps=None) -> ANILClassifier:
-    """The shipped 1-shot configuration, untrained; ``start="pretrained"`` warm-starts it from
+def anil(start: str = "random", n_outer_steps=None, k_shot: int = 1) -> ANILClassifier:
+    """The shipped ``k_shot`` configuration, untrained; ``start="pretrained"`` warm-starts it from
     lesson 06's pretrained backbone."""
-    if start not in FILES:
-        raise ValueError(f"start must be one of {sorted(FILES)}; got {start!r}")
-    estimator = ANILClassifier(k_shot=1, image_size=IMAGE_SIZE, n_outer_steps=n_outer_steps or STEPS, random_state=0)
+    if (start, k_shot) not in FILES:
+        raise ValueError(f"(start, k_shot) must be one of {sorted(FILES)}; got {(start, k_shot)!r}")
+    estimator = ANILClassifier(k_shot=k_shot, image_size=IMAGE_SIZE, n_outer_steps=n_outer_steps or STEPS[k_shot],
+                               random_state=0)
     if start == "pretrained":
         estimator.warm_start(load_glyph_finetune().backbone_)
     return estimator
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--starts", nargs="+", default=list(FILES), choices=list(FILES),
-                        help="which models to train (default both)")
-    parser.add_argument("--steps", type=int, default=None, help=f"outer steps per model (default {STEPS})")
-    parser.add_argument("--out-dir", default=None, help="where to write the .pt files (default: the package)")
-    args = parser.parse_args(argv)
-    out_dir = Path(args.out_dir) if args.out_dir else WEIGHTS_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)
-    pool = background_pool()
-    for start in args.starts:
-        _fit_and_save(anil(start, args.steps), pool, f"ANIL 1-shot from {start} θ", out_dir / FILES[start], every=100)
-    return 0
+    jobs = {(start, k): (f"ANIL {k}-shot from {start} θ", file_name,
+                         lambda steps, start=start, k=k: anil(start, steps, k))
+            for (start, k), file_name in FILES.items()}
+    return train_main(__doc__, jobs, STARTS, argv, flag="--starts", default_steps=STEPS, every=100)
 
 
 if __name__ == "__main__":

@@ -1,60 +1,56 @@
 """Regenerate lesson 09's first-order glyph models: ``python -m mtlviz.pretrained.train_first_order_glyphs``.
 
-5-way 1-shot, on the pool of ``train_glyphs`` (20 seeded drawings of each of the 912 background
-characters), the shipped MAML's network and test-time adaptation (3 steps of α = 0.4), ``STEPS``
-outer steps each (the shipped MAML had 2,000; a few minutes of one thread each):
+5-way 1-shot and 5-shot, on the pool of ``train_glyphs`` (20 seeded drawings of each of the 912
+background characters), the shipped MAML's network and test-time adaptation (3 steps of α = 0.4),
+and the shipped MAML's outer steps (``STEPS``: 2,000 at 1-shot, 1,000 at 5-shot), so that the
+methods are compared after the same training:
 
-- ``glyph_fomaml_1shot.pt``: :class:`~mtlviz.meta.fewshot.MAMLClassifier` with ``first_order=True``
-  (MAML's settings otherwise: 1 inner step of α = 0.4, meta-batch 8, Adam β = 1e-3);
-- ``glyph_reptile_1shot.pt``: :class:`~mtlviz.meta.reptile.ReptileClassifier`, 5 SGD steps of
-  α = 0.4 on all 10 images of each episode (1 support + 5 query per class), meta-batch 8, ε = 1
+- ``glyph_fomaml_{1,5}shot.pt``: :class:`~mtlviz.meta.fewshot.MAMLClassifier` with
+  ``first_order=True`` (MAML's settings otherwise: 1 inner step of α = 0.4, meta-batch 8, Adam
+  β = 1e-3);
+- ``glyph_reptile_{1,5}shot.pt``: :class:`~mtlviz.meta.reptile.ReptileClassifier`, 5 SGD steps of
+  α = 0.4 on all images of each episode (K support + 5 query per class), meta-batch 8, ε = 1
   annealed linearly to 0 (Nichol et al. 2018's Omniglot schedule; their inner optimiser is Adam).
 
-Deterministic (fixed seeds, one torch thread).
+Deterministic (fixed seeds, one torch thread). ``--kinds``, ``--shots`` and ``--steps`` select.
 """
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
-
-import torch
 
 from ..meta.fewshot import MAMLClassifier
 from ..meta.reptile import ReptileClassifier
-from . import WEIGHTS_DIR
-from .train_glyphs import IMAGE_SIZE, _fit_and_save, background_pool
+from .train_glyphs import IMAGE_SIZE, MAML_STEPS, train_main
 
-#: Outer steps of each model (the shipped 1-shot MAML had 2,000).
-STEPS = 200
-FILES = {"fomaml": "glyph_fomaml_1shot.pt", "reptile": "glyph_reptile_1shot.pt"}
+#: Outer steps of each model, per K: the shipped MAML's.
+STEPS = MAML_STEPS
+KINDS = ("fomaml", "reptile")
 
 
-def first_order_glyph_model(kind: str, n_outer_steps=None):
-    """The shipped 1-shot configuration of ``kind`` ("fomaml" or "reptile"), untrained."""
-    steps = n_outer_steps or STEPS
+def weights_file(kind: str, k_shot: int) -> str:
+    """The file name of the shipped ``kind`` model at ``k_shot``."""
+    return f"glyph_{kind}_{k_shot}shot.pt"
+
+
+def first_order_glyph_model(kind: str, n_outer_steps=None, k_shot: int = 1):
+    """The shipped ``k_shot`` configuration of ``kind`` ("fomaml" or "reptile"), untrained."""
+    if k_shot not in STEPS:
+        raise ValueError(f"k_shot must be one of {sorted(STEPS)}; got {k_shot!r}")
+    steps = n_outer_steps or STEPS[k_shot]
     if kind == "fomaml":
-        return MAMLClassifier(k_shot=1, image_size=IMAGE_SIZE, first_order=True, n_outer_steps=steps, random_state=0)
+        return MAMLClassifier(k_shot=k_shot, image_size=IMAGE_SIZE, first_order=True, n_outer_steps=steps,
+                              random_state=0)
     if kind == "reptile":
-        return ReptileClassifier(k_shot=1, image_size=IMAGE_SIZE, inner_lr=0.4, outer_lr=1.0, n_inner_steps=5,
+        return ReptileClassifier(k_shot=k_shot, image_size=IMAGE_SIZE, inner_lr=0.4, outer_lr=1.0, n_inner_steps=5,
                                  n_outer_steps=steps, random_state=0)
-    raise ValueError(f"kind must be one of {sorted(FILES)}; got {kind!r}")
+    raise ValueError(f"kind must be one of {list(KINDS)}; got {kind!r}")
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kinds", nargs="+", default=list(FILES), choices=list(FILES))
-    parser.add_argument("--steps", type=int, default=None, help=f"outer steps per model (default {STEPS})")
-    parser.add_argument("--out-dir", default=None, help="where to write the .pt files (default: the package)")
-    args = parser.parse_args(argv)
-    out_dir = Path(args.out_dir) if args.out_dir else WEIGHTS_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)
-    pool = background_pool()
-    for kind in args.kinds:
-        _fit_and_save(first_order_glyph_model(kind, args.steps), pool, f"{kind} 1-shot glyphs", out_dir / FILES[kind],
-                      every=50)
-    return 0
+    jobs = {(kind, k): (f"{kind} {k}-shot glyphs", weights_file(kind, k),
+                        lambda steps, kind=kind, k=k: first_order_glyph_model(kind, steps, k))
+            for k in STEPS for kind in KINDS}
+    return train_main(__doc__, jobs, KINDS, argv, default_steps=STEPS, every=100)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ from . import WEIGHTS_DIR
 
 IMAGE_SIZE = 20
 POOL_DRAWINGS = 20
+#: Outer steps of the shipped MAML models, per K; the other glyph meta-learners train as long.
+MAML_STEPS = {1: 2000, 5: 1000}
 
 
 def background_pool():
@@ -67,7 +69,7 @@ def main(argv=None) -> int:
             _fit_and_save(estimator, pool, f"Meta-LSTM {k_shot}-shot", out_dir / f"glyph_metalstm_{k_shot}shot.pt")
         else:
             estimator = MAMLClassifier(k_shot=k_shot, image_size=IMAGE_SIZE, random_state=0,
-                                       n_outer_steps=args.steps or (2000 if k_shot == 1 else 1000))
+                                       n_outer_steps=args.steps or MAML_STEPS[k_shot])
             _fit_and_save(estimator, pool, f"MAML {k_shot}-shot", out_dir / f"glyph_maml_{k_shot}shot.pt")
     return 0
 
@@ -82,6 +84,38 @@ def _fit_and_save(estimator, pool, label: str, path: Path, every: int = 250) -> 
                   flush=True)
     estimator.save(path)
     print(f"{label}: wrote {path} in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def train_main(doc: str, jobs: dict, names, argv=None, *, flag: str = "--kinds", default_steps=None,
+               every: int = 250) -> int:
+    """The command line of the glyph training scripts: train and save the chosen ``jobs``.
+
+    ``jobs`` maps ``(name, k_shot)`` to ``(label, file name, make)``, where ``make(n_outer_steps)``
+    returns the untrained estimator (``n_outer_steps=None``: its shipped length). ``flag`` selects
+    names (default all of ``names``), ``--shots`` the K values, ``--steps`` overrides the length,
+    ``--out-dir`` the folder (default: the package).
+    """
+    shots = sorted({k for _, k in jobs})
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if len(names) > 1:
+        parser.add_argument(flag, dest="names", nargs="+", default=list(names), choices=list(names),
+                            help="which models to train (default all)")
+    parser.add_argument("--shots", type=int, nargs="+", default=shots, choices=shots, help="K values (default all)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"outer steps per model (default {default_steps})" if default_steps else "outer steps")
+    parser.add_argument("--out-dir", default=None, help="where to write the .pt files (default: the package)")
+    args = parser.parse_args(argv)
+    out_dir = Path(args.out_dir) if args.out_dir else WEIGHTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    pool = background_pool()
+    chosen = getattr(args, "names", list(names))
+    for k_shot in args.shots:
+        for name in chosen:
+            if (name, k_shot) in jobs:
+                label, file_name, make = jobs[name, k_shot]
+                _fit_and_save(make(args.steps), pool, label, out_dir / file_name, every=every)
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,15 +12,10 @@ idle core. Writes ``protonet_{1,5}shot.pt`` (about 120 KB each);
 """
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
-
-import torch
 
 from ..meta.protonet import PrototypicalNetwork
-from . import WEIGHTS_DIR
-from .train_glyphs import IMAGE_SIZE, _fit_and_save, background_pool
+from .train_glyphs import IMAGE_SIZE, train_main
 
 #: Classes per training episode (Snell et al. 2017 train Omniglot with 60; our ConvNet check allows 20).
 TRAIN_WAY = 20
@@ -34,18 +29,9 @@ def protonet(k_shot: int, n_outer_steps=None) -> PrototypicalNetwork:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shots", type=int, nargs="+", default=[1, 5], choices=[1, 5], help="K values (default 1 5)")
-    parser.add_argument("--steps", type=int, default=None, help="steps per model (default 3000 for 1-shot, 2000 for 5-shot)")
-    parser.add_argument("--out-dir", default=None, help="where to write the .pt files (default: the package)")
-    args = parser.parse_args(argv)
-    out_dir = Path(args.out_dir) if args.out_dir else WEIGHTS_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)
-    pool = background_pool()
-    for k_shot in args.shots:
-        _fit_and_save(protonet(k_shot, args.steps), pool, f"ProtoNet {k_shot}-shot", out_dir / f"protonet_{k_shot}shot.pt")
-    return 0
+    jobs = {("protonet", k): (f"ProtoNet {k}-shot", f"protonet_{k}shot.pt", lambda steps, k=k: protonet(k, steps))
+            for k in STEPS}
+    return train_main(__doc__, jobs, ("protonet",), argv, default_steps=STEPS)
 
 
 if __name__ == "__main__":
