@@ -6,7 +6,8 @@
 
 For second-order MAML, first-order MAML, Reptile and ANIL on the sinusoid MLP and the glyph
 ConvNet (meta-batches as the shipped models train: 25 sinusoid tasks, 8 five-way 1-shot episodes),
-at 1, 2, 5 and 10 inner steps, it prints three tables beside the baseline measured in the same run
+and on the glyph ConvNet Meta-LSTM (k = its learner updates) and ProtoNet (no inner loop: measured
+once), at 1, 2, 5 and 10 inner steps, it prints three tables beside the baseline measured in the same run
 (one plain forward and backward pass of the same network on the same points): the median time per
 meta-step, the peak bytes autograd's graph holds (exact), and the rise of a fresh process's peak
 resident memory. All the measuring is :mod:`mtlviz.meta.cost` (lesson 12's button uses it too);
@@ -25,7 +26,9 @@ from mtlviz.meta.cost import FIELDS, NETS, cost_table, measure
 
 def print_result(result) -> None:
     print(f"\n## {result['net']}: {result['setting']}")
-    print(f"({result['threads']} torch thread(s); load average {result['load_average']:.2f} after the run)")
+    before = result.get("load_average_before")
+    print(f"({result['threads']} torch thread(s); load average " + (f"{before:.2f} before, " if before is not None else "")
+          + f"{result['load_average']:.2f} after the run)")
     for field in FIELDS:
         if field in result["plain"]:
             print()

@@ -936,26 +936,32 @@ def update_layer_bars(artists, values: Sequence[float], digits: int = 2) -> None
 # -- lesson 12: what a meta-step costs, against the number of inner steps ---------------------------
 
 #: One colour per method of :mod:`mtlviz.meta.cost` (and the plain forward+backward baseline).
-COST_COLORS = {"maml": "#1f77b4", "fomaml": "#2ca02c", "reptile": "#d62728", "anil": "#9467bd", "plain": "#7f7f7f"}
+COST_COLORS = {"maml": "#1f77b4", "fomaml": "#2ca02c", "reptile": "#d62728", "anil": "#9467bd",
+               "metalstm": "#ff7f0e", "protonet": "#8c564b", "plain": "#7f7f7f"}
 
 
-def plot_meta_cost(time_ax: Axes, memory_ax: Axes, labels: Dict[str, str]) -> Dict[str, object]:
+def plot_meta_cost(time_ax: Axes, memory_ax: Axes, labels: Dict[str, str], flat: Sequence[str] = ()) -> Dict[str, object]:
     """Lesson 12's two panels against the inner steps k: time per meta-step (ms) and the peak
     memory autograd's graph holds (MB), one line per method of ``labels`` (method -> legend label;
-    its ``"plain"`` entry is the baseline, a horizontal line); each twice, the shipped measurement (solid) and one made here (dashed, empty until
-    :func:`update_meta_cost` gets one)."""
-    artists: Dict[str, object] = {"axes": (time_ax, memory_ax)}
+    its ``"plain"`` entry is the baseline, a horizontal line, and so is every method of ``flat``,
+    measured once because it has no inner loop, dotted); each twice, the shipped measurement
+    (solid) and one made here (dashed, empty until :func:`update_meta_cost` gets one)."""
+    artists: Dict[str, object] = {"axes": (time_ax, memory_ax), "labels": dict(labels)}
     for key, ax in (("time", time_ax), ("memory", memory_ax)):
         lines = {}
         for method in [m for m in labels if m != "plain"]:
             color = COST_COLORS.get(method, "#000000")
+            if method in flat:
+                lines[(method, "shipped")] = ax.axhline(np.nan, color=color, lw=1.8, ls=":", label=labels[method])
+                lines[(method, "live")] = ax.axhline(np.nan, color=color, lw=1.2, ls="--", alpha=0.8)
+                continue
             lines[(method, "shipped")] = ax.plot([], [], "o-", color=color, label=labels[method])[0]
             lines[(method, "live")] = ax.plot([], [], "x--", color=color, alpha=0.8)[0]
         lines[("plain", "shipped")] = ax.axhline(np.nan, color=COST_COLORS["plain"], lw=1.5,
                                                  label=labels["plain"])
         lines[("plain", "live")] = ax.axhline(np.nan, color=COST_COLORS["plain"], lw=1.5, ls="--")
         artists[key] = lines
-        ax.set_xlabel("inner steps k")
+        ax.set_xlabel("inner steps k (Meta-LSTM: learner updates)")
         ax.grid(alpha=0.3)
     time_ax.set_ylabel("ms per meta-step")
     time_ax.set_title("time (solid: shipped run, dashed: this machine)", fontsize=10)
@@ -967,25 +973,36 @@ def plot_meta_cost(time_ax: Axes, memory_ax: Axes, labels: Dict[str, str]) -> Di
 
 def update_meta_cost(artists, shipped, live=None) -> None:
     """Draw one network's measurement of :func:`mtlviz.meta.cost.measure` (``shipped``, the solid
-    lines) and optionally a second one (``live``, dashed; None hides them)."""
+    lines) and optionally a second one (``live``, dashed; None hides them). A method the shipped
+    measurement lacks (Meta-LSTM and ProtoNet on the sinusoid) is hidden and left out of the legend;
+    a flat method's value is read from the result's ``"no_inner_loop"``."""
     for which, result in (("shipped", shipped), ("live", live)):
         rows = result["rows"] if result else {}
+        once = result.get("no_inner_loop", {}) if result else {}
         for key, field, scale in (("time", "time_ms", 1.0), ("memory", "graph_bytes", 1e-6)):
             for (method, kind), line in artists[key].items():
                 if kind != which:
                     continue
-                if method == "plain":
-                    value = result["plain"][field] * scale if result else np.nan
+                if result is None:
+                    line.set_visible(False)
+                elif method == "plain" or method in once:
+                    value = (result["plain"] if method == "plain" else once[method])[field] * scale
                     line.set_ydata([value, value])
+                    line.set_visible(True)
                 elif method in rows:
                     line.set_data(rows[method]["steps"], np.asarray(rows[method][field], dtype=float) * scale)
+                    line.set_visible(True)
                 else:
-                    line.set_data([], [])
+                    line.set_visible(False)  # an empty plot line or an axhline at NaN: drawn as nothing
+    memory_ax = artists["axes"][1]
+    shown = [line for (method, kind), line in artists["memory"].items() if kind == "shipped" and line.get_visible()]
+    memory_ax.legend(handles=shown, labels=[line.get_label() for line in shown], fontsize=8, loc="upper left")
     for ax in artists["axes"]:
-        ax.relim()
+        ax.relim(visible_only=True)
         ax.set_autoscaley_on(True)  # set_ylim below switched it off: let the next measurement rescale
         ax.autoscale_view()
-        ax.set_ylim(bottom=0)
+        if ax.get_yscale() == "linear":  # a log axis keeps its autoscaled, positive bottom
+            ax.set_ylim(bottom=0)
 
 
 # -- lesson 08: an episode in the embedding space of a metric classifier --------------------------

@@ -11,8 +11,15 @@ outer update on one meta-batch) of four methods, all on the package's one inner 
   (:func:`mtlviz.functional.reptile_direction`), no gradient through the steps;
 - ``"anil"``: ANIL's training step (Raghu et al. 2020): only the head is adapted in the inner loop,
   on features computed once per task, and the meta-gradient (second order through the head's
-  steps) reaches every layer. Measured here through the same functional core; the course ships
-  no meta-trained ANIL.
+  steps) reaches every layer. Measured here through the same functional core;
+- ``"metalstm"`` (glyphs only): Meta-LSTM's training step (Ravi & Larochelle 2017), the
+  :class:`~mtlviz.meta.metalstm.MetaLSTM` estimator's own unrolled episode: k updates of the
+  learner written by the coordinate-wise meta-learner (its "inner steps"), the query loss of the
+  final learner, its gradient for the meta-learner's weights and c₀ (the learner's gradients enter
+  as constants, as the trainer has them);
+- ``"protonet"`` (glyphs only): Prototypical Networks' training step (Snell et al. 2017),
+  :meth:`~mtlviz.meta.protonet.PrototypicalNetwork.episode_loss` and its gradient. It has no inner
+  loop, so it is measured once (:data:`NO_INNER_LOOP`), like the baseline, and drawn flat.
 
 and ``"plain"``, the baseline: one ordinary forward and backward pass of the same network on the
 same points (all the meta-batch's support and query points), what one step of plain training costs.
@@ -51,7 +58,7 @@ import sys
 import tempfile
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -60,14 +67,21 @@ import torch
 from .. import functional as Fn
 from .._validation import DivergenceError, check_choice, check_int
 from ..functional import Params
+from ..data.glyphs import EpisodeBatch
 from ..nets import MLP, ConvNet, cross_entropy
 from .anil import LinearHead
 
-__all__ = ["METHODS", "BASELINE", "NETS", "FIELDS", "LABELS", "CostProblem", "cost_problem", "meta_step", "graph_bytes",
-           "time_step", "peak_rss", "measure", "cost_table", "MAX_COST_STEPS"]
+_EPISODE_SHAPE = {"n_way": 5, "k_shot": 1, "n_query": 5, "channels": 32, "image_size": 20}  # the glyph meta-batch's
+
+__all__ = ["METHODS", "NET_METHODS", "NO_INNER_LOOP", "BASELINE", "NETS", "FIELDS", "LABELS", "CostProblem", "cost_problem", "meta_step", "graph_bytes",
+           "time_step", "peak_rss", "measure", "cost_table", "classifier_rows_reading", "metalstm_loss", "MAX_COST_STEPS"]
 
 #: The methods measured, in the order the lesson shows them.
-METHODS = ("maml", "fomaml", "reptile", "anil")
+METHODS = ("maml", "fomaml", "reptile", "anil", "metalstm", "protonet")
+#: The methods each network runs: Meta-LSTM and ProtoNet are classifiers of episodes (glyphs only).
+NET_METHODS = {"sinusoid": ("maml", "fomaml", "reptile", "anil"), "glyphs": METHODS}
+#: Methods without an inner loop: measured once per network (their cost does not depend on k).
+NO_INNER_LOOP = ("protonet",)
 #: One plain forward and backward pass of the same network on the same points.
 BASELINE = "plain"
 #: The two networks, with the meta-batch the shipped models train with.
@@ -91,6 +105,9 @@ class CostProblem:
     batch: Tuple[torch.Tensor, ...]
     inner_lr: float
     loss_fn: object
+    #: glyphs only: the Meta-LSTM and ProtoNet estimators whose training steps are measured, built
+    #: on this ConvNet (Meta-LSTM's c₀ and ProtoNet's φ are θ) for this meta-batch's episode shape
+    classifiers: Dict[str, object] = field(default_factory=dict)
 
 
 def cost_problem(net: str, *, meta_batch_size: Optional[int] = None, batch=None, random_state: int = 0) -> CostProblem:
@@ -116,7 +133,33 @@ def cost_problem(net: str, *, meta_batch_size: Optional[int] = None, batch=None,
     batch = tuple(batch)
     if net == "sinusoid":
         return CostProblem(net, model, params, batch, 0.01, Fn.mse_loss)
-    return CostProblem(net, model, params, batch, 0.4, cross_entropy)
+    return CostProblem(net, model, params, batch, 0.4, cross_entropy, _glyph_classifiers(model, params, len(batch[0])))
+
+
+def _glyph_classifiers(model: ConvNet, params: Params, n_episodes: int) -> Dict[str, object]:
+    """The estimators whose own training code :func:`meta_step` runs for ``"metalstm"`` and
+    ``"protonet"``, set up as their trainers leave them before a step, on θ (``params``)."""
+    from .metalstm import MetaLSTM
+    from .protonet import PrototypicalNetwork
+
+    meta_lstm = MetaLSTM(**_EPISODE_SHAPE, meta_batch_size=n_episodes)
+    meta_lstm._build(0)  # the learner's architecture and the meta-learner, as _training_steps builds them
+    with torch.no_grad():
+        meta_lstm.meta_.c0.copy_(torch.cat([p.detach().flatten() for p in params.values()]))  # c₀ = θ
+    protonet = PrototypicalNetwork(**_EPISODE_SHAPE, meta_batch_size=n_episodes)
+    protonet.model_ = model
+    protonet.params_ = {name: p for name, p in params.items() if not name.startswith("head")}  # φ: no head
+    return {"metalstm": meta_lstm, "protonet": protonet}
+
+
+def metalstm_loss(meta_lstm, batch, n_inner_steps: int) -> torch.Tensor:
+    """Meta-LSTM's training objective on ``batch`` (``(x_support, y_support, x_query, y_query)``),
+    as :meth:`MetaLSTM._training_steps <mtlviz.meta.metalstm.MetaLSTM>` computes it: per episode,
+    ``n_inner_steps`` learner updates written by the meta-learner (:meth:`MetaLSTM._episode`), then
+    the query loss of the final learner θ_T; the mean over episodes."""
+    losses = [cross_entropy(meta_lstm._forward(meta_lstm._episode(xs, ys, n_steps=n_inner_steps), xq), yq)
+              for xs, ys, xq, yq in zip(*batch)]
+    return torch.stack(losses).mean()
 
 
 # -- One meta-step of each method --------------------------------------------------------------
@@ -161,16 +204,25 @@ def _gradient(loss, params: Params) -> Params:
 
 def meta_step(method: str, problem: CostProblem, n_inner_steps: int) -> Params:
     """One meta-step of ``method`` (:data:`METHODS` or :data:`BASELINE`) on ``problem``: the
-    meta-gradient (Reptile: the direction (1/N) Σᵢ (θ̃ᵢ − θ); plain: the ordinary gradient), not
-    applied. ``n_inner_steps`` in [1, :data:`MAX_COST_STEPS`] (ignored by plain). A non-finite
+    meta-gradient (Reptile: the direction (1/N) Σᵢ (θ̃ᵢ − θ); plain: the ordinary gradient;
+    Meta-LSTM: the gradient for the meta-learner), not applied. ``n_inner_steps`` in
+    [1, :data:`MAX_COST_STEPS`] (Meta-LSTM: its learner updates; ignored by plain and ProtoNet). The
+    glyph-only methods on the sinusoid raise ``ValueError``. A non-finite
     result raises :class:`~mtlviz.DivergenceError`."""
-    check_choice("method", method, METHODS + (BASELINE,))
+    check_choice("method", method, NET_METHODS[problem.net] + (BASELINE,))
     check_int("n_inner_steps", n_inner_steps, 1, MAX_COST_STEPS)
     model, params, (xs, ys, xq, yq), alpha = problem.model, problem.params, problem.batch, problem.inner_lr
     loss_fn = problem.loss_fn
     batched = problem.net == "sinusoid"
     with torch.enable_grad():
-        if method == BASELINE:
+        if method == "protonet":  # no inner loop: the trainer's episode loss, ∇φ of it
+            protonet = problem.classifiers["protonet"]
+            loss = protonet.episode_loss(EpisodeBatch(*problem.batch, classes=torch.empty(0)))
+            result = _gradient(loss, protonet.params_)
+        elif method == "metalstm":  # the meta-learner's weights and c₀ get the gradient
+            meta_lstm = problem.classifiers["metalstm"]
+            result = _gradient(metalstm_loss(meta_lstm, problem.batch, n_inner_steps), dict(meta_lstm.meta_.named_parameters()))
+        elif method == BASELINE:
             if batched:
                 loss = Fn.task_loss(model, params, torch.cat([xs, xq], 1), torch.cat([ys, yq], 1))
             else:
@@ -326,18 +378,24 @@ def peak_rss(method: str, problem: CostProblem, n_inner_steps: int, *, repeats: 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(net: str, *, steps: Sequence[int] = (1, 2, 5, 10), methods: Sequence[str] = METHODS,
+def measure(net: str, *, steps: Sequence[int] = (1, 2, 5, 10), methods: Optional[Sequence[str]] = None,
             repeats: int = 5, fresh_process: bool = False, meta_batch_size: Optional[int] = None) -> Dict[str, object]:
-    """Measure every method of ``methods`` at every inner-step count of ``steps``, and the plain
-    baseline once, on ``net``: ``{"rows": {method: {"steps": [...], "graph_bytes": [...],
-    "time_ms": [...], ["peak_rss_bytes": [...]]}}, "plain": {...}, "threads", "load_average"}``.
+    """Measure every method of ``methods`` (default: all that ``net`` runs, :data:`NET_METHODS`)
+    at every inner-step count of ``steps``, and the plain baseline once, on ``net``:
+    ``{"rows": {method: {"steps": [...], "graph_bytes": [...], "time_ms": [...],
+    ["peak_rss_bytes": [...]]}}, "no_inner_loop": {method: {...}}, "plain": {...}, "threads",
+    "load_average", "load_average_before"}``. A method of :data:`NO_INNER_LOOP` (ProtoNet) is
+    measured once, like the baseline, under ``"no_inner_loop"``.
 
     ``fresh_process=True`` times each configuration in a fresh process (:func:`peak_rss`) and
     adds its real peak memory (a few seconds each); otherwise times run here (what the
-    dashboard's button does)."""
+    dashboard's button does). The one-minute load average is recorded before and after."""
+    allowed = NET_METHODS[check_choice("net", net, tuple(NETS))]
+    methods = allowed if methods is None else tuple(methods)
     for method in methods:
-        check_choice("methods", method, METHODS)
+        check_choice("methods", method, allowed)
     steps = [check_int("steps", s, 1, MAX_COST_STEPS) for s in steps]
+    load_before = os.getloadavg()[0]
     problem = cost_problem(net, meta_batch_size=meta_batch_size)
 
     def one(method, n):
@@ -350,11 +408,15 @@ def measure(net: str, *, steps: Sequence[int] = (1, 2, 5, 10), methods: Sequence
         return row
 
     result: Dict[str, object] = {"net": net, "setting": NETS[net], "meta_batch_size": problem.batch[0].shape[0],
-                                 "plain": one(BASELINE, 1), "rows": {}}
+                                 "plain": one(BASELINE, 1), "rows": {}, "no_inner_loop": {}}
     for method in methods:
+        if method in NO_INNER_LOOP:
+            result["no_inner_loop"][method] = one(method, 1)
+            continue
         cells = [one(method, n) for n in steps]
         result["rows"][method] = {"steps": list(steps), **{key: [c[key] for c in cells] for key in cells[0]}}
     result["threads"] = torch.get_num_threads()
+    result["load_average_before"] = load_before
     result["load_average"] = os.getloadavg()[0]
     return result
 
@@ -363,13 +425,14 @@ def measure(net: str, *, steps: Sequence[int] = (1, 2, 5, 10), methods: Sequence
 FIELDS = {"time_ms": ("ms per meta-step", 1.0, "{:.1f}"), "graph_bytes": ("MB held by the graph", 1e-6, "{:.2f}"),
           "peak_rss_bytes": ("MB peak memory rise", 1e-6, "{:.1f}")}
 LABELS = {"maml": "MAML (second order)", "fomaml": "first-order MAML", "reptile": "Reptile",
-          "anil": "ANIL (head-only inner loop)", BASELINE: "plain forward + backward (baseline)"}
+          "anil": "ANIL (head-only inner loop)", "metalstm": "Meta-LSTM (k learner updates)",
+          "protonet": "ProtoNet (no inner loop)", BASELINE: "plain forward + backward (baseline)"}
 
 
 def cost_table(result: Dict[str, object], field: str) -> str:
     """A Markdown table of one :func:`measure` result: ``field`` (a key of :data:`FIELDS`) per
-    method and inner-step count, the plain baseline's value, and each method's ratio to it at the
-    largest k."""
+    method and inner-step count, the methods measured once (no inner loop) and the plain baseline
+    (the same value in every column), and each method's ratio to the baseline at the largest k."""
     check_choice("field", field, tuple(FIELDS))
     unit, scale, form = FIELDS[field]
     rows = {method: result["rows"][method] for method in METHODS if method in result["rows"]}  # course order
@@ -377,9 +440,52 @@ def cost_table(result: Dict[str, object], field: str) -> str:
     plain = result["plain"][field] * scale
     lines = [f"| {unit} | " + " | ".join(f"k = {k}" for k in steps) + f" | ÷ plain at k = {steps[-1]} |",
              "|---|" + "---|" * (len(steps) + 1)]
-    for method, row in rows.items():
-        values = [v * scale for v in row[field]]
+
+    def line(label, values):
         ratio = f"{values[-1] / plain:.1f}×" if plain > 0 else "–"
-        lines.append(f"| {LABELS[method]} | " + " | ".join(form.format(v) for v in values) + f" | {ratio} |")
+        return f"| {label} | " + " | ".join(form.format(v) for v in values) + f" | {ratio} |"
+
+    for method, row in rows.items():
+        lines.append(line(LABELS[method], [v * scale for v in row[field]]))
+    for method, once in result.get("no_inner_loop", {}).items():
+        lines.append(line(f"{LABELS[method]}, measured once", [once[field] * scale] * len(steps)))
     lines.append(f"| {LABELS[BASELINE]} | " + " | ".join([form.format(plain)] * len(steps)) + " | 1.0× |")
     return "\n".join(lines)
+
+
+def _slope(row: Dict[str, list], field: str) -> float:
+    """Least-squares slope of ``field`` against the inner steps: the cost of one more step."""
+    steps, values = row["steps"], row[field]
+    k_mean, v_mean = sum(steps) / len(steps), sum(values) / len(values)
+    return (sum((k - k_mean) * (v - v_mean) for k, v in zip(steps, values))
+            / sum((k - k_mean) ** 2 for k in steps))
+
+
+def classifier_rows_reading(result: Dict[str, object]) -> str:
+    """Lesson 12's reading of the glyph measurement's Meta-LSTM and ProtoNet rows (a
+    :func:`measure` result of the glyph net), in Markdown, every number from ``result``: what one
+    more learner update adds to Meta-LSTM's graph and time against one more MAML inner step, and what
+    ProtoNet's step costs against the plain one."""
+    rows, plain, once = result["rows"], result["plain"], result.get("no_inner_loop", {})
+    if "metalstm" not in rows or "protonet" not in once:
+        raise ValueError("result must be a glyph measurement with the metalstm row and protonet measured once")
+    meta_lstm, maml, protonet = rows["metalstm"], rows["maml"], once["protonet"]
+    k = meta_lstm["steps"][-1]
+    per_update, per_step = _slope(meta_lstm, "graph_bytes"), _slope(maml, "graph_bytes")
+    time_update, time_step = _slope(meta_lstm, "time_ms"), _slope(maml, "time_ms")
+    return (
+        f"- **Meta-LSTM** keeps {per_update / 1e6:.0f} MB more graph for every learner update, "
+        f"{per_update / per_step:.1f}× what one more inner step adds to second-order MAML's "
+        f"({per_step / 1e6:.0f} MB), although it feeds the learner's gradients in as constants (no second "
+        f"derivatives). The graph it keeps is the meta-learner's: the coordinate-wise LSTM runs once per "
+        f"update on *every one* of the learner's parameters, each with its own hidden state, and the "
+        f"outer gradient goes back through all of those runs to the LSTM's weights and c₀. At k = {k} its "
+        f"graph holds {meta_lstm['graph_bytes'][-1] / 1e6:,.0f} MB, {meta_lstm['graph_bytes'][-1] / plain['graph_bytes']:.0f}× "
+        f"a plain step's; its time grows by {time_update:,.0f} ms per update against MAML's {time_step:,.0f} ms "
+        f"per inner step.\n"
+        f"- **ProtoNet** has no inner loop, so k does not apply: its line is flat. Its step is one pass of the "
+        f"support and query images through the embedding and a distance to each prototype, like a plain "
+        f"training step: its graph holds {protonet['graph_bytes'] / 1e6:.0f} MB "
+        f"({protonet['graph_bytes'] / plain['graph_bytes']:.2f}× the plain step's) and it takes "
+        f"{protonet['time_ms']:,.0f} ms ({protonet['time_ms'] / plain['time_ms']:.1f}× the plain step's "
+        f"{plain['time_ms']:,.0f} ms).")

@@ -734,12 +734,14 @@ META_COST_REPEATS = {"sinusoid": 20, "glyphs": 3}
 
 
 def meta_cost(nets=("sinusoid", "glyphs"), steps=META_COST_STEPS, fresh_process: bool = True) -> Dict[str, object]:
-    """Lesson 12 (issue 16 part 3, seed §8.2): per network, :func:`mtlviz.meta.cost.measure` of
-    second-order MAML, first-order MAML, Reptile and ANIL at 1, 2, 5 and 10 inner steps and the plain
-    forward+backward baseline: the peak bytes autograd's graph holds (exact, recomputed by the tests),
-    the median time per meta-step and the real peak-memory rise, each configuration in a fresh
-    one-thread process (about 4 minutes; times and peaks vary with the machine and its load, which
-    is recorded). ``fresh_process=False`` times in this process and skips the real peaks."""
+    """Lesson 12 (issues 15 and 16 part 3, seed §8.2): per network, :func:`mtlviz.meta.cost.measure`
+    of second-order MAML, first-order MAML, Reptile and ANIL (and on glyphs Meta-LSTM, whose k is its
+    number of learner updates) at 1, 2, 5 and 10 inner steps, ProtoNet once (no inner loop) and the
+    plain forward+backward baseline: the peak bytes autograd's graph holds (exact, recomputed by the
+    tests), the median time per meta-step and the real peak-memory rise, each configuration in a
+    fresh one-thread process (about 13 minutes on a busy machine; times and peaks vary with the
+    machine and its load, which is recorded before and after). ``fresh_process=False`` times in this
+    process and skips the real peaks."""
     from ..meta.cost import measure
 
     return {net: measure(net, steps=steps, repeats=META_COST_REPEATS[net], fresh_process=fresh_process) for net in nets}
@@ -749,23 +751,33 @@ def meta_cost_accuracy() -> Dict[str, Dict[str, object]]:
     """What each method of :func:`meta_cost` reaches, from the shipped figures: on the sinusoid the
     query MSE after 1 and 10 steps on K = 5 points (:func:`first_order_sinusoid`, 600 tasks; no ANIL
     is trained on it), on glyphs the 5-way 1-shot accuracy over the same 600 episodes of MAML
-    (:func:`feature_reuse`), first-order MAML and Reptile (:func:`first_order_glyphs`) and ANIL
-    meta-trained as ANIL (:func:`meta_trained_anil`), each with the outer steps it was trained for
-    (the cheaper ones far fewer than MAML). ``{net: {method: {...} or None}}``."""
+    (:func:`feature_reuse`), first-order MAML and Reptile (:func:`first_order_glyphs`), ANIL
+    meta-trained as ANIL (:func:`meta_trained_anil`), Meta-LSTM (:func:`metalstm_fewshot`) and
+    ProtoNet (:func:`metric_fewshot`), each with the outer steps it was trained for and the episodes
+    of each step (``n_way``-way: ProtoNet trains on 20-way episodes, as Snell et al. do).
+    ``{net: {method: {...} or None}}``."""
+    from . import load_protonet
+
     sinusoid = load_figure("first_order_sinusoid")
     maml = load_figure("feature_reuse")["1"]["accuracy"]["maml"]
     first_order = load_figure("first_order_glyphs")["1"]
     anil = load_figure("meta_trained_anil")["1"]
+    models = {"maml": load_glyph_maml(1), "metalstm": load_glyph_metalstm(1), "protonet": load_protonet(1)}
 
-    def row(stats, steps):
-        return {"accuracy": stats["mean"], "ci95": stats["ci95"], "n_outer_steps": steps}
+    def row(stats, steps, model=None):
+        episodes = {} if model is None else {"meta_batch_size": model.meta_batch_size, "n_way": model.n_way}
+        return {"accuracy": stats["mean"], "ci95": stats["ci95"], "n_outer_steps": steps, **episodes}
 
     return {"sinusoid": {method: ({"mse_1": sinusoid[method]["mean"][1], "mse_10": sinusoid[method]["mean"][10]}
                                   if method in sinusoid else None) for method in ("maml", "fomaml", "reptile", "anil")},
-            "glyphs": {"maml": row(maml, load_glyph_maml(1).n_outer_steps),
+            "glyphs": {"maml": row(maml, models["maml"].n_outer_steps, models["maml"]),
                        "fomaml": row(first_order["fomaml"], first_order["fomaml"]["n_outer_steps"]),
                        "reptile": row(first_order["reptile"], first_order["reptile"]["n_outer_steps"]),
-                       "anil": row(anil["anil_meta_trained"], anil["anil_meta_trained"]["n_outer_steps"])}}
+                       "anil": row(anil["anil_meta_trained"], anil["anil_meta_trained"]["n_outer_steps"]),
+                       "metalstm": row(load_figure("metalstm_fewshot")["1"]["meta_lstm"], models["metalstm"].n_outer_steps,
+                                       models["metalstm"]),
+                       "protonet": row(load_figure("metric_fewshot")["1"]["protonet"], models["protonet"].n_outer_steps,
+                                       models["protonet"])}}
 
 
 FIGURES["meta_cost"] = meta_cost

@@ -5,24 +5,26 @@ from __future__ import annotations
 import time
 
 import ipywidgets as widgets
-from traitlets import Unicode, validate
+from traitlets import Bool, Unicode, validate
 
 from .. import plotting
-from ..meta.cost import LABELS, METHODS, NETS, measure
+from ..meta.cost import LABELS, NETS, NO_INNER_LOOP, measure
 from ._base import Dashboard
 from ._canvas import interactive_figure
 
 __all__ = ["CostDashboard", "LIVE_SETTINGS"]
 
 #: What "Measure on this machine" runs per network: the sinusoid as shipped; the glyph ConvNet on
-#: one episode per meta-step and fewer steps (the shipped 8 episodes take minutes on 2 cores).
+#: one episode per meta-step and fewer steps (the shipped 8 episodes take minutes on 2 cores), every
+#: method of the shipped run, Meta-LSTM and ProtoNet included.
 LIVE_SETTINGS = {"sinusoid": {"steps": (1, 2, 5, 10), "repeats": 5, "meta_batch_size": None},
                  "glyphs": {"steps": (1, 2, 3), "repeats": 1, "meta_batch_size": 1}}
 
 
 class CostDashboard(Dashboard):
     """Time per meta-step and the memory autograd's graph holds, against the inner steps k, for
-    second-order MAML, first-order MAML, Reptile and ANIL, beside one plain forward+backward pass.
+    second-order MAML, first-order MAML, Reptile and ANIL (and on the glyph net Meta-LSTM against
+    its learner updates, and ProtoNet, flat: no inner loop), beside one plain forward+backward pass.
 
     Parameters
     ----------
@@ -30,12 +32,14 @@ class CostDashboard(Dashboard):
         The shipped ``meta_cost`` figure (:func:`mtlviz.pretrained.figures.meta_cost`):
         ``{net: measure(net, ...)}``.
 
-    Public state: ``net`` ("sinusoid" or "glyphs"). The "Measure on this machine" button runs
+    Public state: ``net`` ("sinusoid" or "glyphs"), ``log_scale`` (both panels' y axes
+    logarithmic, so that the small methods stay readable beside Meta-LSTM). The "Measure on this machine" button runs
     :data:`LIVE_SETTINGS` for the net shown (a second or two) and draws it dashed beside the
     shipped lines; ``status`` says what ran and how long it took. Nothing is measured at start.
     """
 
     net = Unicode("sinusoid")
+    log_scale = Bool(False)
 
     def __init__(self, figure, **kwargs):
         super().__init__(**kwargs)
@@ -50,11 +54,15 @@ class CostDashboard(Dashboard):
                                              layout=widgets.Layout(width="auto"))  # fixed widths cut it in the presenter theme
         self.measure_button.on_click(self._on_measure_click)
         self.link_control(self.net_buttons, "net")
+        self.log_checkbox = widgets.Checkbox(value=False, description="log scale", indent=False,
+                                             layout=widgets.Layout(width="auto"))
+        self.link_control(self.log_checkbox, "log_scale")
         self.figure, self._canvas = interactive_figure(10.5, 3.9)
         time_ax, memory_ax = self.figure.subplots(1, 2)
-        self._artists = plotting.plot_meta_cost(time_ax, memory_ax, LABELS)
-        self.children = [widgets.HBox([self.net_buttons, self.measure_button]), self._canvas, self.status_line]
-        self.observe(self._on_net_change, names=["net"])
+        self._artists = plotting.plot_meta_cost(time_ax, memory_ax, LABELS, flat=NO_INNER_LOOP)
+        self.children = [widgets.HBox([self.net_buttons, self.log_checkbox, self.measure_button]), self._canvas,
+                         self.status_line]
+        self.observe(self._on_net_change, names=["net", "log_scale"])
         self.refresh()
 
     @validate("net")
@@ -64,6 +72,8 @@ class CostDashboard(Dashboard):
     def refresh(self) -> None:
         """Draw the shipped measurement of the net shown (and this machine's, if measured)."""
         shipped = self._figure[self.net]
+        for ax in self._artists["axes"]:
+            ax.set_yscale("log" if self.log_scale else "linear")
         plotting.update_meta_cost(self._artists, shipped, self._live.get(self.net))
         self._canvas.draw_idle()
         maml, first = shipped["rows"]["maml"], shipped["rows"]["fomaml"]
@@ -80,15 +90,14 @@ class CostDashboard(Dashboard):
         result = measure(self.net, **setting)
         seconds = time.perf_counter() - started
         self._live[self.net] = result
-        plotting.update_meta_cost(self._artists, self._figure[self.net], result)
-        self._canvas.draw_idle()
+        self.refresh()  # draws it beside the shipped run
         maml, plain = result["rows"]["maml"], result["plain"]
         size = result["meta_batch_size"]
         k = setting["steps"][-1]
         same = self._figure[self.net]["meta_batch_size"] == size
         memory = ("graph memory identical to the shipped run" if same and all(
             result["rows"][m]["graph_bytes"] == self._figure[self.net]["rows"][m]["graph_bytes"][:len(setting["steps"])]
-            for m in METHODS) else f"{size} task{'s' if size != 1 else ''} per meta-step (shipped: "
+            for m in result["rows"]) else f"{size} task{'s' if size != 1 else ''} per meta-step (shipped: "
             f"{self._figure[self.net]['meta_batch_size']}), so lower than the solid lines")
         self.show_status(
             f"measured here in {seconds:.1f} s ({result['threads']} thread{'s' if result['threads'] != 1 else ''}, "
