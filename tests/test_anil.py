@@ -42,6 +42,20 @@ def test_linear_cka_is_one_for_a_rotated_scaled_copy_and_matches_the_formula():
     assert 0.0 <= linear_cka(x, y) < 0.5
 
 
+def test_linear_cka_with_fewer_inputs_than_features_equals_the_feature_space_formula():
+    """If this fails, lesson 09's CKA bars for the conv blocks (a few query images, thousands of
+    features: the n×n Gram path) would differ from ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F)."""
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(12, 300, generator=generator, dtype=torch.float64)
+    y = x[:, :200] @ torch.randn(200, 50, generator=generator, dtype=torch.float64) + torch.randn(12, 50, generator=generator, dtype=torch.float64)
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    expected = float((yc.T @ xc).norm() ** 2 / ((xc.T @ xc).norm() * (yc.T @ yc).norm()))
+    assert linear_cka(x, y) == pytest.approx(expected, rel=1e-10)
+    assert linear_cka(y, x) == pytest.approx(expected, rel=1e-10)
+    rotation, _ = torch.linalg.qr(torch.randn(300, 300, generator=generator, dtype=torch.float64))
+    assert linear_cka(x, 0.5 * x @ rotation - 1.0) == pytest.approx(1.0, abs=1e-12)
+
+
 @pytest.mark.parametrize("x, y, match", [
     (torch.zeros(5, 2), torch.zeros(4, 2), "same n"),
     (torch.ones(5, 2), torch.randn(5, 2), "constant"),

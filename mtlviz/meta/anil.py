@@ -56,15 +56,24 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
     ``(n, p)`` and ``(n, q)``: ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) after centring each column.
 
     1 when Y is X up to a rotation and an isotropic scale; near 0 for unrelated representations.
-    Computed in float64. Kornblith et al. 2019, equation 5 (linear kernel)."""
+    Computed in float64. Kornblith et al. 2019, equation 5 (linear kernel).
+
+    With fewer inputs than features (a conv block's flattened output on a few query images) the
+    same value comes from the n×n Gram matrices, ‖YᵀX‖²_F = ⟨XXᵀ, YYᵀ⟩_F and ‖XᵀX‖_F = ‖XXᵀ‖_F,
+    instead of p×p ones (lesson 09's dashboard opens on it: 0.26 -> 0.01 CPU-s)."""
     check_tensor("x", x, floating=True)
     check_tensor("y", y, floating=True)
     if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0] or x.shape[0] < 2:
         raise ValueError(f"x and y must be (n, p) and (n, q) with the same n ≥ 2; got {tuple(x.shape)} and {tuple(y.shape)}")
     x = x.double() - x.double().mean(0)
     y = y.double() - y.double().mean(0)
-    cross = (y.T @ x).norm() ** 2
-    norms = (x.T @ x).norm() * (y.T @ y).norm()
+    if x.shape[0] < max(x.shape[1], y.shape[1]):
+        gram_x, gram_y = x @ x.T, y @ y.T  # (n, n) each
+        cross = (gram_x * gram_y).sum()
+        norms = gram_x.norm() * gram_y.norm()
+    else:
+        cross = (y.T @ x).norm() ** 2
+        norms = (x.T @ x).norm() * (y.T @ y).norm()
     if float(norms) == 0.0:
         raise ValueError("x and y must vary across the inputs; one of them is constant")
     return float(cross / norms)
