@@ -142,6 +142,27 @@ def test_seed_dashboard_needs_every_variant(seed_models):
         SeedBugsDashboard({"corrected": seed_models["corrected"]})
 
 
+
+def test_seed_dashboard_draws_the_curves_lesson_04_passes_as_its_own(seed_models):
+    """Lesson 04 computes the loss curves on its test tasks and hands them to the dashboard instead
+    of computing them twice at page open; if this fails, the right panel would draw other tasks'
+    curves than the dashboard's own test tasks give (or a wrong-length curve would be drawn)."""
+    from mtlviz import SinusoidTasks
+    from mtlviz.widgets import SeedBugsDashboard
+
+    test_batch = SinusoidTasks().sample_batch(n_tasks=100, n_support=5, n_query=100, random_state=0)  # as the lesson
+    curves = {name: model.query_loss_curve(test_batch, inner_lr=0.01, n_inner_steps=10).mean(0)
+              for name, model in seed_models.items()}
+    own = SeedBugsDashboard(seed_models, random_state=0)
+    given = SeedBugsDashboard(seed_models, random_state=0, curves=curves)
+    for name in seed_models:
+        np.testing.assert_allclose(given._curves[name], own._curves[name], rtol=1e-6)
+        np.testing.assert_array_equal(given._loss_artists[name].get_ydata(), own._loss_artists[name].get_ydata())
+    with pytest.raises(ValueError, match=r"curves\['corrected'\] must be"):
+        SeedBugsDashboard(seed_models, curves={**curves, "corrected": curves["corrected"][:5]})
+    with pytest.raises(ValueError, match="missing"):
+        SeedBugsDashboard(seed_models, curves={"corrected": curves["corrected"]})
+
 # -- lesson 02: FormulaDashboard -------------------------------------------------------------------
 
 def test_formula_dashboard_alpha_zero_removes_the_hessian_term_and_the_arrows():

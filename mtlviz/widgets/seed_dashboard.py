@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipywidgets as widgets
+import numpy as np
 import torch
 from traitlets import Bool, Int, validate
 
@@ -29,6 +30,11 @@ class SeedBugsDashboard(Dashboard):
         (``mtlviz.pretrained.load_seed_variant(name)``).
     random_state : int
         Seeds the test tasks; the same seed shows the same tasks and numbers.
+    curves : dict of str to array, optional
+        Each variant's mean query loss after 0…10 steps (α = 0.01) on these test tasks, the
+        ``N_TEST_TASKS`` tasks of ``SinusoidTasks().sample_batch(100, 5, 100, random_state=random_state)``,
+        when the caller has computed them already (lesson 04 prints them just before): drawn
+        instead of computed again. Computed here when None.
 
     Public state: ``separate_query`` and ``task_batch`` (the two fixes), ``task_index`` (which
     test task the left panel shows); ``status`` is the line under the plot.
@@ -42,7 +48,7 @@ class SeedBugsDashboard(Dashboard):
     def _check_control_value(self, proposal):
         return self.value_in_control(proposal)  # a value set from code must be one its control can show
 
-    def __init__(self, models, *, random_state: int = 0, **kwargs):
+    def __init__(self, models, *, random_state: int = 0, curves=None, **kwargs):
         super().__init__(**kwargs)
         missing = sorted(set(VARIANTS) - set(models))
         if missing:
@@ -51,9 +57,10 @@ class SeedBugsDashboard(Dashboard):
         self._models = dict(models)
         self._tasks = SinusoidTasks()
         self._test = self._tasks.sample_batch(N_TEST_TASKS, 5, 100, random_state=random_state)
-        # Precomputed once: every variant's mean query loss after 0..10 steps on the test tasks.
-        self._curves = {name: model.query_loss_curve(self._test, inner_lr=0.01, n_inner_steps=N_STEPS).mean(0).numpy()
-                        for name, model in self._models.items()}
+        if curves is None:  # every variant's mean query loss after 0..10 steps on the test tasks, once
+            curves = {name: model.query_loss_curve(self._test, inner_lr=0.01, n_inner_steps=N_STEPS).mean(0)
+                      for name, model in self._models.items()}
+        self._curves = _checked_curves(curves, self._models)
         self._x_grid = torch.linspace(-5.0, 5.0, 200).unsqueeze(1)
 
         wide = dict(indent=False, style={"description_width": "initial"}, layout=widgets.Layout(width="auto"))
@@ -128,3 +135,16 @@ class SeedBugsDashboard(Dashboard):
     def _on_setting_change(self, change):
         with self.guard("redrawing"):
             self.refresh()
+
+
+def _checked_curves(curves, models) -> dict:
+    """``curves`` as numpy arrays, one of length N_STEPS + 1 per model; ValueError otherwise."""
+    missing = sorted(set(models) - set(curves))
+    if missing:
+        raise ValueError(f"curves must hold one curve per model; missing {missing}")
+    checked = {name: np.asarray(curves[name], dtype=float) for name in models}
+    for name, curve in checked.items():
+        if curve.shape != (N_STEPS + 1,):
+            raise ValueError(f"curves[{name!r}] must be the mean query loss after 0..{N_STEPS} steps, "
+                             f"shape ({N_STEPS + 1},); got {curve.shape}")
+    return checked
