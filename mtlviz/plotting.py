@@ -976,7 +976,7 @@ def plot_meta_cost(time_ax: Axes, memory_ax: Axes, labels: Dict[str, str], flat:
     time_ax.set_title("time (solid: shipped run, dashed: this machine)", fontsize=10)
     memory_ax.set_ylabel("MB held by autograd's graph (peak)")
     memory_ax.set_title("memory kept for the backward pass", fontsize=10)
-    memory_ax.legend(fontsize=8, loc="upper left")
+    memory_ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return artists
 
 
@@ -1005,7 +1005,8 @@ def update_meta_cost(artists, shipped, live=None) -> None:
                     line.set_visible(False)  # an empty plot line or an axhline at NaN: drawn as nothing
     memory_ax = artists["axes"][1]
     shown = [line for (method, kind), line in artists["memory"].items() if kind == "shipped" and line.get_visible()]
-    memory_ax.legend(handles=shown, labels=[line.get_label() for line in shown], fontsize=8, loc="upper left")
+    memory_ax.legend(handles=shown, labels=[line.get_label() for line in shown], fontsize=8, loc="upper left",
+                     bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)  # beside the panel: no line hidden, any scale
     for ax in artists["axes"]:
         ax.relim(visible_only=True)
         ax.set_autoscaley_on(True)  # set_ylim below switched it off: let the next measurement rescale

@@ -286,7 +286,9 @@ def test_meta_lstm_lesson_step_slider_and_shot_toggle(server, browser):
 def test_cost_lesson_switches_network_and_measures_here(server, browser):
     """Lesson 12: switching the network redraws the shipped measurement, and "Measure on this
     machine" measures the sinusoid in the page's kernel, draws it and says what ran and how long
-    (the graph memory identical to the shipped run); one status line, never a traceback."""
+    (the graph memory identical to the shipped run), then the glyph net (every method, Meta-LSTM and
+    ProtoNet included, one episode per meta-step) and the log-scale box redraws; one status line,
+    never a traceback."""
     page, watcher = open_dashboard(browser, server.url + "voila/render/12_what_meta_learning_costs.ipynb")
     try:
         wait_for_status(page, "t.startsWith('shipped run') && t.includes('MAML')")
@@ -296,6 +298,13 @@ def test_cost_lesson_switches_network_and_measures_here(server, browser):
         click_button(page, "Measure on this machine",
                      "t.startsWith('measured here in') && t.includes('identical to the shipped run')")
         assert "\n" not in page.locator(".mtlviz-status").inner_text()
+        # the glyph net, Meta-LSTM and ProtoNet included, measured here on one episode, on a log scale
+        click_button(page, "glyph ConvNet", "t.startsWith('shipped run')")
+        click_button(page, "Measure on this machine", "t.startsWith('measured here in') && t.includes('1 task per')")
+        before = page.evaluate(_CANVAS_IMAGE)
+        page.get_by_role("checkbox", name="log scale").check()
+        wait_for_redraw(page, before)
+        wait_for_status(page, "t.startsWith('measured here in')")  # the scale changed, the report stays
         assert page.locator(".jp-OutputArea-output pre", has_text="Traceback").count() == 0
         page.wait_for_timeout(1000)  # let the last frame arrive before the screenshot
         finish(page, watcher, "12_what_meta_learning_costs_measured.png")

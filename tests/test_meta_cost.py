@@ -322,7 +322,7 @@ def test_dashboard_shows_metalstm_and_protonet_on_glyphs_only_and_measures_them(
     assert len(memory[("metalstm", "live")].get_xdata()) == len(LIVE_SETTINGS["glyphs"]["steps"])
     assert memory[("protonet", "live")].get_visible() and board._live["glyphs"]["no_inner_loop"]["protonet"]["time_ms"] > 0
     board.log_scale = False
-    assert board.figure.axes[0].get_ylim()[0] == 0
+    assert board.figure.axes[0].get_ylim()[0] == 0 and board.status.startswith("measured here in")
 
 
 def test_graph_growth_exercise_accepts_the_linear_law_and_names_the_slips():

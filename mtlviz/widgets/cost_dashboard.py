@@ -62,24 +62,32 @@ class CostDashboard(Dashboard):
         self._artists = plotting.plot_meta_cost(time_ax, memory_ax, LABELS, flat=NO_INNER_LOOP)
         self.children = [widgets.HBox([self.net_buttons, self.log_checkbox, self.measure_button]), self._canvas,
                          self.status_line]
-        self.observe(self._on_net_change, names=["net", "log_scale"])
+        self.observe(self._on_net_change, names=["net"])
+        self.observe(self._on_scale_change, names=["log_scale"])
         self.refresh()
 
     @validate("net")
     def _validate_control_value(self, proposal):
         return self.value_in_control(proposal)
 
-    def refresh(self) -> None:
-        """Draw the shipped measurement of the net shown (and this machine's, if measured)."""
-        shipped = self._figure[self.net]
+    def _draw(self) -> None:
         for ax in self._artists["axes"]:
             ax.set_yscale("log" if self.log_scale else "linear")
-        plotting.update_meta_cost(self._artists, shipped, self._live.get(self.net))
+        plotting.update_meta_cost(self._artists, self._figure[self.net], self._live.get(self.net))
         self._canvas.draw_idle()
+
+    def refresh(self) -> None:
+        """Draw the shipped measurement of the net shown (and this machine's, if measured), and say
+        what the shipped run measured."""
+        self._draw()
+        shipped = self._figure[self.net]
+        before = shipped.get("load_average_before")
+        load = (f"{before:.1f} before, {shipped['load_average']:.1f} after" if before is not None
+                else f"{shipped['load_average']:.1f}")
         maml, first = shipped["rows"]["maml"], shipped["rows"]["fomaml"]
         k = maml["steps"][-1]
         self.show_status(
-            f"shipped run ({shipped['threads']} thread, load average {shipped['load_average']:.1f}): at k = {k}, "
+            f"shipped run ({shipped['threads']} thread, load average {load}): at k = {k}, "
             f"MAML's graph holds {maml['graph_bytes'][-1] / 1e6:.1f} MB, first-order MAML's "
             f"{first['graph_bytes'][-1] / 1e6:.1f} MB, one plain step's {shipped['plain']['graph_bytes'] / 1e6:.1f} MB")
 
@@ -90,7 +98,7 @@ class CostDashboard(Dashboard):
         result = measure(self.net, **setting)
         seconds = time.perf_counter() - started
         self._live[self.net] = result
-        self.refresh()  # draws it beside the shipped run
+        self._draw()  # beside the shipped run
         maml, plain = result["rows"]["maml"], result["plain"]
         size = result["meta_batch_size"]
         k = setting["steps"][-1]
@@ -108,6 +116,10 @@ class CostDashboard(Dashboard):
     def _on_net_change(self, change) -> None:
         with self.guard("redraw"):
             self.refresh()
+
+    def _on_scale_change(self, change) -> None:
+        with self.guard("redraw"):
+            self._draw()  # the status line keeps what it said (a measurement's report stays)
 
     def _on_measure_click(self, _button) -> None:
         self.measure_button.disabled = True
