@@ -51,6 +51,17 @@ def test_lesson09_reading_of_feature_extraction_against_maml():
     assert lstm["5"]["feature_extraction"]["mean"] > metric["5"]["maml"]["mean"]
 
 
+def test_lesson09_reading_of_first_order_maml_trained_as_long_as_maml():
+    """Lesson 09, section 6: trained as long as MAML, first-order MAML stays several points (here: more
+    than 3, beyond both intervals) below it at 1-shot, far more than the papers' gap of under a point."""
+    from mtlviz.pretrained.figures import glyph_methods
+
+    rows = glyph_methods(1)
+    maml, fomaml = rows["maml"], rows["fomaml"]
+    assert fomaml["n_outer_steps"] == maml["n_outer_steps"]
+    assert _apart((maml["mean"] - 0.03, maml["ci95"]), _row(rows, "fomaml"))
+
+
 def test_lesson08_readings_of_the_metric_table():
     """Lesson 08, section 3: at 1-shot ProtoNet is ahead of nearest centroid by more than both
     intervals and MAML lies between the two, its interval overlapping ProtoNet's; at 5-shot nearest
