@@ -1003,6 +1003,9 @@ def update_meta_cost(artists, shipped, live=None) -> None:
                     line.set_visible(True)
                 else:
                     line.set_visible(False)  # an empty plot line or an axhline at NaN: drawn as nothing
+    k_label = "inner steps k (Meta-LSTM: learner updates)" if "metalstm" in shipped["rows"] else "inner steps k"
+    for ax in artists["axes"]:
+        ax.set_xlabel(k_label)
     memory_ax = artists["axes"][1]
     shown = [line for (method, kind), line in artists["memory"].items() if kind == "shipped" and line.get_visible()]
     memory_ax.legend(handles=shown, labels=[line.get_label() for line in shown], fontsize=8, loc="upper left",
