@@ -980,11 +980,14 @@ def plot_meta_cost(time_ax: Axes, memory_ax: Axes, labels: Dict[str, str], flat:
     return artists
 
 
-def update_meta_cost(artists, shipped, live=None) -> None:
+def update_meta_cost(artists, shipped, live=None, log_scale: bool = False) -> None:
     """Draw one network's measurement of :func:`mtlviz.meta.cost.measure` (``shipped``, the solid
-    lines) and optionally a second one (``live``, dashed; None hides them). A method the shipped
+    lines) and optionally a second one (``live``, dashed; None hides them), on linear or (``log_scale``)
+    logarithmic y axes. A method the shipped
     measurement lacks (Meta-LSTM and ProtoNet on the sinusoid) is hidden and left out of the legend;
     a flat method's value is read from the result's ``"no_inner_loop"``."""
+    for ax in artists["axes"]:
+        ax.set_yscale("log" if log_scale else "linear")
     for which, result in (("shipped", shipped), ("live", live)):
         rows = result["rows"] if result else {}
         once = result.get("no_inner_loop", {}) if result else {}

@@ -71,9 +71,7 @@ class CostDashboard(Dashboard):
         return self.value_in_control(proposal)
 
     def _draw(self) -> None:
-        for ax in self._artists["axes"]:
-            ax.set_yscale("log" if self.log_scale else "linear")
-        plotting.update_meta_cost(self._artists, self._figure[self.net], self._live.get(self.net))
+        plotting.update_meta_cost(self._artists, self._figure[self.net], self._live.get(self.net), self.log_scale)
         self._canvas.draw_idle()
 
     def refresh(self) -> None:
