@@ -144,13 +144,18 @@ def load_protonet(k_shot: int = 1, path=None):
     return PrototypicalNetwork.load(WEIGHTS_DIR / f"protonet_{k_shot}shot.pt" if path is None else Path(path))
 
 
+#: Lesson 09's meta-trained ANIL weight files, (start, K) -> file (written by ``train_anil``).
+ANIL_FILES = {("random", 1): "glyph_anil_1shot.pt", ("pretrained", 1): "glyph_anil_transfer_1shot.pt",
+              ("random", 5): "glyph_anil_5shot.pt"}
+
+
 def load_glyph_anil(start: str = "random", path=None, k_shot: int = 1):
     """Load lesson 09's meta-trained :class:`~mtlviz.meta.anil.ANILClassifier`, meta-trained from a
     random θ (``start="random"``, K = 1 or 5) or from lesson 06's pretrained backbone
     (``start="pretrained"``: meta-transfer, K = 1), made by ``python -m mtlviz.pretrained.train_anil``."""
     from ..meta.anil import ANILClassifier
-    from .train_anil import FILES as files
 
+    files = ANIL_FILES
     if start not in {s for s, _ in files}:
         raise ValueError(f"start must be one of ['pretrained', 'random']; got {start!r}")
     if (start, k_shot) not in files:

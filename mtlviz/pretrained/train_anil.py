@@ -19,14 +19,13 @@ from __future__ import annotations
 import sys
 
 from ..meta.anil import ANILClassifier
-from . import load_glyph_finetune
+from . import ANIL_FILES, load_glyph_finetune
 from .train_glyphs import IMAGE_SIZE, MAML_STEPS, train_main
 
 #: Outer steps of each shipped ANIL model, per K: the shipped MAML's.
 STEPS = MAML_STEPS
 #: (start, K) -> the weights file it writes
-FILES = {("random", 1): "glyph_anil_1shot.pt", ("pretrained", 1): "glyph_anil_transfer_1shot.pt",
-         ("random", 5): "glyph_anil_5shot.pt"}
+FILES = ANIL_FILES
 STARTS = ("random", "pretrained")
 
 
