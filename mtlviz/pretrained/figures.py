@@ -595,13 +595,15 @@ def feature_reuse(n_episodes: int = 600, n_layer_episodes: int = 50, shots=(1, 5
 ANIL_ROWS = {"random": "anil_meta_trained", "pretrained": "anil_meta_transfer"}
 
 
-def meta_trained_anil(n_episodes: int = 600, rows=None, shots=(1, 5)) -> Dict[str, object]:
+def meta_trained_anil(n_episodes: int = 600, rows=None, shots=(1,)) -> Dict[str, object]:
     """Lesson 09 (issue 15 items 2 and 4): 5-way K-shot accuracy (mean, 95% half-width, mean of the
     first 50 episodes, outer steps trained) of the shipped meta-trained ANIL models (``python -m
     mtlviz.pretrained.train_anil``: from a random θ at K = 1 and 5, and at K = 1 from lesson 06's
     pretrained backbone, i.e. meta-transfer), 3 head steps of α = 0.4 at test, on the ``n_episodes``
     test episodes of :func:`feature_reuse` (seed 2026, 15 queries per class), whose MAML,
-    ANIL-on-MAML's-θ and pretrained-head rows they are read beside. ``{"1" | "5": {row: {...}}}``."""
+    ANIL-on-MAML's-θ and pretrained-head rows they are read beside. ``{"1" | "5": {row: {...}}}``.
+    ``shots`` defaults to K = 1 while no 5-shot ANIL ships; pass ``shots=(1, 5)`` once
+    ``python -m mtlviz.pretrained.train_anil --shots 5`` has made it."""
     from ..data.glyphs import GlyphTasks
     from . import load_glyph_anil
     from .train_anil import FILES
@@ -619,12 +621,14 @@ def meta_trained_anil(n_episodes: int = 600, rows=None, shots=(1, 5)) -> Dict[st
     return result
 
 
-def first_order_glyphs(n_episodes: int = 600, rows=None, shots=(1, 5)) -> Dict[str, object]:
+def first_order_glyphs(n_episodes: int = 600, rows=None, shots=(1,)) -> Dict[str, object]:
     """Lesson 09 (issue 15 item 3): 5-way K-shot accuracy (mean, 95% half-width, mean of the first
     50 episodes, outer steps trained) of the shipped first-order MAML and Reptile glyph models
     (``python -m mtlviz.pretrained.train_first_order_glyphs``; MAML's test-time adaptation, 3 steps
     of α = 0.4) on the 600 test episodes of :func:`feature_reuse` (seed 2026, 15 queries per class),
-    read beside its MAML rows: ``{"1" | "5": {"fomaml" | "reptile": {...}}}``."""
+    read beside its MAML rows: ``{"1" | "5": {"fomaml" | "reptile": {...}}}``. ``shots`` defaults to
+    K = 1 while no 5-shot models ship; pass ``shots=(1, 5)`` once ``python -m
+    mtlviz.pretrained.train_first_order_glyphs --shots 5`` has made them."""
     from ..data.glyphs import GlyphTasks
     from ..meta.fewshot import MAMLClassifier
     from ..meta.reptile import ReptileClassifier
