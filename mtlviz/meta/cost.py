@@ -153,13 +153,11 @@ def _glyph_classifiers(model: ConvNet, params: Params, n_episodes: int) -> Dict[
 
 
 def metalstm_loss(meta_lstm, batch, n_inner_steps: int) -> torch.Tensor:
-    """Meta-LSTM's training objective on ``batch`` (``(x_support, y_support, x_query, y_query)``),
-    as :meth:`MetaLSTM._training_steps <mtlviz.meta.metalstm.MetaLSTM>` computes it: per episode,
-    ``n_inner_steps`` learner updates written by the meta-learner (:meth:`MetaLSTM._episode`), then
-    the query loss of the final learner θ_T; the mean over episodes."""
-    losses = [cross_entropy(meta_lstm._forward(meta_lstm._episode(xs, ys, n_steps=n_inner_steps), xq), yq)
-              for xs, ys, xq, yq in zip(*batch)]
-    return torch.stack(losses).mean()
+    """Meta-LSTM's training objective on ``batch`` (``(x_support, y_support, x_query, y_query)``):
+    the one its trainer minimises (``MetaLSTM._meta_loss``, called by ``_training_steps``), per
+    episode ``n_inner_steps`` learner updates written by the meta-learner, then the query loss of
+    the final learner θ_T; the mean over episodes."""
+    return meta_lstm._meta_loss(batch, n_inner_steps)
 
 
 # -- One meta-step of each method --------------------------------------------------------------

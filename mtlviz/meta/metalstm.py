@@ -276,16 +276,20 @@ class MetaLSTM(EpisodicEstimator):
         optimizer = torch.optim.Adam(self.meta_.parameters(), lr=self.outer_lr)
         for _ in range(self.n_outer_steps):
             batch = tasks.sample_episodes(self.meta_batch_size, self.n_way, self.k_shot, self.n_query, generator)
-            losses = []
-            for xs, ys, xq, yq in zip(*batch.data):
-                cell = self._episode(xs, ys, n_steps=self.n_inner_steps)
-                losses.append(cross_entropy(self._forward(cell, xq), yq))  # query loss of θ_T
-            loss = torch.stack(losses).mean()
+            loss = self._meta_loss(batch.data, self.n_inner_steps)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(self.meta_.parameters(), self.grad_clip)
             optimizer.step()
             yield float(loss.detach())
+
+    def _meta_loss(self, batch, n_steps: int) -> torch.Tensor:
+        """The training objective on ``batch`` (``(x_support, y_support, x_query, y_query)``): per
+        episode, ``n_steps`` learner updates written by the meta-learner, then the query loss of
+        the final learner θ_T; the mean over episodes (also what :mod:`mtlviz.meta.cost` measures)."""
+        losses = [cross_entropy(self._forward(self._episode(xs, ys, n_steps=n_steps), xq), yq)
+                  for xs, ys, xq, yq in zip(*batch)]
+        return torch.stack(losses).mean()
 
     # -- using the meta-learner ------------------------------------------------------------
     def _steps(self, n_inner_steps):
