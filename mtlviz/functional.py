@@ -528,54 +528,9 @@ def _root_cause(error: BaseException) -> str:
     return f"{type(error).__name__}: {first_line}"
 
 
-class _ThinLayerForward:
-    """A batched ``nn.Sequential`` of ``Linear`` and ``ReLU`` layers (the :class:`~mtlviz.nets.MLP`),
-    with every layer whose input or output width is 1 written as a broadcast product.
-
-    Used only inside the compiled meta-gradient. ``model.functional_forward`` computes a batched
-    layer as ``baddbmm``: for the sinusoid network's first (1 → 40) and last (40 → 1) layers that is
-    a matrix product with a dimension of 1, which Inductor hands to the BLAS library as an opaque
-    call, twice more for each backward pass. As ``x * w`` (and ``(x * w).sum(-1)``) those layers
-    and their first and second derivatives become element-wise code that Inductor fuses with its
-    neighbours: 12 instead of 16 library calls per second-order meta-step, ~15% faster
-    (``benchmarks/maml_speed.py``). Same values to float32 rounding (tests/test_functional.py).
-    """
-
-    batches_tasks = True
-
-    def __init__(self, model: nn.Module):
-        self.model = model
-
-    @staticmethod
-    def applies_to(model) -> bool:
-        """True for a task-batching ``nn.Sequential`` of ``Linear`` layers with ``ReLU`` between them."""
-        return (getattr(model, "batches_tasks", False) and isinstance(model, nn.Sequential) and len(model) > 0
-                and all(isinstance(layer, nn.Linear if index % 2 == 0 else nn.ReLU)
-                        for index, layer in enumerate(model))
-                and isinstance(model[len(model) - 1], nn.Linear))
-
-    def functional_forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
-        for index, layer in enumerate(self.model):
-            if isinstance(layer, nn.ReLU):
-                x = torch.relu(x)
-                continue
-            weight, bias = params[f"{index}.weight"], params[f"{index}.bias"]  # (N, out, in), (N, out)
-            if weight.ndim != 3:
-                x = F.linear(x, weight, bias)
-            elif weight.shape[2] == 1:  # in = 1: (N, K, 1) * (N, 1, out)
-                x = x * weight.transpose(1, 2) + bias.unsqueeze(1)
-            elif weight.shape[1] == 1:  # out = 1: Σ over in of (N, K, in) * (N, 1, in)
-                x = (x * weight).sum(-1, keepdim=True) + bias.unsqueeze(1)
-            else:  # (N, K, in) @ (N, in, out) + (N, 1, out)
-                x = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
-        return x
-
-
 def _meta_value_and_grad(model, params, x_support, y_support, x_query, y_query, inner_lr, n_inner_steps,
                          first_order, loss_fn):
     """(∇θ L, L) of :func:`batched_meta_loss`, entirely in :mod:`torch.func` (what is compiled)."""
-    if _ThinLayerForward.applies_to(model):
-        model = _ThinLayerForward(model)
 
     def objective(theta):
         return batched_meta_loss(model, theta, x_support, y_support, x_query, y_query, inner_lr=inner_lr,
