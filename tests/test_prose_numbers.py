@@ -52,6 +52,7 @@ _MASKS = [
     re.compile(r"^\s*#+\s*\d+(?:\.\d+)*\.?", re.M),              # "## 3." headings
     re.compile(r"^\s*\d+\.(?=\s)", re.M),                        # "1. " list items
     re.compile(r"§\s?\d+(?:\.\d+)*(?:\s?[-–,]\s?§?\d+(?:\.\d+)*)*"),  # seed sections §4.1, §6-§8
+    re.compile(r"\b[Ll]esson\s\d\d,?\s(?:section|§)\s?\d+\b"),       # a place in the course: lesson 09, section 6
     re.compile(r"\b[Ll]essons?\s\d\d(?:'s)?(?:\s?(?:[-–,]|and)\s?\d\d(?:'s)?)*"),  # lesson 03, lessons 02-04, 05's and 06's
     re.compile(r"^\s*#\s*\d\d\s·", re.M),                        # "# 03 · title"
     re.compile(r"\b\d{1,2}(?:\s?/\s?\d{1,2})*-(?:way|shot)\b"),     # task names: 5-way, 1-shot, 1 / 5-shot
