@@ -74,7 +74,7 @@ from .anil import LinearHead
 _EPISODE_SHAPE = {"n_way": 5, "k_shot": 1, "n_query": 5, "channels": 32, "image_size": 20}  # the glyph meta-batch's
 
 __all__ = ["METHODS", "NET_METHODS", "NO_INNER_LOOP", "BASELINE", "NETS", "FIELDS", "LABELS", "CostProblem", "cost_problem", "meta_step", "graph_bytes",
-           "time_step", "peak_rss", "measure", "cost_table", "classifier_rows_reading", "metalstm_loss", "MAX_COST_STEPS"]
+           "time_step", "peak_rss", "measure", "cost_table", "classifier_rows_reading", "per_step_slope", "metalstm_loss", "MAX_COST_STEPS"]
 
 #: The methods measured, in the order the lesson shows them.
 METHODS = ("maml", "fomaml", "reptile", "anil", "metalstm", "protonet")
@@ -451,7 +451,7 @@ def cost_table(result: Dict[str, object], field: str) -> str:
     return "\n".join(lines)
 
 
-def _slope(row: Dict[str, list], field: str) -> float:
+def per_step_slope(row: Dict[str, list], field: str) -> float:
     """Least-squares slope of ``field`` against the inner steps: the cost of one more step."""
     steps, values = row["steps"], row[field]
     k_mean, v_mean = sum(steps) / len(steps), sum(values) / len(values)
@@ -469,8 +469,8 @@ def classifier_rows_reading(result: Dict[str, object]) -> str:
         raise ValueError("result must be a glyph measurement with the metalstm row and protonet measured once")
     meta_lstm, maml, protonet = rows["metalstm"], rows["maml"], once["protonet"]
     k = meta_lstm["steps"][-1]
-    per_update, per_step = _slope(meta_lstm, "graph_bytes"), _slope(maml, "graph_bytes")
-    time_update, time_step = _slope(meta_lstm, "time_ms"), _slope(maml, "time_ms")
+    per_update, per_step = per_step_slope(meta_lstm, "graph_bytes"), per_step_slope(maml, "graph_bytes")
+    time_update, time_step = per_step_slope(meta_lstm, "time_ms"), per_step_slope(maml, "time_ms")
     return (
         f"- **Meta-LSTM** keeps {per_update / 1e6:.0f} MB more graph for every learner update, "
         f"{per_update / per_step:.1f}× what one more inner step adds to second-order MAML's "
