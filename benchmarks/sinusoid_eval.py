@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mtlviz import SinusoidTasks, WeightsError  # noqa: E402
-from mtlviz.evaluation import mean_ci95  # noqa: E402
+from mtlviz.evaluation import summarise_loss_curve  # noqa: E402
 from mtlviz.pretrained import load_sinusoid, weights_path  # noqa: E402
 
 #: Reported steps (columns) and the paper's query MSE after them, K = 5, α = 0.01.
@@ -119,10 +119,10 @@ def main(argv=None) -> int:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for kind, estimator in models.items():
         curve = estimator.query_loss_curve(batch, inner_lr=args.inner_lr, n_inner_steps=max(STEPS))  # (N, 11)
-        cells = []
-        for step in STEPS:
-            mean, half_width = mean_ci95(curve[:, step].double().numpy())
-            cells.append(f"{mean:.3f} ± {half_width:.3f}")
+        summary = summarise_loss_curve(curve, STEPS)  # diverged tasks counted, not averaged in
+        cells = [f"{mean:.3f} ± {half_width:.3f}" for mean, half_width in zip(summary.means, summary.half_widths)]
+        if summary.diverged:
+            print(f"warning: {NAMES[kind]}: {summary.describe_divergence()}")
         lines.append(f"| {NAMES[kind]} | mtlviz, K = {args.k} | " + " | ".join(cells) + " |")
         paper = [f"{v:.2f}" for v in PAPER[kind]] if comparable and kind in PAPER else ["n/a"] * len(STEPS)
         if kind in PAPER:

@@ -26,7 +26,7 @@ from ._validation import check_int, check_random_state, check_real
 from .data.glyphs import EpisodeBatch
 from .nets import NORMALISATIONS, ConvNet, accuracy, cross_entropy, normalised_logits
 
-__all__ = ["mean_ci95", "EpisodeScore", "evaluate_episodes", "sgd_accuracy_curve", "StepScores", "score_steps",
+__all__ = ["mean_ci95", "CurveSummary", "summarise_loss_curve", "EpisodeScore", "evaluate_episodes", "sgd_accuracy_curve", "StepScores", "score_steps",
            "normalisation_accuracy", "QUERY_BATCH_SIZES", "accuracy_by_query_batch"]
 
 #: Query images normalised together, in :func:`accuracy_by_query_batch` (1 = each image alone).
@@ -156,6 +156,46 @@ def mean_ci95(values: Sequence[float]) -> Tuple[float, float]:
     if len(values) < 2:
         return float(values.mean()), 0.0
     return float(values.mean()), _t95(len(values) - 1) * float(values.std(ddof=1)) / math.sqrt(len(values))
+
+
+@dataclass(frozen=True)
+class CurveSummary:
+    """Mean ± 95% interval of a ``(tasks, steps + 1)`` query-loss curve at chosen steps, over the
+    tasks that did not diverge; ``diverged`` lists the tasks that did (at one of the chosen steps
+    their loss is non-finite or 100 times its start, :func:`mtlviz.functional.has_diverged`)."""
+
+    steps: Tuple[int, ...]
+    means: Tuple[float, ...]
+    half_widths: Tuple[float, ...]
+    diverged: Tuple[int, ...]
+    n_tasks: int
+
+    def describe_divergence(self) -> str:
+        """'' when no task diverged, else one line naming how many and which."""
+        if not self.diverged:
+            return ""
+        shown = ", ".join(map(str, self.diverged[:5])) + (", ..." if len(self.diverged) > 5 else "")
+        return (f"{len(self.diverged)} of {self.n_tasks} tasks diverged (task {shown}); the means are over the "
+                f"other {self.n_tasks - len(self.diverged)}")
+
+
+def summarise_loss_curve(curve: torch.Tensor, steps: Sequence[int]) -> CurveSummary:
+    """:class:`CurveSummary` of ``curve`` (``(tasks, n + 1)``, e.g. ``MAML.query_loss_curve``) at
+    ``steps`` (each in [0, n]). A diverged task is counted and left out of the means instead of
+    turning them into NaN or 1e10 (a mean over the rest, flagged, is what a reader can use)."""
+    if not isinstance(curve, torch.Tensor) or curve.ndim != 2 or curve.shape[0] < 2:
+        raise ValueError(f"curve must be a (tasks, steps + 1) tensor with at least 2 tasks; got "
+                         f"{tuple(curve.shape) if isinstance(curve, torch.Tensor) else type(curve).__name__}")
+    steps = tuple(steps)
+    for step in steps:
+        check_int("steps", step, 0, curve.shape[1] - 1)
+    at_steps = curve[:, [0, *steps]]  # a loss that spikes between two reported steps and recovers is no divergence
+    diverged = tuple(task for task in range(curve.shape[0]) if Fn.has_diverged(at_steps[task]))
+    kept = curve[[task for task in range(curve.shape[0]) if task not in diverged]].double()
+    if kept.shape[0] < 2:
+        raise ValueError(f"{len(diverged)} of {curve.shape[0]} tasks diverged: fewer than 2 left to average")
+    stats = [mean_ci95(kept[:, step].numpy()) for step in steps]
+    return CurveSummary(steps, tuple(m for m, _ in stats), tuple(h for _, h in stats), diverged, curve.shape[0])
 
 
 def sgd_accuracy_curve(model, params, batch: EpisodeBatch, *, inner_lr: float, n_steps: int) -> torch.Tensor:

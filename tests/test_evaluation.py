@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 
 from mtlviz.evaluation import _t95, mean_ci95
@@ -32,3 +33,60 @@ def test_t_quantile_is_scipys_without_scipy(degrees_of_freedom):
     has drifted from Student's t: every ± in the lessons would be off, worst for few episodes."""
     expected = stats.t.ppf(0.975, degrees_of_freedom)
     assert _t95(degrees_of_freedom) == pytest.approx(expected, rel=1e-10, abs=0)
+
+
+def _curves(n_tasks=50, n_steps=10, seed=0):
+    """Decreasing query-loss curves (tasks, steps + 1), as adaptation gives on a healthy model."""
+    generator = torch.Generator().manual_seed(seed)
+    start = 1.0 + torch.rand(n_tasks, 1, generator=generator)
+    return start * torch.linspace(1.0, 0.3, n_steps + 1)
+
+
+def test_a_diverged_task_is_counted_and_left_out_of_the_means():
+    """If this fails, `python -m mtlviz.pretrained.train_sinusoid` prints a mean of 2.3e10 (one task of
+    600 blew up after 10 steps) as if it were the model's error, without saying why."""
+    from mtlviz.evaluation import summarise_loss_curve
+    curve = _curves()
+    curve[7, 8:] = torch.tensor([3e4, 2e14, 1e13])
+    curve[9, 10] = float("nan")
+    summary = summarise_loss_curve(curve, (1, 5, 10))
+    assert summary.diverged == (7, 9)
+    kept = np.delete(curve.double().numpy(), [7, 9], axis=0)
+    for step, mean, half_width in zip((1, 5, 10), summary.means, summary.half_widths):
+        assert (mean, half_width) == pytest.approx(mean_ci95(kept[:, step]))
+    assert summary.describe_divergence() == "2 of 50 tasks diverged (task 7, 9); the means are over the other 48"
+    assert summarise_loss_curve(_curves(), (1, 5, 10)).describe_divergence() == ""
+
+
+def test_a_spike_between_reported_steps_that_recovers_is_not_a_divergence():
+    """If this fails, the shipped Reptile's sinusoid row loses a task whose loss jumped at step 4 and
+    came back by step 5 (RESULTS' 1.613 at 10 steps would change for a task that did adapt)."""
+    from mtlviz.evaluation import summarise_loss_curve
+    curve = _curves()
+    curve[3, 4] = 1e4
+    assert summarise_loss_curve(curve, (1, 5, 10)).diverged == ()
+    assert summarise_loss_curve(curve, (1, 4, 10)).diverged == (3,)
+
+
+def test_a_summary_that_cannot_be_made_names_what_is_wrong():
+    from mtlviz.evaluation import summarise_loss_curve
+    curve = _curves(n_tasks=3)
+    curve[:2, 10] = float("inf")
+    with pytest.raises(ValueError, match="2 of 3 tasks diverged: fewer than 2 left"):
+        summarise_loss_curve(curve, (10,))
+    with pytest.raises(ValueError, match=r"steps must be .*\[0, 10\]"):
+        summarise_loss_curve(_curves(), (11,))
+    with pytest.raises(ValueError, match="curve must be a"):
+        summarise_loss_curve(_curves()[0], (1,))
+
+
+
+def test_train_sinusoid_ends_with_intervals_and_says_whether_the_paper_is_met(tmp_path, capsys):
+    """If this fails, the regeneration command's closing evaluation (what a maintainer reads to decide
+    whether new weights may ship) no longer shows its intervals or its verdict against Finn et al."""
+    from mtlviz.pretrained import train_sinusoid
+    assert train_sinusoid.main(["--steps", "3", "--joint-steps", "3", "--no-compile", "--out-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    maml = next(line for line in lines if line.strip().startswith("maml "))
+    assert maml.count("±") == 3 and "(Finn et al. 2017: 0.67 / 0.38 / 0.35; above / above / above)" in maml
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["sinusoid_joint.pt", "sinusoid_maml.pt"]

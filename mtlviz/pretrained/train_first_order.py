@@ -29,7 +29,7 @@ import torch
 from ..data.tasks import SinusoidTasks
 from ..meta.reptile import FOMAML, Reptile
 from . import weights_path
-from .train_sinusoid import COMMON, EVAL_K, EVAL_QUERY, EVAL_SEED, EVAL_STEPS, EVAL_TASKS, query_mse
+from .train_sinusoid import COMMON, EVAL_K, EVAL_QUERY, EVAL_SEED, EVAL_STEPS, EVAL_TASKS, query_mse, report
 
 REPTILE_STEPS = 5
 REPTILE_OUTER = 3_000
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     print(f"\nquery MSE on {EVAL_TASKS} fresh tasks (seed {EVAL_SEED}), K = {EVAL_K}, after "
           + " / ".join(map(str, EVAL_STEPS)) + " steps of α = 0.01:")
     for kind, estimator in fitted.items():
-        print(f"  {kind:7s} " + " / ".join(f"{value:.3f}" for value in query_mse(estimator, batch)))
+        print(report(kind, query_mse(estimator, batch)))
     print(f"total {time.perf_counter() - started:.1f} s")
     return 0
 

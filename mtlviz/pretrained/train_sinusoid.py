@@ -10,8 +10,9 @@ and 15,000 Adam steps with β = 3e-3 decayed along a cosine instead of 70,000 st
 cost more than it saves).
 
 It ends by printing the wall time and both models' query MSE on 600 fresh tasks (seed 2026,
-K = 5 support and 100 query points, 1 / 5 / 10 SGD steps of α = 0.01) beside the paper's
-figures; ``benchmarks/sinusoid_eval.py`` prints the same with 95% intervals. Deterministic for a
+K = 5 support and 100 query points, 1 / 5 / 10 SGD steps of α = 0.01), mean ± 95% interval,
+beside the paper's figures and whether each is met; a task whose loss diverges is counted and
+named, not averaged in (``benchmarks/sinusoid_eval.py`` evaluates shipped weights the same way). Deterministic for a
 given torch build: fixed seeds, two threads.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 from ..meta.maml import MAML
 from ..data.tasks import SinusoidTasks
 from ..meta.maml import JointTraining
+from ..evaluation import CurveSummary, summarise_loss_curve
 from . import weights_path
 
 #: The evaluation of Finn et al. (2017), Table 2 (K = 5): query MSE after 1, 5 and 10 steps.
@@ -42,10 +44,24 @@ def estimators(maml_steps: int = 15_000, joint_steps: int = 5_000, *, compile: b
             "joint": JointTraining(n_outer_steps=joint_steps, random_state=1, **COMMON)}
 
 
-def query_mse(estimator, batch) -> list:
-    """Mean query MSE over ``batch``'s tasks after each of :data:`EVAL_STEPS` inner steps."""
+def query_mse(estimator, batch) -> CurveSummary:
+    """Query MSE over ``batch``'s tasks after each of :data:`EVAL_STEPS` inner steps: mean ± 95%
+    interval over the tasks that did not diverge, and which did (counted, never averaged in)."""
     curve = estimator.query_loss_curve(batch, inner_lr=0.01, n_inner_steps=max(EVAL_STEPS))  # (N, 11)
-    return [float(curve[:, step].mean()) for step in EVAL_STEPS]
+    return summarise_loss_curve(curve, EVAL_STEPS)
+
+
+def report(kind: str, summary: CurveSummary, paper=None) -> str:
+    """The evaluation lines of one model: its figures (beside the paper's, and whether each is met),
+    then a line flagging diverged tasks if any."""
+    ours = " / ".join(f"{m:.3f} ± {h:.3f}" for m, h in zip(summary.means, summary.half_widths))
+    line = f"  {kind:7s} {ours}"
+    if paper is not None:
+        met = ["met" if m <= p else "above" for m, p in zip(summary.means, paper)]
+        line += f"   (Finn et al. 2017: {' / '.join(f'{v:.2f}' for v in paper)}; {' / '.join(met)})"
+    if summary.diverged:
+        line += f"\n          warning: {summary.describe_divergence()}"
+    return line
 
 
 def main(argv=None) -> int:
@@ -83,11 +99,9 @@ def main(argv=None) -> int:
     batch = tasks.sample_batch(EVAL_TASKS, EVAL_K, EVAL_QUERY, EVAL_SEED)
     print(f"\ntrained in {trained:.1f} s wall on {torch.get_num_threads()} threads (compile included)")
     print(f"query MSE on {EVAL_TASKS} fresh tasks (seed {EVAL_SEED}), K = {EVAL_K}, after "
-          + " / ".join(map(str, EVAL_STEPS)) + " steps of α = 0.01:")
+          + " / ".join(map(str, EVAL_STEPS)) + " steps of α = 0.01 (mean ± 95% interval over tasks):")
     for kind, estimator in fitted.items():
-        ours = " / ".join(f"{value:.3f}" for value in query_mse(estimator, batch))
-        paper = " / ".join(f"{value:.2f}" for value in PAPER_MSE[kind])
-        print(f"  {kind:5s} {ours}   (Finn et al. 2017: {paper})")
+        print(report(kind, query_mse(estimator, batch), PAPER_MSE[kind]))
     print(f"total {time.perf_counter() - started:.1f} s")
     return 0
 
