@@ -184,6 +184,20 @@ class Estimator:
                                       f"{loss}; {self._step_size_hint()}")
             yield {"step": step, "loss": loss, "seconds": time.perf_counter() - started, **extra}
 
+    def mean_training_loss(self, first_steps: int) -> float:
+        """Mean training loss over the first ``first_steps`` training steps, from ``history_``.
+
+        A loaded model's history is the loss averaged over chunks of ceil(steps / 500) steps
+        (:func:`compress_history`), so ``first_steps`` is rounded down to whole chunks (one at least).
+        """
+        self._check_fitted()
+        history = list(self.history_)
+        total = int(getattr(self, "n_outer_steps", len(history)) or len(history))
+        check_int("first_steps", first_steps, 1, total)
+        chunk = -(-total // max(len(history), 1))  # steps per stored point: 1 after fit, more once loaded
+        points = max(first_steps // chunk, 1)
+        return float(sum(history[:points]) / points)
+
     def _step_size_hint(self) -> str:
         sizes = [f"{name} ({symbol} = {getattr(self, name):g})" if symbol else f"{name} (now {getattr(self, name):g})"
                  for name, symbol in self._step_sizes if isinstance(getattr(self, name, None), (int, float))]

@@ -218,24 +218,26 @@ def test_anil_warm_start_begins_at_the_backbone_with_a_zero_head_and_refuses_a_m
 def test_shipped_anil_models_are_what_train_anil_makes():
     """If this fails, a meta-trained ANIL model behind lesson 09's section 6 is not what ``python -m
     mtlviz.pretrained.train_anil`` makes: another configuration than the command's at the file's outer
-    steps (the meta-transfer one warm-started from lesson 06's backbone), or a 1-shot training curve
-    whose start the command no longer reproduces (reduced: the first 2 of its stored points)."""
+    steps (the meta-transfer one warm-started from lesson 06's backbone), or a training curve whose
+    start the command no longer reproduces (reduced: the first 2 of its stored points, every shipped file)."""
     from mtlviz.pretrained import load_glyph_anil
     from mtlviz.pretrained.figures import load_figure
     from mtlviz.pretrained.train_anil import FILES, anil
     from mtlviz.pretrained.train_glyphs import background_pool
 
-    shipped_rows = load_figure("meta_trained_anil")
+    shipped_rows, pool = load_figure("meta_trained_anil"), background_pool()
+    checked = []
     for (start, k_shot) in FILES:
         if str(k_shot) not in shipped_rows:
             continue
         shipped = load_glyph_anil(start, k_shot=k_shot)
-        assert shipped.get_params() == anil(start, shipped.n_outer_steps, k_shot).get_params(), (start, k_shot)
-    shipped = load_glyph_anil("random")
-    chunk = -(-shipped.n_outer_steps // 500)  # weight files keep the loss averaged over chunks (compress_history)
-    again = anil("random", shipped.n_outer_steps, 1)
-    for record in again.fit_iter(background_pool()):
-        if record["step"] == 2 * chunk:
-            break
-    recomputed = [sum(again.history_[i * chunk:(i + 1) * chunk]) / chunk for i in range(2)]
-    assert recomputed == pytest.approx(shipped.history_[:2], abs=1e-4)
+        again = anil(start, shipped.n_outer_steps, k_shot)
+        assert shipped.get_params() == again.get_params(), (start, k_shot)
+        chunk = -(-shipped.n_outer_steps // 500)  # weight files keep the loss averaged over chunks (compress_history)
+        for record in again.fit_iter(pool):
+            if record["step"] == 2 * chunk:
+                break
+        recomputed = [sum(again.history_[i * chunk:(i + 1) * chunk]) / chunk for i in range(2)]
+        assert recomputed == pytest.approx(shipped.history_[:2], abs=1e-4), (start, k_shot)
+        checked.append((start, k_shot))
+    assert ("random", 1) in checked and ("pretrained", 1) in checked

@@ -161,3 +161,21 @@ def test_set_params_on_a_fitted_fine_tuner_keeps_the_backbone_and_resizes_the_he
     with pytest.raises(ValueError, match=r"channels cannot change on a fitted FineTuneClassifier"):
         estimator.set_params(channels=8)
     assert estimator.channels == 4 and estimator.n_way == 3
+
+
+def test_mean_training_loss_reads_the_same_steps_before_and_after_saving(tmp_path):
+    """If this fails, lesson 09's line 'mean training loss over the first 100 outer steps' reads other
+    steps from a shipped (chunk-averaged) weight file than training logged, or accepts a nonsense count."""
+    estimator = MAML(n_outer_steps=1200, meta_batch_size=2, k_shot=2, k_query=2, random_state=0)
+    estimator.fit(SinusoidTasks())
+    fresh = estimator.mean_training_loss(first_steps=100)
+    assert fresh == pytest.approx(sum(estimator.history_[:100]) / 100)
+    estimator.save(tmp_path / "m.pt")
+    loaded = MAML.load(tmp_path / "m.pt")
+    assert len(loaded.history_) == 400  # 1,200 steps kept as 400 means of 3
+    assert loaded.mean_training_loss(first_steps=99) == pytest.approx(sum(estimator.history_[:99]) / 99, rel=1e-5)
+    for bad in (0, 1201, 2.5):
+        with pytest.raises(ValueError, match="first_steps"):
+            loaded.mean_training_loss(first_steps=bad)
+    with pytest.raises(Exception, match="fit"):
+        MAML().mean_training_loss(first_steps=1)

@@ -60,8 +60,8 @@ def test_reptile_classifier_round_trips_and_refuses_a_bad_epsilon(tmp_path):
 def test_shipped_glyph_models_are_what_the_training_command_makes(kind):
     """If this fails, a model behind lesson 09's glyph table is not what ``python -m
     mtlviz.pretrained.train_first_order_glyphs`` makes: another configuration than the command's at
-    the file's outer steps, or a 1-shot training curve whose start the command no longer reproduces
-    (reduced: the first 2 of its stored points)."""
+    the file's outer steps, or a training curve whose start the command no longer reproduces
+    (reduced: the first 2 of its stored points, at every K the lesson shows)."""
     from mtlviz.meta.fewshot import MAMLClassifier
     from mtlviz.pretrained import WEIGHTS_DIR
     from mtlviz.pretrained.figures import load_figure
@@ -71,14 +71,14 @@ def test_shipped_glyph_models_are_what_the_training_command_makes(kind):
     cls = MAMLClassifier if kind == "fomaml" else ReptileClassifier
     shots = [int(k) for k in load_figure("first_order_glyphs")]
     assert 1 in shots
+    pool = background_pool()
     for k_shot in shots:
         shipped = cls.load(WEIGHTS_DIR / weights_file(kind, k_shot))
-        assert shipped.get_params() == first_order_glyph_model(kind, shipped.n_outer_steps, k_shot).get_params()
-    shipped = cls.load(WEIGHTS_DIR / weights_file(kind, 1))
-    chunk = -(-shipped.n_outer_steps // 500)  # weight files keep the loss averaged over chunks (compress_history)
-    again = first_order_glyph_model(kind, shipped.n_outer_steps, 1)
-    for record in again.fit_iter(background_pool()):
-        if record["step"] == 2 * chunk:
-            break
-    recomputed = [sum(again.history_[i * chunk:(i + 1) * chunk]) / chunk for i in range(2)]
-    assert recomputed == pytest.approx(shipped.history_[:2], abs=1e-4)
+        again = first_order_glyph_model(kind, shipped.n_outer_steps, k_shot)
+        assert shipped.get_params() == again.get_params(), k_shot
+        chunk = -(-shipped.n_outer_steps // 500)  # weight files keep the loss averaged over chunks (compress_history)
+        for record in again.fit_iter(pool):
+            if record["step"] == 2 * chunk:
+                break
+        recomputed = [sum(again.history_[i * chunk:(i + 1) * chunk]) / chunk for i in range(2)]
+        assert recomputed == pytest.approx(shipped.history_[:2], abs=1e-4), k_shot

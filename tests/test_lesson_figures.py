@@ -165,12 +165,12 @@ def test_domain_seed_tables_render_the_shipped_numbers():
 
 def test_cross_domain_fewshot_is_recomputed_for_the_first_chunk():
     """Lesson 08's cross-domain table (every glyph-trained model on 600 digits episodes per K, tens of
-    minutes): recompute four 1-shot rows on the first 50 episodes (the first chunk of the same 600)
+    minutes): recompute six 1-shot rows on the first 50 episodes (the first chunk of the same 600)
     and compare with the file, so the lesson cannot show digits numbers the code no longer gives.
     The lesson's reading must hold: every learned model scores lower on the digits than on new glyphs
     (pixel nearest neighbour, which learned nothing from the glyphs, is the floor, not one of them)."""
     shipped = load_figure("cross_domain_fewshot")
-    rows = ("maml", "protonet", "nearest_centroid_cosine", "pixel_nn")
+    rows = ("maml", "fomaml", "anil_transfer", "protonet", "nearest_centroid_cosine", "pixel_nn")
     again = figures.cross_domain_fewshot(n_episodes=figures.METRIC_CHECK_EPISODES, shots=(1,), rows=rows)
     for row in rows:
         assert again["digits"]["1"][row]["mean"] == pytest.approx(shipped["digits"]["1"][row]["first_50"], abs=1e-6), row

@@ -146,13 +146,13 @@ def load_protonet(k_shot: int = 1, path=None):
 
 #: Lesson 09's meta-trained ANIL weight files, (start, K) -> file (written by ``train_anil``).
 ANIL_FILES = {("random", 1): "glyph_anil_1shot.pt", ("pretrained", 1): "glyph_anil_transfer_1shot.pt",
-              ("random", 5): "glyph_anil_5shot.pt"}
+              ("random", 5): "glyph_anil_5shot.pt", ("pretrained", 5): "glyph_anil_transfer_5shot.pt"}
 
 
 def load_glyph_anil(start: str = "random", path=None, k_shot: int = 1):
     """Load lesson 09's meta-trained :class:`~mtlviz.meta.anil.ANILClassifier`, meta-trained from a
-    random θ (``start="random"``, K = 1 or 5) or from lesson 06's pretrained backbone
-    (``start="pretrained"``: meta-transfer, K = 1), made by ``python -m mtlviz.pretrained.train_anil``."""
+    random θ (``start="random"``) or from lesson 06's pretrained backbone (``start="pretrained"``:
+    meta-transfer), K = 1 or 5, made by ``python -m mtlviz.pretrained.train_anil``."""
     from ..meta.anil import ANILClassifier
 
     files = ANIL_FILES

@@ -418,7 +418,7 @@ def metric_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict[str, 
     limits the rows computed (names as in the result)."""
     from ..data.glyphs import GlyphTasks
     from ..meta.fewshot import PixelNearestNeighbour
-    from . import load_nearest_centroid, load_protonet
+    from . import load_glyph_anil, load_nearest_centroid, load_protonet
 
     result = {}
     for k_shot in shots:
@@ -439,10 +439,12 @@ def metric_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict[str, 
 
 
 #: The rows of :func:`cross_domain_fewshot` (the glyph-trained models of lessons 03-08 and the floor).
-CROSS_DOMAIN_ROWS = ("maml", "metalstm", "protonet", "fine_tuning", "nearest_centroid_euclidean",
-                     "nearest_centroid_cosine", "pixel_nn")
+CROSS_DOMAIN_ROWS = ("maml", "fomaml", "reptile", "anil", "anil_transfer", "metalstm", "protonet", "fine_tuning",
+                     "nearest_centroid_euclidean", "nearest_centroid_cosine", "pixel_nn")
 #: Where each row's in-domain score (the same 600 glyph episodes) is: figure and row name.
-_IN_DOMAIN = {"maml": ("metric_fewshot", "maml"), "metalstm": ("metalstm_fewshot", "meta_lstm"),
+_IN_DOMAIN = {"maml": ("metric_fewshot", "maml"), "fomaml": ("first_order_glyphs", "fomaml"),
+              "reptile": ("first_order_glyphs", "reptile"), "anil": ("meta_trained_anil", "anil_meta_trained"),
+              "anil_transfer": ("meta_trained_anil", "anil_meta_transfer"), "metalstm": ("metalstm_fewshot", "meta_lstm"),
               "protonet": ("metric_fewshot", "protonet"), "fine_tuning": ("metalstm_fewshot", "fine_tune"),
               "nearest_centroid_euclidean": ("metric_fewshot", "nearest_centroid_euclidean"),
               "nearest_centroid_cosine": ("metric_fewshot", "nearest_centroid_cosine"),
@@ -455,7 +457,7 @@ FINETUNE_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 def _cross_domain_scorers(k_shot: int) -> Dict[str, Callable[[], object]]:
     from ..data.glyphs import GlyphTasks
     from ..meta.fewshot import PixelNearestNeighbour
-    from . import load_nearest_centroid, load_protonet
+    from . import load_glyph_anil, load_nearest_centroid, load_protonet
 
     def fine_tuning():
         candidates = {lr: load_glyph_finetune(strategy="fine_tune", k_shot=k_shot, inner_lr=lr, n_inner_steps=5)
@@ -463,7 +465,11 @@ def _cross_domain_scorers(k_shot: int) -> Dict[str, Callable[[], object]]:
         tuning = GlyphTasks("background", image_size=20).sample_episodes(20, 5, k_shot, 5, random_state=0)
         return candidates[max(FINETUNE_GRID, key=lambda lr: candidates[lr].score(tuning))]
 
-    return {"maml": lambda: load_glyph_maml(k_shot), "metalstm": lambda: load_glyph_metalstm(k_shot),
+    return {"maml": lambda: load_glyph_maml(k_shot), "fomaml": lambda: _first_order_glyph_model("fomaml", k_shot),
+            "reptile": lambda: _first_order_glyph_model("reptile", k_shot),
+            "anil": lambda: load_glyph_anil("random", k_shot=k_shot),
+            "anil_transfer": lambda: load_glyph_anil("pretrained", k_shot=k_shot),
+            "metalstm": lambda: load_glyph_metalstm(k_shot),
             "protonet": lambda: load_protonet(k_shot), "fine_tuning": fine_tuning,
             "nearest_centroid_euclidean": lambda: load_nearest_centroid("euclidean"),
             "nearest_centroid_cosine": lambda: load_nearest_centroid("cosine"), "pixel_nn": PixelNearestNeighbour}
@@ -471,7 +477,9 @@ def _cross_domain_scorers(k_shot: int) -> Dict[str, Callable[[], object]]:
 
 def cross_domain_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict[str, object]:
     """Lesson 08 (issue 15 item 5, after Chen et al. 2019's cross-domain test): every glyph-trained
-    model of :data:`CROSS_DOMAIN_ROWS` (the shipped K-shot MAML with its 3 steps, Meta-LSTM with its
+    model of :data:`CROSS_DOMAIN_ROWS` (the shipped K-shot MAML, first-order MAML and Reptile with their
+    3 steps, ANIL meta-trained from a random θ and from the pretrained backbone with their 3 head
+    steps, Meta-LSTM with its
     learned updates, the K-shot ProtoNet, fine-tuning all layers of lesson 06's pretrained network
     for 5 steps with the rate tuned on background glyphs, nearest centroid on its frozen backbone)
     and pixel nearest neighbour, on ``n_episodes`` 5-way K-shot episodes of scikit-learn's digits
@@ -493,7 +501,9 @@ def cross_domain_fewshot(n_episodes: int = 600, shots=(1, 5), rows=None) -> Dict
     return {"digits": per_k}
 
 
-CROSS_DOMAIN_LABELS = {"maml": "MAML (3 steps)", "metalstm": "Meta-LSTM (learned updates)",
+CROSS_DOMAIN_LABELS = {"maml": "MAML (3 steps)", "fomaml": "first-order MAML (3 steps)",
+                       "reptile": "Reptile (3 steps)", "anil": "ANIL meta-trained (3 head steps)",
+                       "anil_transfer": "meta-transfer ANIL (3 head steps)", "metalstm": "Meta-LSTM (learned updates)",
                        "protonet": "ProtoNet (K-shot model)", "fine_tuning": "fine-tuning, all layers (5 steps)",
                        "nearest_centroid_euclidean": "nearest centroid, Euclidean",
                        "nearest_centroid_cosine": "nearest centroid, cosine", "pixel_nn": "pixel nearest neighbour"}
@@ -591,19 +601,17 @@ def feature_reuse(n_episodes: int = 600, n_layer_episodes: int = 50, shots=(1, 5
     return result
 
 
-#: The rows of :func:`meta_trained_anil`: start -> row name (meta-transfer at 1-shot only).
+#: The rows of :func:`meta_trained_anil`: start -> row name.
 ANIL_ROWS = {"random": "anil_meta_trained", "pretrained": "anil_meta_transfer"}
 
 
-def meta_trained_anil(n_episodes: int = 600, rows=None, shots=(1,)) -> Dict[str, object]:
+def meta_trained_anil(n_episodes: int = 600, rows=None, shots=(1, 5)) -> Dict[str, object]:
     """Lesson 09 (issue 15 items 2 and 4): 5-way K-shot accuracy (mean, 95% half-width, mean of the
     first 50 episodes, outer steps trained) of the shipped meta-trained ANIL models (``python -m
     mtlviz.pretrained.train_anil``: from a random θ at K = 1 and 5, and at K = 1 from lesson 06's
     pretrained backbone, i.e. meta-transfer), 3 head steps of α = 0.4 at test, on the ``n_episodes``
     test episodes of :func:`feature_reuse` (seed 2026, 15 queries per class), whose MAML,
-    ANIL-on-MAML's-θ and pretrained-head rows they are read beside. ``{"1" | "5": {row: {...}}}``.
-    ``shots`` defaults to K = 1 while no 5-shot ANIL ships; pass ``shots=(1, 5)`` once
-    ``python -m mtlviz.pretrained.train_anil --shots 5`` has made it."""
+    ANIL-on-MAML's-θ and pretrained-head rows they are read beside. ``{"1" | "5": {row: {...}}}``."""
     from ..data.glyphs import GlyphTasks
     from . import load_glyph_anil
     from .train_anil import FILES
@@ -621,27 +629,32 @@ def meta_trained_anil(n_episodes: int = 600, rows=None, shots=(1,)) -> Dict[str,
     return result
 
 
-def first_order_glyphs(n_episodes: int = 600, rows=None, shots=(1,)) -> Dict[str, object]:
-    """Lesson 09 (issue 15 item 3): 5-way K-shot accuracy (mean, 95% half-width, mean of the first
-    50 episodes, outer steps trained) of the shipped first-order MAML and Reptile glyph models
-    (``python -m mtlviz.pretrained.train_first_order_glyphs``; MAML's test-time adaptation, 3 steps
-    of α = 0.4) on the 600 test episodes of :func:`feature_reuse` (seed 2026, 15 queries per class),
-    read beside its MAML rows: ``{"1" | "5": {"fomaml" | "reptile": {...}}}``. ``shots`` defaults to
-    K = 1 while no 5-shot models ship; pass ``shots=(1, 5)`` once ``python -m
-    mtlviz.pretrained.train_first_order_glyphs --shots 5`` has made them."""
-    from ..data.glyphs import GlyphTasks
+def _first_order_glyph_model(kind: str, k_shot: int):
+    """The shipped glyph ``kind`` ("fomaml" or "reptile") model at ``k_shot``, loaded safely."""
     from ..meta.fewshot import MAMLClassifier
     from ..meta.reptile import ReptileClassifier
     from .train_first_order_glyphs import weights_file
 
+    cls = {"fomaml": MAMLClassifier, "reptile": ReptileClassifier}[kind]
+    return cls.load(WEIGHTS_DIR / weights_file(kind, k_shot),
+                    regenerate_command="python -m mtlviz.pretrained.train_first_order_glyphs")
+
+
+def first_order_glyphs(n_episodes: int = 600, rows=None, shots=(1, 5)) -> Dict[str, object]:
+    """Lesson 09 (issue 15 item 3): 5-way K-shot accuracy (mean, 95% half-width, mean of the first
+    50 episodes, outer steps trained) of the shipped first-order MAML and Reptile glyph models
+    (``python -m mtlviz.pretrained.train_first_order_glyphs``; MAML's test-time adaptation, 3 steps
+    of α = 0.4) on the 600 test episodes of :func:`feature_reuse` (seed 2026, 15 queries per class),
+    read beside its MAML rows: ``{"1" | "5": {"fomaml" | "reptile": {...}}}``."""
+    from ..data.glyphs import GlyphTasks
+
     result = {}
     for k_shot in shots:
         table = {}
-        for name, cls in (("fomaml", MAMLClassifier), ("reptile", ReptileClassifier)):
+        for name in ("fomaml", "reptile"):
             if rows is not None and name not in rows:
                 continue
-            model = cls.load(WEIGHTS_DIR / weights_file(name, k_shot),
-                             regenerate_command="python -m mtlviz.pretrained.train_first_order_glyphs")
+            model = _first_order_glyph_model(name, k_shot)
             table[name] = _scored_row(model, GlyphTasks("evaluation", image_size=20), k_shot, n_episodes,
                                       FEATURE_REUSE_CHECK_EPISODES, n_outer_steps=model.n_outer_steps)
         result[str(k_shot)] = table

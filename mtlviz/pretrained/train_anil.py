@@ -7,10 +7,10 @@ test) on the pool of ``train_glyphs`` (20 seeded drawings of each of the 912 bac
 characters), for the shipped MAML's outer steps (``STEPS``: 2,000 at 1-shot, 1,000 at 5-shot):
 
 - ``glyph_anil_{1,5}shot.pt``: from a random θ, as Raghu et al. (2020) train ANIL;
-- ``glyph_anil_transfer_1shot.pt``: from the conv blocks of lesson 06's pretrained network
+- ``glyph_anil_transfer_{1,5}shot.pt``: from the conv blocks of lesson 06's pretrained network
   (``glyph_finetune.pt``, trained on all 912 classes at once) and a zero head: pretrain, then
   meta-train, the recipe of meta-transfer learning (Sun et al. 2019) without its scaling-and-
-  shifting parameters (1-shot only).
+  shifting parameters.
 
 Deterministic (fixed seeds, one torch thread). ``--starts``, ``--shots`` and ``--steps`` select.
 """
