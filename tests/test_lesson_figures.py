@@ -92,6 +92,19 @@ def test_a_missing_or_corrupt_file_names_the_command(tmp_path):
         load_figure("nope")
 
 
+def test_a_figure_is_read_afresh_after_the_file_changes_and_handed_out_as_a_copy(tmp_path):
+    """load_figure parses the file once per change (lesson 08 reads it ~60 times at page open). If this
+    fails, a regenerated file's numbers would not reach a running kernel, or a lesson cell that edits
+    a figure it loaded would change what the next cell loads."""
+    path = tmp_path / "figures.json"
+    path.write_text(json.dumps({"figures": {"digits_shift": {"coral": [1.0, 2.0]}}}))
+    first = load_figure("digits_shift", path)
+    first["coral"][0] = 99.0
+    assert load_figure("digits_shift", path) == {"coral": [1.0, 2.0]}
+    path.write_text(json.dumps({"figures": {"digits_shift": {"coral": [3.0, 4.0, 5.0]}}}))
+    assert load_figure("digits_shift", path) == {"coral": [3.0, 4.0, 5.0]}
+
+
 def test_navigation_adaptation_is_recomputed_exactly():
     """Lesson 10's table (100 new goals x 3 policies x 4 stages, ~10 s): the shipped numbers must be
     what the shipped policies give, and the lesson's reading must hold: MAML is clearly ahead of the

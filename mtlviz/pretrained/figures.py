@@ -724,6 +724,21 @@ def _finite(value) -> bool:
     return not isinstance(value, float) or math.isfinite(value)
 
 
+#: (path, modification time, size) -> {figure name: its JSON text}: the file parsed once per change
+#: (lesson 08 reads figures some 60 times at page open), each figure handed out as a fresh copy.
+_FIGURE_TEXTS: Dict[tuple, Dict[str, str]] = {}
+
+
+def _figure_texts(path: Path) -> Dict[str, str]:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _FIGURE_TEXTS:
+        figures = json.loads(path.read_text())["figures"]
+        _FIGURE_TEXTS.clear()  # one file at a time: a test's temporary copy must not pile up
+        _FIGURE_TEXTS[key] = {name: json.dumps(value) for name, value in figures.items()}
+    return _FIGURE_TEXTS[key]
+
+
 def load_figure(name: str, path=None):
     """The shipped figure ``name`` (one of :data:`FIGURES`). A missing, corrupt or incomplete
     file raises :class:`~mtlviz.WeightsError` naming the command that regenerates it."""
@@ -732,8 +747,7 @@ def load_figure(name: str, path=None):
     path = figures_path() if path is None else Path(path)
     hint = f"Regenerate it with: {FIGURES_COMMAND} {name}"
     try:
-        figures = json.loads(path.read_text())["figures"]
-        value = figures[name]
+        value = json.loads(_figure_texts(path)[name])
     except FileNotFoundError as error:
         raise WeightsError(f"lesson figures file {path} is missing. {hint}") from error
     except (ValueError, KeyError, TypeError) as error:
