@@ -168,6 +168,7 @@ class Estimator:
         """
         self._validate()
         self.history_ = []
+        self._history_chunk = 1  # every step's loss (a loaded model's history holds chunk means)
         started = time.perf_counter()
         steps = self._training_steps(*data)
         for step in itertools.count(1):
@@ -192,9 +193,8 @@ class Estimator:
         """
         self._check_fitted()
         history = list(self.history_)
-        total = int(getattr(self, "n_outer_steps", len(history)) or len(history))
-        check_int("first_steps", first_steps, 1, total)
-        chunk = -(-total // max(len(history), 1))  # steps per stored point: 1 after fit, more once loaded
+        chunk = getattr(self, "_history_chunk", 1)  # steps per stored point: 1 after fit, more once loaded
+        check_int("first_steps", first_steps, 1, max(len(history) * chunk, 1))
         points = max(first_steps // chunk, 1)
         return float(sum(history[:points]) / points)
 
@@ -239,7 +239,8 @@ class Estimator:
         if "random_state" in hyper and not (hyper["random_state"] is None or isinstance(hyper["random_state"], int)):
             hyper["random_state"] = None  # a torch.Generator cannot be stored safely
         torch.save({"kind": self._kind, "hyperparameters": hyper, "params": self._state(),
-                    "history": compress_history(getattr(self, "history_", [])), **self._extra_state()}, Path(path))
+                    "history": compress_history(getattr(self, "history_", [])),
+                    "history_steps": len(getattr(self, "history_", [])), **self._extra_state()}, Path(path))
 
     @classmethod
     def load(cls, path, *, regenerate_command: Optional[str] = None):
@@ -268,6 +269,11 @@ class Estimator:
         estimator.history_ = [float(v) for v in history] if isinstance(history, torch.Tensor) else []
         if not all(math.isfinite(v) for v in estimator.history_):
             raise WeightsError(f"weights file {path} holds a non-finite training curve. {hint}")
+        # Steps behind each stored point (compress_history); files written before "history_steps"
+        # was kept hold a complete training run of n_outer_steps.
+        steps = state.get("history_steps", getattr(estimator, "n_outer_steps", None) or len(estimator.history_))
+        if estimator.history_ and isinstance(steps, int) and steps > len(estimator.history_):
+            estimator._history_chunk = -(-steps // 500)
         return estimator
 
 

@@ -179,3 +179,12 @@ def test_mean_training_loss_reads_the_same_steps_before_and_after_saving(tmp_pat
             loaded.mean_training_loss(first_steps=bad)
     with pytest.raises(Exception, match="fit"):
         MAML().mean_training_loss(first_steps=1)
+    # stopped early (a live dashboard stops iterating): 700 of 2,000 steps, then saved and loaded
+    partial = MAML(n_outer_steps=2000, meta_batch_size=2, k_shot=2, k_query=2, random_state=0)
+    for record in partial.fit_iter(SinusoidTasks()):
+        if record["step"] == 700:
+            break
+    raw = sum(partial.history_[:100]) / 100
+    assert partial.mean_training_loss(first_steps=100) == pytest.approx(raw)
+    partial.save(tmp_path / "partial.pt")
+    assert MAML.load(tmp_path / "partial.pt").mean_training_loss(first_steps=100) == pytest.approx(raw, rel=1e-5)
