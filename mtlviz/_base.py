@@ -61,13 +61,18 @@ def read_weights(path: Path, kind: str, keys: Sequence[str], hint: str) -> dict:
     return state
 
 
+def history_chunk(n_steps: int, n_points: int = 500) -> int:
+    """Training steps behind each point of :func:`compress_history`'s curve of ``n_steps`` losses."""
+    return max(-(-n_steps // n_points), 1)  # ceil, one at least
+
+
 def compress_history(history, n_points: int = 500) -> torch.Tensor:
     """The loss curve averaged over consecutive chunks, at most ``n_points`` long (weight files
     keep this, to stay small)."""
     values = torch.tensor(history, dtype=torch.float32)
-    if len(values) <= n_points:
+    chunk = history_chunk(len(values), n_points)
+    if chunk == 1:
         return values
-    chunk = -(-len(values) // n_points)  # ceil
     usable = len(values) // chunk * chunk
     return values[:usable].view(-1, chunk).mean(1)
 
@@ -273,7 +278,7 @@ class Estimator:
         # was kept hold a complete training run of n_outer_steps.
         steps = state.get("history_steps", getattr(estimator, "n_outer_steps", None) or len(estimator.history_))
         if estimator.history_ and isinstance(steps, int) and steps > len(estimator.history_):
-            estimator._history_chunk = -(-steps // 500)
+            estimator._history_chunk = history_chunk(steps)
         return estimator
 
 
