@@ -37,8 +37,8 @@ KINDS = ("maml", "fomaml", "reptile", "joint")
 PAPER_K = 5
 PAPER_INNER_LR = 0.01
 NAMES = {"maml": "MAML", "fomaml": "first-order MAML", "reptile": "Reptile", "joint": "pretrained baseline"}
-#: Outer steps of the shortest full recipe (train_sinusoid's defaults; the shipped files used
-#: 70,000 / 20,000); fewer means a short test run.
+#: Outer steps of the shortest full recipe (train_sinusoid's and train_first_order's defaults;
+#: the shipped MAML and baseline used 70,000 / 20,000); fewer means a short test run.
 FULL_STEPS = {"maml": 15_000, "fomaml": 15_000, "reptile": 3_000, "joint": 5_000}
 #: Seeds used by ``python -m mtlviz.pretrained.train_sinusoid`` (MAML 0, baseline 1).
 TRAINING_SEEDS = (0, 1)

@@ -329,7 +329,17 @@ def test_shipped_maml_improves_by_adapting(tasks):
 
 
 @pytest.fixture
-def compile_warnings_fail():
+def fresh_dynamo():
+    """Dynamo's caches emptied, as in a fresh process: each compile test traces its own graphs
+    (one process compiling many configurations of one function meets Dynamo's recompile limit
+    of 8, which a training run, one configuration, never does)."""
+    import torch._dynamo
+    torch._dynamo.reset()
+    yield
+
+
+@pytest.fixture
+def compile_warnings_fail(fresh_dynamo):
     """A CompileWarning (compiling failed, the work went on eagerly) fails the test."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Fn.CompileWarning)
@@ -338,8 +348,9 @@ def compile_warnings_fail():
 
 @pytest.mark.usefixtures("compile_warnings_fail")
 @pytest.mark.parametrize("first_order", [False, True], ids=["second-order", "first-order"])
-@pytest.mark.parametrize("n_inner_steps", [1, 5])
-def test_compiled_meta_gradient_is_one_graph(first_order, n_inner_steps):
+@pytest.mark.parametrize("n_inner_steps, multi_step_loss", [(1, False), (5, False), (2, True)],
+                         ids=["1-step", "5-steps", "2-steps-multi-step-loss"])
+def test_compiled_meta_gradient_is_one_graph(first_order, n_inner_steps, multi_step_loss):
     """If this fails, MAML(compile=True) no longer compiles the meta-gradient as one graph
     (``fullgraph=True`` raised: a graph break), and training falls back to eager speed: the
     4-8x that compiling buys (RESULTS.md) is gone. The aot_eager backend traces the very graph
@@ -347,7 +358,7 @@ def test_compiled_meta_gradient_is_one_graph(first_order, n_inner_steps):
     model = sinusoid_mlp(0)
     params = Fn.get_params(model, requires_grad=True)
     batch = SinusoidTasks().sample_batch(5, 4, 6, random_state=0)
-    settings = dict(inner_lr=0.01, n_inner_steps=n_inner_steps, first_order=first_order)
+    settings = dict(inner_lr=0.01, n_inner_steps=n_inner_steps, first_order=first_order, multi_step_loss=multi_step_loss)
     value, grads = Fn.compile_meta_value_and_grad(backend="aot_eager")(model, params, *batch.data, **settings)
     expected = loop_meta_gradient(model, params, *batch.data, **settings)
     torch.testing.assert_close(value, loop_meta_loss(model, params, *batch.data, **settings).detach(),
@@ -373,6 +384,7 @@ def test_compiled_maml_trains_like_eager_maml():
         Fn.compile_meta_value_and_grad()(model, Fn.get_params(model), *batch.data, inner_lr=-1.0)
 
 
+@pytest.mark.usefixtures("fresh_dynamo")
 def test_compile_failure_warns_once_and_trains_eagerly():
     """If this fails, a student on a platform where torch.compile cannot work (no C++ compiler)
     sees a traceback from MAML(compile=True) instead of slower, identical training."""

@@ -90,3 +90,23 @@ def test_train_sinusoid_ends_with_intervals_and_says_whether_the_paper_is_met(tm
     maml = next(line for line in lines if line.strip().startswith("maml "))
     assert maml.count("±") == 3 and "(Finn et al. 2017: 0.67 / 0.38 / 0.35; above / above / above)" in maml
     assert sorted(path.name for path in tmp_path.iterdir()) == ["sinusoid_joint.pt", "sinusoid_maml.pt"]
+
+
+def test_train_sinusoid_trains_the_multi_step_loss_or_one_step_from_the_seed_asked_for(tmp_path, capsys):
+    """If this fails, `train_sinusoid` (default: MAML++'s multi-step loss, two inner steps) or
+    `train_sinusoid --one-step --seed S` (how RESULTS.md's five-seed table of the two recipes is
+    reproduced) trains another recipe or seed than it says, or accepts a negative seed."""
+    from mtlviz import JointTraining, MAML
+    from mtlviz.pretrained import train_sinusoid
+    for flags, expected in (([], (True, 2, 3)), (["--one-step"], (False, 1, 3))):
+        out = tmp_path / ("one" if flags else "multi")
+        assert train_sinusoid.main(["--steps", "3", "--joint-steps", "3", "--no-compile", "--seed", "3",
+                                    "--out-dir", str(out), *flags]) == 0
+        maml = MAML.load(out / "sinusoid_maml.pt")
+        joint = JointTraining.load(out / "sinusoid_joint.pt")
+        assert (maml.multi_step_loss, maml.n_inner_steps, maml.random_state) == expected
+        assert (joint.multi_step_loss, joint.n_inner_steps, joint.random_state) == (False, 1, 4)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        train_sinusoid.main(["--seed", "-1"])
+    assert "--seed must be in [0, 2147483646]; got -1" in capsys.readouterr().err

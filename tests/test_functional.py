@@ -100,6 +100,43 @@ def test_meta_gradient_matches_plain_per_task_loop(objective, first_order, n_inn
     )
 
 
+
+@pytest.mark.parametrize("objective", [Fn.meta_loss, Fn.batched_meta_loss], ids=["vmap", "batched"])
+@pytest.mark.parametrize("first_order", [False, True], ids=["second-order", "first-order"])
+@pytest.mark.parametrize("n_inner_steps", [2, 3])
+def test_multi_step_loss_matches_the_plain_loop_and_averages_the_steps(objective, first_order, n_inner_steps):
+    """If this fails, MAML(multi_step_loss=True) (the recipe of `train_sinusoid --multi-step-loss`)
+    trains on something other than the mean of the query losses after each inner step, which
+    RESULTS.md and the command's help say it does."""
+    model, params, batch = float64_problem()
+    settings = dict(inner_lr=0.02, n_inner_steps=n_inner_steps, first_order=first_order)
+    value = objective(model, params, *batch.data, multi_step_loss=True, **settings)
+    torch.testing.assert_close(value, loop_meta_loss(model, params, *batch.data, multi_step_loss=True, **settings),
+                               rtol=1e-10, atol=1e-12)
+    assert_params_close(
+        dict(zip(params, torch.autograd.grad(value, list(params.values())))),
+        loop_meta_gradient(model, params, *batch.data, multi_step_loss=True, **settings),
+        rtol=1e-8, atol=1e-11,
+    )
+    # The same number as averaging the plain objective over 1 ... n steps by hand.
+    by_hand = sum(Fn.meta_loss(model, params, *batch.data, inner_lr=0.02, n_inner_steps=n, first_order=first_order)
+                  for n in range(1, n_inner_steps + 1)) / n_inner_steps
+    torch.testing.assert_close(value, by_hand, rtol=1e-10, atol=1e-12)
+    last_step_only = objective(model, params, *batch.data, **settings)
+    assert abs(float(value - last_step_only)) > 1e-6  # the option changes the objective
+
+
+def test_multi_step_loss_with_one_step_is_maml_and_takes_only_a_bool():
+    """If this fails, multi_step_loss changes MAML's one-step objective (it must not: one step has
+    one query loss), or a string like "no" silently switches it on."""
+    model, params, batch = float64_problem()
+    one = Fn.batched_meta_loss(model, params, *batch.data, inner_lr=0.02, multi_step_loss=True)
+    torch.testing.assert_close(one, Fn.batched_meta_loss(model, params, *batch.data, inner_lr=0.02),
+                               rtol=0, atol=0)
+    for objective in (Fn.meta_loss, Fn.batched_meta_loss):
+        with pytest.raises(ValueError, match="multi_step_loss must be True or False"):
+            objective(model, params, *batch.data, inner_lr=0.02, n_inner_steps=2, multi_step_loss="no")
+
 def test_batched_meta_loss_leaves_other_models_and_losses_to_the_vmap_formula():
     """If this fails, a model whose forward cannot take one parameter set per task (or a loss
     that is not a mean over points) would get a wrong meta-loss from the batched variant."""

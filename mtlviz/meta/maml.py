@@ -41,7 +41,8 @@ __all__ = ["outer_step", "GradientAdaptedRegressor", "AdaptationTrace", "MAML", 
 
 def outer_step(model: nn.Module, params: Params, outer_optimizer: torch.optim.Optimizer, batch: TaskBatch, *,
                inner_lr: float, n_inner_steps: int = 1, first_order: bool = False,
-               value_and_grad: Optional[Callable[..., Tuple[torch.Tensor, Params]]] = None) -> float:
+               value_and_grad: Optional[Callable[..., Tuple[torch.Tensor, Params]]] = None,
+               multi_step_loss: bool = False) -> float:
     """Move θ one step down the MAML objective of one meta-batch; return the meta-loss.
 
     The seed's ``maml(model, x, y, inner_lr, outer_lr)`` (lesson 04), corrected:
@@ -59,8 +60,9 @@ def outer_step(model: nn.Module, params: Params, outer_optimizer: torch.optim.Op
     """
     value_and_grad = Fn.meta_value_and_grad if value_and_grad is None else value_and_grad
     # (1/N) Σᵢ L_Tᵢ(θ'ᵢ) on the query sets, and ∇θ through the inner update (second order unless first_order)
+    extra = {"multi_step_loss": True} if multi_step_loss else {}  # MAML++'s objective, only when asked for
     loss, grads = value_and_grad(model, params, *batch.data, inner_lr=inner_lr, n_inner_steps=n_inner_steps,
-                                 first_order=first_order)
+                                 first_order=first_order, **extra)
     for name, p in params.items():  # the seed's optimizer.apply_gradients(zip(grads, variables))
         p.grad = grads[name]
     outer_optimizer.step()  # θ ← θ − β · Adam(∇θ)
@@ -123,6 +125,7 @@ class GradientAdaptedRegressor(Estimator):
         first_order: bool = False,
         compile: bool = False,
         outer_lr_schedule: str = "constant",
+        multi_step_loss: bool = False,
         random_state=None,
     ):
         self.model = model
@@ -136,6 +139,7 @@ class GradientAdaptedRegressor(Estimator):
         self.first_order = first_order
         self.compile = compile
         self.outer_lr_schedule = outer_lr_schedule
+        self.multi_step_loss = multi_step_loss
         self.random_state = random_state
 
     def _validate(self):
@@ -149,6 +153,7 @@ class GradientAdaptedRegressor(Estimator):
         check_bool("first_order", self.first_order)
         check_bool("compile", self.compile)
         check_choice("outer_lr_schedule", self.outer_lr_schedule, OUTER_LR_SCHEDULES)
+        check_bool("multi_step_loss", self.multi_step_loss)
         if self.model is not None and not isinstance(self.model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module or None; got {type(self.model).__name__}")
 
@@ -193,7 +198,8 @@ class GradientAdaptedRegressor(Estimator):
             batch = tasks.sample_batch(self.meta_batch_size, self.k_shot, self.k_query, generator)
             value = outer_step(self.model_, self.params_, optimizer, batch, inner_lr=self.inner_lr,
                                n_inner_steps=self._train_inner_steps, first_order=self.first_order,
-                               value_and_grad=checked if step == 1 else unchecked)
+                               value_and_grad=checked if step == 1 else unchecked,
+                               multi_step_loss=self.multi_step_loss)
             if schedule is not None:
                 schedule.step()
             yield value
@@ -348,6 +354,11 @@ class MAML(GradientAdaptedRegressor):
     outer_lr_schedule : {"constant", "cosine"}, default "constant"
         β throughout, or β decayed along a half cosine to 0 at the last outer step (a steadier
         final θ in a short run; ``python -m mtlviz.pretrained.train_sinusoid`` uses it).
+    multi_step_loss : bool, default False
+        Score each training task by the mean of its query losses after inner steps 1 … n instead
+        of after step n only (MAML++'s multi-step loss, Antoniou, Edwards & Storkey, ICLR 2019,
+        with equal weights; the same objective when n = 1). A θ trained this way stays stable for
+        more steps than it was trained with (``python -m mtlviz.pretrained.train_sinusoid``).
     random_state : int, torch.Generator or None
         Seeds the initial θ and the task sampling.
 

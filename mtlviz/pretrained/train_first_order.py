@@ -3,9 +3,9 @@
 Writes ``sinusoid_fomaml.pt`` (:class:`~mtlviz.meta.reptile.FOMAML`) and ``sinusoid_reptile.pt``
 (:class:`~mtlviz.meta.reptile.Reptile`), about 12 KB each, for lesson 09.
 
-- FOMAML: exactly the MAML recipe of :mod:`mtlviz.pretrained.train_sinusoid` (α = 0.01, one
-  inner step, meta-batch 25, K = 5 support and 25 query points, 15,000 compiled Adam steps with
-  β = 3e-3 on a cosine), only first order. Seed 0, as MAML's, so the two start from the same θ₀.
+- FOMAML: exactly the one-step MAML recipe of :mod:`mtlviz.pretrained.train_sinusoid`
+  (``--one-step``: α = 0.01, one inner step, meta-batch 25, K = 5 support and 25 query points,
+  15,000 compiled Adam steps with β = 3e-3 on a cosine), only first order. Seed 0, as MAML's, so the two start from the same θ₀.
 - Reptile: the same network, α = 0.01 (the evaluation's α), ``REPTILE_STEPS`` inner steps on all
   30 points of each task, meta-batch 25, ε = 1 decayed along a cosine, ``REPTILE_OUTER`` outer
   steps, seed 0. Nichol et al. (2018) train their sinusoid Reptile with one task per step, a tanh
