@@ -98,13 +98,13 @@ def test_train_sinusoid_trains_the_multi_step_loss_or_one_step_from_the_seed_ask
     reproduced) trains another recipe or seed than it says, or accepts a negative seed."""
     from mtlviz import JointTraining, MAML
     from mtlviz.pretrained import train_sinusoid
-    for flags, expected in (([], (True, 2, 3)), (["--one-step"], (False, 1, 3))):
+    for flags, expected in (([], (True, 2, 10, 3)), (["--one-step"], (False, 1, 25, 3))):
         out = tmp_path / ("one" if flags else "multi")
         assert train_sinusoid.main(["--steps", "3", "--joint-steps", "3", "--no-compile", "--seed", "3",
                                     "--out-dir", str(out), *flags]) == 0
         maml = MAML.load(out / "sinusoid_maml.pt")
         joint = JointTraining.load(out / "sinusoid_joint.pt")
-        assert (maml.multi_step_loss, maml.n_inner_steps, maml.random_state) == expected
+        assert (maml.multi_step_loss, maml.n_inner_steps, maml.k_query, maml.random_state) == expected
         assert (joint.multi_step_loss, joint.n_inner_steps, joint.random_state) == (False, 1, 4)
     capsys.readouterr()
     with pytest.raises(SystemExit):

@@ -11,9 +11,10 @@ and to land at the paper's quality from any seed:
   only some seeds: 4 of 5 with the compiled forward of 2026-12-02, 2 of 5 with today's, where
   one test task in 600 could diverge at step 10 or a few spike at step 5 (RESULTS.md). The
   multi-step loss met them from all five, with no task diverging;
-- the meta-gradient is compiled (``MAML(compile=True)``), 25 query points per training task
-  instead of 10 (a less noisy meta-gradient for almost the same cost per step), and 15,000 Adam
-  steps with β = 3e-3 decayed along a cosine instead of 70,000 steps at β = 1e-3.
+- the meta-gradient is compiled (``MAML(compile=True)``), and 15,000 Adam steps with β = 3e-3
+  decayed along a cosine instead of 70,000 steps at β = 1e-3. K = 10 query points per training
+  task, as the paper's; the one-step recipe (``COMMON``, which FOMAML and lesson 11's pools
+  share) uses 25, a less noisy meta-gradient for almost the same cost per step.
 
 The baseline is the same network trained by plain regression on all tasks pooled
 (``JointTraining``, 5,000 steps, eager: its objective has no inner step, so compiling it would
@@ -51,7 +52,7 @@ COMMON = dict(inner_lr=0.01, n_inner_steps=1, meta_batch_size=25, k_shot=5, k_qu
 
 
 #: What the default (the multi-step loss; ``--one-step`` drops it) changes in the one-step recipe, COMMON.
-MULTI_STEP = dict(n_inner_steps=2, multi_step_loss=True)
+MULTI_STEP = dict(n_inner_steps=2, multi_step_loss=True, k_query=10)
 
 
 def estimators(maml_steps: int = 15_000, joint_steps: int = 5_000, *, compile: bool = True,
@@ -91,9 +92,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-compile", action="store_true",
                         help="train MAML eagerly (same recipe, about 2.5x slower; for platforms where compiling fails)")
     parser.add_argument("--one-step", action="store_true",
-                        help="train MAML on the paper's objective (one inner step, the query loss after it) "
-                             "instead of the multi-step loss: about 1.7x faster per step, but it met the paper "
-                             "from only some seeds (RESULTS.md)")
+                        help="train MAML on the paper's objective (one inner step, the query loss after it, "
+                             "25 query points per task) instead of the multi-step loss: faster per step, but it "
+                             "met the paper from only some seeds (RESULTS.md)")
     parser.add_argument("--seed", type=int, default=0, help="MAML's seed; the baseline's is seed + 1 (default 0)")
     parser.add_argument("--out-dir", default=None, help="where to write the .pt files (default: the package)")
     args = parser.parse_args(argv)
