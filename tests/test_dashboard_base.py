@@ -98,3 +98,57 @@ def test_presenter_theme_draws_light_ink_on_a_dark_figure():
     assert matplotlib.colors.to_rgb(figure.get_facecolor()) == (1.0, 1.0, 1.0)
     with pytest.raises(ValueError, match=r"name must be one of \['default', 'presenter'\]; got 'neon'"):
         plotting.use_theme("neon")
+
+
+def _connected_canvas():
+    """A dashboard figure whose frames to the browser are recorded, and its full draws counted."""
+    from mtlviz.widgets._canvas import interactive_figure
+
+    figure, canvas = interactive_figure(4.0, 3.0)
+    (line,) = figure.subplots().plot([0, 1, 2], [0, 1, 0])
+    frames, draws = [], []
+    canvas.send_binary = frames.append  # what refresh_all hands to the browser's socket
+    canvas.mpl_connect("draw_event", lambda event: draws.append(1))
+    return canvas, line, frames, draws
+
+
+def _decoded(frame):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(frame)))
+
+
+def _on_screen(canvas):
+    """The figure's current pixels, as a full frame would carry them."""
+    import numpy as np
+
+    return np.asarray(canvas.get_renderer().buffer_rgba())
+
+
+def test_a_connecting_browser_gets_each_figure_drawn_once():
+    """If this fails, every dashboard figure is drawn in full twice when a student's page connects
+    (the browser's resize and then its refresh each ask for a draw): about 0.45 CPU-s more per
+    student on lesson 03, 30 students opening it at once; or, worse, a changed or resized figure
+    is not redrawn and the student sees a stale plot."""
+    canvas, line, frames, draws = _connected_canvas()
+    width, height = canvas.figure.bbox.size
+    for event in ({"type": "resize", "width": width, "height": height}, {"type": "draw"},
+                  {"type": "refresh"}, {"type": "draw"}):  # the order a connecting page sends them in
+        canvas.handle_event(event)
+    assert len(draws) == 1 and len(frames) == 2
+    assert (_decoded(frames[1]) == _on_screen(canvas)).all()  # the refresh got the whole frame again
+    line.set_ydata([1, 0, 1])  # a dashboard changing its plot asks for a draw: it is drawn
+    canvas.draw_idle()
+    canvas.handle_event({"type": "draw"})
+    assert len(draws) == 2 and not (_on_screen(canvas) == _decoded(frames[0])).all()
+    canvas.handle_event({"type": "refresh"})  # nothing changed since: the frame is sent, not redrawn
+    canvas.handle_event({"type": "draw"})
+    assert len(draws) == 2 and (_decoded(frames[-1]) == _on_screen(canvas)).all()
+    canvas.handle_event({"type": "resize", "width": width / 2, "height": height / 2})  # smaller window
+    canvas.handle_event({"type": "draw"})
+    canvas.handle_event({"type": "refresh"})
+    canvas.handle_event({"type": "draw"})  # drawn at the new size, then re-sent
+    assert len(draws) == 3 and _decoded(frames[-1]).shape[:2] == (round(height / 2), round(width / 2))

@@ -9,16 +9,57 @@ from matplotlib.figure import Figure
 
 
 def _fast_canvas_class():
-    """ipympl's canvas widget, sending its frames as PNGs compressed with zlib level 1.
+    """ipympl's canvas widget, sending its frames as PNGs compressed with zlib level 1, and
+    drawing a figure once, not twice, when a browser connects.
 
     Encoding each frame is most of a slider move's cost: matplotlib's webagg core saves it at
     zlib's default level 6, about 35 ms for the lesson figure; level 1 takes a quarter of that
-    for frames a little larger. Only ``get_diff_image`` differs from matplotlib's (3.11).
+    for frames a little larger (``get_diff_image``, otherwise matplotlib's, 3.11).
+
+    When a page connects, the browser sends ``resize`` and then ``refresh``; each makes the
+    kernel ask for a ``draw``, so every figure was drawn in full twice, the second time onto
+    the same pixels: about 0.45 CPU-s of lesson 03's 5.7 per student (profiled in a Voila
+    session, RESULTS.md). A ``draw`` asked for only by ``refresh`` (a browser that needs the
+    whole frame again) now re-sends the frame already drawn, when the figure was drawn at its
+    current size and resolution and nothing has asked for a redraw since.
     """
     from ipympl.backend_nbagg import Canvas
     from PIL import Image
 
     class FastPngCanvas(Canvas):
+        _drawn_at = None  # (width, height, dpi) of the last full draw
+        _refreshing = False
+        _needs_draw = True  # something asked for a redraw since the last full draw
+
+        def draw_idle(self):
+            if not self._refreshing:
+                self._needs_draw = True
+            super().draw_idle()
+
+        def handle_refresh(self, event):
+            self._refreshing = True  # its draw_idle only wants the whole frame sent again
+            try:
+                super().handle_refresh(event)
+            finally:
+                self._refreshing = False
+
+        def _size_now(self):
+            return (*self.figure.bbox.size, self.figure.dpi)
+
+        def handle_draw(self, event):
+            if not self._needs_draw and self._drawn_at == self._size_now():
+                self._png_is_old = True  # refresh set _force_full: the whole current frame goes
+                self.manager.refresh_all()
+                return
+            self.draw()
+
+        def draw(self):
+            self._needs_draw = False
+            try:
+                super().draw()
+            finally:
+                self._drawn_at = self._size_now()
+
         def get_diff_image(self):
             if not self._png_is_old:
                 return None
