@@ -446,3 +446,22 @@ def test_compiled_meta_gradient_follows_a_changed_alpha():
         value, _ = value_and_grad(model, params, *batch.data, inner_lr=inner_lr, check_inputs=False)
         expected = loop_meta_loss(model, params, *batch.data, inner_lr=inner_lr).detach()
         torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-6)
+
+
+
+@pytest.mark.parametrize("compile", [False, True], ids=["eager", "compiled"])
+def test_maml_multi_step_loss_is_what_fit_trains(compile):
+    """If this fails, MAML(multi_step_loss=True) (train_sinusoid's default recipe) stores the flag
+    but trains another objective: its first logged meta-loss must be the multi-step one."""
+    from mtlviz._validation import check_random_state, draw_seed
+
+    settings = dict(n_outer_steps=1, meta_batch_size=5, k_shot=4, k_query=6, n_inner_steps=2, random_state=0)
+    fitted = MAML(multi_step_loss=True, compile=compile, **settings).fit(SinusoidTasks())
+    generator = check_random_state(0)  # θ₀ and the first batch, drawn as fit draws them
+    model = MAML(**settings)._init_model(draw_seed(generator))
+    batch = SinusoidTasks().sample_batch(5, 4, 6, generator)
+    params = Fn.get_params(model)
+    expected = {flag: float(Fn.meta_loss(model, params, *batch.data, inner_lr=0.01, n_inner_steps=2,
+                                         multi_step_loss=flag)) for flag in (True, False)}
+    assert fitted.history_[0] == pytest.approx(expected[True], rel=1e-5)
+    assert expected[True] != pytest.approx(expected[False], rel=1e-3)  # the two objectives differ here
