@@ -22,6 +22,7 @@ from voila.execute import VoilaExecutor
 from voila.static_file_handler import AllowListFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
+from . import speedups
 from .landing import landing_entries
 from .pools import available_mb
 from .startup_queue import NICE_ENV
@@ -291,6 +292,10 @@ VOILA_INTERNALS = [
     (VoilaExecutor, "should_strip_error"),
     (TornadoVoilaHandler, "get"),
     (AllowListFileHandler, "validate_absolute_path"),
+    (speedups.TemplateExporter, "_create_environment"),  # speedups.share_template_code
+    (speedups.jsonutil, "parse_date"),  # speedups.fast_message_dates
+    (speedups.jsonutil, "ISO8601_PAT"),
+    (speedups.jsonutil, "_ensure_tzinfo"),
 ]
 
 
@@ -323,6 +328,7 @@ class ClassroomVoila(Voila):
         check_voila_internals()
         # Voila's page renderer makes its executor by this module-level name (checked above).
         voila_renderer.VoilaExecutor = LessonExecutor
+        speedups.install()  # templates compiled once per server, message dates parsed in C
         super().initialize(argv)
         pools = self.pools()
         if pools:
