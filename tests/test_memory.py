@@ -123,12 +123,46 @@ def test_a_served_kernel_skips_garbage_collection_when_it_exits():
         atexit.register(lambda: print(json.dumps({"frozen_at_exit": gc.get_freeze_count()}), flush=True))
         from IPython.core.interactiveshell import InteractiveShell
         shell = InteractiveShell.instance()  # registers IPython's own exit handlers, as in a kernel
-        shell.run_cell("import torch; from mtlviz.serve.kernel import setup; setup()")
+        from mtlviz.serve.kernel import setup
+        setup()  # as the kernel's startup file runs it, before the lesson's first cell
+        shell.run_cell("import torch")
+        gc.unfreeze()  # (frozen after the first cell: the next test) what is alive now must be frozen at exit
         print(json.dumps({"frozen_before_exit": gc.get_freeze_count()}), flush=True)
     """
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
                             timeout=PYTHON_TIMEOUT_S, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr[-3000:]
     printed = [json.loads(line) for line in result.stdout.split("\n") if line.startswith("{")]
-    assert printed[0] == {"frozen_before_exit": 0}  # nothing frozen while the lesson runs
+    assert printed[0] == {"frozen_before_exit": 0}
     assert printed[-1]["frozen_at_exit"] > 100_000  # torch's objects, frozen before exit's collections
+
+
+def test_a_served_kernel_does_not_collect_garbage_while_its_first_cell_imports():
+    """If this fails, every served kernel runs Python's garbage collector about 500 times over
+    the growing heap while its first cell imports torch and the package (0.13-0.27 CPU-s per
+    kernel, paid by every student at the start of a class); or, worse, collection never
+    comes back on and a long lesson's cyclic garbage (matplotlib figures) is never freed."""
+    code = """
+        import gc, json, weakref
+        from IPython.core.interactiveshell import InteractiveShell
+        shell = InteractiveShell.instance()
+        from mtlviz.serve.kernel import setup
+        setup()  # as the kernel's startup file runs it, before the lesson's first cell
+        before = {"collecting_before_first_cell": gc.isenabled(), "frozen_before_first_cell": gc.get_freeze_count()}
+        shell.run_cell("import gc, torch, mtlviz; collecting = gc.isenabled()")
+        after = {"collecting_in_first_cell": shell.user_ns["collecting"], "collecting_after": gc.isenabled(),
+                 "frozen_after_first_cell": gc.get_freeze_count()}
+        class Node: pass
+        node = Node(); node.me = node; alive = weakref.ref(node); del node  # a cycle made after the first cell
+        gc.collect()
+        print(json.dumps({**before, **after, "cycle_freed_later": alive() is None}), flush=True)
+    """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                            timeout=PYTHON_TIMEOUT_S, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = json.loads([line for line in result.stdout.split("\n") if line.startswith("{")][-1])
+    assert printed["collecting_before_first_cell"] is False and printed["frozen_before_first_cell"] == 0
+    assert printed["collecting_in_first_cell"] is False
+    assert printed["collecting_after"] is True
+    assert printed["frozen_after_first_cell"] > 100_000  # torch's objects: later full collections skip them
+    assert printed["cycle_freed_later"] is True
