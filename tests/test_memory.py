@@ -157,10 +157,7 @@ def test_a_served_kernel_does_not_collect_garbage_while_its_first_cell_imports()
         gc.collect()
         print(json.dumps({**before, **after, "cycle_freed_later": alive() is None}), flush=True)
     """
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                            timeout=PYTHON_TIMEOUT_S, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
-    assert result.returncode == 0, result.stderr[-3000:]
-    printed = json.loads([line for line in result.stdout.split("\n") if line.startswith("{")][-1])
+    printed = run_python(code)
     assert printed["collecting_before_first_cell"] is False and printed["frozen_before_first_cell"] == 0
     assert printed["collecting_in_first_cell"] is False
     assert printed["collecting_after"] is True
