@@ -213,3 +213,75 @@ def test_frames_decode_to_the_pixels_on_screen():
     assert canvas._current_image_mode == "diff" and (shown == _on_screen(canvas)).all()
     with pytest.raises(ValueError, match="pixels must be an RGBA array"):
         encode_png(random[..., :3])
+
+
+def _blitted_figure(legend_loc="lower left"):
+    import numpy as np
+
+    from mtlviz.widgets._canvas import BlitManager, interactive_figure
+
+    figure, canvas = interactive_figure(6.0, 3.0)
+    ax = figure.subplots()
+    x = np.linspace(0, 6, 50)
+    lines = [ax.plot(x, np.sin(x + i), label=f"step {i}")[0] for i in range(4)]
+    legend = ax.legend(loc=legend_loc, fontsize=7, framealpha=0.8)
+    ax.set_title("a new task (A = 2.31, φ = 1.20)")
+    blitter = BlitManager(canvas, [*lines, ax.title, legend])
+    canvas.draw()
+    return canvas, blitter, lines, ax.title, legend, x
+
+
+def _drawn_directly(canvas, blitter):
+    """The figure's pixels with every blitted artist drawn the slow way, over the same background."""
+    import numpy as np
+
+    canvas.restore_region(blitter._background)
+    for artist in blitter.artists:
+        canvas.figure.draw_artist(artist)
+    return np.asarray(canvas.get_renderer().buffer_rgba()).copy()
+
+
+def test_blitted_titles_and_legends_are_rendered_once_and_look_the_same():
+    """If this fails, either a slider move renders every title and legend again (matplotlib 3.11
+    draws text glyph by glyph: 17 ms for one five-entry legend, most of a blitted move in lessons
+    05, 07, 09 and 11), or the cached ones look different from what a full draw shows, or a
+    changed title keeps showing its old text."""
+    import numpy as np
+
+    canvas, blitter, lines, title, legend, x = _blitted_figure()
+    renders = []
+    for artist in (title, legend):
+        draw = artist.draw
+        artist.draw = lambda renderer, draw=draw: (renders.append(1), draw(renderer))
+    canvas.draw()  # a full draw (a new layout) renders them again
+    assert len(renders) == 2
+    for shift in (0.3, 0.6, 0.9):  # three slider moves
+        for i, line in enumerate(lines):
+            line.set_ydata(np.sin(x + i + shift))
+        blitter.update()
+    assert len(renders) == 2  # not again
+    shown = np.asarray(canvas.get_renderer().buffer_rgba()).copy()
+    direct = _drawn_directly(canvas, blitter)
+    assert np.abs(shown.astype(int) - direct.astype(int)).max() <= 2  # rounding of the compositing only
+    renders.clear()  # drawing directly rendered both again
+    title.set_text("another task (A = 4.00, φ = 0.10)")
+    blitter.update()
+    assert len(renders) == 1  # the changed title only
+    shown = np.asarray(canvas.get_renderer().buffer_rgba()).copy()
+    assert np.abs(shown.astype(int) - _drawn_directly(canvas, blitter).astype(int)).max() <= 2
+
+
+def test_a_legend_placed_where_the_data_leaves_room_is_drawn_every_time():
+    """If this fails, a legend at loc="best" stays where the old lines left room and covers
+    the new ones."""
+    import numpy as np
+
+    canvas, blitter, lines, title, legend, x = _blitted_figure(legend_loc="best")
+    renders = []
+    draw = legend.draw
+    legend.draw = lambda renderer: (renders.append(1), draw(renderer))
+    for shift in (0.3, 0.6):
+        for i, line in enumerate(lines):
+            line.set_ydata(np.sin(x + i + shift))
+        blitter.update()
+    assert len(renders) == 2
