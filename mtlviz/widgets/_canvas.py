@@ -187,7 +187,9 @@ class BlitManager:
     matplotlib 3.11 lays out and renders text glyph by glyph (17 ms for a five-entry legend,
     2.6 ms for a title), most of a blitted move. Each is rendered once onto a transparent layer
     and composited over the lines on later moves, until its text, colour, font, place or
-    visibility changes or the figure is drawn in full again (a new layout).
+    visibility changes or the figure is drawn in full again (a new layout). A text that changed
+    since the last move (a title showing the slider's value) is drawn directly, as before: it is
+    cached once it stays the same for a move.
     """
 
     def __init__(self, canvas, artists):
@@ -197,6 +199,7 @@ class BlitManager:
             artist.set_animated(True)
         self._background = None
         self._overlays = {}  # id(artist) -> (key, artist, x, y, rgba or None)
+        self._keys = {}  # id(artist) -> its key at the last move
         self._layer = None
         canvas.mpl_connect("draw_event", self._on_draw)
 
@@ -234,6 +237,11 @@ class BlitManager:
                 continue
             cached = self._overlays.get(id(artist))
             if cached is None or cached[0] != key or cached[1] is not artist:
+                if self._keys.get(id(artist)) != key:  # changed since the last move: it may change every move
+                    self._keys[id(artist)] = key
+                    self._overlays.pop(id(artist), None)
+                    figure.draw_artist(artist)
+                    continue
                 cached = (key, artist, *self._render_overlay(artist))
                 self._overlays[id(artist)] = cached
             _, _, x, y, rgba = cached
@@ -253,6 +261,7 @@ class BlitManager:
             artist.set_animated(True)
         self._background = None
         self._overlays.clear()
+        self._keys.clear()
 
     def update(self) -> None:
         """Show the artists' current state in the browser."""
