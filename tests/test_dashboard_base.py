@@ -154,45 +154,6 @@ def test_a_connecting_browser_gets_each_figure_drawn_once():
     assert len(draws) == 3 and _decoded(frames[-1]).shape[:2] == (round(height / 2), round(width / 2))
 
 
-def _initialized(canvas):
-    """The messages a student's page sends when it sets up a figure, ending with ``initialized``."""
-    width, height = canvas.figure.bbox.size
-    for event in ({"type": "resize", "width": width, "height": height}, {"type": "draw"},
-                  {"type": "refresh"}, {"type": "draw"}, {"type": "send_image_mode"}):
-        canvas.handle_event(event)
-    canvas._handle_message(canvas, {"type": "initialized"}, [])
-
-
-def test_a_change_is_drawn_once_and_sent_without_the_browser_asking():
-    """If this fails, every slider move waits for a second round trip through the server (the
-    kernel asks the browser to ask for a draw: about 14 ms of the one-line toy's 78 ms), or a
-    move that changes a figure twice draws it twice, or the student never sees the change."""
-    import asyncio
-
-    canvas, line, frames, draws = _connected_canvas()
-    events = []
-    send_json = canvas.send_json
-    canvas.send_json = lambda content: (events.append(content["type"]), send_json(content))
-    _initialized(canvas)
-    before, screen = (len(draws), len(frames)), _on_screen(canvas).copy()
-
-    async def a_slider_move():
-        line.set_ydata([1, 0, 1])
-        canvas.draw_idle()
-        line.set_ydata([2, 0, 2])
-        canvas.draw_idle()  # a handler may ask more than once
-        assert (len(draws), len(frames)) == before  # drawn after the handler returns, not inside it
-        await asyncio.sleep(0)
-
-    events.clear()
-    asyncio.run(a_slider_move())
-    assert "draw" not in events  # the browser was not asked to ask
-    assert (len(draws), len(frames)) == (before[0] + 1, before[1] + 1)
-    assert not (_on_screen(canvas) == screen).all()  # the frame sent shows the moved line
-    canvas.draw_idle()  # outside the kernel's event loop (a thread, a script): ipympl's own way
-    assert events[-1] == "draw" and len(draws) == before[0] + 1
-
-
 def test_frames_decode_to_the_pixels_on_screen():
     """If this fails, the browser shows a corrupt or wrong picture after a slider move: the
     frames are PNGs that mtlviz encodes itself (three times faster than Pillow)."""

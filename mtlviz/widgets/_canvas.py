@@ -1,7 +1,6 @@
 """Interactive matplotlib figures for long-lived dashboard kernels, without pyplot state."""
 from __future__ import annotations
 
-import asyncio
 import struct
 import zlib
 from typing import Tuple
@@ -37,9 +36,8 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 
 def _fast_canvas_class():
-    """ipympl's canvas widget, encoding its frames faster (:func:`encode_png`), drawing a
-    figure once, not twice, when a browser connects, and drawing a change without waiting for
-    the browser to ask.
+    """ipympl's canvas widget, encoding its frames faster (:func:`encode_png`) and drawing a
+    figure once, not twice, when a browser connects.
 
     Encoding each frame is most of a slider move's cost: matplotlib's webagg core saves it at
     zlib's default level 6, about 35 ms for the lesson figure (``get_diff_image``, otherwise
@@ -51,14 +49,6 @@ def _fast_canvas_class():
     session, RESULTS.md). A ``draw`` asked for only by ``refresh`` (a browser that needs the
     whole frame again) now re-sends the frame already drawn, when the figure was drawn at its
     current size and resolution and nothing has asked for a redraw since.
-
-    ``draw_idle`` in ipympl sends the browser a ``draw`` event, and the browser answers with a
-    ``draw`` request: a second round trip through the server for every slider move (about
-    14 ms of the one-line toy's 78 ms, median). Once a browser has set up the canvas (its
-    ``initialized`` message), a redraw asked for while the kernel handles a message is drawn
-    right after that handler returns, once however often it was asked for, and the frame is
-    sent unasked; the browser draws every frame it receives. Outside the kernel's event loop,
-    or before a browser is there, ``draw_idle`` behaves as ipympl's.
     """
     from ipympl.backend_nbagg import Canvas
 
@@ -66,28 +56,11 @@ def _fast_canvas_class():
         _drawn_at = None  # (width, height, dpi) of the last full draw
         _refreshing = False
         _needs_draw = True  # something asked for a redraw since the last full draw
-        _draw_scheduled = False
 
         def draw_idle(self):
             if not self._refreshing:
                 self._needs_draw = True
-            if self._refreshing or self.syncing_data_url:
-                super().draw_idle()  # no browser ready to take frames yet, or it asked for the frame
-                return
-            if self._draw_scheduled:
-                return
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # not in the kernel's event loop (a thread, a script): ipympl's way
-                super().draw_idle()
-                return
-            self._draw_scheduled = True
-            loop.call_soon(self._draw_if_needed)
-
-        def _draw_if_needed(self):
-            self._draw_scheduled = False
-            if self._needs_draw:
-                self.draw()
+            super().draw_idle()
 
         def handle_refresh(self, event):
             self._refreshing = True  # its draw_idle only wants the whole frame sent again
