@@ -171,8 +171,8 @@ class BlitManager:
         for artist in self.artists:
             artist.set_animated(True)
         self._background = None
-        self._overlays = {}  # id(artist) -> (key, artist, x, y, rgba or None)
-        self._keys = {}  # id(artist) -> its key at the last move
+        self._overlays = {}  # id(artist) -> (artist, x, y, rgba or None), for texts that held still
+        self._keys = {}  # id(artist) -> its _overlay_key at the last move
         self._layer = None
         canvas.mpl_connect("draw_event", self._on_draw)
 
@@ -205,19 +205,16 @@ class BlitManager:
         renderer = self.canvas.get_renderer()
         for artist in self.artists:
             key = _overlay_key(artist)
-            if key is None:
+            held_still = key is not None and self._keys.get(id(artist)) == key
+            self._keys[id(artist)] = key
+            if not held_still:  # a line or band, or a text that changed since the last move
+                self._overlays.pop(id(artist), None)
                 figure.draw_artist(artist)
                 continue
-            cached = self._overlays.get(id(artist))
-            if cached is None or cached[0] != key or cached[1] is not artist:
-                if self._keys.get(id(artist)) != key:  # changed since the last move: it may change every move
-                    self._keys[id(artist)] = key
-                    self._overlays.pop(id(artist), None)
-                    figure.draw_artist(artist)
-                    continue
-                cached = (key, artist, *self._render_overlay(artist))
-                self._overlays[id(artist)] = cached
-            _, _, x, y, rgba = cached
+            overlay = self._overlays.get(id(artist))
+            if overlay is None or overlay[0] is not artist:
+                overlay = self._overlays[id(artist)] = (artist, *self._render_overlay(artist))
+            _, x, y, rgba = overlay
             if rgba is not None:
                 gc = renderer.new_gc()
                 renderer.draw_image(gc, x, y, rgba)
