@@ -17,6 +17,7 @@ __all__ = [
     "episode_mosaic",
     "glyph_sample_sheet",
     "figure_png",
+    "freeze_layout",
     "plot_episode_sets",
     "update_episode_sets",
     "COST_COLORS",
@@ -282,6 +283,28 @@ def update_episode_sets(artists, x_support, x_query, *, n_way: int, k_shot: int,
     size = np.asarray(x_support).shape[-1]
     artists["support_ax"].set_yticks([(row + 0.5) * (size + 1) - 1 for row in range(n_way)],
                                      labels=[f"label {row}" for row in range(n_way)], fontsize=8)
+
+
+def freeze_layout(figure, axes) -> None:
+    """Lay ``figure`` out once by its layout engine, as if each of ``axes`` filled its slot, and
+    keep that layout from then on.
+
+    For panels whose data change shape (an image mosaic that grows with a slider): a
+    constrained layout would run again at every draw (about a third of a draw of lesson 01's
+    episode figure), and a layout made around one shape can clip the tick labels of a wider
+    one. Laid out with each axes filling its slot, every equal-aspect shape later fits inside
+    its slot, its labels and title in the margins kept for them.
+    """
+    engine = figure.get_layout_engine()
+    if engine is None:
+        return
+    aspects = [ax.get_aspect() for ax in axes]
+    for ax in axes:
+        ax.set_aspect("auto")
+    engine.execute(figure)
+    figure.set_layout_engine("none")
+    for ax, aspect in zip(axes, aspects):
+        ax.set_aspect(aspect)
 
 
 def episode_mosaic(images, n_way: int, per_class: int, gap: int = 1) -> np.ndarray:

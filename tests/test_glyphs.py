@@ -130,6 +130,32 @@ def test_episode_viewer_follows_its_sliders():
     assert viewer.status != before
 
 
+def test_episode_viewer_lays_out_once_and_every_episode_fits():
+    """Lesson 01's K and N sliders reshape both mosaics. The figure is laid out once, not at every
+    draw (the constrained layout was about a third of a K move's draw; if this fails, the slider
+    is slow again), and every episode shape still fits that layout: a tick label or title outside
+    the figure would show a student "bel 0" for "label 0"."""
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    from mtlviz.data.glyphs import DigitsTasks
+    from mtlviz.widgets import EpisodeViewer
+
+    viewer = EpisodeViewer({"glyphs": GlyphTasks("evaluation"), "digits": DigitsTasks()}, random_state=0)
+    figure = viewer.figure
+    assert isinstance(figure.get_layout_engine(), PlaceHolderLayoutEngine)  # positions fixed: no layout per draw
+    renderer = figure.canvas.get_renderer()
+    for family in ("glyphs", "digits"):
+        for n_way, k_shot, n_query in [(2, 1, 1), (2, 5, 5), (5, 5, 1), (10, 1, 5), (10, 5, 5)]:
+            viewer.family, viewer.n_way, viewer.k_shot, viewer.n_query = family, n_way, k_shot, n_query
+            figure.canvas.draw()
+            for ax in figure.axes:
+                box = ax.get_tightbbox(renderer)
+                assert box.x0 >= 0 and box.y0 >= 0, (family, n_way, k_shot, n_query, box)
+                assert box.x1 <= figure.bbox.width and box.y1 <= figure.bbox.height, (family, n_way, k_shot, box)
+            support, query = figure.axes
+            assert support.get_window_extent().x1 < query.get_tightbbox(renderer).x0  # panels do not overlap
+
+
 def test_shipped_class_list_is_what_rendering_the_font_gives(tmp_path, monkeypatch):
     """Lessons read the class list from mtlviz/data/glyph_classes.json instead of rendering all
     1,294 letters at start-up. If this fails, the file no longer matches the font and the

@@ -69,6 +69,7 @@ class EpisodeViewer(Dashboard):
                          self._canvas, self.status_line]
         self.observe(self._on_setting_change, names=["family", "n_way", "k_shot", "n_query", "episode_seed"])
         self.refresh()
+        plotting.freeze_layout(self.figure, [support_ax, query_ax])  # K and N reshape the mosaics: lay out once
 
     def refresh(self) -> None:
         """Sample the episode for the current settings and draw it."""
