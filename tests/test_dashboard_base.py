@@ -251,3 +251,45 @@ def test_a_legend_placed_where_the_data_leaves_room_is_drawn_every_time():
             line.set_ydata(np.sin(x + i + shift))
         blitter.update()
     assert len(renders) == 2
+
+
+def test_a_pinned_best_legend_stays_where_best_put_it_and_is_rendered_once():
+    """Lesson 05 moves only a step marker over curves that are fixed within an episode. If this
+    fails, either its "best" legends are laid out and searched for a place again at every move
+    (10-20 ms each), or a pinned legend is not where "best" put it on the full draw, looks
+    different from a legend drawn directly, or stays put after a new episode moved the curves."""
+    import numpy as np
+
+    from mtlviz.widgets._canvas import BlitManager, interactive_figure
+
+    figure, canvas = interactive_figure(6.0, 3.0)
+    ax = figure.subplots()
+    x = np.linspace(0, 6, 50)
+    curves = [ax.plot(x, np.sin(x + i) + 2.0 * (x < 3), label=f"layer {i}")[0] for i in range(4)]
+    marker = ax.axvline(0.0, color="red")
+    legend = ax.legend(fontsize=7)  # loc="best" (rcParams)
+    blitter = BlitManager(canvas, [marker, legend], pin_best_legends=True)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box = legend._legend_box.get_bbox(renderer)
+    expected = ax.transAxes.inverted().transform(legend._find_best_position(box.width, box.height, renderer))
+    assert np.allclose(legend._loc, expected)  # pinned where "best" puts it now
+    placed = legend.get_window_extent(renderer).bounds
+    renders = []
+    draw = legend.draw
+    legend.draw = lambda renderer: (renders.append(1), draw(renderer))
+    for step in (1.0, 2.0, 3.0, 4.0):  # four slider moves: the marker sweeps the axes
+        marker.set_xdata([step, step])
+        blitter.update()
+    assert len(renders) == 1  # drawn directly on the first move, then composited
+    assert legend.get_window_extent(renderer).bounds == placed  # not chasing the marker
+    shown = np.asarray(canvas.get_renderer().buffer_rgba()).copy()
+    assert np.abs(shown.astype(int) - _drawn_directly(canvas, blitter).astype(int)).max() <= 2
+    for i, curve in enumerate(curves):  # a new episode: the curves move, a full draw pins again
+        curve.set_ydata(np.sin(x + i) + 2.0 * (x >= 3))
+    canvas.draw()
+    box = legend._legend_box.get_bbox(renderer)
+    legend.set_loc("best")
+    best = ax.transAxes.inverted().transform(legend._find_best_position(box.width, box.height, renderer))
+    canvas.draw()
+    assert np.allclose(legend._loc, best) and legend.get_window_extent(renderer).bounds != placed

@@ -147,6 +147,24 @@ def _overlay_key(artist):
     return None
 
 
+def _pin_best_legend(artist, renderer) -> None:
+    """A blitted legend at ``loc="best"`` is kept where "best" puts it now (as axes fractions).
+
+    "best" searches for the emptiest place among the axes' data at every draw: 10-20 ms for a
+    small legend, at every slider move, and the step marker it avoids moves with the slider, so
+    the legend could jump about while a student steps. Pinned at a full draw (a new episode, a
+    resize), it stays put and :class:`BlitManager` caches its pixels.
+    """
+    from matplotlib.legend import Legend
+
+    if not isinstance(artist, Legend) or artist._loc not in (0, "best"):
+        return
+    box = artist._legend_box.get_bbox(renderer)  # what Legend.draw hands its _findoffset
+    x, y = artist._find_best_position(box.width, box.height, renderer)
+    anchor = artist.get_bbox_to_anchor()
+    artist.set_loc(((x - anchor.x0) / anchor.width, (y - anchor.y0) / anchor.height))
+
+
 class BlitManager:
     """Redraw only the artists that change, over a cached background (matplotlib's blitting).
 
@@ -162,11 +180,15 @@ class BlitManager:
     and composited over the lines on later moves, until its text, colour, font, place or
     visibility changes or the figure is drawn in full again (a new layout). A text that changed
     since the last move (a title showing the slider's value) is drawn directly, as before: it is
-    cached once it stays the same for a move.
+    cached once it stays the same for a move. A legend at ``loc="best"`` follows the data it
+    avoids and is drawn every move, unless ``pin_best_legends``: for a dashboard whose moves
+    change only markers over fixed curves (lesson 05's step marker), each such legend is pinned
+    where "best" puts it at every full draw (:func:`_pin_best_legend`) and cached like the rest.
     """
 
-    def __init__(self, canvas, artists):
+    def __init__(self, canvas, artists, *, pin_best_legends: bool = False):
         self.canvas = canvas
+        self.pin_best_legends = pin_best_legends
         self.artists = list(artists)
         for artist in self.artists:
             artist.set_animated(True)
@@ -178,6 +200,9 @@ class BlitManager:
 
     def _on_draw(self, event):
         self._overlays.clear()  # a full draw may have moved every title and legend
+        if self.pin_best_legends:
+            for artist in self.artists:
+                _pin_best_legend(artist, self.canvas.get_renderer())
         self._background = self.canvas.copy_from_bbox(self.canvas.figure.bbox)
         self._draw_artists()
 

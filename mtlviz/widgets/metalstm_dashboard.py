@@ -100,7 +100,8 @@ class MetaLSTMDashboard(Dashboard):
         self._artists = plotting.plot_metalstm_steps(grid)
         # A step move changes only the markers and the query panel: blit them over a cached
         # background instead of redrawing six panels (a full draw is most of a move's time; issue 19).
-        self._blitter = BlitManager(self._canvas, [])
+        # Its legends avoid the curves, fixed within an episode: pinned at each episode's full draw.
+        self._blitter = BlitManager(self._canvas, [], pin_best_legends=True)
 
     def refresh(self) -> None:
         """Draw a new episode for the current K and adapt the three learners to it."""
