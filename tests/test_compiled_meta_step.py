@@ -73,3 +73,80 @@ def test_compiled_meta_step_multiplies_matrices_only_for_the_hidden_layer():
     fuse, and the compiled step loses the margin that takes it past 35x the plain loop
     (benchmarks/maml_speed.py: 16 calls before the width-1 layers became broadcast products)."""
     assert count_matmuls(n_inner_steps=1, first_order=False) <= 12
+
+
+def test_compiled_meta_step_is_vectorised_cpp_called_from_cpp():
+    """If this fails, MAML(compile=True)'s meta-gradient runs Inductor's scalar C++ loops called
+    one by one from Python: 0.43 ms per second-order one-step meta-gradient instead of
+    0.30-0.32 ms (alternating runs on a quiet machine, 2026-12-04), 33x the plain loop instead of
+    the 47-49x of RESULTS.md's "MAML speed" table."""
+    from torch._inductor.utils import run_and_get_code
+
+    model = sinusoid_mlp(0)
+    params = Fn.get_params(model, requires_grad=True)
+    batch = SinusoidTasks().sample_batch(5, 4, 6, random_state=0)  # the sizes of test_estimators' compiled fit
+    torch._dynamo.reset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Fn.CompileWarning)  # compiling failed and the step ran eagerly
+        compiled = Fn.compile_meta_value_and_grad()
+        _, codes = run_and_get_code(lambda: compiled(model, params, *batch.data, inner_lr=0.01, n_inner_steps=2))
+    assert len(codes) == 1  # one graph
+    assert "at::vec::Vectorized" in codes[0]  # SIMD loops, not scalar ones
+    assert "CppWrapperCodeCache" in codes[0] and "def call(" not in codes[0]  # the calls are made from C++
+
+
+def test_shipped_files_code_is_the_scalar_code_they_were_made_with_and_agrees():
+    """If this fails, either a meta-gradient compiled within shipped_files_code() no longer runs
+    the code sinusoid_fomaml.pt and task_pool.pt were trained through (Inductor's scalar loops,
+    called from Python: a regeneration then gives other bits, and FOMAML's fragile one-step
+    recipe lands elsewhere from seed 0), or that code and the fast one disagree beyond rounding."""
+    from torch._inductor.utils import run_and_get_code
+
+    model = sinusoid_mlp(0)
+    params = Fn.get_params(model, requires_grad=True)
+    batch = SinusoidTasks().sample_batch(5, 4, 6, random_state=0)
+    results = {}
+    for shipped in (False, True):
+        torch._dynamo.reset()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Fn.CompileWarning)
+            if shipped:
+                with Fn.shipped_files_code():
+                    compiled = Fn.compile_meta_value_and_grad()  # what MAML.fit makes inside the commands
+            else:
+                compiled = Fn.compile_meta_value_and_grad()
+            results[shipped], codes = run_and_get_code(lambda: compiled(model, params, *batch.data, inner_lr=0.01,
+                                                                        n_inner_steps=2))
+        assert ("at::vec::Vectorized" in codes[0]) is not shipped
+        assert ("def call(" in codes[0]) is shipped  # the shipped files' code calls its kernels from Python
+    (value, grads), (shipped_value, shipped_grads) = results[False], results[True]
+    torch.testing.assert_close(shipped_value, value, rtol=1e-5, atol=1e-7)
+    for name in grads:
+        torch.testing.assert_close(shipped_grads[name], grads[name], rtol=1e-4, atol=1e-6)
+    assert Fn._shipped_files_code["depth"] == 0  # the context ended: MAML(compile=True) is fast again
+
+
+def test_the_shipped_files_commands_train_inside_shipped_files_code(monkeypatch, tmp_path):
+    """If this fails, train_first_order or train_task_pool trains outside shipped_files_code()
+    and regenerates its shipped file through other code, with other bits (see the test above)."""
+    from mtlviz.meta.maml import MAML
+    from mtlviz.meta.reptile import FOMAML
+    from mtlviz.pretrained import train_first_order, train_task_pool
+
+    seen = []
+    fit_iter, fit = FOMAML.fit_iter, MAML.fit
+
+    def recording_fit_iter(self, tasks):
+        seen.append(("FOMAML", Fn._shipped_files_code["depth"]))
+        return fit_iter(self, tasks)
+
+    def recording_fit(self, tasks):
+        seen.append((type(self).__name__, Fn._shipped_files_code["depth"]))
+        return fit(self, tasks)
+
+    monkeypatch.setattr(FOMAML, "fit_iter", recording_fit_iter)
+    monkeypatch.setattr(MAML, "fit", recording_fit)
+    train_first_order.main(["--only", "fomaml", "--steps", "1", "--no-compile", "--out-dir", str(tmp_path)])
+    train_task_pool.train_models(pool_sizes=(1,), maml_steps=1, joint_steps=1, compile=False)
+    assert {kind for kind, _ in seen} >= {"FOMAML", "MAML"}
+    assert all(depth == 1 for _, depth in seen), seen

@@ -15,7 +15,8 @@ Writes ``sinusoid_fomaml.pt`` (:class:`~mtlviz.meta.reptile.FOMAML`) and ``sinus
 It ends by printing both models' query MSE on the 600 test tasks of ``train_sinusoid`` (seed
 2026, K = 5, 1 / 5 / 10 SGD steps of α = 0.01); ``benchmarks/sinusoid_eval.py`` prints them with
 95% intervals beside MAML and the pretrained baseline. Deterministic for a given torch build
-(fixed seeds; FOMAML on two threads, Reptile on one). ``--only reptile`` retrains one of them.
+(fixed seeds; FOMAML on two threads through the compiled code the shipped file was made with,
+:func:`~mtlviz.functional.shipped_files_code`; Reptile on one thread). ``--only reptile`` retrains one of them.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from .. import functional as Fn
 from ..data.tasks import SinusoidTasks
 from ..meta.reptile import FOMAML, Reptile
 from . import weights_path
@@ -68,11 +70,12 @@ def main(argv=None) -> int:
         torch.set_num_threads(THREADS[kind])
         began = time.perf_counter()
         every = max(estimator.n_outer_steps // 3, 1)
-        for record in estimator.fit_iter(tasks):
-            if record["step"] == 1 or record["step"] % every == 0:
-                recent = estimator.history_[-500:]
-                print(f"{kind}: step {record['step']}, mean loss of the last {len(recent)} steps "
-                      f"{sum(recent) / len(recent):.3f} ({time.perf_counter() - began:.0f} s)", flush=True)
+        with Fn.shipped_files_code():  # the compiled code the shipped file was made with: the same bits
+            for record in estimator.fit_iter(tasks):
+                if record["step"] == 1 or record["step"] % every == 0:
+                    recent = estimator.history_[-500:]
+                    print(f"{kind}: step {record['step']}, mean loss of the last {len(recent)} steps "
+                          f"{sum(recent) / len(recent):.3f} ({time.perf_counter() - began:.0f} s)", flush=True)
         path = weights_path(kind) if not args.out_dir else Path(args.out_dir) / weights_path(kind).name
         estimator.save(path)
         fitted[kind] = estimator

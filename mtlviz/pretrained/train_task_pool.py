@@ -36,6 +36,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
+from .. import functional as Fn
 from .._base import WeightsError, read_weights
 from ..data.tasks import SinusoidTasks, TaskPool
 from ..meta.maml import MAML, JointTraining
@@ -91,7 +92,8 @@ def train_models(pool_sizes: Sequence[Optional[int]] = POOL_SIZES, maml_steps: i
             estimator = cls(n_outer_steps=steps, random_state=0 if kind == "maml" else 1,
                             compile=compile and kind == "maml", **COMMON)
             began = time.perf_counter()
-            estimator.fit(pool_tasks(n_tasks))
+            with Fn.shipped_files_code():  # the compiled code the shipped file was made with: the same bits
+                estimator.fit(pool_tasks(n_tasks))
             models[(kind, pool_label(n_tasks))] = estimator
             if log is not None:
                 log(f"T = {pool_label(n_tasks)}, {kind}: {steps} steps in {time.perf_counter() - began:.1f} s, "
