@@ -192,7 +192,7 @@ class GradientAdaptedRegressor(Estimator):
         if self.multi_step_loss:  # MAML++'s objective: the query loss averaged over the inner steps
             checked = functools.partial(checked, multi_step_loss=True)
         # The first batch is checked (shapes, finiteness); later ones come from the same sampler
-        # with the same sizes, so the checks are skipped (50 µs of a 0.7 ms compiled step).
+        # with the same sizes, so the checks are skipped (50 µs of a 0.33 ms compiled step).
         unchecked = functools.partial(checked, check_inputs=False)
         for step in range(1, self.n_outer_steps + 1):
             batch = tasks.sample_batch(self.meta_batch_size, self.k_shot, self.k_query, generator)
@@ -347,9 +347,9 @@ class MAML(GradientAdaptedRegressor):
         First-order MAML: ignore the second-order term of the meta-gradient.
     compile : bool, default False
         Compute the meta-gradient under ``torch.compile`` (:func:`mtlviz.functional.compile_meta_value_and_grad`):
-        on the sinusoid MLP about 2x faster per meta-gradient than the eager batched path (30x
+        on the sinusoid MLP about 3.5x faster per meta-gradient than the eager batched path (46x
         the plain per-task loop, ``benchmarks/maml_speed.py``) after a first-call compile of
-        about 12 s cold; falls back to eager with one warning where compiling fails.
+        about 15 s cold; falls back to eager with one warning where compiling fails.
     outer_lr_schedule : {"constant", "cosine"}, default "constant"
         β throughout, or β decayed along a half cosine to 0 at the last outer step (a steadier
         final θ in a short run; ``python -m mtlviz.pretrained.train_sinusoid`` uses it).
