@@ -13,6 +13,7 @@ from mtlviz.data.moons import rotated_moons
 from mtlviz.exercises import check_coral_loss
 from mtlviz.pretrained import load_two_moons_da, two_moons_da_path
 from mtlviz.widgets import DomainAdaptationDashboard
+from tests._cpu import on_artefact_cpu
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -57,14 +58,16 @@ def test_precomputed_fit_equals_a_live_fit_with_the_same_seed(shipped, angle):
     weights for source only and CORAL, and for DANN the same picture to within a few points of
     accuracy. (DANN's adversarial training amplifies rounding: on an AMD EPYC the shipped file,
     made on another processor, and a live fit agree on 97.5% of the test points at 60° and are
-    2.5 points of accuracy apart.)"""
+    2.5 points of accuracy apart.) On a CPU of another vector width than the file's (tests/_cpu.py)
+    source only and CORAL drift the same way (weights 0.02 apart on an AVX-512 Xeon, 2026-12-04)
+    and are held to DANN's tolerance."""
     problem = rotated_moons(angle, random_state=0)
     for method in METHODS:
         live = DomainAdaptationClassifier(method, random_state=0).fit(problem.x_source, problem.y_source,
                                                                       problem.x_target)
         stored = shipped[(method, angle)]
         predictions = live.predict(problem.x_test), stored.predict(problem.x_test)
-        if method == "dann":
+        if method == "dann" or not on_artefact_cpu():
             assert float((predictions[0] == predictions[1]).float().mean()) >= 0.95
             assert live.score(problem.x_test, problem.y_test) == pytest.approx(
                 stored.score(problem.x_test, problem.y_test), abs=0.04)

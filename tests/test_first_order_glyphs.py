@@ -8,6 +8,7 @@ import torch
 from mtlviz.data.glyphs import GlyphTasks
 from mtlviz.meta.reptile import ReptileClassifier
 from mtlviz.nets import cross_entropy
+from tests._cpu import assert_recomputed
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -81,4 +82,4 @@ def test_shipped_glyph_models_are_what_the_training_command_makes(kind):
             if record["step"] == 2 * chunk:
                 break
         recomputed = [sum(again.history_[i * chunk:(i + 1) * chunk]) / chunk for i in range(2)]
-        assert recomputed == pytest.approx(shipped.history_[:2], abs=1e-4), k_shot
+        assert_recomputed(recomputed, shipped.history_[:2], abs=1e-4, other_cpu_rel=0.05, what=f"{kind} {k_shot}-shot curve")

@@ -21,6 +21,7 @@ from mtlviz.nets import ConvNet
 from mtlviz.pretrained import load_glyph_finetune, load_nearest_centroid, load_protonet
 from mtlviz.pretrained import figures
 from mtlviz.pretrained.figures import METRIC_CHECK_EPISODES, load_figure
+from tests._cpu import assert_recomputed
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -140,7 +141,7 @@ def test_shipped_protonets_are_what_train_protonet_makes():
     shipped = load_protonet(k_shot)
     again = shipped_config(k_shot, n_outer_steps=2 * chunk).fit(background_pool())
     recomputed = [sum(again.history_[i * chunk:(i + 1) * chunk]) / chunk for i in range(2)]
-    assert recomputed == pytest.approx(shipped.history_[:2], abs=1e-4)
+    assert_recomputed(recomputed, shipped.history_[:2], abs=1e-4, other_cpu_rel=0.005, what="ProtoNet 1-shot curve")
 
 
 def test_nearest_centroid_uses_the_frozen_pretrained_backbone(episode):

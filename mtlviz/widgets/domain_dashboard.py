@@ -131,7 +131,8 @@ class DomainAdaptationDashboard(Dashboard):
 
     def train_live(self) -> None:
         """Train the three methods now at the current angle, on data and weights seeded by
-        ``live_seed`` (the precomputed fits used seed 0: seed 0 reproduces them)."""
+        ``live_seed`` (the precomputed fits used seed 0: seed 0 reproduces them, bit for bit on
+        the kind of processor that made them, to rounding-sized drift on another)."""
         self.live_button.disabled = True
         self.show_status(f"training source only, Deep CORAL and DANN at {self.angle}° (seed {self.live_seed})…")
         try:
