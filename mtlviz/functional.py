@@ -17,7 +17,6 @@ ICML 2017. Taught in ``notebooks/03_maml_inner_and_outer_loop.ipynb``.
 from __future__ import annotations
 
 import contextlib
-
 import math
 import warnings
 from typing import Callable, Dict, List, Optional, Tuple
