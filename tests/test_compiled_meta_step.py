@@ -75,31 +75,14 @@ def test_compiled_meta_step_multiplies_matrices_only_for_the_hidden_layer():
     assert count_matmuls(n_inner_steps=1, first_order=False) <= 12
 
 
-def test_compiled_meta_step_is_vectorised_cpp_called_from_cpp():
-    """If this fails, MAML(compile=True)'s meta-gradient runs Inductor's scalar C++ loops called
-    one by one from Python: 0.43 ms per second-order one-step meta-gradient instead of
-    0.30-0.32 ms (alternating runs on a quiet machine, 2026-12-04), 33x the plain loop instead of
-    the 47-49x of RESULTS.md's "MAML speed" table."""
-    from torch._inductor.utils import run_and_get_code
-
-    model = sinusoid_mlp(0)
-    params = Fn.get_params(model, requires_grad=True)
-    batch = SinusoidTasks().sample_batch(5, 4, 6, random_state=0)  # the sizes of test_estimators' compiled fit
-    torch._dynamo.reset()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Fn.CompileWarning)  # compiling failed and the step ran eagerly
-        compiled = Fn.compile_meta_value_and_grad()
-        _, codes = run_and_get_code(lambda: compiled(model, params, *batch.data, inner_lr=0.01, n_inner_steps=2))
-    assert len(codes) == 1  # one graph
-    assert "at::vec::Vectorized" in codes[0]  # SIMD loops, not scalar ones
-    assert "CppWrapperCodeCache" in codes[0] and "def call(" not in codes[0]  # the calls are made from C++
-
-
-def test_shipped_files_code_is_the_scalar_code_they_were_made_with_and_agrees():
-    """If this fails, either a meta-gradient compiled within shipped_files_code() no longer runs
-    the code sinusoid_fomaml.pt and task_pool.pt were trained through (Inductor's scalar loops,
-    called from Python: a regeneration then gives other bits, and FOMAML's fragile one-step
-    recipe lands elsewhere from seed 0), or that code and the fast one disagree beyond rounding."""
+def test_compiled_meta_step_is_vectorised_cpp_and_the_shipped_files_code_is_theirs():
+    """If this fails, either MAML(compile=True)'s meta-gradient runs Inductor's scalar C++ loops
+    called one by one from Python (0.43 ms per second-order one-step meta-gradient instead of
+    0.30-0.32 ms on a quiet machine, 2026-12-04: 33x the plain loop instead of RESULTS.md's 46x),
+    or one compiled within shipped_files_code() no longer runs the code sinusoid_fomaml.pt and
+    task_pool.pt were trained through (scalar loops called from Python: a regeneration then gives
+    other bits, and FOMAML's fragile one-step recipe lands elsewhere from seed 0), or the two
+    codes disagree beyond rounding."""
     from torch._inductor.utils import run_and_get_code
 
     model = sinusoid_mlp(0)
