@@ -20,9 +20,9 @@ import builtins
 import math
 import os
 
-abs_ = builtins.abs
-
 import torch
+
+abs_ = builtins.abs  # the builtin, which assert_recomputed's ``abs`` argument shadows
 
 #: torch.backends.cpu.get_cpu_capability() of the machines the shipped artefacts were computed on.
 ARTEFACT_CPU_CAPABILITY = "AVX2"
