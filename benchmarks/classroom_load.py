@@ -351,6 +351,9 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
          "{server:.0f} / {browser:.0f}".format(**report["render_cpu"]) if "render_cpu" in report else "n/a"),
         ("per page render, p50 / max", f"{statistics.median(render):.1f} s / {max(render):.1f} s" if render else "n/a"),
         (f"slider-to-plot p50 / p95 ({len(latencies)} moves)", f"{fmt_ms(latencies, 0.5)} ms / {fmt_ms(latencies, 0.95)} ms"),
+        ("the same by move (every page's 1st, 2nd, ...), p50 / p95 ms", ", ".join(
+            f"{fmt_ms(by_move, 0.5)} / {fmt_ms(by_move, 0.95)}" for by_move in (
+                [s.latencies_ms[k] for s in sessions if len(s.latencies_ms) > k] for k in range(args.moves)))),
         (f"server + {memory.get('kernels', 0)} kernels, RSS / PSS / USS",
          f"{memory.get('total_rss', nan):.0f} / {memory.get('total_pss', nan):.0f} / {memory.get('total_uss', nan):.0f} MB"),
         ("per kernel (mean), RSS / PSS / USS",

@@ -178,9 +178,12 @@ class BlitManager:
     matplotlib 3.11 lays out and renders text glyph by glyph (17 ms for a five-entry legend,
     2.6 ms for a title), most of a blitted move. Each is rendered once onto a transparent layer
     and composited over the lines on later moves, until its text, colour, font, place or
-    visibility changes or the figure is drawn in full again (a new layout). A text that changed
-    since the last move (a title showing the slider's value) is drawn directly, as before: it is
-    cached once it stays the same for a move. A legend at ``loc="best"`` follows the data it
+    visibility changes or the figure is drawn in full again (a new layout). A full draw renders
+    each of them onto the layer at once, instead of drawing it directly and leaving the layer to
+    the first move: that move cost lesson 05 about 100 ms more than the others (the layer's
+    renderer starts without the text metrics the canvas's has), and 30 students' first moves
+    come together. A text that changed since the last move (a title showing the slider's value)
+    is drawn directly: it is cached again once it stays the same for a move. A legend at ``loc="best"`` follows the data it
     avoids and is drawn every move, unless ``pin_best_legends``: for a dashboard whose moves
     change only markers over fixed curves (lesson 05's step marker), each such legend is pinned
     where "best" puts it at every full draw (:func:`_pin_best_legend`) and cached like the rest.
@@ -204,7 +207,7 @@ class BlitManager:
             for artist in self.artists:
                 _pin_best_legend(artist, self.canvas.get_renderer())
         self._background = self.canvas.copy_from_bbox(self.canvas.figure.bbox)
-        self._draw_artists()
+        self._draw_artists(full_draw=True)
 
     def _render_overlay(self, artist):
         """``artist`` drawn alone on a transparent layer: the smallest box holding its pixels
@@ -225,12 +228,12 @@ class BlitManager:
         top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
         return left, renderer.height - bottom, pixels[top:bottom, left:right][::-1].copy()  # draw_image: bottom row first
 
-    def _draw_artists(self):
+    def _draw_artists(self, full_draw: bool = False):
         figure = self.canvas.figure
         renderer = self.canvas.get_renderer()
         for artist in self.artists:
             key = _overlay_key(artist)
-            held_still = key is not None and self._keys.get(id(artist)) == key
+            held_still = key is not None and (full_draw or self._keys.get(id(artist)) == key)
             self._keys[id(artist)] = key
             if not held_still:  # a line or band, or a text that changed since the last move
                 self._overlays.pop(id(artist), None)
