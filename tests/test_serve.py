@@ -141,6 +141,22 @@ def test_lesson_and_kernel_websocket_work_with_token_only(classroom, dashboard):
     assert "kernel_info_reply" in [msg_type for msg_type, _ in replies]
 
 
+def test_kernels_talk_over_unix_sockets_not_tcp_ports(classroom, dashboard):
+    """If this fails, each kernel binds TCP ports the server picked free a moment before: with 30
+    kernels starting while 30 browsers open connections, another socket took one first in 6 of 30
+    starts (ZMQError "Address already in use"), and a student whose kernel then died waited at a
+    spinner for good (2026-12-04). Unix sockets are named after their kernel and cannot collide."""
+    import psutil
+
+    (pid,) = classroom.kernel_pids()
+    kernel = psutil.Process(pid)
+    command = kernel.cmdline()
+    info = json.loads(Path(command[command.index("-f") + 1]).read_text())  # what the server told it to bind
+    assert info["transport"] == "ipc"
+    channels = {f"{info['ip']}-{info[name]}" for name in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")}
+    assert channels <= {c.laddr for c in kernel.net_connections(kind="unix")}, "the kernel's channels are not its sockets"
+
+
 def test_execute_request_over_the_kernel_websocket_is_refused(classroom, dashboard, tmp_path):
     """A student with the browser console open must not be able to run code on the teacher's machine."""
     marker = tmp_path / "executed"

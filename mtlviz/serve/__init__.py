@@ -174,6 +174,12 @@ def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, c
         f"--MappingKernelManager.cull_interval={cull_interval}",
         # Open-but-idle tabs stay alive (culling connected kernels freezes a student's plot).
         "--MappingKernelManager.cull_connected=False",
+        # Kernels talk to the server over Unix sockets named after each kernel, not TCP ports: a
+        # TCP port is picked free by the server and bound by the kernel a moment later, and with
+        # 30 kernels starting while browsers open connections, another socket took it first in 6
+        # of 30 starts (ZMQError "Address already in use"); one of those kernels died before its
+        # page was drawn (2026-12-04, benchmarks/classroom_load.py).
+        "--KernelManager.transport=ipc",
         "--VoilaConfiguration.show_tracebacks=False",
         # nbclient waits 4 s for a cell's outputs after its reply, then drops them with a warning:
         # with 30 kernels starting on 2 cores the server lags longer, and the lost output is the

@@ -5,6 +5,7 @@ Imported only by :func:`mtlviz.serve.main` (it needs Voila and jupyter_server at
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import os
 import time
@@ -16,6 +17,7 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from jupyter_server.utils import url_path_join
 from traitlets import Bool, Enum, Integer, Unicode
 from voila import app as voila_app
+from voila import handler as voila_handler
 from voila import notebook_renderer as voila_renderer
 from voila.app import Voila
 from voila.execute import VoilaExecutor
@@ -28,7 +30,7 @@ from .pools import available_mb
 from .startup_queue import NICE_ENV
 
 __all__ = ["ClassFull", "CappedKernelManager", "PoolRefills", "ClassroomHandler", "ClassroomFileHandler",
-           "ClassroomVoila", "LessonExecutor", "NotServedHandler", "REFILL_POLICIES", "check_voila_internals"]
+           "ClassroomVoila", "LessonExecutor", "LessonRenderer", "NotServedHandler", "REFILL_POLICIES", "check_voila_internals"]
 
 #: How pre-warmed pools refill after a student takes a dashboard: ``idle`` waits until no
 #: student's page is starting (then at most ``pool_fill_at_once`` pool dashboards start at a time);
@@ -282,12 +284,51 @@ class LessonExecutor(VoilaExecutor):
         return cell
 
 
+#: What a student's page says, in place of Voila's spinner, when its lesson stopped before it was
+#: drawn (its kernel died while starting, or the server lost it); ``{error}`` is one line.
+START_FAILED_HTML = """
+</div></div>
+<p class="mtlviz-status mtlviz-start-failed" style="padding: 2em 6ex; font-family: sans-serif;">
+This lesson stopped before it was drawn ({error}). Reload the page to start it again.</p>
+<script>(function () { var spinner = document.getElementById("loading"); if (spinner) spinner.remove(); })();</script>
+</body>
+</html>
+"""
+
+
+async def _ending_on_failure(snippets, log):
+    """``snippets`` (Voila's page, streamed), ending with :data:`START_FAILED_HTML` if it fails."""
+    try:
+        async for snippet in snippets:
+            yield snippet
+    except Exception as error:  # noqa: BLE001  (any failure must end the page, not leave it spinning)
+        line = (str(error).strip().splitlines() or [""])[0]
+        log.warning("A page stopped before it was drawn: %s: %s", type(error).__name__, line)
+        said = html.escape(f"{type(error).__name__}: {line}" if line else type(error).__name__)
+        yield START_FAILED_HTML.replace("{error}", said), {}
+
+
+class LessonRenderer(voila_renderer.NotebookRenderer):
+    """Voila's page renderer, whose page ends with one line if the lesson stops before it is drawn.
+
+    Voila 0.5.13 streams a page from a task; if that task fails (the kernel died while starting:
+    "Kernel died before replying to kernel_info"), the exception is lost and the page waits for
+    the rest forever, its spinner turning, while Voila sends heartbeats. The page now ends with
+    :data:`START_FAILED_HTML` instead.
+    """
+
+    def generate_content_generator(self, kernel_id=None, kernel_future=None):
+        return _ending_on_failure(super().generate_content_generator(kernel_id, kernel_future), self.log)
+
+
 #: What this module relies on in Voila and jupyter_server beyond their public API (Voila 0.5.13,
 #: pinned in requirements/lock.txt): checked before the server starts, so that a different version
 #: refuses to start instead of silently losing the kernel cap, the XSRF fix or the one-line errors.
 VOILA_INTERNALS = [
     (voila_app, "voila_kernel_manager_factory"),
     (voila_renderer, "VoilaExecutor"),
+    (voila_handler, "NotebookRenderer"),
+    (voila_renderer.NotebookRenderer, "generate_content_generator"),
     (VoilaExecutor, "strip_code_cell_errors"),
     (VoilaExecutor, "should_strip_error"),
     (TornadoVoilaHandler, "get"),
@@ -328,6 +369,7 @@ class ClassroomVoila(Voila):
         check_voila_internals()
         # Voila's page renderer makes its executor by this module-level name (checked above).
         voila_renderer.VoilaExecutor = LessonExecutor
+        voila_handler.NotebookRenderer = LessonRenderer  # the page handler's name for its renderer
         speedups.install()  # templates compiled once per server, message dates parsed in C
         super().initialize(argv)
         pools = self.pools()
