@@ -11,7 +11,8 @@ fails, and it is counted), opens N pages of one lesson at once (one browser cont
 students) and prints:
 
 * the time until every page's first figure was drawn (and p50/max per page);
-* slider-to-plot latency under that load: every page presses its slider's arrow keys, all pages
+* slider-to-plot latency under that load: once the machine has settled (the last pages drawn
+  finish their mathematics and widgets), every page presses its slider's arrow keys, all pages
   at the same time, measured in each page's own clock from the key press to ipympl's
   ``drawImage`` of the new frame (the instrumentation of ``slider_latency.py``);
 * the memory of the server and its kernels (RSS, and USS/PSS: torch's shared libraries make the
@@ -51,6 +52,8 @@ HOST = "127.0.0.1"
 MAX_SESSIONS = 60
 RENDER_TIMEOUT_MS = 900_000  # 30 torch kernels starting at once on 2 cores take minutes
 MOVE_TIMEOUT_MS = 60_000
+QUIET_CORES = 0.25  # CPU use (cores, over one second) under which the machine counts as settled
+QUIET_LIMIT_S = 60.0
 # Poll on a timer, not on animation frames: Chromium gives a page that is not in front few or
 # no frames, so Playwright's default requestAnimationFrame polling can wait forever.
 POLL_MS = 500
@@ -168,6 +171,22 @@ def cpu_seconds(server: VoilaServer) -> Dict[str, float]:
     return {"server": total([root, *root.children(recursive=True)]), "browser": total(browser)}
 
 
+async def wait_until_quiet(server: VoilaServer, limit_s: float) -> Optional[float]:
+    """Seconds until the server, its kernels and the browsers together use under
+    ``QUIET_CORES`` cores over a second (pages drawn last still typeset their mathematics and draw
+    their other widgets), or None after ``limit_s``."""
+    began = time.monotonic()
+    before = cpu_seconds(server)
+    while time.monotonic() - began < limit_s:
+        await asyncio.sleep(1.0)
+        now = cpu_seconds(server)
+        used = sum(now.values()) - sum(before.values())
+        before = now
+        if used < QUIET_CORES:
+            return time.monotonic() - began
+    return None
+
+
 async def close_sessions(sessions: List[Session]) -> None:
     """Close every page as a student closing the tab does (``beforeunload`` runs, so the beacon
     goes out), wait until each has closed, then drop its context."""
@@ -210,6 +229,13 @@ async def run(server: VoilaServer, args, sessions: List[Session], report: Dict) 
                   f"retried {sum(s.attempts > 1 for s in sessions)}", flush=True)
             report["memory_rendered"] = server_memory(server)
 
+            # The class moves once every page has settled, so that the moves measure moves, not the
+            # last pages still loading on the same two cores. On 2026-12-04 that took 2.7 s (lesson
+            # 05), and its first moves stayed the slowest (p50 1.8 s, later ones 0.5-0.9 s): leftover
+            # loading does not explain them.
+            quiet = report["quiet_after_s"] = await wait_until_quiet(server, QUIET_LIMIT_S)
+            print(f"pages, kernels and server quiet (under {QUIET_CORES} cores) after "
+                  + (f"{quiet:.1f} s" if quiet is not None else f"more than {QUIET_LIMIT_S:.0f} s: moving anyway"), flush=True)
             live = [s for s in sessions if s.page is not None]
             stagger = 0.4 / max(len(live), 1)  # spread each round of moves over about 0.4 s
             print(f"moving '{args.slider}' {args.moves} times on each of {len(live)} pages at once ...", flush=True)
@@ -351,6 +377,8 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
          "{server:.0f} / {browser:.0f}".format(**report["render_cpu"]) if "render_cpu" in report else "n/a"),
         ("per page render, p50 / max", f"{statistics.median(render):.1f} s / {max(render):.1f} s" if render else "n/a"),
         (f"slider-to-plot p50 / p95 ({len(latencies)} moves)", f"{fmt_ms(latencies, 0.5)} ms / {fmt_ms(latencies, 0.95)} ms"),
+        ("moves began once everything was quiet, after", f"{report['quiet_after_s']:.1f} s"
+         if report.get("quiet_after_s") is not None else f"not quiet within {QUIET_LIMIT_S:.0f} s"),
         ("the same by move (every page's 1st, 2nd, ...), p50 / p95 ms", ", ".join(
             f"{fmt_ms(by_move, 0.5)} / {fmt_ms(by_move, 0.95)}" for by_move in (
                 [s.latencies_ms[k] for s in sessions if len(s.latencies_ms) > k] for k in range(args.moves)))),
