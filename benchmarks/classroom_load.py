@@ -11,8 +11,8 @@ fails, and it is counted), opens N pages of one lesson at once (one browser cont
 students) and prints:
 
 * the time until every page's first figure was drawn (and p50/max per page);
-* slider-to-plot latency under that load: once the machine has settled (the last pages drawn
-  finish their mathematics and widgets), every page presses its slider's arrow keys, all pages
+* slider-to-plot latency under that load: once the machine has settled (the pages drawn last
+  may still be typesetting and drawing), every page presses its slider's arrow keys, all pages
   at the same time, measured in each page's own clock from the key press to ipympl's
   ``drawImage`` of the new frame (the instrumentation of ``slider_latency.py``);
 * the memory of the server and its kernels (RSS, and USS/PSS: torch's shared libraries make the
@@ -173,8 +173,8 @@ def cpu_seconds(server: VoilaServer) -> Dict[str, float]:
 
 async def wait_until_quiet(server: VoilaServer, limit_s: float) -> Optional[float]:
     """Seconds until the server, its kernels and the browsers together use under
-    ``QUIET_CORES`` cores over a second (pages drawn last still typeset their mathematics and draw
-    their other widgets), or None after ``limit_s``."""
+    ``QUIET_CORES`` cores over a second (the pages drawn last may still be typesetting and
+    drawing), or None after ``limit_s``."""
     began = time.monotonic()
     before = cpu_seconds(server)
     while time.monotonic() - began < limit_s:

@@ -30,7 +30,8 @@ from .pools import available_mb
 from .startup_queue import NICE_ENV
 
 __all__ = ["ClassFull", "CappedKernelManager", "PoolRefills", "ClassroomHandler", "ClassroomFileHandler",
-           "ClassroomVoila", "LessonExecutor", "LessonRenderer", "NotServedHandler", "REFILL_POLICIES", "check_voila_internals"]
+           "ClassroomVoila", "LessonExecutor", "LessonRenderer", "NotServedHandler", "REFILL_POLICIES",
+           "check_voila_internals"]
 
 #: How pre-warmed pools refill after a student takes a dashboard: ``idle`` waits until no
 #: student's page is starting (then at most ``pool_fill_at_once`` pool dashboards start at a time);

@@ -183,10 +183,11 @@ class BlitManager:
     the first move: that move cost lesson 05 about 100 ms more than the others (the layer's
     renderer starts without the text metrics the canvas's has), and 30 students' first moves
     come together. A text that changed since the last move (a title showing the slider's value)
-    is drawn directly: it is cached again once it stays the same for a move. A legend at ``loc="best"`` follows the data it
-    avoids and is drawn every move, unless ``pin_best_legends``: for a dashboard whose moves
-    change only markers over fixed curves (lesson 05's step marker), each such legend is pinned
-    where "best" puts it at every full draw (:func:`_pin_best_legend`) and cached like the rest.
+    is drawn directly: it is cached again once it stays the same for a move. A legend at
+    ``loc="best"`` follows the data it avoids and is drawn every move, unless
+    ``pin_best_legends``: for a dashboard whose moves change only markers over fixed curves
+    (lesson 05's step marker), each such legend is pinned where "best" puts it at every full
+    draw (:func:`_pin_best_legend`) and cached like the rest.
     """
 
     def __init__(self, canvas, artists, *, pin_best_legends: bool = False):
