@@ -82,13 +82,29 @@ class Session:
     kernel_id: Optional[str] = None
 
 
-async def open_session(browser, url: str, session: Session, t0: float) -> None:
+# --still-pages: no CSS animation in the simulated pages (Voila's spinner turns while a page waits
+# for its kernel). Five pages on the spinner used 4.5-5.3 CPU-s of this machine's browser per 10 s
+# with it, 2.3 without (2026-12-04): in a class that work is on the students' laptops.
+_STILL = """
+new MutationObserver((records, observer) => {
+  if (!document.head) return;
+  const style = document.createElement('style');
+  style.textContent = '*, *::before, *::after { animation: none !important; }';
+  document.head.appendChild(style);
+  observer.disconnect();
+}).observe(document, {childList: true, subtree: true});
+"""
+
+
+async def open_session(browser, url: str, session: Session, t0: float, still: bool = False) -> None:
     """Open the dashboard and wait for its first figure; one retry (FIELD-NOTES: about one load in
     70 hangs after its kernel started). ``rendered_s`` counts from ``t0``, the common start."""
     for attempt in range(2):
         session.attempts = attempt + 1
         session.context = await browser.new_context(viewport={"width": 1400, "height": 1000})
         await session.context.add_init_script(_INSTRUMENT)
+        if still:
+            await session.context.add_init_script(_STILL)
         page = session.page = await session.context.new_page()
         session.watcher = PageWatcher(page)
         page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
@@ -217,7 +233,7 @@ async def run(server: VoilaServer, args, sessions: List[Session], report: Dict) 
             print(f"opening {args.sessions} sessions of {args.lesson} at once ...", flush=True)
             cpu_before = cpu_seconds(server)
             t0 = time.monotonic()
-            await asyncio.gather(*(open_session(browser, url, s, t0) for s in sessions))
+            await asyncio.gather(*(open_session(browser, url, s, t0, args.still_pages) for s in sessions))
             cpu_after = cpu_seconds(server)
             report["render_cpu"] = {key: cpu_after[key] - cpu_before[key] for key in cpu_after}
             rendered = [s.rendered_s for s in sessions if s.rendered_s is not None]
@@ -280,6 +296,9 @@ def main(argv=None) -> int:
     parser.add_argument("--start-slots", type=int, default=None,
                         help="the server's --start-slots (default: the server's default, the number of cores)")
     parser.add_argument("--settle", type=float, default=60, help="seconds to wait after closing (default 60)")
+    parser.add_argument("--still-pages", action="store_true",
+                        help="no CSS animations in the simulated pages (Voila's spinner): the browsers' share of "
+                             "this machine then comes closer to what a class's own laptops take off the server")
     parser.add_argument("--timeout", type=float, default=None,
                         help="overall limit in seconds (default max(900, 300 + 30 x sessions) + settle)")
     args = parser.parse_args(argv)
@@ -408,7 +427,8 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
     print(f"Classroom load: {args.sessions} sessions of {args.lesson}, one headless Chromium, "
           f"{psutil.cpu_count()} CPUs, {args.moves} moves of '{args.slider}' per session; start slots "
           f"{'default' if args.start_slots is None else args.start_slots}, pre-warmed "
-          f"{' '.join(args.pool_items) or 'none'}, refill {args.refill or 'default'}")
+          f"{' '.join(args.pool_items) or 'none'}, refill {args.refill or 'default'}"
+          + ("; pages without CSS animations (--still-pages)" if args.still_pages else ""))
     print()
     print("| measure | value |")
     print("|---|---|")
