@@ -97,8 +97,10 @@ new MutationObserver((records, observer) => {
 
 
 async def open_session(browser, url: str, session: Session, t0: float, still: bool = False) -> None:
-    """Open the dashboard and wait for its first figure; one retry (FIELD-NOTES: about one load in
-    70 hangs after its kernel started). ``rendered_s`` counts from ``t0``, the common start."""
+    """Open the dashboard and wait for its first figure; one retry (a page once hung for good after
+    its kernel died at start, its TCP port taken by another socket; served kernels use Unix
+    sockets since 2026-12-04, and such a page now ends with one line, which counts as a failed
+    attempt). ``rendered_s`` counts from ``t0``, the common start."""
     for attempt in range(2):
         session.attempts = attempt + 1
         session.context = await browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -110,7 +112,10 @@ async def open_session(browser, url: str, session: Session, t0: float, still: bo
         page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
         try:
             await page.goto(url, timeout=RENDER_TIMEOUT_MS)
-            await page.wait_for_selector(".mtlviz-status", timeout=RENDER_TIMEOUT_MS)
+            await page.wait_for_selector(".mtlviz-status, .mtlviz-start-failed", timeout=RENDER_TIMEOUT_MS)
+            failed = page.locator(".mtlviz-start-failed")
+            if await failed.count():
+                raise RuntimeError((await failed.inner_text()).strip())
             if await page.locator(CANVAS).count():
                 await page.wait_for_function(CANVAS_DRAWN, polling=POLL_MS, timeout=RENDER_TIMEOUT_MS)
             session.rendered_s = time.monotonic() - t0

@@ -289,7 +289,7 @@ class LessonExecutor(VoilaExecutor):
 #: drawn (its kernel died while starting, or the server lost it); ``{error}`` is one line.
 START_FAILED_HTML = """
 </div></div>
-<p class="mtlviz-status mtlviz-start-failed" style="padding: 2em 6ex; font-family: sans-serif;">
+<p class="mtlviz-start-failed" style="padding: 2em 6ex; font-family: sans-serif; font-size: 15px;">
 This lesson stopped before it was drawn ({error}). Reload the page to start it again.</p>
 <script>(function () { var spinner = document.getElementById("loading"); if (spinner) spinner.remove(); })();</script>
 </body>
