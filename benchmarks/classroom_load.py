@@ -22,6 +22,10 @@ students) and prints:
 * with ``--prewarm``: which pages came from the pool, the others' (cold) first-draw times, and
   how long each pool refill took (the server logs it), so ``--refill`` policies can be compared.
 
+``--without-browsers``: the students speak the wire protocol from this script instead
+(``widget_client.py``): what the serving machine does for a class whose browsers are the
+students' laptops.
+
 Exits with status 1 if a page did not render, logged a console error, asked for anything outside
 127.0.0.1, a slider move got no new frame, or a kernel outlived its page. Ends with a Markdown
 table, ready to paste. Bounded: a per-page and per-move timeout and an overall ``--timeout``;
@@ -80,6 +84,7 @@ class Session:
     error: Optional[str] = None
     latencies_ms: List[float] = field(default_factory=list)
     kernel_id: Optional[str] = None
+    client: object = None  # --without-browsers: its widget_client.WidgetStudent
 
 
 # --still-pages: no CSS animation in the simulated pages (Voila's spinner turns while a page waits
@@ -173,8 +178,9 @@ def server_memory(server: VoilaServer) -> Dict[str, float]:
 
 
 def cpu_seconds(server: VoilaServer) -> Dict[str, float]:
-    """CPU seconds (user + system) used so far by the server and its kernels, and by this script's
-    browser (Chromium and Playwright's driver): in a class the browsers run on the students'
+    """CPU seconds (user + system) used so far by the server and its kernels, by this script's
+    browser (Chromium and Playwright's driver), and by this script itself (with
+    --without-browsers, the students' clients): in a class the browsers run on the students'
     laptops, so only the first share is the serving machine's."""
     def total(processes):
         seconds = 0.0
@@ -189,7 +195,8 @@ def cpu_seconds(server: VoilaServer) -> Dict[str, float]:
     root = psutil.Process(server.process.pid)
     ours = psutil.Process(os.getpid()).children(recursive=True)
     browser = [p for p in ours if p.pid != root.pid and p not in root.children(recursive=True)]
-    return {"server": total([root, *root.children(recursive=True)]), "browser": total(browser)}
+    return {"server": total([root, *root.children(recursive=True)]), "browser": total(browser),
+            "script": total([psutil.Process(os.getpid())])}
 
 
 async def wait_until_quiet(server: VoilaServer, limit_s: float) -> Optional[float]:
@@ -224,7 +231,46 @@ def fmt_ms(values: List[float], q: float) -> str:
     return f"{percentile(values, q):.0f}" if values else "n/a"
 
 
+async def open_student(url: str, lesson: str, files: List[str], session: Session, t0: float) -> None:
+    """--without-browsers: open the dashboard as :class:`widget_client.WidgetStudent` (no retry:
+    a failed start is a result); ``rendered_s`` is when every canvas sent its first frame."""
+    from widget_client import WidgetStudent
+
+    session.attempts = 1
+    session.client = WidgetStudent(url, lesson, files)
+    try:
+        await session.client.open()
+        session.rendered_s = time.monotonic() - t0
+        session.kernel_id = session.client.kernel_id
+        print(f"  student {session.index:2d} drawn at {session.rendered_s:5.1f} s", flush=True)
+        await session.client.settle()
+    except Exception as error:  # noqa: BLE001
+        session.error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+
+
+async def move_student(session: Session, label: str, moves: int, offset_s: float) -> None:
+    """--without-browsers: ``moves`` slider steps, each timed from sending the value to the next frame."""
+    await asyncio.sleep(offset_s)
+    try:
+        slider = session.client.slider(label)
+        for i in range(moves):
+            session.latencies_ms.append(await asyncio.wait_for(session.client.move(slider, i), MOVE_TIMEOUT_MS / 1000))
+            await asyncio.sleep(0.15)
+    except Exception as error:  # noqa: BLE001
+        session.error = f"slider: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+
+
+async def close_students(sessions: List[Session]) -> None:
+    await asyncio.gather(*(s.client.close() for s in sessions if s.client is not None), return_exceptions=True)
+    for session in sessions:
+        session.client = None
+
+
 async def run(server: VoilaServer, args, sessions: List[Session], report: Dict) -> None:
+    if args.without_browsers:
+        await run_class(server, args, sessions, report, open_one=lambda s, t0: open_student(
+            server.url, args.lesson, args.page_files, s, t0), move_one=move_student, close_all=close_students)
+        return
     from playwright.async_api import async_playwright
 
     url = server.url + f"voila/render/{args.lesson}"
@@ -235,45 +281,56 @@ async def run(server: VoilaServer, args, sessions: List[Session], report: Dict) 
         browser = await launch_chromium(playwright, extra_args=FOREGROUND_ARGS,
                                         proxy={"server": f"http://{HOST}:9", "bypass": HOST})
         try:
-            print(f"opening {args.sessions} sessions of {args.lesson} at once ...", flush=True)
-            cpu_before = cpu_seconds(server)
-            t0 = time.monotonic()
-            await asyncio.gather(*(open_session(browser, url, s, t0, args.still_pages) for s in sessions))
-            cpu_after = cpu_seconds(server)
-            report["render_cpu"] = {key: cpu_after[key] - cpu_before[key] for key in cpu_after}
-            rendered = [s.rendered_s for s in sessions if s.rendered_s is not None]
-            report["all_rendered_s"] = time.monotonic() - t0 if len(rendered) == len(sessions) else None
-            report["render_s"] = rendered
-            print(f"rendered {len(rendered)}/{len(sessions)} in {time.monotonic() - t0:.1f} s; per page "
-                  f"p50 {statistics.median(rendered) if rendered else float('nan'):.1f} s, "
-                  f"max {max(rendered, default=float('nan')):.1f} s; "
-                  f"retried {sum(s.attempts > 1 for s in sessions)}", flush=True)
-            report["memory_rendered"] = server_memory(server)
-
-            # The class moves once every page has settled, so that the moves measure moves, not the
-            # last pages still loading on the same two cores. On 2026-12-04 that took 2.7 s (lesson
-            # 05), and its first moves stayed the slowest (p50 1.8 s, later ones 0.5-0.9 s): leftover
-            # loading does not explain them.
-            quiet = report["quiet_after_s"] = await wait_until_quiet(server, QUIET_LIMIT_S)
-            print(f"pages, kernels and server quiet (under {QUIET_CORES} cores) after "
-                  + (f"{quiet:.1f} s" if quiet is not None else f"more than {QUIET_LIMIT_S:.0f} s: moving anyway"), flush=True)
-            live = [s for s in sessions if s.page is not None]
-            stagger = 0.4 / max(len(live), 1)  # spread each round of moves over about 0.4 s
-            print(f"moving '{args.slider}' {args.moves} times on each of {len(live)} pages at once ...", flush=True)
-            await asyncio.gather(*(move_slider(s, args.slider, args.moves, k * stagger) for k, s in enumerate(live)))
-            report["memory_moved"] = server_memory(server)
-            for when in ("rendered", "moved"):
-                m = report[f"memory_{when}"]
-                print(f"memory after {when}: server + {m['kernels']} kernels RSS {m['total_rss']:.0f} MB, "
-                      f"PSS {m['total_pss']:.0f} MB, USS {m['total_uss']:.0f} MB; per kernel RSS "
-                      f"{m['kernel_rss']:.0f} MB, PSS {m['kernel_pss']:.0f} MB, USS {m['kernel_uss']:.0f} MB", flush=True)
-
-            print("closing every page ...", flush=True)
-            await close_sessions(sessions)
-            closed_at = time.monotonic()
+            await run_class(server, args, sessions, report,
+                            open_one=lambda s, t0: open_session(browser, url, s, t0, args.still_pages),
+                            move_one=move_slider, close_all=close_sessions)
         finally:
             await close_sessions(sessions)
             await browser.close()
+
+
+async def run_class(server: VoilaServer, args, sessions: List[Session], report: Dict, *, open_one, move_one,
+                    close_all) -> None:
+    """Open every session at once, move once all is quiet, close; then count the kernels left."""
+    try:
+        print(f"opening {args.sessions} sessions of {args.lesson} at once ...", flush=True)
+        cpu_before = cpu_seconds(server)
+        t0 = time.monotonic()
+        await asyncio.gather(*(open_one(s, t0) for s in sessions))
+        cpu_after = cpu_seconds(server)
+        report["render_cpu"] = {key: cpu_after[key] - cpu_before[key] for key in cpu_after}
+        rendered = [s.rendered_s for s in sessions if s.rendered_s is not None]
+        report["all_rendered_s"] = max(rendered) if len(rendered) == len(sessions) else None
+        report["render_s"] = rendered
+        print(f"rendered {len(rendered)}/{len(sessions)} in {time.monotonic() - t0:.1f} s; per page "
+              f"p50 {statistics.median(rendered) if rendered else float('nan'):.1f} s, "
+              f"max {max(rendered, default=float('nan')):.1f} s; "
+              f"retried {sum(s.attempts > 1 for s in sessions)}", flush=True)
+        report["memory_rendered"] = server_memory(server)
+
+        # The class moves once every page has settled, so that the moves measure moves, not the
+        # last pages still loading on the same two cores. On 2026-12-04 that took 2.7 s (lesson
+        # 05), and its first moves stayed the slowest (p50 1.8 s, later ones 0.5-0.9 s): leftover
+        # loading does not explain them.
+        quiet = report["quiet_after_s"] = await wait_until_quiet(server, QUIET_LIMIT_S)
+        print(f"pages, kernels and server quiet (under {QUIET_CORES} cores) after "
+              + (f"{quiet:.1f} s" if quiet is not None else f"more than {QUIET_LIMIT_S:.0f} s: moving anyway"), flush=True)
+        live = [s for s in sessions if s.page is not None or s.client is not None]
+        stagger = 0.4 / max(len(live), 1)  # spread each round of moves over about 0.4 s
+        print(f"moving '{args.slider}' {args.moves} times on each of {len(live)} pages at once ...", flush=True)
+        await asyncio.gather(*(move_one(s, args.slider, args.moves, k * stagger) for k, s in enumerate(live)))
+        report["memory_moved"] = server_memory(server)
+        for when in ("rendered", "moved"):
+            m = report[f"memory_{when}"]
+            print(f"memory after {when}: server + {m['kernels']} kernels RSS {m['total_rss']:.0f} MB, "
+                  f"PSS {m['total_pss']:.0f} MB, USS {m['total_uss']:.0f} MB; per kernel RSS "
+                  f"{m['kernel_rss']:.0f} MB, PSS {m['kernel_pss']:.0f} MB, USS {m['kernel_uss']:.0f} MB", flush=True)
+
+        print("closing every page ...", flush=True)
+        await close_all(sessions)
+        closed_at = time.monotonic()
+    finally:
+        await close_all(sessions)
     # Kernels left after --settle seconds; also note when the last one went.
     report["kernels_zero_after_s"] = None
     while True:
@@ -304,6 +361,11 @@ def main(argv=None) -> int:
     parser.add_argument("--still-pages", action="store_true",
                         help="no CSS animations in the simulated pages (Voila's spinner): the browsers' share of "
                              "this machine then comes closer to what a class's own laptops take off the server")
+    parser.add_argument("--without-browsers", action="store_true",
+                        help="students without a browser (benchmarks/widget_client.py): each asks the server for "
+                             "what a page asks (the dashboard, the files one Chromium page of the lesson fetched, "
+                             "the kernel's websocket, the widgets) and times each move to the canvas's next "
+                             "frame: the serving machine's side of a class whose browsers are the students' laptops")
     parser.add_argument("--timeout", type=float, default=None,
                         help="overall limit in seconds (default max(900, 300 + 30 x sessions) + settle)")
     args = parser.parse_args(argv)
@@ -357,6 +419,14 @@ def main(argv=None) -> int:
             report["log_before_class"] = len(server.log())
             print(f"pools {' '.join(args.pool_items)}: {args.pool_total} pre-warmed dashboards drawn after "
                   f"{report['pool_filled_s']:.1f} s", flush=True)
+        if args.without_browsers:
+            from widget_client import page_files
+
+            args.page_files = page_files(server.url, args.lesson)
+            while len(server.kernel_pids()) > args.pool_total:  # that page's kernel is being freed
+                time.sleep(0.2)
+            print(f"one Chromium page of {args.lesson} fetched {len(args.page_files)} files besides the dashboard; "
+                  "each student fetches them too", flush=True)
         try:
             asyncio.run(asyncio.wait_for(run(server, args, sessions, report), timeout))
         except asyncio.TimeoutError:
@@ -397,8 +467,8 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
     rows = [
         ("sessions rendered", f"{len(render)} / {args.sessions}"),
         ("time until all rendered", f"{all_rendered:.1f} s" if all_rendered is not None else "not all rendered"),
-        ("CPU s while rendering: server + kernels / simulated browsers",
-         "{server:.0f} / {browser:.0f}".format(**report["render_cpu"]) if "render_cpu" in report else "n/a"),
+        ("CPU s while rendering: server + kernels / simulated browsers / this script",
+         "{server:.0f} / {browser:.0f} / {script:.0f}".format(**report["render_cpu"]) if "render_cpu" in report else "n/a"),
         ("per page render, p50 / max", f"{statistics.median(render):.1f} s / {max(render):.1f} s" if render else "n/a"),
         (f"slider-to-plot p50 / p95 ({len(latencies)} moves)", f"{fmt_ms(latencies, 0.5)} ms / {fmt_ms(latencies, 0.95)} ms"),
         ("moves began once everything was quiet, after", f"{report['quiet_after_s']:.1f} s"
@@ -429,7 +499,9 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
              ", ".join(f"{x:.1f} s" for x in refills) or "none"),
         ]
     print()
-    print(f"Classroom load: {args.sessions} sessions of {args.lesson}, one headless Chromium, "
+    clients = ("students without browsers (widget protocol, --without-browsers)" if args.without_browsers
+               else "one headless Chromium")
+    print(f"Classroom load: {args.sessions} sessions of {args.lesson}, {clients}, "
           f"{psutil.cpu_count()} CPUs, {args.moves} moves of '{args.slider}' per session; start slots "
           f"{'default' if args.start_slots is None else args.start_slots}, pre-warmed "
           f"{' '.join(args.pool_items) or 'none'}, refill {args.refill or 'default'}"
