@@ -100,11 +100,11 @@ def test_presenter_theme_draws_light_ink_on_a_dark_figure():
         plotting.use_theme("neon")
 
 
-def _connected_canvas():
+def _connected_canvas(width=4.0, height=3.0):
     """A dashboard figure whose frames to the browser are recorded, and its full draws counted."""
     from mtlviz.widgets._canvas import interactive_figure
 
-    figure, canvas = interactive_figure(4.0, 3.0)
+    figure, canvas = interactive_figure(width, height)
     (line,) = figure.subplots().plot([0, 1, 2], [0, 1, 0])
     frames, draws = [], []
     canvas.send_binary = frames.append  # what refresh_all hands to the browser's socket
@@ -172,8 +172,37 @@ def test_frames_decode_to_the_pixels_on_screen():
     diff = _decoded(frames[-1])
     shown = np.where(diff[..., 3:] == 0, first, diff)  # what the browser composes
     assert canvas._current_image_mode == "diff" and (shown == _on_screen(canvas)).all()
+    line.set_ydata([0, 1, 0])  # the next diff is against the frame just sent (the canvas reuses its arrays)
+    canvas.handle_event({"type": "draw"})
+    diff = _decoded(frames[-1])
+    assert (np.where(diff[..., 3:] == 0, shown, diff) == _on_screen(canvas)).all()
     with pytest.raises(ValueError, match="pixels must be an RGBA array"):
         encode_png(random[..., :3])
+
+
+def test_a_frame_allocates_no_frame_sized_array():
+    """If this fails, every slider move allocates its frame's arrays afresh (about 10 MB a move
+    for lesson 05's figure): with 30 students' kernels, faulting those pages in again cost 54-62
+    ms of kernel CPU a move where 32-36 ms was the rule (RESULTS.md, 2026-12-04)."""
+    import tracemalloc
+
+    canvas, line, frames, draws = _connected_canvas(11.5, 6.4)  # lesson 05's size
+    canvas.handle_event({"type": "draw"})  # the first, full frame
+    renderer = canvas.get_renderer()
+    frame_bytes = renderer.width * renderer.height * 4
+    for y in ([1, 0, 1], [0, 1, 0]):
+        line.set_ydata(y)
+        canvas.figure.draw(renderer)  # new pixels, as a blit leaves them
+        canvas._png_is_old = True
+        tracemalloc.start()
+        try:
+            png = canvas.get_diff_image()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert canvas._current_image_mode == "diff" and len(png) < frame_bytes / 4
+        # zlib's own state is about 0.3 MB whatever the frame (deflate's window and hash tables)
+        assert peak < frame_bytes / 4, f"a diff frame allocated {peak} bytes at its peak; the frame is {frame_bytes}"
 
 
 def _blitted_figure(legend_loc="lower left"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -13,26 +13,29 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def encode_png(pixels: np.ndarray) -> bytes:
+def encode_png(pixels: np.ndarray, scanlines: Optional[np.ndarray] = None) -> bytes:
     """An (height, width, 4) uint8 RGBA array as a PNG: every row filtered by "Up" (its
     difference from the row above, computed by numpy), then zlib level 1.
 
     Pillow at level 1 took 15-20 ms for a lesson-01 frame (900 x 414 pixels), most of it
     choosing a filter per row: 14 ms even with compression off. This takes 5-6 ms for a file
     within 10 % of Pillow's size; every browser decodes it (PNG's filter type 2, one IDAT).
+    ``scanlines``, a uint8 array of shape (height, width * 4 + 1), is filled instead of a new one
+    (a canvas encoding frame after frame reuses its own; see ``FastPngCanvas.get_diff_image``).
     """
     pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
     if pixels.ndim != 3 or pixels.shape[2] != 4:
         raise ValueError(f"pixels must be an RGBA array of shape (height, width, 4), got {pixels.shape}")
     height, width, _ = pixels.shape
     rows = pixels.reshape(height, width * 4)
-    scanlines = np.empty((height, width * 4 + 1), dtype=np.uint8)
+    if scanlines is None or scanlines.shape != (height, width * 4 + 1) or scanlines.dtype != np.uint8:
+        scanlines = np.empty((height, width * 4 + 1), dtype=np.uint8)
     scanlines[:, 0] = 2  # filter type "Up"
     scanlines[:1, 1:] = rows[:1]
     np.subtract(rows[1:], rows[:-1], out=scanlines[1:, 1:])  # uint8: wraps modulo 256, as PNG's filter does
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA, no interlace
     return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
-            + _png_chunk(b"IDAT", zlib.compress(scanlines.tobytes(), 1)) + _png_chunk(b"IEND", b""))
+            + _png_chunk(b"IDAT", zlib.compress(scanlines, 1)) + _png_chunk(b"IEND", b""))
 
 
 def _fast_canvas_class():
@@ -56,6 +59,10 @@ def _fast_canvas_class():
         _drawn_at = None  # (width, height, dpi) of the last full draw
         _refreshing = False
         _needs_draw = True  # something asked for a redraw since the last full draw
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._frame_buffers = {}  # get_diff_image's arrays, by name
 
         def draw_idle(self):
             if not self._refreshing:
@@ -87,20 +94,38 @@ def _fast_canvas_class():
                 self._drawn_at = self._size_now()
 
         def get_diff_image(self):
+            """The frame to send: the whole figure, or only the pixels changed since the last
+            frame (the rest transparent). The arrays it needs are the canvas's own, reused from
+            frame to frame: allocated afresh (about 10 MB a frame for lesson 05's figure) they
+            were faulted in again at many moves, which with 30 students' kernels moving at once
+            made a move's kernel CPU two to five times one kernel's alone (RESULTS.md,
+            "Classroom load", 2026-12-04 night; see also ``mtlviz._memory.hold_heap_between_trims``)."""
             if not self._png_is_old:
                 return None
             pixels = np.asarray(self.get_renderer().buffer_rgba())
             buff = pixels.view(np.uint32).squeeze(2)  # one uint32 per pixel: compare whole pixels
-            if self._force_full or buff.shape != self._last_buff.shape or (pixels[:, :, 3] != 255).any():
+            previous = self._frame_buffers.get("previous")
+            if self._force_full or previous is None or previous.shape != buff.shape or pixels[:, :, 3].min() != 255:
                 self.set_image_mode("full")
                 output = buff
+                if previous is None or previous.shape != buff.shape:
+                    previous = np.empty_like(buff)
+                    height, width = buff.shape
+                    self._frame_buffers = {"previous": previous, "changed": np.empty(buff.shape, bool),
+                                           "diff": np.empty_like(buff),
+                                           "scanlines": np.empty((height, width * 4 + 1), np.uint8)}
             else:
                 self.set_image_mode("diff")
-                output = np.where(buff != self._last_buff, buff, 0)
-            self._last_buff = buff.copy()
+                changed, output = self._frame_buffers["changed"], self._frame_buffers["diff"]
+                np.not_equal(buff, previous, out=changed)
+                np.multiply(buff, changed, out=output)  # the changed pixels, 0 (transparent) elsewhere
+            png = encode_png(output.view(dtype=np.uint8).reshape((*output.shape, 4)),
+                             self._frame_buffers["scanlines"])
+            np.copyto(previous, buff)
+            self._last_buff = previous  # ipympl's send_binary reads it while no browser is connected
             self._force_full = False
             self._png_is_old = False
-            return encode_png(output.view(dtype=np.uint8).reshape((*output.shape, 4)))
+            return png
 
     return FastPngCanvas
 
