@@ -14,7 +14,13 @@ import ctypes.util
 import functools
 from typing import Optional
 
-__all__ = ["release_free_memory", "trim_after_each_cell"]
+__all__ = ["hold_heap_between_trims", "release_free_memory", "trim_after_each_cell"]
+
+#: glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+#: Heap kept between explicit trims, and the size from which a block gets its own mapping (the
+#: largest glibc takes on 64 bits).
+HELD_HEAP_BYTES = 32 * 2**20
 
 
 @functools.lru_cache(maxsize=1)
@@ -29,6 +35,37 @@ def _malloc_trim():
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
     return trim
+
+
+@functools.lru_cache(maxsize=1)
+def _mallopt():
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError, TypeError):
+        return None
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return mallopt
+
+
+def hold_heap_between_trims() -> bool:
+    """Stop glibc from handing the heap's top back, and mapping big blocks afresh, at every free.
+
+    By default glibc returns the top of the heap to the system whenever more than a few MB of it
+    is free, and gives blocks above a (moving) threshold their own mapping, unmapped when freed.
+    A dashboard's slider move allocates and frees frame-sized arrays (lesson 05: a few MB each),
+    so every move grew the heap again: about 900 page faults a move in one kernel, 600-2,100
+    with 30 students' kernels. With up to :data:`HELD_HEAP_BYTES` of free top kept, and blocks up
+    to that size taken from the heap, a move reuses the pages of the last (no fault in the same
+    kernel). The memory still goes back: :func:`release_free_memory` after every cell
+    (:func:`trim_after_each_cell`) and after each heavy dashboard action trims regardless of
+    these thresholds. Returns False where the C library has no ``mallopt`` (not glibc).
+    """
+    mallopt = _mallopt()
+    if mallopt is None or _malloc_trim() is None:
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, HELD_HEAP_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, HELD_HEAP_BYTES))
 
 
 def release_free_memory() -> bool:

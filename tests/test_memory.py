@@ -163,3 +163,35 @@ def test_a_served_kernel_does_not_collect_garbage_while_its_first_cell_imports()
     assert printed["collecting_after"] is True
     assert printed["frozen_after_first_cell"] > 100_000  # torch's objects: later full collections skip them
     assert printed["cycle_freed_later"] is True
+
+
+@pytest.mark.skipif(_malloc_trim() is None, reason="needs glibc's malloc_trim and mallopt")
+@pytest.mark.parametrize("served", [False, True])
+def test_a_served_kernel_reuses_its_heap_from_one_slider_move_to_the_next(served):
+    """If this fails, every slider move of a served dashboard faults its frame-sized arrays in
+    afresh: about 900 page faults a move on lesson 05 in one kernel, 600-2,100 with 30 students'
+    kernels, where a move's kernel CPU went from about 35 to 54-62 ms (RESULTS.md). What makes
+    moves reuse their pages: after the first cell, glibc keeps the heap's free top between trims
+    and takes blocks of a few MB from the heap (mtlviz._memory.hold_heap_between_trims)."""
+    found = run_python(f"""
+        import json, resource
+        from IPython.core.interactiveshell import InteractiveShell
+        shell = InteractiveShell.instance()
+        if {served}:
+            from mtlviz.serve.kernel import setup
+            setup()
+        shell.run_cell("import numpy")  # the lesson's first cell
+        import numpy as np
+        def move():  # what a move allocates and frees, outside any cell as a widget's handler runs
+            frames = [np.ones(2**20, np.float32) for _ in range(3)]
+            del frames
+        move(); move()
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(20):
+            move()
+        print(json.dumps({{"faults_per_move": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20}}))
+    """)["faults_per_move"]
+    if served:
+        assert found < 20, f"{found:.0f} page faults a move: the heap is handed back and regrown every move"
+    else:  # the control: glibc's default does hand it back (else this test shows nothing)
+        assert found > 500, f"only {found:.0f} faults a move without the served set-up: the pattern no longer regrows"
