@@ -408,6 +408,12 @@ def main(argv=None) -> int:
             print(f"refusing to run: the server listens on {sorted(listening)}, not only {HOST}")
             return 1
         print(f"server on {server.url} (answered after {server.started_in_s:.1f} s)", flush=True)
+        if args.without_browsers:  # before the pools are drawn, so its page starts a kernel of its own
+            from widget_client import page_files
+
+            args.page_files = page_files(server.url, args.lesson)
+            print(f"one Chromium page of {args.lesson} fetched {len(args.page_files)} files besides the dashboard; "
+                  "each student fetches them too", flush=True)
         if args.pool_total:
             started = time.monotonic()
             while server.log().count(POOL_DRAWN) < args.pool_total:  # the server logs each one drawn
@@ -419,14 +425,9 @@ def main(argv=None) -> int:
             report["log_before_class"] = len(server.log())
             print(f"pools {' '.join(args.pool_items)}: {args.pool_total} pre-warmed dashboards drawn after "
                   f"{report['pool_filled_s']:.1f} s", flush=True)
-        if args.without_browsers:
-            from widget_client import page_files
-
-            args.page_files = page_files(server.url, args.lesson)
-            while len(server.kernel_pids()) > args.pool_total:  # that page's kernel is being freed
-                time.sleep(0.2)
-            print(f"one Chromium page of {args.lesson} fetched {len(args.page_files)} files besides the dashboard; "
-                  "each student fetches them too", flush=True)
+        freed_by = time.monotonic() + 60
+        while len(server.kernel_pids()) > args.pool_total and time.monotonic() < freed_by:
+            time.sleep(0.2)  # the recording page's kernel is being freed (its shutdown beacon)
         try:
             asyncio.run(asyncio.wait_for(run(server, args, sessions, report), timeout))
         except asyncio.TimeoutError:
