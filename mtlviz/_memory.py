@@ -23,30 +23,26 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 HELD_HEAP_BYTES = 32 * 2**20
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=None)
+def _libc_function(name: str, argtypes: tuple, restype):
+    """The C library's function ``name``, typed; None where it has none (glibc has
+    ``malloc_trim`` and ``mallopt``; macOS, musl and Windows do not)."""
+    try:
+        function = getattr(ctypes.CDLL(ctypes.util.find_library("c")), name)
+    except (OSError, AttributeError, TypeError):
+        return None
+    function.argtypes = list(argtypes)
+    function.restype = restype
+    return function
+
+
 def _malloc_trim():
     """glibc's ``malloc_trim``, or None where the C library has none (macOS, musl, Windows)."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
-    except (OSError, AttributeError, TypeError):
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim
+    return _libc_function("malloc_trim", (ctypes.c_size_t,), ctypes.c_int)
 
 
-@functools.lru_cache(maxsize=1)
 def _mallopt():
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError, TypeError):
-        return None
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return mallopt
+    return _libc_function("mallopt", (ctypes.c_int, ctypes.c_int), ctypes.c_int)
 
 
 def hold_heap_between_trims() -> bool:
