@@ -88,8 +88,9 @@ class Session:
 
 
 # --still-pages: no CSS animation in the simulated pages (Voila's spinner turns while a page waits
-# for its kernel). Five pages on the spinner used 4.5-5.3 CPU-s of this machine's browser per 10 s
-# with it, 2.3 without (2026-12-04): in a class that work is on the students' laptops.
+# for its kernel). Five pages on the smooth spinner used 4.5-5.3 CPU-s of this machine's browser per
+# 10 s, 2.3 without (2026-12-04); the served spinner now turns in eight steps (2.4-2.5). In a class
+# that work is on the students' laptops.
 _STILL = """
 new MutationObserver((records, observer) => {
   if (!document.head) return;

@@ -169,6 +169,27 @@ def test_leaving_a_dashboard_frees_its_kernel(server, browser):
     page.close()
 
 
+def test_a_page_waiting_for_its_kernel_turns_its_spinner_in_steps(browser, tmp_path):
+    """If this fails, a page waiting for its kernel redraws Voila's spinner at the display's frame
+    rate again: five waiting pages then cost this machine's Chromium 4.9-5.1 CPU-s per 10 s instead
+    of 2.4-2.5, and in a class whose pages wait their turn to start, that CPU is taken from the
+    kernels the pages wait for (RESULTS.md, "Classroom load", 2026-12-04)."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time; time.sleep(60)")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "92_waits.ipynb")
+    with VoilaServer(notebook_dir=tmp_path, extra_args=["--start-slots=0"]) as waiting:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(waiting.page_url("voila/render/92_waits.ipynb"), wait_until="commit")
+        spinner = page.wait_for_selector("#loading .spinner", state="visible", timeout=60_000)
+        name, timing = page.evaluate(
+            "el => [getComputedStyle(el).animationName, getComputedStyle(el).animationTimingFunction]", spinner)
+        page.close()
+    assert name == "rotation", f"Voila's spinner no longer turns by the 'rotation' animation ({name!r}): check the template"
+    assert timing.startswith("steps("), f"the spinner turns smoothly ({timing}), redrawn at every frame"
+
+
 def test_seed_lesson_checkbox_switches_the_model(server, browser):
     """In lesson 04, unticking a fix must redraw with the buggy model and say which one."""
     page, watcher = open_dashboard(browser, server.url + "voila/render/04_seed_code_example_corrected.ipynb")
