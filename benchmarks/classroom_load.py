@@ -367,6 +367,9 @@ def main(argv=None) -> int:
                              "what a page asks (the dashboard, the files one Chromium page of the lesson fetched, "
                              "the kernel's websocket, the widgets) and times each move to the canvas's next "
                              "frame: the serving machine's side of a class whose browsers are the students' laptops")
+    parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                        help="an argument for the server (python -m mtlviz.serve), repeatable; for example "
+                             "--server-arg=--VoilaConfiguration.progressive_rendering=True")
     parser.add_argument("--timeout", type=float, default=None,
                         help="overall limit in seconds (default max(900, 300 + 30 x sessions) + settle)")
     args = parser.parse_args(argv)
@@ -402,6 +405,7 @@ def main(argv=None) -> int:
         extra.append(f"--refill={args.refill}")
     if args.start_slots is not None:
         extra.append(f"--start-slots={args.start_slots}")
+    extra += args.server_arg
     with VoilaServer(host=HOST, extra_args=extra) as server:
         listening = {conn.laddr.ip for conn in psutil.Process(server.process.pid).net_connections("inet")
                      if conn.status == psutil.CONN_LISTEN}
@@ -507,7 +511,8 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
           f"{psutil.cpu_count()} CPUs, {args.moves} moves of '{args.slider}' per session; start slots "
           f"{'default' if args.start_slots is None else args.start_slots}, pre-warmed "
           f"{' '.join(args.pool_items) or 'none'}, refill {args.refill or 'default'}"
-          + ("; pages without CSS animations (--still-pages)" if args.still_pages else ""))
+          + ("; pages without CSS animations (--still-pages)" if args.still_pages else "")
+          + (f"; server arguments {' '.join(args.server_arg)}" if args.server_arg else ""))
     print()
     print("| measure | value |")
     print("|---|---|")
