@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sys
 
 import pytest
 
@@ -204,6 +205,43 @@ def test_a_frame_allocates_no_frame_sized_array():
         # zlib's own state is about 0.3 MB whatever the frame (deflate's window and hash tables)
         assert peak < frame_bytes / 4, f"a diff frame allocated {peak} bytes at its peak; the frame is {frame_bytes}"
 
+
+
+_RESIDENT_AFTER_FIRST_FRAME = r"""
+import ctypes, ctypes.util, json, mmap
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD, fixed: each frame-sized array is a fresh mapping
+from tests.test_dashboard_base import _connected_canvas
+canvas, line, frames, draws = _connected_canvas(11.5, 6.4)  # lesson 05's size
+canvas.handle_event({"type": "draw"})  # the page connects: its first, full frame
+libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+def resident(array):
+    start = array.ctypes.data // mmap.PAGESIZE * mmap.PAGESIZE
+    length = array.ctypes.data + array.nbytes - start
+    pages = (ctypes.c_ubyte * ((length + mmap.PAGESIZE - 1) // mmap.PAGESIZE))()
+    assert libc.mincore(start, length, pages) == 0
+    return sum(page & 1 for page in pages) / len(pages)
+print(json.dumps({name: resident(array) for name, array in canvas._frame_buffers.items()}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mincore and mallopt as glibc has them")
+def test_the_first_full_frame_faults_in_the_arrays_of_the_first_move():
+    """If this fails, a student's first slider move faults in its frame's arrays (3 MB for lesson
+    05's figure): with 30 students' kernels moving at once on this machine that first move cost
+    87-101 ms of kernel CPU against 29 ms with the pages already in (RESULTS.md, "Classroom load",
+    2026-12-04 late night). Fresh mappings, so that a page counts as in memory only if written."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", _RESIDENT_AFTER_FIRST_FRAME], cwd=root, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    resident = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(resident) == {"previous", "changed", "diff", "scanlines"}, resident
+    assert all(share == 1.0 for share in resident.values()), f"share of each array's pages in memory: {resident}"
 
 def _blitted_figure(legend_loc="lower left"):
     import numpy as np

@@ -99,7 +99,10 @@ def _fast_canvas_class():
             frame to frame: allocated afresh (about 10 MB a frame for lesson 05's figure) they
             were faulted in again at many moves, which with 30 students' kernels moving at once
             made a move's kernel CPU two to five times one kernel's alone (RESULTS.md,
-            "Classroom load", 2026-12-04 night; see also ``mtlviz._memory.hold_heap_between_trims``)."""
+            "Classroom load", 2026-12-04 night; see also ``mtlviz._memory.hold_heap_between_trims``).
+            They are written once at the first, full frame (the page connecting), so that the
+            student's first move does not fault them in: 30 kernels' first moves at once cost 87-101
+            ms of kernel CPU each with the pages still to fault in, 29 ms without (late night)."""
             if not self._png_is_old:
                 return None
             pixels = np.asarray(self.get_renderer().buffer_rgba())
@@ -114,6 +117,8 @@ def _fast_canvas_class():
                     self._frame_buffers = {"previous": previous, "changed": np.empty(buff.shape, bool),
                                            "diff": np.empty_like(buff),
                                            "scanlines": np.empty((height, width * 4 + 1), np.uint8)}
+                    for array in self._frame_buffers.values():
+                        array.fill(0)  # fault their pages in now, not at the student's first move
             else:
                 self.set_image_mode("diff")
                 changed, output = self._frame_buffers["changed"], self._frame_buffers["diff"]
