@@ -206,7 +206,6 @@ def test_a_frame_allocates_no_frame_sized_array():
         assert peak < frame_bytes / 4, f"a diff frame allocated {peak} bytes at its peak; the frame is {frame_bytes}"
 
 
-
 _RESIDENT_AFTER_FIRST_FRAME = r"""
 import ctypes, ctypes.util, json, mmap
 libc = ctypes.CDLL(ctypes.util.find_library("c"))
@@ -242,6 +241,7 @@ def test_the_first_full_frame_faults_in_the_arrays_of_the_first_move():
     resident = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(resident) == {"previous", "changed", "diff", "scanlines"}, resident
     assert all(share == 1.0 for share in resident.values()), f"share of each array's pages in memory: {resident}"
+
 
 def _blitted_figure(legend_loc="lower left"):
     import numpy as np
