@@ -128,6 +128,10 @@ class VoilaServer:
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
 
+    def started_kernel_ids(self) -> Set[str]:
+        """Kernels the server started so far (Voila exposes no /api/kernels listing; its log names each)."""
+        return set(re.findall(r"Kernel started: ([0-9a-f-]{36})", self.log()))
+
     def kernel_pids(self) -> List[int]:
         """PIDs of the kernels this server runs (its child ipykernel processes)."""
         import psutil

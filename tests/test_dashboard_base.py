@@ -207,18 +207,18 @@ def test_a_frame_allocates_no_frame_sized_array():
 
 
 _RESIDENT_AFTER_FIRST_FRAME = r"""
-import ctypes, ctypes.util, json, mmap
-libc = ctypes.CDLL(ctypes.util.find_library("c"))
-libc.mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD, fixed: each frame-sized array is a fresh mapping
+import ctypes, json, mmap
+from mtlviz._memory import _libc_function, _mallopt
+_mallopt()(-3, 64 * 1024)  # M_MMAP_THRESHOLD, fixed: each frame-sized array is a fresh mapping
+mincore = _libc_function("mincore", (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p), ctypes.c_int)
 from tests.test_dashboard_base import _connected_canvas
 canvas, line, frames, draws = _connected_canvas(11.5, 6.4)  # lesson 05's size
 canvas.handle_event({"type": "draw"})  # the page connects: its first, full frame
-libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
 def resident(array):
     start = array.ctypes.data // mmap.PAGESIZE * mmap.PAGESIZE
     length = array.ctypes.data + array.nbytes - start
     pages = (ctypes.c_ubyte * ((length + mmap.PAGESIZE - 1) // mmap.PAGESIZE))()
-    assert libc.mincore(start, length, pages) == 0
+    assert mincore(start, length, pages) == 0
     return sum(page & 1 for page in pages) / len(pages)
 print(json.dumps({name: resident(array) for name, array in canvas._frame_buffers.items()}))
 """

@@ -386,11 +386,6 @@ def test_kernel_memory_table_matches_what_kernel_footprint_measures():
     assert not off, f"update KERNEL_PSS_MB: {off}"
 
 
-def started_kernel_ids(server):
-    """Kernels the server started so far (Voila exposes no /api/kernels listing; its log names each)."""
-    return set(re.findall(r"Kernel started: ([0-9a-f-]{36})", server.log()))
-
-
 def test_pools_of_two_lessons_fill_and_serve_their_own_lesson(tmp_path):
     """With --prewarm 00=1 03=1 both lessons must have a dashboard drawn before anyone asks, and
     a student opening either gets that lesson's warm kernel (not a cold start, not the other
@@ -408,7 +403,7 @@ def test_pools_of_two_lessons_fill_and_serve_their_own_lesson(tmp_path):
 
         for stem in ("00_start_here", "03_maml_inner_and_outer_loop"):
             assert f"{stem}: 1 x {KERNEL_PSS_MB[stem]} MB" in log
-        warm = started_kernel_ids(server)
+        warm = server.started_kernel_ids()
         assert len(warm) == 2, f"expected one pool kernel per lesson, got {len(warm)}"
         pages = []
         for stem in ("00_start_here", "03_maml_inner_and_outer_loop"):
