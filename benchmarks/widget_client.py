@@ -6,9 +6,10 @@ measure the serving machine alone, as in a class whose browsers run on the stude
 Each :class:`WidgetStudent` does, in order, what Voila 0.5's page was seen doing on the wire
 (Playwright's websocket frames, 2026-12-04):
 
-1. GET the dashboard (the server runs the notebook while the page streams), then every file a
-   real page of the same lesson fetched from the server (:func:`page_files` records them once
-   in Chromium), six at a time like a browser;
+1. GET the dashboard (the server runs the notebook while the page streams; in a busy class the
+   server's waiting room answers first, and the student long-polls it until their turn, as the
+   waiting page's script does), then every file a real page of the same lesson fetched from the
+   server (:func:`page_files` records them once in Chromium), six at a time like a browser;
 2. open the kernel's websocket (the ``v1.kernel.websocket.jupyter.org`` subprotocol), ask for
    ``kernel_info``, and every widget's state through a ``jupyter.widget.control`` comm;
 3. greet each ipympl canvas as its front end does (``refresh``, ``send_image_mode``,
@@ -23,6 +24,7 @@ Each :class:`WidgetStudent` does, in order, what Voila 0.5's page was seen doing
 from __future__ import annotations
 
 import asyncio
+import html as htmlmod
 import json
 import math
 import re
@@ -37,6 +39,7 @@ from jupyter_server.services.kernels.connection.base import deserialize_msg_from
 
 PROTOCOL = "v1.kernel.websocket.jupyter.org"
 KERNEL_ID = re.compile(r'"kernelId": "([0-9a-f-]{36})"')
+WAITING_ROOM = re.compile(r'id="mtlviz-waiting-room" data-status-url="([^"]+)" data-open-url="([^"]+)"')
 PARALLEL_FETCHES = 6  # what a browser opens to one host
 
 
@@ -140,12 +143,30 @@ class WidgetStudent:
         """Fetch the page and its files, connect, and wait for the canvas's first frame."""
         response = await self.http.fetch(self.url + f"voila/render/{self.lesson}", request_timeout=3600)
         html = response.body.decode()
+        self.bytes_fetched = len(response.body)
+        waiting = WAITING_ROOM.search(html)
+        while waiting:  # the server's waiting room: a long poll until our turn, then the dashboard
+            status_url, open_url = (htmlmod.unescape(part) for part in waiting.groups())
+            origin = self.url.rstrip("/")
+            ahead = ""
+            while True:
+                poll = await self.http.fetch(origin + status_url + f"?ahead={ahead}", request_timeout=600,
+                                             raise_error=False)
+                if poll.code != 200:
+                    raise RuntimeError(f"the waiting room answered {poll.code}: {poll.body[:200]!r}")
+                status = json.loads(poll.body)
+                if status["go"]:
+                    break
+                ahead = str(status["ahead"])
+            response = await self.http.fetch(origin + open_url, request_timeout=3600)
+            html = response.body.decode()
+            self.bytes_fetched += len(response.body)
+            waiting = WAITING_ROOM.search(html)
         found = KERNEL_ID.search(html)
         if found is None:
             raise RuntimeError("the dashboard named no kernel: " + re.sub(r"\s+", " ", html[-300:]))
         self.kernel_id = found.group(1)
         self.cookie = "; ".join(value.split(";")[0] for value in response.headers.get_list("Set-Cookie"))
-        self.bytes_fetched = len(response.body)
         queue = [f"/api/kernels/{self.kernel_id}", *self.files]  # the page asks for its kernel's model first
 
         async def fetcher():

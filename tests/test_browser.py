@@ -190,6 +190,41 @@ def test_a_page_waiting_for_its_kernel_turns_its_spinner_in_steps(browser, tmp_p
     assert timing.startswith("steps("), f"the spinner turns smoothly ({timing}), redrawn at every frame"
 
 
+def test_a_student_who_waits_their_turn_sees_a_finished_page_and_the_lesson_opens_by_itself(browser, tmp_path):
+    """With one dashboard opening at a time, the second student's tab must show a finished page
+    (``document.readyState`` complete: a page still loading costs Chromium CPU for as long as it
+    waits) that says they are next, then turn into the lesson without a click or a reload. If this
+    fails, a student in a busy class stares at a page that never opens, or at a loading one again."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import time\ntime.sleep(5)\nprint('the lesson ran')")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "93_slow.ipynb")
+    with VoilaServer(notebook_dir=tmp_path, extra_args=["--open-at-once=1"]) as busy:
+        url = busy.page_url("voila/render/93_slow.ipynb")
+        first = browser.new_page(viewport={"width": 1400, "height": 1000})
+        first.goto(url, wait_until="commit")
+        deadline = time.monotonic() + 60
+        while not busy.started_kernel_ids() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        second = browser.new_page(viewport={"width": 1400, "height": 1000})
+        watcher = PageWatcher(second)
+        second.goto(url, timeout=PAGE_TIMEOUT_MS)
+        room = second.wait_for_selector("#mtlviz-waiting-room", timeout=10_000)
+        assert "You are next." in room.inner_text()
+        assert second.evaluate("document.readyState") == "complete", "the waiting page is still loading"
+        assert "mtlviz_ticket=" in second.url, "a reload would lose the student's place"
+        ARTIFACTS.mkdir(exist_ok=True)
+        second.screenshot(path=str(ARTIFACTS / "waiting_room.png"))
+        second.wait_for_selector("text=the lesson ran", timeout=120_000)
+        first.wait_for_selector("text=the lesson ran", timeout=10_000)
+        assert len(busy.started_kernel_ids()) == 2
+        assert_clean(watcher)
+        first.close()
+        second.close()
+
+
 def test_seed_lesson_checkbox_switches_the_model(server, browser):
     """In lesson 04, unticking a fix must redraw with the buggy model and say which one."""
     page, watcher = open_dashboard(browser, server.url + "voila/render/04_seed_code_example_corrected.ipynb")

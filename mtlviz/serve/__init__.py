@@ -60,6 +60,13 @@ KERNEL_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # 2 cores, 2 slots drew the last page after 491 s, 4 slots after 362 s, no queue after 390 s
 # (medians 323 / 315 / 373 s; RESULTS.md, "Classroom load").
 DEFAULT_START_SLOTS = 2 * (os.cpu_count() or 1)
+# Dashboard pages served at once before later students wait their turn on a small finished page
+# (mtlviz.serve.waiting_room). 30 students of lesson 03, 30 Chromium pages on the same 2 cores, all
+# drawn after (one run each unless two): no waiting room 139.6 / 141.5 s, 12 at once 143.0, 8 at
+# once 135.5 / 139.5, 4 at once 131.2 / 132.2, 3 at once 127.5, 2 at once 123.2 / ..., 1 at once
+# 126.8 (RESULTS.md, "Classroom load", 2026-12-04 night): one per core keeps the cores busy with
+# the fewest pages loading.
+DEFAULT_OPEN_AT_ONCE = os.cpu_count() or 1
 # Seconds to wait for a cell's outputs once the kernel has replied (nbclient's default is 4).
 IOPUB_TIMEOUT_S = 300
 TOKEN_ENV = "MTLVIZ_TOKEN"
@@ -146,7 +153,7 @@ def share_urls(ip: str, port: int, token: Optional[str] = None) -> List[str]:
 def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, cull_idle_timeout: int = 600,
                cull_interval: int = 60, max_kernels: int = DEFAULT_MAX_KERNELS,
                min_free_mb: int = DEFAULT_MIN_FREE_MB, presenter: bool = False,
-               prewarm: Optional[Dict[str, int]] = None, refill: str = "idle",
+               prewarm: Optional[Dict[str, int]] = None, refill: str = "idle", open_at_once: int = 0,
                token: Optional[str] = None, hashed_password: Optional[str] = None,
                extra: Optional[List[str]] = None) -> List[str]:
     """The Voila command line that serves ``notebook_dir`` as a classroom.
@@ -170,6 +177,7 @@ def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, c
         f"--CappedKernelManager.min_free_mb={min_free_mb}",
         f"--ClassroomVoila.prewarm_pools={json.dumps(prewarm or {})}",
         f"--ClassroomVoila.refill={refill}",
+        f"--ClassroomVoila.open_at_once={open_at_once}",
         f"--MappingKernelManager.cull_idle_timeout={cull_idle_timeout}",
         f"--MappingKernelManager.cull_interval={cull_interval}",
         # Open-but-idle tabs stay alive (culling connected kernels freezes a student's plot).
@@ -236,6 +244,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="lessons that run their start-up cells at the same time; the others wait their turn "
                              "behind the spinner, so pages draw one after another instead of all at the end "
                              f"(default: twice the number of cores, {DEFAULT_START_SLOTS}; 0: no queue)")
+    parser.add_argument("--open-at-once", type=int, default=DEFAULT_OPEN_AT_ONCE, metavar="N",
+                        help="dashboard pages served at once; a later student gets at once a small page that says "
+                             "how many are ahead and opens the lesson by itself when their turn comes, instead of a "
+                             "page that keeps loading (and costs its browser CPU) until its lesson has run "
+                             f"(default: the number of cores, {DEFAULT_OPEN_AT_ONCE}; 0: no waiting room)")
     parser.add_argument("--theme", choices=["light", "presenter"], default="light",
                         help="presenter: dark, larger fonts, for a projector (default light)")
     parser.add_argument("--lessons", nargs="+", metavar="LESSON",
@@ -264,6 +277,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error(f"--min-free-mb must be in [0, 10000000] (MB; 0 turns the floor off); got {args.min_free_mb}")
     if not 0 <= args.start_slots <= 1024:
         parser.error(f"--start-slots must be in [0, 1024] (0: no queue); got {args.start_slots}")
+    if not 0 <= args.open_at_once <= 10_000:
+        parser.error(f"--open-at-once must be in [0, 10000] (0: no waiting room); got {args.open_at_once}")
     if args.cull_idle < 1 or args.cull_interval < 1:
         parser.error("--cull-idle and --cull-interval must be at least 1 second")
     if not 1 <= args.kernel_threads <= 256:
@@ -314,7 +329,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"[mtlviz] serving the lessons in {notebook_dir}"
           f"{' (only ' + ', '.join(p.stem for p in selected) + ')' if args.lessons else ''}; "
           f"at most {args.max_kernels or 'unlimited'} dashboards at once, lessons starting "
-          f"{args.start_slots or 'all'} at a time", flush=True)
+          f"{args.start_slots or 'all'} at a time, "
+          f"{args.open_at_once or 'all'} dashboards opening at once (the others wait their turn)", flush=True)
     if pools:
         total = sum(pools.values())
         print(f"[mtlviz] pre-warming {total} dashboard{'s' if total > 1 else ''} before anyone asks, refilled "
@@ -329,7 +345,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         ClassroomVoila.launch_instance(voila_argv(
             served_dir, ip=args.ip, port=args.port, cull_idle_timeout=args.cull_idle, cull_interval=args.cull_interval,
             max_kernels=args.max_kernels, min_free_mb=args.min_free_mb,
-            prewarm={lesson.name: count for lesson, count in pools.items()}, refill=args.refill, presenter=args.theme == "presenter", token=token,
+            prewarm={lesson.name: count for lesson, count in pools.items()}, refill=args.refill,
+            open_at_once=args.open_at_once, presenter=args.theme == "presenter", token=token,
             hashed_password=hashed_password, extra=extra))
     finally:
         if served_dir != notebook_dir:

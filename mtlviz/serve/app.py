@@ -1,4 +1,4 @@
-"""The classroom Voila application: a kernel cap, the landing page's catalogue, the XSRF cookie fix.
+"""The classroom Voila application: a kernel cap, a waiting room, the landing page's catalogue, the XSRF cookie fix.
 
 Imported only by :func:`mtlviz.serve.main` (it needs Voila and jupyter_server at import time).
 """
@@ -10,6 +10,7 @@ import json
 import os
 import time
 from typing import Dict, Optional, Set
+from urllib.parse import parse_qsl, urlencode
 
 import tornado.web
 from jupyter_server.base.handlers import JupyterHandler
@@ -25,12 +26,14 @@ from voila.static_file_handler import AllowListFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
 from . import speedups
-from .landing import landing_entries
+from .landing import landing_entries, lesson_heading
 from .pools import available_mb
 from .startup_queue import NICE_ENV
+from .waiting_room import LONG_POLL_S, WaitingRoom
 
 __all__ = ["ClassFull", "CappedKernelManager", "PoolRefills", "ClassroomHandler", "ClassroomFileHandler",
            "ClassroomVoila", "LessonExecutor", "LessonRenderer", "NotServedHandler", "REFILL_POLICIES",
+           "WaitingRoomHandler",
            "check_voila_internals"]
 
 #: How pre-warmed pools refill after a student takes a dashboard: ``idle`` waits until no
@@ -43,6 +46,12 @@ POOL_NICENESS = 10
 #: ``idle`` policy: seconds with no student page starting before a pool refill may start.
 QUIET_S = 2.0
 POLL_S = 0.25
+#: The query argument that carries a waiting-room ticket to the dashboard's address.
+TICKET_ARGUMENT = "mtlviz_ticket"
+#: tornado settings keys: the server's :class:`WaitingRoom`, and its ``open_at_once`` (0: none).
+ROOM_SETTING, OPEN_AT_ONCE_SETTING = "mtlviz_waiting_room", "mtlviz_open_at_once"
+#: A long poll looks this often whether its page went away.
+WAKE_S = 2.0
 
 
 class ClassFull(Exception):
@@ -173,7 +182,8 @@ class PoolRefills:
 
 
 class ClassroomHandler(TornadoVoilaHandler):
-    """Voila's dashboard page, plus the ``_xsrf`` cookie and a "class is full" page at the cap.
+    """Voila's dashboard page, plus the ``_xsrf`` cookie, a "class is full" page at the cap, and
+    the waiting room's page for a student past ``--open-at-once`` (:mod:`mtlviz.serve.waiting_room`).
 
     Voila 0.5's page posts a shutdown beacon carrying the ``_xsrf`` cookie on ``beforeunload``,
     but its handler never sets the cookie, so every closed tab leaked a kernel (voila#1458).
@@ -192,8 +202,13 @@ class ClassroomHandler(TornadoVoilaHandler):
         reason = None if prewarmed else self.kernel_manager.full_reason()
         if reason is not None:  # answer at once, before the notebook is read
             return self.finish_class_full(reason)
-        manager = self.kernel_manager
-        manager.pages_starting += 1  # pool refills wait for this (PoolRefills, policy "idle")
+        manager, room = self.kernel_manager, self.waiting_room()
+        if room is not None:
+            ticket = self.get_argument(TICKET_ARGUMENT, None)
+            # A pre-warmed dashboard costs the server next to nothing: it never waits.
+            if not (room.claim(ticket, path) or prewarmed or room.may_open_now()):
+                return self.finish_waiting_room(room, ticket if room.holds(ticket) else room.join(path), path)
+        manager.pages_starting += 1  # pool refills wait for this (PoolRefills), the waiting room too
         try:
             await super().get(path=path)
         except ClassFull as full:
@@ -203,6 +218,33 @@ class ClassroomHandler(TornadoVoilaHandler):
         finally:
             manager.pages_starting -= 1
             manager.last_page_done = time.monotonic()
+            if room is not None:
+                room.page_done()
+
+    def waiting_room(self) -> Optional[WaitingRoom]:
+        """The server's waiting room (one, made at the first page), or None if it has none."""
+        room = self.settings.get(ROOM_SETTING)
+        if room is None and self.settings.get(OPEN_AT_ONCE_SETTING):
+            manager = self.kernel_manager
+            room = self.settings[ROOM_SETTING] = WaitingRoom(self.settings[OPEN_AT_ONCE_SETTING],
+                                                             lambda: manager.pages_starting)
+        return room
+
+    def finish_waiting_room(self, room: WaitingRoom, ticket: str, path: str) -> None:
+        """Answer at once with a small finished page that opens the dashboard when its turn comes."""
+        status = room.status(ticket)
+        query = [(key, value) for key, value in parse_qsl(self.request.query, keep_blank_values=True)
+                 if key != TICKET_ARGUMENT]
+        open_url = f"{self.request.path}?{urlencode(query + [(TICKET_ARGUMENT, ticket)])}"
+        ahead = status["ahead"] if status else 0
+        self.log.info("[mtlviz] %s waits its turn (%d ahead, %d dashboards opening)", path, ahead,
+                      self.kernel_manager.pages_starting)
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(self.render_template(
+            "waiting-room.html", status_url=url_path_join(self.base_url, "voila", "mtlviz-queue", ticket),
+            open_url=open_url, ahead=ahead, ahead_words=ahead_words(ahead),
+            lesson=lesson_heading(path or "")))
 
     def _prewarmed_ready(self, path) -> bool:
         """True if a pre-warmed dashboard of ``path`` is waiting (it counts against the cap already).
@@ -226,6 +268,52 @@ class ClassroomHandler(TornadoVoilaHandler):
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
         self.finish(self.render_template("class-full.html", reason=reason))
+
+
+def ahead_words(ahead: int) -> str:
+    """The waiting page's line (its script writes the same words as the line moves)."""
+    if ahead == 0:
+        return "You are next."
+    return "1 student is ahead of you." if ahead == 1 else f"{ahead} students are ahead of you."
+
+
+class WaitingRoomHandler(JupyterHandler):
+    """``/voila/mtlviz-queue/<ticket>?ahead=N``: a waiting page's long poll. Answers JSON
+    ``{"ahead": n, "go": bool}`` once the number ahead differs from ``N`` or the turn has come, at
+    the latest after :data:`~mtlviz.serve.waiting_room.LONG_POLL_S`; 404 for a ticket the room
+    does not hold (the page then asks for the dashboard again)."""
+
+    gone = False
+
+    def on_connection_close(self):
+        self.gone = True
+
+    @tornado.web.authenticated
+    async def get(self, ticket):
+        room = self.settings.get(ROOM_SETTING)
+        known = self.get_argument("ahead", None)
+        status = room.status(ticket) if room is not None else None
+        if status is not None:
+            room.poll_opened(ticket)
+            try:
+                deadline = time.monotonic() + LONG_POLL_S
+                while (not status["go"] and str(status["ahead"]) == known and not self.gone
+                       and time.monotonic() < deadline):
+                    await room.changed(min(WAKE_S, max(0.0, deadline - time.monotonic())))
+                    status = room.status(ticket)
+                    if status is None:
+                        break
+            finally:
+                room.poll_closed(ticket)
+        if self.gone:
+            return
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        if status is None:
+            self.set_status(404)
+            self.finish(json.dumps({"error": "this place in the waiting room is no longer held"}))
+        else:
+            self.finish(json.dumps(status))
 
 
 class ClassroomFileHandler(JupyterHandler, AllowListFileHandler):
@@ -362,6 +450,8 @@ class ClassroomVoila(Voila):
                   help="How pools refill after a dashboard is taken (see REFILL_POLICIES).")
     pool_fill_at_once = Integer(max(1, os.cpu_count() or 1), config=True,
                                 help="Most pool dashboards starting at once (policies idle and nice).")
+    open_at_once = Integer(0, config=True, help="Dashboard pages served at once; later students wait their turn "
+                           "on a small finished page (mtlviz.serve.waiting_room). 0: no waiting room.")
 
     def pools(self) -> Dict[str, int]:
         return {name: int(size) for name, size in json.loads(self.prewarm_pools).items() if int(size) > 0}
@@ -402,10 +492,12 @@ class ClassroomVoila(Voila):
             finally:
                 voila_app.voila_kernel_manager_factory = factory
         settings["voila_jinja2_env"].globals.update(mtlviz_lessons=landing_entries, mtlviz_presenter=self.presenter)
+        settings[OPEN_AT_ONCE_SETTING] = self.open_at_once
         return settings
 
     def init_handlers(self):
         ours = {TornadoVoilaHandler: ClassroomHandler, AllowListFileHandler: ClassroomFileHandler}
         not_served = [(url_path_join(self.server_url, pattern), NotServedHandler) for pattern in NOT_SERVED_PATTERNS]
-        return not_served + [(pattern, ours.get(handler, handler), *rest)
+        queue = [(url_path_join(self.server_url, r"/voila/mtlviz-queue/([A-Za-z0-9_-]+)"), WaitingRoomHandler)]
+        return not_served + queue + [(pattern, ours.get(handler, handler), *rest)
                              for pattern, handler, *rest in super().init_handlers()]
