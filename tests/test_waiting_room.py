@@ -135,9 +135,9 @@ def test_bad_open_at_once_is_refused(value, capsys):
 def test_a_student_past_the_limit_gets_a_finished_page_then_the_dashboard_in_turn(tmp_path):
     """With one dashboard opening at a time, a second student must get at once a small page
     (no kernel started for them yet), whose poll says 'go' only after the first page is served,
-    and whose address then opens the dashboard with the student's own query kept. If this fails,
-    the students of a busy class either all stream a loading page for minutes again (the browser
-    CPU the waiting room saves) or never get their lesson."""
+    and whose address (kept on a reload) then opens the dashboard with the student's own query
+    kept. If this fails, the students of a busy class either all stream a loading page for
+    minutes again (the browser CPU the waiting room saves) or never get their lesson."""
     write_notebook(tmp_path / "10_slow.ipynb", "import time\ntime.sleep(4)\nprint('the lesson ran')")
     with VoilaServer(notebook_dir=tmp_path, extra_args=["--open-at-once=1"]) as server:
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -154,6 +154,9 @@ def test_a_student_past_the_limit_gets_a_finished_page_then_the_dashboard_in_tur
             assert answered_s < 3.0, f"the waiting page took {answered_s:.1f} s: it waited for the first lesson"
             status_url, open_url = (html.unescape(part) for part in PLACE.search(body).groups())
             assert "theme=light" in open_url and "mtlviz_ticket=" in open_url
+            # a reload (the page puts the ticket in its address) keeps the place
+            reloaded = PLACE.search(fetch(server.url + open_url.lstrip("/"))[1])
+            assert reloaded and html.unescape(reloaded.group(1)) == status_url, "a reload lost the student's place"
 
             # a third student queues behind the second
             third = PLACE.search(fetch(server.url + "voila/render/10_slow.ipynb")[1]).group(1)

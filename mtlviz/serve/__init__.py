@@ -63,7 +63,7 @@ DEFAULT_START_SLOTS = 2 * (os.cpu_count() or 1)
 # Dashboard pages served at once before later students wait their turn on a small finished page
 # (mtlviz.serve.waiting_room). 30 students of lesson 03, 30 Chromium pages on the same 2 cores, all
 # drawn after (one run each unless two): no waiting room 139.6 / 141.5 s, 12 at once 143.0, 8 at
-# once 135.5 / 139.5, 4 at once 131.2 / 132.2, 3 at once 127.5, 2 at once 123.2 / ..., 1 at once
+# once 135.5 / 139.5, 4 at once 131.2 / 132.2, 3 at once 127.5, 2 at once 123.2 / 129.6, 1 at once
 # 126.8 (RESULTS.md, "Classroom load", 2026-12-04 night): one per core keeps the cores busy with
 # the fewest pages loading.
 DEFAULT_OPEN_AT_ONCE = os.cpu_count() or 1
