@@ -60,6 +60,7 @@ def test_a_place_is_used_once_and_only_for_its_lesson():
     serving["n"] = 0
     room.page_done()
     assert not room.claim(ticket, "05.ipynb"), "a ticket for lesson 03 opened lesson 05"
+    assert room.holds(ticket, "03.ipynb") and not room.holds(ticket, "05.ipynb")
     assert room.claim(ticket, "03.ipynb")
     assert not room.claim(ticket, "03.ipynb"), "a ticket opened a second dashboard"
     assert room.status(ticket) is None

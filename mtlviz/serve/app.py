@@ -198,16 +198,16 @@ class ClassroomHandler(TornadoVoilaHandler):
 
     @tornado.web.authenticated
     async def get(self, path=None):
+        manager, room = self.kernel_manager, self.waiting_room()
+        ticket = self.get_argument(TICKET_ARGUMENT, None)
+        claimed = room is not None and room.claim(ticket, path)  # used up, even if the class is full
         prewarmed = self._prewarmed_ready(path)
-        reason = None if prewarmed else self.kernel_manager.full_reason()
+        reason = None if prewarmed else manager.full_reason()
         if reason is not None:  # answer at once, before the notebook is read
             return self.finish_class_full(reason)
-        manager, room = self.kernel_manager, self.waiting_room()
-        if room is not None:
-            ticket = self.get_argument(TICKET_ARGUMENT, None)
-            # A pre-warmed dashboard costs the server next to nothing: it never waits.
-            if not (room.claim(ticket, path) or prewarmed or room.may_open_now()):
-                return self.finish_waiting_room(room, ticket if room.holds(ticket) else room.join(path), path)
+        # A pre-warmed dashboard costs the server next to nothing: it never waits.
+        if room is not None and not (claimed or prewarmed or room.may_open_now()):
+            return self.finish_waiting_room(room, ticket if room.holds(ticket, path) else room.join(path), path)
         manager.pages_starting += 1  # pool refills wait for this (PoolRefills), the waiting room too
         try:
             await super().get(path=path)

@@ -109,8 +109,10 @@ class WaitingRoom:
         del self.tickets[key]
         return True
 
-    def holds(self, key: Optional[str]) -> bool:
-        return bool(key) and key in self.tickets
+    def holds(self, key: Optional[str], path: str) -> bool:
+        """True if ``key`` is a place in this room for a dashboard of ``path``."""
+        ticket = self.tickets.get(key) if key else None
+        return ticket is not None and ticket.path == path
 
     def status(self, key: str) -> Optional[Dict]:
         """What a waiting page shows: ``{"ahead": students before it, "go": its turn has come}``;
