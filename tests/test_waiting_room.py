@@ -26,25 +26,22 @@ class Clock:
 
 
 def room_of(open_at_once=2):
-    """A room whose 'pages being served' count the test sets by hand."""
-    serving = {"n": 0}
     clock = Clock()
-    room = WaitingRoom(open_at_once, lambda: serving["n"], clock=clock, left_after_s=10, claim_within_s=30)
-    return room, serving, clock
+    room = WaitingRoom(open_at_once, clock=clock, left_after_s=10, claim_within_s=30, holds_at_most_s=60)
+    return room, clock
 
 
 def test_students_past_the_limit_wait_in_the_order_they_came():
     """If this fails, a student who came first could wait longer than one who came later, or more
     dashboards could start at once than the teacher allowed."""
-    room, serving, _ = room_of(open_at_once=2)
+    room, _ = room_of(open_at_once=2)
     assert room.may_open_now()
-    serving["n"] = 2  # two dashboards are being served: the third student waits
+    pages = [room.page_started(), room.page_started()]  # two dashboards being served: the third student waits
     assert not room.may_open_now()
     first, second, third = (room.join("03.ipynb") for _ in range(3))
     assert [room.status(t) for t in (first, second, third)] == [
         {"ahead": 0, "go": False}, {"ahead": 1, "go": False}, {"ahead": 2, "go": False}]
-    serving["n"] = 1
-    room.page_done()  # one dashboard finished: exactly one place opens, for the first in line
+    room.page_done(pages[0])  # one dashboard finished: exactly one place opens, for the first in line
     assert [room.status(t)["go"] for t in (first, second, third)] == [True, False, False]
     assert room.status(third) == {"ahead": 1, "go": False}
     assert not room.may_open_now(), "a newcomer took a place while others were waiting"
@@ -53,12 +50,11 @@ def test_students_past_the_limit_wait_in_the_order_they_came():
 def test_a_place_is_used_once_and_only_for_its_lesson():
     """If this fails, one ticket could open many dashboards, or a ticket that is not yet due could
     jump the line."""
-    room, serving, _ = room_of(open_at_once=1)
-    serving["n"] = 1
+    room, _ = room_of(open_at_once=1)
+    page = room.page_started()
     ticket = room.join("03.ipynb")
     assert not room.claim(ticket, "03.ipynb"), "a ticket opened a dashboard before its turn"
-    serving["n"] = 0
-    room.page_done()
+    room.page_done(page)
     assert not room.claim(ticket, "05.ipynb"), "a ticket for lesson 03 opened lesson 05"
     assert room.holds(ticket, "03.ipynb") and not room.holds(ticket, "05.ipynb")
     assert room.claim(ticket, "03.ipynb")
@@ -70,13 +66,12 @@ def test_a_place_is_used_once_and_only_for_its_lesson():
 def test_a_closed_waiting_page_gives_its_place_to_the_next():
     """If this fails, a student who closed the waiting tab keeps a place: everyone behind waits for
     a page that will never come."""
-    room, serving, clock = room_of(open_at_once=1)
-    serving["n"] = 1
+    room, clock = room_of(open_at_once=1)
+    page = room.page_started()
     gone, staying = room.join("03.ipynb"), room.join("03.ipynb")
     room.poll_opened(staying)  # this page is asking; the first one never asks again
     clock.now += 11
-    serving["n"] = 0
-    room.page_done()
+    room.page_done(page)
     assert room.status(gone) is None
     assert room.status(staying) == {"ahead": 0, "go": True}
 
@@ -84,12 +79,11 @@ def test_a_closed_waiting_page_gives_its_place_to_the_next():
 def test_a_turn_not_taken_within_the_claim_time_goes_to_the_next():
     """If this fails, a browser that vanished just as its turn came holds a dashboard's place for
     good, and the class behind it stalls."""
-    room, serving, clock = room_of(open_at_once=1)
-    serving["n"] = 1
+    room, clock = room_of(open_at_once=1)
+    page = room.page_started()
     late, next_one = room.join("03.ipynb"), room.join("03.ipynb")
     room.poll_opened(next_one)
-    serving["n"] = 0
-    room.page_done()
+    room.page_done(page)
     assert room.status(late)["go"] and not room.status(next_one)["go"]
     clock.now += 31
     room.poll_opened(late)  # a poll still open does not keep an unclaimed turn
@@ -97,10 +91,23 @@ def test_a_turn_not_taken_within_the_claim_time_goes_to_the_next():
     assert room.status(next_one) == {"ahead": 0, "go": True}
 
 
+def test_a_page_stuck_in_its_lesson_stops_holding_a_place():
+    """If this fails, one lesson stuck in a cell (its page never finishes) holds up every student
+    behind it for good, where without the waiting room it held up only its own student."""
+    room, clock = room_of(open_at_once=1)
+    room.page_started()  # never done
+    waiting = room.join("03.ipynb")
+    room.poll_opened(waiting)
+    clock.now += 59
+    assert room.status(waiting) == {"ahead": 0, "go": False}
+    clock.now += 2
+    assert room.status(waiting) == {"ahead": 0, "go": True}
+
+
 def test_a_waiting_page_is_woken_when_the_line_moves():
     """If this fails, a waiting page learns of its turn only when its long poll times out (15 s)."""
-    room, serving, _ = room_of(open_at_once=1)
-    serving["n"] = 1
+    room, _ = room_of(open_at_once=1)
+    page = room.page_started()
     ticket = room.join("03.ipynb")
 
     async def scenario():
@@ -108,8 +115,7 @@ def test_a_waiting_page_is_woken_when_the_line_moves():
         await asyncio.sleep(0.05)
         assert not waiting.done()
         began = time.monotonic()
-        serving["n"] = 0
-        room.page_done()
+        room.page_done(page)
         await waiting
         return time.monotonic() - began
 
@@ -119,7 +125,7 @@ def test_a_waiting_page_is_woken_when_the_line_moves():
 
 def test_open_at_once_below_one_is_refused():
     with pytest.raises(ValueError, match="open_at_once must be at least 1; got 0"):
-        WaitingRoom(0, lambda: 0)
+        WaitingRoom(0)
 
 
 @pytest.mark.parametrize("value", ["-1", "10001"])

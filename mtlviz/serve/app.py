@@ -208,7 +208,8 @@ class ClassroomHandler(TornadoVoilaHandler):
         # A pre-warmed dashboard costs the server next to nothing: it never waits.
         if room is not None and not (claimed or prewarmed or room.may_open_now()):
             return self.finish_waiting_room(room, ticket if room.holds(ticket, path) else room.join(path), path)
-        manager.pages_starting += 1  # pool refills wait for this (PoolRefills), the waiting room too
+        manager.pages_starting += 1  # pool refills wait for this (PoolRefills, policy "idle")
+        place = room.page_started() if room is not None else None
         try:
             await super().get(path=path)
         except ClassFull as full:
@@ -219,15 +220,13 @@ class ClassroomHandler(TornadoVoilaHandler):
             manager.pages_starting -= 1
             manager.last_page_done = time.monotonic()
             if room is not None:
-                room.page_done()
+                room.page_done(place)
 
     def waiting_room(self) -> Optional[WaitingRoom]:
         """The server's waiting room (one, made at the first page), or None if it has none."""
         room = self.settings.get(ROOM_SETTING)
         if room is None and self.settings.get(OPEN_AT_ONCE_SETTING):
-            manager = self.kernel_manager
-            room = self.settings[ROOM_SETTING] = WaitingRoom(self.settings[OPEN_AT_ONCE_SETTING],
-                                                             lambda: manager.pages_starting)
+            room = self.settings[ROOM_SETTING] = WaitingRoom(self.settings[OPEN_AT_ONCE_SETTING])
         return room
 
     def finish_waiting_room(self, room: WaitingRoom, ticket: str, path: str) -> None:
@@ -237,8 +236,7 @@ class ClassroomHandler(TornadoVoilaHandler):
                  if key != TICKET_ARGUMENT]
         open_url = f"{self.request.path}?{urlencode(query + [(TICKET_ARGUMENT, ticket)])}"
         ahead = status["ahead"] if status else 0
-        self.log.info("[mtlviz] %s waits its turn (%d ahead, %d dashboards opening)", path, ahead,
-                      self.kernel_manager.pages_starting)
+        self.log.info("[mtlviz] %s waits its turn (%d ahead, %d dashboards opening)", path, ahead, room.opening())
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
         self.finish(self.render_template(

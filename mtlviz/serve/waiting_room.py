@@ -15,13 +15,14 @@ asks :meth:`WaitingRoom.may_open_now` and hands out tickets, and the status hand
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
-__all__ = ["WaitingRoom", "Ticket", "LEFT_AFTER_S", "CLAIM_WITHIN_S", "LONG_POLL_S"]
+__all__ = ["WaitingRoom", "Ticket", "LEFT_AFTER_S", "CLAIM_WITHIN_S", "LONG_POLL_S", "HOLDS_AT_MOST_S"]
 
 #: A waiting page that has not asked for this long (no poll open) was closed: its place is freed.
 LEFT_AFTER_S = 10.0
@@ -29,6 +30,10 @@ LEFT_AFTER_S = 10.0
 CLAIM_WITHIN_S = 30.0
 #: The server answers a waiting page's poll at the latest after this long, news or not.
 LONG_POLL_S = 15.0
+#: A dashboard page still being served after this long no longer holds a place, so that a lesson
+#: stuck in a cell cannot hold up the class (lesson 05, the slowest to open, took 6-9 s a page in
+#: a class of 30 on 2 cores, two at a time).
+HOLDS_AT_MOST_S = 60.0
 
 
 @dataclass
@@ -43,19 +48,39 @@ class Ticket:
 class WaitingRoom:
     """Dashboards open at most ``open_at_once`` at a time; later students queue, first come first served.
 
-    ``opening`` returns how many dashboard pages the server is serving now (pages still
-    streaming: their lessons start or run). A ticket whose turn has come holds a place until it
-    is claimed (its page asks for the dashboard) or :data:`CLAIM_WITHIN_S` passes.
+    The server calls :meth:`page_started` and :meth:`page_done` around each dashboard page it
+    serves (a page streams while its lesson starts and runs); such a page holds a place for at
+    most :data:`HOLDS_AT_MOST_S`. A ticket whose turn has come holds a place until it is claimed
+    (its page asks for the dashboard) or :data:`CLAIM_WITHIN_S` passes.
     """
 
-    def __init__(self, open_at_once: int, opening: Callable[[], int], *, clock: Callable[[], float] = time.monotonic,
-                 left_after_s: float = LEFT_AFTER_S, claim_within_s: float = CLAIM_WITHIN_S):
+    def __init__(self, open_at_once: int, *, clock: Callable[[], float] = time.monotonic,
+                 left_after_s: float = LEFT_AFTER_S, claim_within_s: float = CLAIM_WITHIN_S,
+                 holds_at_most_s: float = HOLDS_AT_MOST_S):
         if open_at_once < 1:
             raise ValueError(f"open_at_once must be at least 1; got {open_at_once}")
-        self.open_at_once, self.opening, self.clock = open_at_once, opening, clock
-        self.left_after_s, self.claim_within_s = left_after_s, claim_within_s
+        self.open_at_once, self.clock = open_at_once, clock
+        self.left_after_s, self.claim_within_s, self.holds_at_most_s = left_after_s, claim_within_s, holds_at_most_s
         self.tickets: "OrderedDict[str, Ticket]" = OrderedDict()
+        self.serving: Dict[int, float] = {}  # page number -> when it began
+        self._pages = itertools.count()
         self._changed: Optional[asyncio.Future] = None
+
+    def opening(self) -> int:
+        """Dashboard pages being served that still hold a place."""
+        now = self.clock()
+        return sum(now - began < self.holds_at_most_s for began in self.serving.values())
+
+    def page_started(self) -> int:
+        """Call as a dashboard page begins (before the next await); returns its number for :meth:`page_done`."""
+        page = next(self._pages)
+        self.serving[page] = self.clock()
+        return page
+
+    def page_done(self, page: int) -> None:
+        """Call when a dashboard page has finished (or failed): its place goes to the next in line."""
+        self.serving.pop(page, None)
+        self._refresh()
 
     # -- the queue --------------------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -101,7 +126,7 @@ class WaitingRoom:
 
     def claim(self, key: Optional[str], path: str) -> bool:
         """True (and the ticket is used up) if ``key``'s turn has come for ``path``; the caller must
-        then count the page in ``opening`` before it next awaits."""
+        then call :meth:`page_started` before it next awaits."""
         self._refresh()
         ticket = self.tickets.get(key) if key else None
         if ticket is None or ticket.granted_at is None or ticket.path != path:
@@ -134,10 +159,6 @@ class WaitingRoom:
         if self._changed is not None and not self._changed.done():
             self._changed.set_result(None)
         self._changed = None
-
-    def page_done(self) -> None:
-        """Call when a dashboard page has finished (or failed): its place goes to the next in line."""
-        self._refresh()
 
     async def changed(self, timeout_s: float) -> None:
         """Wait until the line moves (a ticket is granted or leaves), at most ``timeout_s``."""
