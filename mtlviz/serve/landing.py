@@ -1,5 +1,6 @@
-"""The landing page's list of lessons, and the waiting room's name for one (a module of its own: the Voila app and the command line
-both use it, and the app must not import the command line's module)."""
+"""The landing page's list of lessons, and the waiting room's name for one (a module of its own:
+the Voila app and the command line both use it, and the app must not import the command line's
+module)."""
 from __future__ import annotations
 
 from pathlib import PurePosixPath

@@ -39,7 +39,6 @@ HOLDS_AT_MOST_S = 60.0
 @dataclass
 class Ticket:
     path: str
-    joined: float
     last_seen: float
     polls_open: int = 0
     granted_at: Optional[float] = None
@@ -107,9 +106,6 @@ class WaitingRoom:
     def granted(self) -> int:
         return sum(ticket.granted_at is not None for ticket in self.tickets.values())
 
-    def waiting(self) -> int:
-        return sum(ticket.granted_at is None for ticket in self.tickets.values())
-
     def may_open_now(self) -> bool:
         """True if a student without a ticket may open a dashboard at once: a place is still free
         once the students in line have had theirs (so a newcomer never jumps the line)."""
@@ -119,8 +115,7 @@ class WaitingRoom:
     def join(self, path: str) -> str:
         """A new place at the end of the line for a dashboard of ``path``; returns its ticket."""
         key = secrets.token_urlsafe(12)
-        now = self.clock()
-        self.tickets[key] = Ticket(path=path, joined=now, last_seen=now)
+        self.tickets[key] = Ticket(path=path, last_seen=self.clock())
         self._refresh()
         return key
 
