@@ -51,6 +51,16 @@ def stop_process(process: Optional[subprocess.Popen], timeout: float) -> None:
             process.kill()
 
 
+def write_notebook(path: Path, code: str) -> None:
+    """A served test notebook: a heading and one code cell, on the python3 kernel."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {path.stem}"),
+                                               nbformat.v4.new_code_cell(code)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket() as sock:

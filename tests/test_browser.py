@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import CANVAS_DRAWN, PageWatcher, VoilaServer
+from tests.harness import CANVAS_DRAWN, PageWatcher, VoilaServer, write_notebook
 
 from tests._lessons import LESSONS
 
@@ -174,11 +174,7 @@ def test_a_page_waiting_for_its_kernel_turns_its_spinner_in_steps(browser, tmp_p
     rate again: five waiting pages then cost this machine's Chromium 4.9-5.1 CPU-s per 10 s instead
     of 2.4-2.5, and in a class whose pages wait their turn to start, that CPU is taken from the
     kernels the pages wait for (RESULTS.md, "Classroom load", 2026-12-04)."""
-    import nbformat
-
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time; time.sleep(60)")])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, tmp_path / "92_waits.ipynb")
+    write_notebook(tmp_path / "92_waits.ipynb", "import time; time.sleep(60)")
     with VoilaServer(notebook_dir=tmp_path, extra_args=["--start-slots=0"]) as waiting:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(waiting.page_url("voila/render/92_waits.ipynb"), wait_until="commit")
@@ -195,12 +191,7 @@ def test_a_student_who_waits_their_turn_sees_a_finished_page_and_the_lesson_open
     (``document.readyState`` complete: a page still loading costs Chromium CPU for as long as it
     waits) that says they are next, then turn into the lesson without a click or a reload. If this
     fails, a student in a busy class stares at a page that never opens, or at a loading one again."""
-    import nbformat
-
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import time\ntime.sleep(5)\nprint('the lesson ran')")])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, tmp_path / "93_slow.ipynb")
+    write_notebook(tmp_path / "93_slow.ipynb", "import time\ntime.sleep(5)\nprint('the lesson ran')")
     with VoilaServer(notebook_dir=tmp_path, extra_args=["--open-at-once=1"]) as busy:
         url = busy.page_url("voila/render/93_slow.ipynb")
         first = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -20,12 +20,11 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from mtlviz.guide import LESSONS as COURSE
 from mtlviz.serve import main as serve_main
-from tests.harness import VoilaServer
+from tests.harness import VoilaServer, write_notebook
 
 pytestmark = pytest.mark.server
 
@@ -48,13 +47,6 @@ def fetch(url, data=None, opener=None):
             return response.status, response.read().decode(), response.headers.get("Location")
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode(errors="replace"), error.headers.get("Location")
-
-
-def write_notebook(path: Path, code: str) -> None:
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {path.stem}"),
-                                               nbformat.v4.new_code_cell(code)])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, path)
 
 
 @pytest.fixture(scope="module")

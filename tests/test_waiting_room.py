@@ -11,8 +11,8 @@ import time
 import pytest
 
 from mtlviz.serve.waiting_room import WaitingRoom
-from tests.harness import VoilaServer
-from tests.test_serve import fetch, write_notebook
+from tests.harness import VoilaServer, write_notebook
+from tests.test_serve import fetch
 
 PLACE = re.compile(r'data-status-url="([^"]+)" data-open-url="([^"]+)"')
 
