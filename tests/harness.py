@@ -51,6 +51,10 @@ def stop_process(process: Optional[subprocess.Popen], timeout: float) -> None:
             process.kill()
 
 
+#: In the command line of the server's kernel fork server, and so of every kernel it forks.
+FORK_SERVER = "mtlviz.serve.forkserver"
+
+
 def write_notebook(path: Path, code: str) -> None:
     """A served test notebook: a heading and one code cell, on the python3 kernel."""
     import nbformat
@@ -143,7 +147,9 @@ class VoilaServer:
         return set(re.findall(r"Kernel started: ([0-9a-f-]{36})", self.log()))
 
     def kernel_pids(self) -> List[int]:
-        """PIDs of the kernels this server runs (its child ipykernel processes)."""
+        """PIDs of the kernels this server runs: ipykernel processes it started, and the children
+        of its kernel fork server (mtlviz.serve.forkserver), which carry the fork server's command
+        line."""
         import psutil
 
         if self.process is None:
@@ -152,14 +158,15 @@ class VoilaServer:
             children = psutil.Process(self.process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             return []
-        pids = []
+        pids, commands, parents = [], {}, {}
         for child in children:
             try:
-                if "ipykernel" in " ".join(child.cmdline()):
-                    pids.append(child.pid)
+                commands[child.pid], parents[child.pid] = " ".join(child.cmdline()), child.ppid()
             except psutil.Error:
                 continue
-        return pids
+        zygotes = {pid for pid, command in commands.items()
+                   if FORK_SERVER in command and parents[pid] == self.process.pid}
+        return [pid for pid, command in commands.items() if "ipykernel" in command or parents[pid] in zygotes]
 
     def open_dashboard(self, path: str, timeout: float = 300) -> Dashboard:
         """GET a dashboard page like a browser (cookies kept): the kernel it started and its cookies."""

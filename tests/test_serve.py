@@ -142,8 +142,9 @@ def test_kernels_talk_over_unix_sockets_not_tcp_ports(classroom, dashboard):
 
     (pid,) = classroom.kernel_pids()
     kernel = psutil.Process(pid)
-    command = kernel.cmdline()
-    info = json.loads(Path(command[command.index("-f") + 1]).read_text())  # what the server told it to bind
+    # What the server told it to bind: its connection file, in the folder the server logs.
+    folder = re.search(r"Storing connection files in (\S+?)\.?$", classroom.log(), re.MULTILINE).group(1)
+    info = json.loads((Path(folder) / f"kernel-{dashboard.kernel_id}.json").read_text())
     assert info["transport"] == "ipc"
     channels = {f"{info['ip']}-{info[name]}" for name in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")}
     assert channels <= {c.laddr for c in kernel.net_connections(kind="unix")}, "the kernel's channels are not its sockets"
@@ -193,6 +194,30 @@ def test_class_full_page_when_memory_runs_short(lesson_dir):
         assert "The class is full" in html and "short of memory" in html and f"{floor_mb} MB" in html
         assert "Traceback" not in html
         assert not server.kernel_pids(), "a visitor refused for memory still started a kernel"
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["forked", "fresh-kernels"])
+def test_dashboard_kernels_are_forked_by_the_fork_server_unless_fresh_kernels(lesson_dir, fresh):
+    """If this fails, each student's kernel imports torch, numpy, matplotlib and ipykernel itself
+    (about 2 CPU-s more per student; RESULTS.md, "Classroom load") because the server no longer
+    forks kernels from the process that imported them once; or --fresh-kernels (the way back,
+    should a fork ever misbehave) no longer starts a kernel of its own."""
+    import psutil
+
+    with VoilaServer(notebook_dir=lesson_dir, extra_args=["--fresh-kernels"] if fresh else []) as server:
+        page = server.open_dashboard(f"voila/render/{SERVED[1]}.ipynb")
+        try:
+            (pid,) = server.kernel_pids()
+            parent = psutil.Process(pid).parent()
+            if fresh:
+                assert parent.pid == server.process.pid
+            else:
+                assert "mtlviz.serve.forkserver" in " ".join(parent.cmdline())
+                assert parent.ppid() == server.process.pid
+            assert "widget-view+json" in page.html, "the lesson's widget is not on the page"
+        finally:
+            server.close_dashboard(page)
+        assert server.wait_for_kernels(lambda pids: not pids), "the kernel outlived its page"
 
 
 def test_images_next_to_the_lessons_need_the_token(lesson_dir):

@@ -69,6 +69,7 @@ DEFAULT_START_SLOTS = 2 * (os.cpu_count() or 1)
 DEFAULT_OPEN_AT_ONCE = os.cpu_count() or 1
 # Seconds to wait for a cell's outputs once the kernel has replied (nbclient's default is 4).
 IOPUB_TIMEOUT_S = 300
+FORKED_KERNEL_MANAGER = "mtlviz.serve.forkserver.ForkedKernelManager"
 TOKEN_ENV = "MTLVIZ_TOKEN"
 PASSWORD_ENV = "MTLVIZ_PASSWORD"
 
@@ -155,7 +156,7 @@ def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, c
                min_free_mb: int = DEFAULT_MIN_FREE_MB, presenter: bool = False,
                prewarm: Optional[Dict[str, int]] = None, refill: str = "idle", open_at_once: int = 0,
                token: Optional[str] = None, hashed_password: Optional[str] = None,
-               extra: Optional[List[str]] = None) -> List[str]:
+               fork_socket: Optional[Path] = None, extra: Optional[List[str]] = None) -> List[str]:
     """The Voila command line that serves ``notebook_dir`` as a classroom.
 
     It runs in this process (:class:`mtlviz.serve.app.ClassroomVoila`), so a token or password
@@ -164,6 +165,9 @@ def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, c
     auth = [f"--Voila.token={token}"] if token else []
     if hashed_password:
         auth.append(f"--PasswordIdentityProvider.hashed_password={hashed_password}")
+    # Kernels forked from one process that imported torch once (mtlviz.serve.forkserver).
+    forks = [f"--CappedKernelManager.kernel_manager_class={FORKED_KERNEL_MANAGER}",
+             f"--ForkedKernelManager.fork_socket={fork_socket}"] if fork_socket else []
     return [
         str(notebook_dir),
         "--no-browser",
@@ -194,6 +198,7 @@ def voila_argv(notebook_dir: Path, *, ip: str = "127.0.0.1", port: int = 8866, c
         # dashboard itself, so the student's page never shows it. Waiting is free when all is well.
         f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT_S}",
         "--VoilaExecutor.raise_on_iopub_timeout=True",
+        *forks,
         *auth,
         *(extra or []),
     ]
@@ -258,6 +263,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="shut down kernels idle this long with no open tab (default 600)")
     parser.add_argument("--cull-interval", type=int, default=60, metavar="SECONDS",
                         help="how often to look for idle kernels (default 60)")
+    parser.add_argument("--fresh-kernels", action="store_true",
+                        help="start each dashboard kernel as a new Python that imports torch itself, instead of "
+                             "forking it from one process that imported torch, numpy, matplotlib and ipykernel "
+                             "when the server started (the default: about 2 CPU-s less per student)")
     parser.add_argument("--kernel-threads", type=int, default=1, metavar="N",
                         help="CPU threads each dashboard kernel's torch may use (default 1: a class shares the "
                              "cores, and torch's threads spin-wait on each other when kernels outnumber cores)")
@@ -315,6 +324,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         (scratch / "slots").mkdir()
         os.environ[SLOTS_DIR_ENV] = str(scratch / "slots")
         os.environ[SLOTS_ENV] = str(args.start_slots)
+    fork_socket, zygote = None, None
+    if not args.fresh_kernels:  # after the environment above, which the zygote and its kernels inherit
+        from .forkserver import start_zygote
+
+        fork_socket = scratch / "kernel-forks.sock"
+        zygote = start_zygote(fork_socket)
     # Voila finds the mtlviz templates on the Jupyter data path.
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(SHARE_DIR), os.environ.get("JUPYTER_PATH")]))
     from .app import ClassroomVoila, check_voila_internals
@@ -347,8 +362,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             max_kernels=args.max_kernels, min_free_mb=args.min_free_mb,
             prewarm={lesson.name: count for lesson, count in pools.items()}, refill=args.refill,
             open_at_once=args.open_at_once, presenter=args.theme == "presenter", token=token,
-            hashed_password=hashed_password, extra=extra))
+            hashed_password=hashed_password, fork_socket=fork_socket, extra=extra))
     finally:
+        if zygote is not None:
+            zygote.terminate()
+            try:
+                zygote.wait(timeout=10)
+            except Exception:  # noqa: BLE001 -- it leaves by itself within a second of the server
+                zygote.kill()
         if served_dir != notebook_dir:
             shutil.rmtree(served_dir, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
