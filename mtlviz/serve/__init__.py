@@ -330,6 +330,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         fork_socket = scratch / "kernel-forks.sock"
         zygote = start_zygote(fork_socket)
+        if zygote.poll() is not None or not fork_socket.exists():
+            print("[mtlviz] the kernel fork server did not start: each kernel imports torch itself", flush=True)
+            args.fresh_kernels, fork_socket = True, None
     # Voila finds the mtlviz templates on the Jupyter data path.
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(SHARE_DIR), os.environ.get("JUPYTER_PATH")]))
     from .app import ClassroomVoila, check_voila_internals
@@ -345,7 +348,9 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"{' (only ' + ', '.join(p.stem for p in selected) + ')' if args.lessons else ''}; "
           f"at most {args.max_kernels or 'unlimited'} dashboards at once, lessons starting "
           f"{args.start_slots or 'all'} at a time, "
-          f"{args.open_at_once or 'all'} dashboards opening at once (the others wait their turn)", flush=True)
+          f"{args.open_at_once or 'all'} dashboards opening at once (the others wait their turn), "
+          + ("each kernel importing torch itself" if args.fresh_kernels else
+             "kernels forked from one process that imported torch once"), flush=True)
     if pools:
         total = sum(pools.values())
         print(f"[mtlviz] pre-warming {total} dashboard{'s' if total > 1 else ''} before anyone asks, refilled "
