@@ -3,6 +3,7 @@
     python benchmarks/first_widget.py                 # every lesson, cold, then from a pre-warmed pool
     python benchmarks/first_widget.py 03 05 --runs 2  # lessons whose names start so, two pages each
     python benchmarks/first_widget.py --cold-only
+    python benchmarks/first_widget.py --cold-only --server-arg=--fresh-kernels   # kernels not forked
 
 Starts ``python -m mtlviz.serve`` on a free port of 127.0.0.1 with the lessons and a toy page (an
 ipympl sine plot under a slider, after ``import torch``: the floor that Voila, the kernel's
@@ -113,6 +114,8 @@ def main(argv=None) -> int:
     parser.add_argument("lessons", nargs="*", help="prefixes of notebooks in notebooks/ (default: all)")
     parser.add_argument("--runs", type=int, default=1, help="pages per lesson and setting (1-5; default 1)")
     parser.add_argument("--cold-only", action="store_true", help="leave out the pre-warmed pool")
+    parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                        help="an extra python -m mtlviz.serve option for both servers, e.g. --server-arg=--fresh-kernels")
     args = parser.parse_args(argv)
     if not 1 <= args.runs <= 5:
         parser.error("--runs must be 1 to 5")
@@ -133,11 +136,13 @@ def main(argv=None) -> int:
     try:
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            with VoilaServer(notebook_dir=workdir, extra_args=[f"--max-kernels={2 * len(pages) + 4}"]) as server:
+            with VoilaServer(notebook_dir=workdir,
+                             extra_args=[f"--max-kernels={2 * len(pages) + 4}", *args.server_arg]) as server:
                 results["cold"] = measure_pages(browser, server, pages, args.runs)
             if not args.cold_only:
                 # one pool per page; pool names as the server takes them (file names)
-                extra = [f"--max-kernels={3 * len(pages) + 4}", "--prewarm", *[f"{name}=1" for name in pages]]
+                extra = [f"--max-kernels={3 * len(pages) + 4}", *args.server_arg,
+                         "--prewarm", *[f"{name}=1" for name in pages]]
                 with VoilaServer(notebook_dir=workdir, extra_args=extra) as server:
                     started = time.monotonic()
                     server.pools_expected = len(pages)
@@ -149,7 +154,8 @@ def main(argv=None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\nFirst widget and first figure on screen, headless Chromium on this machine, one page at a time, "
-          f"{args.runs} page(s) per cell (median); load average at the end {os.getloadavg()[0]:.1f}")
+          f"{args.runs} page(s) per cell (median); load average at the end {os.getloadavg()[0]:.1f}"
+          + (f"; server arguments {' '.join(args.server_arg)}" if args.server_arg else ""))
     settings = list(results)
     header = " | ".join(f"{s}: load / widget / figure s" for s in settings)
     print(f"| page | {header} |")

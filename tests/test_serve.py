@@ -363,6 +363,19 @@ def test_prewarm_pools_per_lesson_and_their_memory_are_printed(monkeypatch, caps
     assert app.voila_configuration.preheat_kernel and app.voila_configuration.default_pool_size == 0
 
 
+def test_without_pidfds_the_server_says_so_and_starts_kernels_the_usual_way(monkeypatch, capsys):
+    """If this fails, on a system where the server cannot follow a process that is not its child
+    (no pidfd: Linux before 5.3) it would still hand kernels to the fork server and then lose
+    track of them (a closed tab would leave its kernel running); or it would do so in silence."""
+    from mtlviz.serve import forkserver
+
+    assert forkserver.supported(), "this machine should support pidfds (the tests' kernels are forked)"
+    monkeypatch.setattr(forkserver, "supported", lambda: False)
+    voila = serve_argv_without_starting(monkeypatch, ["--lessons", "03"])
+    assert "cannot follow a forked kernel (no pidfd): each kernel imports torch itself" in capsys.readouterr().out
+    assert not any("ForkedKernelManager" in arg for arg in voila)
+
+
 def test_plain_prewarm_count_still_means_the_first_served_lesson(monkeypatch):
     """``--prewarm 5`` (README, older scripts) must keep pre-warming the first served lesson."""
     import mtlviz.serve

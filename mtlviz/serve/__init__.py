@@ -325,6 +325,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.environ[SLOTS_DIR_ENV] = str(scratch / "slots")
         os.environ[SLOTS_ENV] = str(args.start_slots)
     fork_socket, zygote = None, None
+    from . import forkserver
+
+    if not args.fresh_kernels and not forkserver.supported():
+        print("[mtlviz] this system cannot follow a forked kernel (no pidfd): each kernel imports torch itself",
+              flush=True)
+        args.fresh_kernels = True
     if not args.fresh_kernels:  # after the environment above, which the zygote and its kernels inherit
         from .forkserver import start_zygote
 

@@ -2,8 +2,8 @@
 
 Every dashboard kernel of ``python -m mtlviz.serve`` used to start as a fresh Python that
 imported ipykernel, torch, numpy and matplotlib before its lesson's first cell: about 1.9 CPU-s
-of the ~3.3 CPU-s a student's kernel costs the server (``python -X importtime``; RESULTS.md,
-"Classroom load"), repeated for each of 30 students on 2 cores. Here one process, the *zygote*,
+of the ~3 CPU-s a student of lesson 03 cost the server (RESULTS.md, "Classroom load",
+2026-12-05), repeated for each of 30 students on 2 cores. Here one process, the *zygote*,
 imports them once when the server starts, then forks a kernel for each request: the kernel
 starts with those modules in memory (shared with the zygote and its siblings until written),
 and runs ipykernel exactly as ``python -m ipykernel_launcher -f <connection file>`` would.
@@ -23,6 +23,13 @@ handle (:class:`ForkedKernel`) follows it through a pidfd and signals its proces
 The zygote and every kernel it forked leave when the server does (each follows the server
 through a pidfd). A kernel does not depend on the zygote: should the zygote die, the students'
 kernels keep running and new ones start the usual way.
+
+Pitfalls met on the way (each has a test in ``tests/test_forkserver.py``): ipykernel reads
+``JPY_PARENT_PID`` into a class attribute when it is *imported*, so a forked kernel would poll
+the wrong parent and print its terminal banner; Jupyter's Unix-socket transport names sockets
+after the connection file, so the kernel must run in its own folder; a zygote still starting when
+the first kernel is asked for must not send that kernel the slow way (the server waits for its
+socket, about 0.1 s).
 
     python -m mtlviz.serve.forkserver SOCKET SERVER_PID   # started by python -m mtlviz.serve
 """
@@ -45,7 +52,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 __all__ = ["PRELOAD", "ForkedKernel", "ForkProvisioner", "ForkedKernelManager", "launch_request",
-           "start_zygote", "main"]
+           "start_zygote", "supported", "main"]
 
 #: Imported by the zygote before it forks any kernel: what every dashboard kernel imports and
 #: nothing that acts on a running kernel at import time (see the module's docstring).
@@ -119,6 +126,8 @@ def _run_kernel(request: Dict[str, Any], server_pid: int, zygote_path0: str) -> 
     # As ipykernel_launcher: the launcher's folder is not on the path (IPython adds '' back).
     if sys.path and sys.path[0] == zygote_path0:
         del sys.path[0]
+    # parent_handle 1 is ipykernel's "no parent to poll" that also keeps the kernel from printing
+    # its terminal banner (0, read from the zygote's environment, would print it).
     sys.argv = ["ipykernel_launcher", "--IPKernelApp.parent_handle=1", *request["args"]]
     try:
         import numpy
@@ -229,6 +238,18 @@ def main(argv: Optional[List[str]] = None) -> int:
 # --------------------------------------------------------------------------------------------
 # The server's side
 # --------------------------------------------------------------------------------------------
+
+def supported() -> bool:
+    """True where a process can follow and signal a process that is not its child (Linux 5.3+:
+    pidfds), which the server needs for kernels that are the zygote's children."""
+    if not (hasattr(os, "pidfd_open") and hasattr(signal, "pidfd_send_signal") and hasattr(os, "fork")):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return False
+    return True
+
 
 def start_zygote(socket_path: Path, timeout: float = BIND_TIMEOUT_S) -> subprocess.Popen:
     """Start the zygote in its own session (so a Ctrl-C meant for the server does not reach it),
