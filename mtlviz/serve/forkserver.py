@@ -342,8 +342,12 @@ class ForkedKernel:
             os.close(self._pidfd)
 
 
-def _provisioner_class():
+def _server_classes():
+    """:class:`ForkProvisioner` and :class:`ForkedKernelManager`, built on first use: they
+    subclass jupyter_client's and jupyter_server's classes, which the zygote never needs."""
     from jupyter_client.provisioning import LocalProvisioner
+    from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
+    from traitlets import Unicode
 
     class ForkProvisioner(LocalProvisioner):
         """Jupyter's local provisioner, launching plain ipykernel commands through the zygote."""
@@ -368,20 +372,6 @@ def _provisioner_class():
                     return self.connection_info
             return await super().launch_kernel(cmd, **kwargs)
 
-    return ForkProvisioner
-
-
-ForkProvisioner = None  # set on first use: jupyter_client is imported only by the server
-
-
-def _manager_class():
-    from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
-    from traitlets import Unicode
-
-    global ForkProvisioner
-    if ForkProvisioner is None:
-        ForkProvisioner = _provisioner_class()
-
     class ForkedKernelManager(ServerKernelManager):
         """Jupyter server's kernel manager whose kernels are forked by the zygote at ``fork_socket``."""
 
@@ -394,16 +384,16 @@ def _manager_class():
                 self.provisioner.fork_socket = self.fork_socket
             return await super()._async_pre_start_kernel(**kw)
 
-    ForkedKernelManager.__module__ = __name__
-    return ForkedKernelManager
+    for cls in (ForkProvisioner, ForkedKernelManager):
+        cls.__module__ = __name__
+    return {"ForkProvisioner": ForkProvisioner, "ForkedKernelManager": ForkedKernelManager}
 
 
 def __getattr__(name: str):
-    if name == "ForkedKernelManager":
-        cls = _manager_class()
-        globals()["ForkedKernelManager"] = cls
-        return cls
-    raise AttributeError(name)
+    if name in ("ForkProvisioner", "ForkedKernelManager"):
+        globals().update(_server_classes())
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":
