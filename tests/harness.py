@@ -158,7 +158,7 @@ class VoilaServer:
             children = psutil.Process(self.process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             return []
-        pids, commands, parents = [], {}, {}
+        commands, parents = {}, {}
         for child in children:
             try:
                 commands[child.pid], parents[child.pid] = " ".join(child.cmdline()), child.ppid()

@@ -6,7 +6,10 @@ of the ~3 CPU-s a student of lesson 03 cost the server (RESULTS.md, "Classroom l
 2026-12-05), repeated for each of 30 students on 2 cores. Here one process, the *zygote*,
 imports them once when the server starts, then forks a kernel for each request: the kernel
 starts with those modules in memory (shared with the zygote and its siblings until written),
-and runs ipykernel exactly as ``python -m ipykernel_launcher -f <connection file>`` would.
+and runs ipykernel as ``python -m ipykernel_launcher -f <connection file>`` would, in its
+lesson's folder and environment. What still differs from a fresh Python: those modules are
+already in ``sys.modules`` before the first cell, and kernels share the zygote's string-hash
+seed (Python's and numpy's random generators are reseeded in each kernel).
 
 What is *not* imported in the zygote: anything that registers itself with a running kernel as
 it is imported (ipywidgets registers its comm targets only if a kernel exists at import time,
