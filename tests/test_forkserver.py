@@ -147,7 +147,7 @@ def test_a_forked_kernel_can_be_interrupted_and_is_gone_after_shutdown(zygote, t
         await manager.interrupt_kernel()
         _, status, ename = await asyncio.wait_for(task, 20)
         interrupted_after = time.monotonic() - started
-        alive = await manager.is_alive()
+        alive = await manager.is_alive() and manager.provisioner.pid == pid and not gone(pid)
         await stop(manager, client)
         return pid, status, ename, interrupted_after, alive
 
@@ -206,10 +206,13 @@ def test_a_fork_server_that_dies_takes_no_student_kernel_with_it(tmp_path):
     async def scenario():
         manager, client = await start(socket_path, tmp_path)
         try:
-            assert psutil.Process(manager.provisioner.pid).ppid() == zygote.pid
+            pid = manager.provisioner.pid
+            assert psutil.Process(pid).ppid() == zygote.pid
             zygote.kill()
             zygote.wait(timeout=10)
             await asyncio.sleep(2.5)  # more than ipykernel's parent poller takes to notice
+            # the same process (Jupyter's restarter would replace a dead kernel after 3 s)
+            assert not gone(pid) and manager.provisioner.pid == pid, "the student's kernel died with the fork server"
             survived = await execute(client, "print(6 * 7)")
             later, later_client = await start(socket_path, tmp_path)
             try:

@@ -132,12 +132,8 @@ def _run_kernel(request: Dict[str, Any], server_pid: int, zygote_path0: str) -> 
     # parent_handle 1 is ipykernel's "no parent to poll" that also keeps the kernel from printing
     # its terminal banner (0, read from the zygote's environment, would print it).
     sys.argv = ["ipykernel_launcher", "--IPKernelApp.parent_handle=1", *request["args"]]
-    try:
-        import numpy
-
-        numpy.random.seed()  # a fresh process draws its global seed from the OS; so does each kernel
-    except ImportError:
-        pass
+    if "numpy.random" in sys.modules:  # seeded in the zygote: a fresh process draws its seed from the OS
+        sys.modules["numpy.random"].seed()  # (Python's random module reseeds itself in a forked child)
     from ipykernel import kernelapp
 
     try:
