@@ -141,8 +141,13 @@ def test_a_forked_kernel_can_be_interrupted_and_is_gone_after_shutdown(zygote, t
     async def scenario():
         manager, client = await start(socket_path, tmp_path)
         pid = manager.provisioner.pid
-        task = asyncio.ensure_future(execute(client, "import time; time.sleep(60)"))
-        await asyncio.sleep(1.0)
+        running = tmp_path / "running"
+        task = asyncio.ensure_future(execute(client, f"import pathlib, time; pathlib.Path({str(running)!r}).touch(); "
+                                                     "time.sleep(60)"))
+        for _ in range(300):  # interrupt the cell once it runs (a busy machine may take a while)
+            if running.exists():
+                break
+            await asyncio.sleep(0.1)
         started = time.monotonic()
         await manager.interrupt_kernel()
         _, status, ename = await asyncio.wait_for(task, 20)
