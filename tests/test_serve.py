@@ -437,9 +437,7 @@ def test_pools_of_two_lessons_fill_and_serve_their_own_lesson(tmp_path):
     for stem in ("00_start_here", "03_maml_inner_and_outer_loop", "05_meta_lstm"):
         write_notebook(tmp_path / f"{stem}.ipynb", f"import ipywidgets\nipywidgets.Label('{stem}')")
     with VoilaServer(notebook_dir=tmp_path, token=TOKEN, extra_args=["--prewarm", "00=1", "03=1"]) as server:
-        deadline = time.monotonic() + 120
-        while server.log().count("pre-warmed dashboard of") < 2 and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_for_log(server, "pre-warmed dashboard of", 2)
         log = server.log()
         assert "pre-warmed dashboard of 00_start_here.ipynb drawn" in log
         assert "pre-warmed dashboard of 03_maml_inner_and_outer_loop.ipynb drawn" in log
@@ -475,9 +473,7 @@ def test_pool_refill_waits_until_no_student_lesson_is_starting(tmp_path, refill)
                    f"import json, time\nstarted = time.time()\ntime.sleep(4)\n"
                    f"open({str(record)!r}, 'a').write(json.dumps(['slow', started, time.time()]) + '\\n')")
     with VoilaServer(notebook_dir=tmp_path, extra_args=["--prewarm", "03=1", f"--refill={refill}"]) as server:
-        deadline = time.monotonic() + 120
-        while "pre-warmed dashboard of 03_pooled.ipynb drawn" not in server.log() and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_for_log(server, "pre-warmed dashboard of 03_pooled.ipynb drawn", 1)
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             slow = pool.submit(server.open_dashboard, "voila/render/10_slow.ipynb")
             time.sleep(1.0)  # the slow lesson is running its cell

@@ -14,8 +14,8 @@ seed (Python's and numpy's random generators are reseeded in each kernel).
 What is *not* imported in the zygote: anything that registers itself with a running kernel as
 it is imported (ipywidgets registers its comm targets only if a kernel exists at import time,
 ipympl and the mtlviz widgets import ipywidgets), and anything the lessons import that is cheap.
-The zygote starts no thread of its own and runs no torch operation, so no thread pool is copied
-half-way into a child.
+The zygote runs no torch operation, so no thread pool is copied half-way into a child; its
+one thread of its own waits on the server's pidfd in ``select`` and holds no lock when it forks.
 
 Server side, :class:`ForkedKernelManager` (Jupyter's per-kernel manager) launches through
 :class:`ForkProvisioner`: a plain ``python -m ipykernel_launcher`` command from the server's own
@@ -65,8 +65,6 @@ PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "numpy", "torch", "matpl
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 #: How long a kernel request waits for the zygote (which may still be importing at start-up).
 REPLY_TIMEOUT_S = 120.0
-#: The zygote looks this often whether the server is still there.
-PARENT_POLL_S = 1.0
 #: How long the server waits for a new zygote to bind its socket.
 BIND_TIMEOUT_S = 30.0
 LAUNCHER = ("-m", "ipykernel_launcher")
@@ -189,8 +187,7 @@ def _fork_kernel(conn: socket.socket, listener: socket.socket, request: Dict[str
 def serve(socket_path: str, parent: int) -> None:
     """Bind ``socket_path``, import :data:`PRELOAD`, then fork a kernel per request until the
     parent process (the server, ``parent``) is gone."""
-    if os.getppid() != parent:
-        return  # the server left before we started
+    _leave_with(parent)  # as the kernels do; at once if the server left before we started
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the teacher's terminal is the server's
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path)  # bound before the imports: early requests wait in the backlog
@@ -207,12 +204,8 @@ def serve(socket_path: str, parent: int) -> None:
     gc.collect()
     gc.freeze()  # the collector never walks (and so never writes to) the shared modules' objects
     signal.signal(signal.SIGCHLD, _reap)
-    listener.settimeout(PARENT_POLL_S)
-    while os.getppid() == parent:
-        try:
-            conn, _ = listener.accept()
-        except socket.timeout:
-            continue
+    while True:
+        conn, _ = listener.accept()
         with conn:
             try:
                 request = _read_request(conn)
@@ -222,7 +215,6 @@ def serve(socket_path: str, parent: int) -> None:
                     conn.sendall(json.dumps({"error": f"{type(error).__name__}: {error}"}).encode() + b"\n")
                 except OSError:
                     pass
-    listener.close()
 
 
 def main(argv: Optional[List[str]] = None) -> int:
