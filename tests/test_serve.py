@@ -329,35 +329,43 @@ def test_bad_prewarm_is_refused(argv, message, capsys, monkeypatch):
 
 def test_prewarm_that_cannot_fit_in_memory_is_refused(monkeypatch, capsys):
     """A pool the machine cannot hold would push it into swapping (or the memory floor would leave
-    the pool half filled while the teacher thinks it is ready): refuse it at start, with the figures."""
+    the pool half filled while the teacher thinks it is ready): refuse it at start, with the figures
+    for the kernels the server will start (forked by default: a third of the memory each)."""
     import mtlviz.serve
-    from mtlviz.serve.pools import KERNEL_PSS_MB
+    from mtlviz.serve.pools import FORKED_KERNEL_MB, FORKED_SHARED_MB, FRESH_KERNEL_MB, FRESH_SHARED_MB
 
     monkeypatch.setattr(mtlviz.serve, "available_mb", lambda: 2000.0)
-    with pytest.raises(SystemExit):
-        serve_main(["--prewarm", "03=3", "--min-free-mb=1500"])  # 3 x 260 MB > 2000 - 1500
-    err = capsys.readouterr().err
-    mb = KERNEL_PSS_MB["03_maml_inner_and_outer_loop"]
-    assert f"--prewarm needs about {3 * mb} MB (03: 3 x {mb} MB)" in err
-    assert "2,000 MB available and keeps --min-free-mb 1500 free, leaving 500 MB" in err
+    forked, fresh = FORKED_KERNEL_MB["03_maml_inner_and_outer_loop"], FRESH_KERNEL_MB["03_maml_inner_and_outer_loop"]
+    room = 2000 - 1500
+    assert 2 * forked + FORKED_SHARED_MB <= room < min(2 * fresh + FRESH_SHARED_MB, 8 * forked + FORKED_SHARED_MB)
+    serve_argv_without_starting(monkeypatch, ["--prewarm", "03=2", "--min-free-mb=1500"])  # forked: fits
+    for argv, need, each, shared in [(["--prewarm", "03=2", "--fresh-kernels"], 2 * fresh + FRESH_SHARED_MB, fresh, FRESH_SHARED_MB),
+                                     (["--prewarm", "03=8"], 8 * forked + FORKED_SHARED_MB, forked, FORKED_SHARED_MB)]:
+        count = argv[1].split("=")[1]
+        with pytest.raises(SystemExit):
+            serve_main([*argv, "--min-free-mb=1500"])
+        err = capsys.readouterr().err
+        assert f"--prewarm needs about {need:,} MB (03: {count} x {each} MB, {shared} MB shared)" in err
+        assert "2,000 MB available and keeps --min-free-mb 1500 free, leaving 500 MB" in err
 
 
 def test_prewarm_pools_per_lesson_and_their_memory_are_printed(monkeypatch, capsys):
     """The teacher plans the class with these lines: each pool's lesson, size and memory (N x that
     lesson's kernel), and Voila must get one pool per lesson with a "default" of 0 (else every other
     lesson silently gets a pool of 1, FIELD-NOTES)."""
-    from mtlviz.serve.pools import KERNEL_PSS_MB
+    from mtlviz.serve.pools import FORKED_KERNEL_MB, FORKED_SHARED_MB, FRESH_KERNEL_MB, FRESH_SHARED_MB
 
     import mtlviz.serve
 
     monkeypatch.setattr(mtlviz.serve, "available_mb", lambda: 100_000.0)
-    voila = serve_argv_without_starting(monkeypatch, ["--prewarm", "00=2", "03_maml_inner_and_outer_loop.ipynb=3",
-                                                      "05=0"])
-    out = capsys.readouterr().out
-    assert f"00_start_here: 2 x {KERNEL_PSS_MB['00_start_here']} MB" in out
-    assert f"03_maml_inner_and_outer_loop: 3 x {KERNEL_PSS_MB['03_maml_inner_and_outer_loop']} MB" in out
-    total = 2 * KERNEL_PSS_MB["00_start_here"] + 3 * KERNEL_PSS_MB["03_maml_inner_and_outer_loop"]
-    assert f"pre-warmed pools hold about {total:,} MB in all" in out and "05_meta_lstm" not in out
+    for extra, table, shared in [([], FORKED_KERNEL_MB, FORKED_SHARED_MB), (["--fresh-kernels"], FRESH_KERNEL_MB, FRESH_SHARED_MB)]:
+        voila = serve_argv_without_starting(monkeypatch, ["--prewarm", "00=2", "03_maml_inner_and_outer_loop.ipynb=3",
+                                                          "05=0", *extra])
+        out = capsys.readouterr().out
+        assert f"00_start_here: 2 x {table['00_start_here']} MB" in out
+        assert f"03_maml_inner_and_outer_loop: 3 x {table['03_maml_inner_and_outer_loop']} MB" in out
+        total = shared + 2 * table["00_start_here"] + 3 * table["03_maml_inner_and_outer_loop"]
+        assert f"pre-warmed pools hold about {total:,} MB in all, with {shared} MB for" in out and "05_meta_lstm" not in out
     pools = json.loads(next(a for a in voila if a.startswith("--ClassroomVoila.prewarm_pools=")).split("=", 1)[1])
     assert pools == {"00_start_here.ipynb": 2, "03_maml_inner_and_outer_loop.ipynb": 3}
     assert "--ClassroomVoila.refill=idle" in voila
@@ -399,35 +407,47 @@ def test_plain_prewarm_count_still_means_the_first_served_lesson(monkeypatch):
     assert '--ClassroomVoila.prewarm_pools={"03_maml_inner_and_outer_loop.ipynb": 2}' in voila
 
 
-def test_kernel_memory_table_matches_what_kernel_footprint_measures():
-    """The memory printed at start (and the refusal of a pool that cannot fit) comes from
-    mtlviz.serve.pools.KERNEL_PSS_MB: if a lesson grows and the table is not updated, a teacher
-    plans a pool the machine cannot hold. Measured as benchmarks/kernel_footprint.py does."""
+def test_kernel_memory_tables_match_what_kernel_footprint_measures():
+    """The memory printed at start (and the refusal of a pool that cannot fit) comes from the
+    tables in mtlviz.serve.pools: if a lesson grows and a table is not updated, a teacher plans a
+    pool the machine cannot hold; if a table overstates, a pool that fits is refused. Measured as
+    benchmarks/kernel_footprint.py does, both ways the server starts kernels: the memory each
+    kernel holds of its own, which unlike PSS does not move with the page cache."""
     import sys
 
     sys.path.insert(0, str(PACKAGE_DIR.parent / "benchmarks"))
     try:
-        from kernel_footprint import measure
+        from kernel_footprint import measure, memory_mb, start_fork_server
     finally:
         sys.path.pop(0)
-    from mtlviz.serve.pools import BARE_KERNEL_PSS_MB, KERNEL_PSS_MB
+    from mtlviz.serve.pools import FORKED_KERNEL_MB, FORKED_SHARED_MB, FRESH_KERNEL_MB, FRESH_SHARED_MB
 
     notebooks = PACKAGE_DIR.parent / "notebooks"
-    assert sorted(KERNEL_PSS_MB) == sorted(path.stem for path in notebooks.glob("[0-9][0-9]_*.ipynb"))
-    # PSS splits torch's shared pages among every process mapping them, so a kernel's figure moves
-    # by tens of MB with what else runs (this test's own process, a server): compare what each
-    # lesson adds to a bare kernel measured in the same run with what the table says it adds.
-    from kernel_footprint import BASELINE
-
-    bare = measure(BASELINE, ["import torch, matplotlib, ipywidgets, ipympl"])["pss"]
-    off = {}
-    for stem, table_mb in KERNEL_PSS_MB.items():
-        cells = json.loads((notebooks / f"{stem}.ipynb").read_text())["cells"]
-        added = measure(stem, ["".join(c["source"]) for c in cells if c["cell_type"] == "code"])["pss"] - bare
-        expected = table_mb - BARE_KERNEL_PSS_MB
-        if not expected - max(40, 0.5 * expected) <= added <= expected + max(30, 0.25 * expected):
-            off[stem] = f"table adds {expected} MB to the bare kernel, measured {added:.0f} MB"
-    assert not off, f"update KERNEL_PSS_MB: {off}"
+    stems = sorted(path.stem for path in notebooks.glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(FRESH_KERNEL_MB) == stems and sorted(FORKED_KERNEL_MB) == stems
+    fork_socket, zygote = start_fork_server()
+    off, shared = {}, {"fresh": 0.0, "forked": 0.0}
+    try:
+        for stem in stems:
+            cells = json.loads((notebooks / f"{stem}.ipynb").read_text())["cells"]
+            sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+            fresh, forked = measure(stem, sources), measure(stem, sources, fork_socket=fork_socket)
+            for how, table, measured in [("started on its own", FRESH_KERNEL_MB, fresh["anon"]),
+                                         ("forked", FORKED_KERNEL_MB, forked["private"])]:
+                # the tables hold the measured figure plus 3 MB rounded up to 10: a lesson that grew
+                # past its entry, or shrank by 20 MB, must be re-measured
+                if not table[stem] - 20 <= measured <= table[stem]:
+                    off[f"{stem} ({how})"] = f"table {table[stem]} MB, measured {measured:.0f} MB"
+            # what kernels share: the libraries' file pages; the fork server and the file pages only forks map
+            shared["fresh"] = max(shared["fresh"], fresh["rss"] - fresh["anon"])
+            shared["forked"] = max(shared["forked"], forked["uss"] - forked["private"])
+        shared["forked"] += memory_mb(zygote.pid)["rss"]
+    finally:
+        zygote.terminate()
+        zygote.wait(timeout=10)
+    assert not off, f"update mtlviz/serve/pools.py from benchmarks/kernel_footprint.py [--forked]: {off}"
+    assert shared["fresh"] <= FRESH_SHARED_MB and shared["forked"] <= FORKED_SHARED_MB, \
+        f"kernels share up to {shared} MB; FRESH_SHARED_MB and FORKED_SHARED_MB say {FRESH_SHARED_MB}, {FORKED_SHARED_MB}"
 
 
 def test_pools_of_two_lessons_fill_and_serve_their_own_lesson(tmp_path):
@@ -441,10 +461,10 @@ def test_pools_of_two_lessons_fill_and_serve_their_own_lesson(tmp_path):
         log = server.log()
         assert "pre-warmed dashboard of 00_start_here.ipynb drawn" in log
         assert "pre-warmed dashboard of 03_maml_inner_and_outer_loop.ipynb drawn" in log
-        from mtlviz.serve.pools import KERNEL_PSS_MB
+        from mtlviz.serve.pools import FORKED_KERNEL_MB
 
         for stem in ("00_start_here", "03_maml_inner_and_outer_loop"):
-            assert f"{stem}: 1 x {KERNEL_PSS_MB[stem]} MB" in log
+            assert f"{stem}: 1 x {FORKED_KERNEL_MB[stem]} MB" in log
         warm = server.started_kernel_ids()
         assert len(warm) == 2, f"expected one pool kernel per lesson, got {len(warm)}"
         pages = []

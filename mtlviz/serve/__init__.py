@@ -296,11 +296,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     notebook_dir = args.notebooks or default_notebook_dir()
     if not notebook_dir.is_dir():
         parser.error(f"--notebooks must be a folder; {notebook_dir} is not")
+    from . import forkserver
+
+    if not args.fresh_kernels and not forkserver.supported():
+        print("[mtlviz] this system cannot follow a forked kernel (no pidfd): each kernel imports torch itself",
+              flush=True)
+        args.fresh_kernels = True
     try:
         selected = select_lessons(notebook_dir, args.lessons) if args.lessons else sorted(notebook_dir.glob("*.ipynb"))
         pools = parse_prewarm(args.prewarm, selected, lambda name: select_lessons(notebook_dir, [name], "--prewarm")[0])
         check_pools(pools, max_kernels=args.max_kernels, min_free_mb=args.min_free_mb,
-                    available_mb=available_mb() if pools else None)
+                    available_mb=available_mb() if pools else None, forked=not args.fresh_kernels)
     except ValueError as error:
         parser.error(str(error))
     hashed_password = None
@@ -326,18 +332,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.environ[SLOTS_DIR_ENV] = str(scratch / "slots")
         os.environ[SLOTS_ENV] = str(args.start_slots)
     fork_socket, zygote = None, None
-    from . import forkserver
-
-    if not args.fresh_kernels and not forkserver.supported():
-        print("[mtlviz] this system cannot follow a forked kernel (no pidfd): each kernel imports torch itself",
-              flush=True)
-        args.fresh_kernels = True
     if not args.fresh_kernels:  # after the environment above, which the zygote and its kernels inherit
         fork_socket = scratch / "kernel-forks.sock"
         zygote = forkserver.start_zygote(fork_socket)
         if zygote.poll() is not None or not fork_socket.exists():
             print("[mtlviz] the kernel fork server did not start: each kernel imports torch itself", flush=True)
             args.fresh_kernels, fork_socket = True, None
+            try:  # kernels of their own hold more: the pools must still fit
+                check_pools(pools, max_kernels=args.max_kernels, min_free_mb=args.min_free_mb,
+                            available_mb=available_mb() if pools else None, forked=False)
+            except ValueError as error:
+                zygote.kill()
+                parser.error(str(error))
     # Voila finds the mtlviz templates on the Jupyter data path.
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(SHARE_DIR), os.environ.get("JUPYTER_PATH")]))
     from .app import ClassroomVoila, check_voila_internals
@@ -360,7 +366,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         total = sum(pools.values())
         print(f"[mtlviz] pre-warming {total} dashboard{'s' if total > 1 else ''} before anyone asks, refilled "
               f"{REFILL_WORDS[args.refill]}:", flush=True)
-        for line in pool_memory_lines(pools):
+        for line in pool_memory_lines(pools, forked=not args.fresh_kernels):
             print(f"[mtlviz]   {line}", flush=True)
     for url in share_urls(args.ip, args.port, token):
         print(f"[mtlviz] open: {url}", flush=True)

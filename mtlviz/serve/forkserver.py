@@ -242,13 +242,14 @@ def supported() -> bool:
     return True
 
 
-def start_zygote(socket_path: Path, timeout: float = BIND_TIMEOUT_S) -> subprocess.Popen:
+def start_zygote(socket_path: Path, timeout: float = BIND_TIMEOUT_S,
+                 env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
     """Start the zygote in its own session (so a Ctrl-C meant for the server does not reach it),
-    with this process's environment (the kernels' thread caps must be set before torch loads),
-    and wait until it listens (about 0.1 s: it binds before its imports). A zygote that failed
-    to start is returned as it is: kernels then start the usual way."""
+    with ``env`` or else this process's environment (the kernels' thread caps must be set before
+    torch loads), and wait until it listens (about 0.1 s: it binds before its imports). A zygote
+    that failed to start is returned as it is: kernels then start the usual way."""
     process = subprocess.Popen([sys.executable, "-m", "mtlviz.serve.forkserver", str(socket_path), str(os.getpid())],
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+                               stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     deadline = time.monotonic() + timeout
     while not Path(socket_path).exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -4,14 +4,20 @@
 drawn before anyone asks; ``--prewarm 5`` (the older form) means 5 of the first served lesson.
 Lessons are named as ``--lessons`` names them (:func:`mtlviz.serve.select_lessons`).
 
-The memory a pool holds is its size times one dashboard kernel's PSS after its lesson has drawn,
-from :data:`KERNEL_PSS_MB`: measured by ``python benchmarks/kernel_footprint.py`` (one kernel per
-lesson, one torch thread, as the server starts them) rather than measured again at every start,
-which would run each pooled lesson once more (seconds to tens of seconds) before the teacher's
-server answers. ``tests/test_serve.py`` measures every lesson as kernel_footprint does and fails
-when the table drifts. With many kernels running, torch's shared libraries are split between
-them, so the figure is an upper bound (a lesson-03 kernel among 30: about 280 MB PSS where one
-alone had 360, RESULTS.md).
+The memory a pool holds is what its kernels share, counted once, plus its size times what one
+more dashboard kernel of its lesson holds of its own after the lesson has drawn:
+
+- forked from the fork server (the default): the pages it wrote to or allocated since the fork
+  (:data:`FORKED_KERNEL_MB`); shared, the fork server itself (:data:`FORKED_SHARED_MB`);
+- started on its own (``--fresh-kernels``): its anonymous memory (:data:`FRESH_KERNEL_MB`);
+  shared, the libraries' pages mapped from files, torch's chiefly (:data:`FRESH_SHARED_MB`).
+
+The figures come from ``python benchmarks/kernel_footprint.py [--forked]`` (one kernel per lesson,
+one torch thread, as the server starts them) rather than from measuring again at every start,
+which would run each pooled lesson once more before the teacher's server answers.
+``tests/test_serve.py`` measures every lesson both ways and fails when the tables drift. A kernel
+holds more once a student uses it (lesson 03 with 30 students moving its slider: 79 MB PSS per
+forked kernel, 213 MB started on its own; RESULTS.md).
 
 Imports nothing heavy: the command line uses it before Voila starts.
 """
@@ -21,29 +27,54 @@ import re
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-__all__ = ["BARE_KERNEL_PSS_MB", "KERNEL_PSS_MB", "MAX_POOL", "PrewarmError", "available_mb", "parse_prewarm", "kernel_mb",
-           "pool_memory_lines", "check_pools"]
+__all__ = ["FRESH_KERNEL_MB", "FORKED_KERNEL_MB", "FRESH_SHARED_MB", "FORKED_SHARED_MB", "MAX_POOL", "PrewarmError", "available_mb", "parse_prewarm", "kernel_mb",
+           "shared_mb", "pools_mb", "pool_memory_lines", "check_pools"]
 
-#: PSS in MB of one dashboard kernel after its lesson's start-up cells ran (kernel_footprint.py --repeat 2,
-#: 2026-12-03 14:20, quiet machine: the bare kernel's 215 MB plus the median PSS each lesson added, rounded up to 10 MB; the bare torch + matplotlib + ipywidgets + ipympl kernel: 190-215).
-#: The bare kernel those figures include (torch + matplotlib + ipywidgets + ipympl, one of the
-#: upper figures measured): a lesson's own cost is its entry minus this.
-BARE_KERNEL_PSS_MB = 215
-KERNEL_PSS_MB: Dict[str, int] = {
-    "00_start_here": 240,  # +16 MB
-    "01_few_shot_tasks": 280,  # +59 MB
-    "02_maml_formula_made_visible": 260,  # +44 MB
-    "03_maml_inner_and_outer_loop": 260,  # +37 MB
-    "04_seed_code_example_corrected": 260,  # +36 MB
-    "05_meta_lstm": 270,  # +53 MB
-    "06_fine_tuning_vs_feature_extraction": 260,  # +43 MB
-    "07_domain_adaptation": 280,  # +60 MB
-    "08_metric_based_meta_learning": 270,  # +52 MB
-    "09_first_order_and_feature_reuse": 270,  # +54 MB
-    "10_meta_rl_point_robot": 260,  # +39 MB
-    "11_how_many_tasks": 260,  # +36 MB
-    "12_what_meta_learning_costs": 250,  # +34 MB
+# From kernel_footprint.py and kernel_footprint.py --forked, 2026-12-05: the measured figure plus
+# 3 MB, rounded up to 10 MB (two runs differed by at most 1 MB). They leave out the shared
+# libraries' file pages, so they do not move with the page cache or with how many kernels run
+# (PSS does: the same bare kernel had 252 and 309 MB PSS in two venvs). The bare kernel (torch +
+# matplotlib + ipywidgets + ipympl): 176 MB anonymous started on its own, 41 MB private forked.
+#: What one more kernel started on its own holds, in MB: its anonymous memory after its lesson drew.
+FRESH_KERNEL_MB: Dict[str, int] = {
+    "00_start_here": 180,  # measured 167
+    "01_few_shot_tasks": 210,  # 204
+    "02_maml_formula_made_visible": 200,  # 197
+    "03_maml_inner_and_outer_loop": 200,  # 195
+    "04_seed_code_example_corrected": 210,  # 199
+    "05_meta_lstm": 210,  # 199
+    "06_fine_tuning_vs_feature_extraction": 210,  # 201
+    "07_domain_adaptation": 210,  # 206
+    "08_metric_based_meta_learning": 210,  # 198
+    "09_first_order_and_feature_reuse": 210,  # 199
+    "10_meta_rl_point_robot": 200,  # 196
+    "11_how_many_tasks": 200,  # 194
+    "12_what_meta_learning_costs": 200,  # 194
 }
+#: What one more kernel forked from the fork server holds, in MB: the pages it wrote to or
+#: allocated since the fork, after its lesson drew (the rest it shares with the fork server).
+FORKED_KERNEL_MB: Dict[str, int] = {
+    "00_start_here": 50,  # measured 42
+    "01_few_shot_tasks": 70,  # 62
+    "02_maml_formula_made_visible": 70,  # 57
+    "03_maml_inner_and_outer_loop": 60,  # 54
+    "04_seed_code_example_corrected": 70,  # 59
+    "05_meta_lstm": 70,  # 60
+    "06_fine_tuning_vs_feature_extraction": 70,  # 62
+    "07_domain_adaptation": 70,  # 66
+    "08_metric_based_meta_learning": 70,  # 59
+    "09_first_order_and_feature_reuse": 70,  # 59
+    "10_meta_rl_point_robot": 70,  # 58
+    "11_how_many_tasks": 60,  # 53
+    "12_what_meta_learning_costs": 60,  # 54
+}
+#: Shared by all kernels started on their own, counted once: the libraries' pages mapped from
+#: files, torch's chiefly (a lesson's kernel: RSS minus its anonymous memory, 100-115 MB in a venv
+#: read back from disk, 131-201 MB in one just installed, whose files the page cache holds whole).
+FRESH_SHARED_MB = 210
+#: Shared by all forked kernels, counted once: the fork server (RSS 257 MB, 309 MB in a venv just
+#: installed) and the file pages a lesson's kernels map beyond it (up to 32 MB, 67 MB).
+FORKED_SHARED_MB = 380
 #: Most dashboards one pool may keep ready (a typo such as 300 for 30 is refused, even with no cap).
 MAX_POOL = 100
 _ITEM = re.compile(r"^(?:(?P<lesson>[^=]+)=)?(?P<count>[^=]*)$")
@@ -60,10 +91,22 @@ def available_mb() -> float:
     return psutil.virtual_memory().available / 2**20
 
 
-def kernel_mb(stem: str) -> int:
-    """One dashboard kernel of lesson ``stem`` in MB; a notebook that was never measured (a
-    teacher's own) is assumed as large as the largest lesson."""
-    return KERNEL_PSS_MB.get(stem, max(KERNEL_PSS_MB.values()))
+def kernel_mb(stem: str, forked: bool) -> int:
+    """What one more dashboard kernel of lesson ``stem`` holds of its own, in MB, forked or started
+    on its own; a notebook that was never measured (a teacher's own) is assumed as large as the
+    largest lesson."""
+    table = FORKED_KERNEL_MB if forked else FRESH_KERNEL_MB
+    return table.get(stem, max(table.values()))
+
+
+def shared_mb(forked: bool) -> int:
+    """What all dashboard kernels share, counted once, in MB."""
+    return FORKED_SHARED_MB if forked else FRESH_SHARED_MB
+
+
+def pools_mb(pools: Dict[Path, int], forked: bool) -> int:
+    """The memory the pools hold in all, in MB: what their kernels share plus each kernel's own."""
+    return shared_mb(forked) + sum(count * kernel_mb(lesson.stem, forked) for lesson, count in pools.items())
 
 
 def parse_prewarm(items: Sequence[str], served: Sequence[Path],
@@ -110,25 +153,28 @@ def parse_prewarm(items: Sequence[str], served: Sequence[Path],
     return {lesson: count for lesson, count in pools.items() if count > 0}
 
 
-def pool_memory_lines(pools: Dict[Path, int]) -> List[str]:
-    """One line per pool and a total, for the teacher: N x one kernel's MB."""
+def pool_memory_lines(pools: Dict[Path, int], forked: bool) -> List[str]:
+    """One line per pool (N x one more kernel's MB) and a total with the shared part, for the teacher."""
     lines = []
     for lesson, count in pools.items():
-        measured = lesson.stem in KERNEL_PSS_MB
-        lines.append(f"{lesson.stem}: {count} x {kernel_mb(lesson.stem)} MB = {count * kernel_mb(lesson.stem):,} MB"
-                     + ("" if measured else " (never measured: assumed as large as the largest lesson)"))
-    total = sum(count * kernel_mb(lesson.stem) for lesson, count in pools.items())
-    lines.append(f"pre-warmed pools hold about {total:,} MB in all")
+        mb = kernel_mb(lesson.stem, forked)
+        lines.append(f"{lesson.stem}: {count} x {mb} MB = {count * mb:,} MB"
+                     + ("" if lesson.stem in FRESH_KERNEL_MB else " (never measured: assumed as large as the largest lesson)"))
+    shared = ("the fork server, whose imports every forked kernel shares" if forked else
+              "the libraries every kernel maps")
+    lines.append(f"pre-warmed pools hold about {pools_mb(pools, forked):,} MB in all, with {shared_mb(forked)} MB "
+                 f"for {shared}")
     return lines
 
 
 def check_pools(pools: Dict[Path, int], *, max_kernels: int, available_mb: Optional[float],
-                min_free_mb: int) -> None:
+                min_free_mb: int, forked: bool) -> None:
     """Raise :class:`PrewarmError` if the pools leave no place under the cap or cannot fit in memory.
 
     The pools together must stay below ``max_kernels`` (0: no cap), or a student opening an
     unpooled lesson would find the class full; their memory must fit in ``available_mb`` minus the
     ``min_free_mb`` the server keeps in reserve (it refuses to start kernels below that floor).
+    ``forked``: the kernels are forked from the fork server (else each starts on its own).
     """
     total = sum(pools.values())
     if max_kernels and total >= max_kernels:
@@ -136,11 +182,12 @@ def check_pools(pools: Dict[Path, int], *, max_kernels: int, available_mb: Optio
                            f"{max_kernels}: make the pools smaller than {max_kernels} in all, or raise the cap")
     if available_mb is None:
         return
-    need = sum(count * kernel_mb(lesson.stem) for lesson, count in pools.items())
+    need = pools_mb(pools, forked)
     room = available_mb - min_free_mb
     if need > room:
-        biggest = max(pools, key=lambda lesson: pools[lesson] * kernel_mb(lesson.stem))
+        biggest = max(pools, key=lambda lesson: pools[lesson] * kernel_mb(lesson.stem, forked))
         raise PrewarmError(
-            f"--prewarm needs about {need:,} MB ({', '.join(f'{p.stem[:2]}: {n} x {kernel_mb(p.stem)} MB' for p, n in pools.items())}) "
+            f"--prewarm needs about {need:,} MB ({', '.join(f'{p.stem[:2]}: {n} x {kernel_mb(p.stem, forked)} MB' for p, n in pools.items())}"
+            f", {shared_mb(forked)} MB shared) "
             f"but this machine has {available_mb:,.0f} MB available and keeps --min-free-mb {min_free_mb} free, "
             f"leaving {max(room, 0):,.0f} MB: make the pools smaller (the largest is {biggest.stem}'s)")
