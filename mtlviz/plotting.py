@@ -670,8 +670,10 @@ def update_metalstm_step(artists, step: int, *, x_query, correct, n_classes: int
     whether Meta-LSTM's answer after that step is ``correct``."""
     for marker in artists["markers"]:
         marker.set_xdata([step, step])
+    # The title names the slider's t rather than its value, which the slider and the status line
+    # show: a title that stays the same is composited from a cache, not laid out again (5 ms a move).
     _show_mosaic(artists["query"], artists["axes"]["query"], tinted_mosaic(x_query, correct, n_classes, n_query),
-                 f"Meta-LSTM's answers after step {step}\n(green right, red wrong)")
+                 "Meta-LSTM's answers at step t\n(green right, red wrong)")
 
 
 # -- lesson 02: the MAML objective of a line, term by term ----------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections import OrderedDict
 from typing import Optional, Tuple
 
 import numpy as np
@@ -154,10 +155,29 @@ def interactive_figure(width: float, height: float) -> Tuple[Figure, "object"]:
     return figure, canvas
 
 
+def _image_key(image):
+    """What decides an image's pixels (its data, by digest, and how it is mapped and placed), or
+    None for an image with no data yet."""
+    import hashlib
+
+    array = image.get_array()
+    if array is None:
+        return None
+    data = np.ascontiguousarray(np.ma.getdata(array))
+    digest = hashlib.blake2b(data.tobytes(), digest_size=16)
+    if np.ma.is_masked(array):
+        digest.update(np.ascontiguousarray(np.ma.getmaskarray(array)).tobytes())
+    norm = image.norm
+    return ("image", digest.digest(), data.shape, data.dtype.str, tuple(image.get_extent()), image.get_visible(),
+            image.get_alpha(), image.get_interpolation(), image.cmap.name, type(norm).__name__,
+            getattr(norm, "vmin", None), getattr(norm, "vmax", None), tuple(image.axes.viewLim.bounds))
+
+
 def _overlay_key(artist):
-    """What decides a text's or legend's pixels, for :class:`BlitManager`'s cache; None for an
-    artist drawn afresh each time (lines, bands, images, and a legend placed at "best", whose
-    place follows the data)."""
+    """What decides a text's, legend's or image's pixels, for :class:`BlitManager`'s cache; None
+    for an artist drawn afresh each time (lines, bands, and a legend placed at "best", whose place
+    follows the data)."""
+    from matplotlib.image import AxesImage
     from matplotlib.legend import Legend
     from matplotlib.text import Text
 
@@ -174,6 +194,8 @@ def _overlay_key(artist):
         return ("legend", artist.get_visible(), text_key(artist.get_title()),
                 tuple(text_key(text) for text in artist.texts),
                 tuple(handle.get_visible() for handle in artist.legend_handles))
+    if isinstance(artist, AxesImage):
+        return _image_key(artist)
     return None
 
 
@@ -213,12 +235,21 @@ class BlitManager:
     the first move: that move cost lesson 05 about 100 ms more than the others (the layer's
     renderer starts without the text metrics the canvas's has), and 30 students' first moves
     come together. A text that changed since the last move (a title showing the slider's value)
-    is drawn directly: it is cached again once it stays the same for a move. A legend at
-    ``loc="best"`` follows the data it avoids and is drawn every move, unless
-    ``pin_best_legends``: for a dashboard whose moves change only markers over fixed curves
-    (lesson 05's step marker), each such legend is pinned where "best" puts it at every full
-    draw (:func:`_pin_best_legend`) and cached like the rest.
+    is drawn directly the first time it shows a value; a value it shows again (a student
+    stepping back and forth) is rendered onto the layer and composited from then on. Images
+    are cached the same way, by a digest of their data (lesson 05's query panel: one picture
+    per step, 3 ms to resample and draw, 0.1 ms to composite). The cache keeps the most recently
+    shown versions up to :attr:`cache_bytes` (a few steps' worth for lesson 05) and is emptied by
+    a full draw. A legend at ``loc="best"`` follows the data it avoids and is drawn every move,
+    unless ``pin_best_legends``: for a dashboard whose moves change only markers over fixed
+    curves (lesson 05's step marker), each such legend is pinned where "best" puts it at every
+    full draw (:func:`_pin_best_legend`) and cached like the rest.
     """
+
+    #: Most bytes of rendered titles, legends and images kept for later moves.
+    cache_bytes = 4 * 2**20
+    #: Most values remembered per artist as shown once (drawn directly) since the last full draw.
+    remembered_values = 64
 
     def __init__(self, canvas, artists, *, pin_best_legends: bool = False):
         self.canvas = canvas
@@ -227,13 +258,21 @@ class BlitManager:
         for artist in self.artists:
             artist.set_animated(True)
         self._background = None
-        self._overlays = {}  # id(artist) -> (artist, x, y, rgba or None), for texts that held still
+        # (id(artist), its _overlay_key) -> (artist, x, y, rgba or None), most recently shown last
+        self._overlays: "OrderedDict[tuple, tuple]" = OrderedDict()
+        self._cached_bytes = 0
         self._keys = {}  # id(artist) -> its _overlay_key at the last move
+        self._shown = {}  # id(artist) -> the keys it showed once, drawn directly, since the last full draw
         self._layer = None
         canvas.mpl_connect("draw_event", self._on_draw)
 
+    def _forget_overlays(self) -> None:
+        self._overlays.clear()
+        self._cached_bytes = 0
+        self._shown.clear()
+
     def _on_draw(self, event):
-        self._overlays.clear()  # a full draw may have moved every title and legend
+        self._forget_overlays()  # a full draw may have moved every title and legend
         if self.pin_best_legends:
             for artist in self.artists:
                 _pin_best_legend(artist, self.canvas.get_renderer())
@@ -264,20 +303,38 @@ class BlitManager:
         renderer = self.canvas.get_renderer()
         for artist in self.artists:
             key = _overlay_key(artist)
-            held_still = key is not None and (full_draw or self._keys.get(id(artist)) == key)
-            self._keys[id(artist)] = key
-            if not held_still:  # a line or band, or a text that changed since the last move
-                self._overlays.pop(id(artist), None)
+            last, self._keys[id(artist)] = self._keys.get(id(artist)), key
+            if key is None:  # a line or band
                 figure.draw_artist(artist)
                 continue
-            overlay = self._overlays.get(id(artist))
+            slot = (id(artist), key)
+            overlay = self._overlays.get(slot)
             if overlay is None or overlay[0] is not artist:
-                overlay = self._overlays[id(artist)] = (artist, *self._render_overlay(artist))
+                shown = self._shown.setdefault(id(artist), OrderedDict())
+                if not (full_draw or last == key or key in shown):  # a value shown for the first time
+                    shown[key] = None
+                    if len(shown) > self.remembered_values:
+                        shown.popitem(last=False)
+                    figure.draw_artist(artist)
+                    continue
+                overlay = self._cache(slot, (artist, *self._render_overlay(artist)))
+            else:
+                self._overlays.move_to_end(slot)
             _, x, y, rgba = overlay
             if rgba is not None:
                 gc = renderer.new_gc()
                 renderer.draw_image(gc, x, y, rgba)
                 gc.restore()
+
+    def _cache(self, slot, overlay):
+        """Keep ``overlay`` for ``slot``, dropping the least recently shown beyond :attr:`cache_bytes`."""
+        size = 0 if overlay[3] is None else overlay[3].nbytes
+        self._overlays[slot] = overlay
+        self._cached_bytes += size
+        while self._cached_bytes > self.cache_bytes and len(self._overlays) > 1:
+            _, old = self._overlays.popitem(last=False)
+            self._cached_bytes -= 0 if old[3] is None else old[3].nbytes
+        return overlay
 
     def replace_artists(self, artists) -> None:
         """Blit ``artists`` from now on instead of the current ones (a dashboard that makes new
@@ -289,7 +346,7 @@ class BlitManager:
         for artist in self.artists:
             artist.set_animated(True)
         self._background = None
-        self._overlays.clear()
+        self._forget_overlays()
         self._keys.clear()
 
     def update(self) -> None:
