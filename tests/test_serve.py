@@ -277,20 +277,25 @@ def test_prewarmed_dashboard_is_ready_before_the_first_student_and_the_pool_refi
             server.close_dashboard(dashboard)
 
 
-def serve_argv_without_starting(monkeypatch, argv):
-    """Run the command line up to launching Voila; return the Voila argv it would have run."""
+def restore_kernel_env_after(monkeypatch):
+    """The command line sets these for the kernels it starts: restore them after the test."""
     import os
 
-    from mtlviz.serve import app
     from mtlviz.serve.startup_queue import SLOTS_DIR_ENV, SLOTS_ENV
 
-    # The command line sets these for the kernels it starts: restore them after the test.
     for name in ("IPYTHONDIR", "JUPYTER_PATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", SLOTS_DIR_ENV, SLOTS_ENV):
         if name in os.environ:
             monkeypatch.setenv(name, os.environ[name])
         else:  # recorded as absent (delenv of an absent name records nothing to undo)
             monkeypatch.setenv(name, "")
             monkeypatch.delenv(name)
+
+
+def serve_argv_without_starting(monkeypatch, argv):
+    """Run the command line up to launching Voila; return the Voila argv it would have run."""
+    from mtlviz.serve import app
+
+    restore_kernel_env_after(monkeypatch)
     launched = []
     monkeypatch.setattr(app.ClassroomVoila, "launch_instance", classmethod(lambda cls, voila: launched.append(voila)))
     assert serve_main(argv) == 0
@@ -347,6 +352,32 @@ def test_prewarm_that_cannot_fit_in_memory_is_refused(monkeypatch, capsys):
         err = capsys.readouterr().err
         assert f"--prewarm needs about {need:,} MB (03: {count} x {each} MB, {shared} MB shared)" in err
         assert "2,000 MB available and keeps --min-free-mb 1500 free, leaving 500 MB" in err
+
+
+def test_a_pool_that_fits_only_forked_is_refused_if_the_fork_server_does_not_start(monkeypatch, capsys):
+    """If this fails, a server whose fork server failed to start fills a pool sized for forked
+    kernels with kernels of their own, three times the memory, and the machine swaps in class."""
+    import sys
+
+    import mtlviz.serve
+    from mtlviz.serve import app, forkserver
+    from mtlviz.serve.pools import FRESH_KERNEL_MB, FRESH_SHARED_MB
+
+    def dead_zygote(socket_path, **kwargs):
+        process = subprocess.Popen([sys.executable, "-c", "pass"])
+        process.wait()
+        return process
+
+    restore_kernel_env_after(monkeypatch)
+    monkeypatch.setattr(mtlviz.serve, "available_mb", lambda: 2000.0)
+    monkeypatch.setattr(forkserver, "start_zygote", dead_zygote)
+    monkeypatch.setattr(app.ClassroomVoila, "launch_instance", classmethod(lambda cls, argv: None))
+    with pytest.raises(SystemExit):
+        serve_main(["--prewarm", "03=2", "--min-free-mb=1500"])  # fits forked (the test above), not fresh
+    captured = capsys.readouterr()
+    assert "the kernel fork server did not start: each kernel imports torch itself" in captured.out
+    fresh = FRESH_KERNEL_MB["03_maml_inner_and_outer_loop"]
+    assert f"--prewarm needs about {2 * fresh + FRESH_SHARED_MB:,} MB (03: 2 x {fresh} MB" in captured.err
 
 
 def test_prewarm_pools_per_lesson_and_their_memory_are_printed(monkeypatch, capsys):

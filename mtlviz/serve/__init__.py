@@ -302,11 +302,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("[mtlviz] this system cannot follow a forked kernel (no pidfd): each kernel imports torch itself",
               flush=True)
         args.fresh_kernels = True
+    def check_pools_fit(forked: bool) -> None:
+        check_pools(pools, max_kernels=args.max_kernels, min_free_mb=args.min_free_mb,
+                    available_mb=available_mb() if pools else None, forked=forked)
+
     try:
         selected = select_lessons(notebook_dir, args.lessons) if args.lessons else sorted(notebook_dir.glob("*.ipynb"))
         pools = parse_prewarm(args.prewarm, selected, lambda name: select_lessons(notebook_dir, [name], "--prewarm")[0])
-        check_pools(pools, max_kernels=args.max_kernels, min_free_mb=args.min_free_mb,
-                    available_mb=available_mb() if pools else None, forked=not args.fresh_kernels)
+        check_pools_fit(forked=not args.fresh_kernels)
     except ValueError as error:
         parser.error(str(error))
     hashed_password = None
@@ -339,8 +342,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print("[mtlviz] the kernel fork server did not start: each kernel imports torch itself", flush=True)
             args.fresh_kernels, fork_socket = True, None
             try:  # kernels of their own hold more: the pools must still fit
-                check_pools(pools, max_kernels=args.max_kernels, min_free_mb=args.min_free_mb,
-                            available_mb=available_mb() if pools else None, forked=False)
+                check_pools_fit(forked=False)
             except ValueError as error:
                 zygote.kill()
                 parser.error(str(error))
