@@ -34,7 +34,6 @@ import psutil
 from jupyter_client.manager import start_new_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
-MB = 1024 * 1024
 #: Modules a dashboard should not need at start-up; printed when a lesson loads one.
 HEAVY = ("torch._dynamo", "torch._inductor", "sklearn", "scipy", "pandas")
 BASELINE = "baseline: import torch, matplotlib, ipywidgets, ipympl"
