@@ -22,11 +22,14 @@ def server():
         yield running
 
 
-def open_dashboard(browser, url):
+def open_dashboard(browser, url, init_script=None):
     """Open a dashboard and wait until its first figure is drawn; retry once (see FIELD-NOTES:
-    about one page load in 70 hangs after its kernel started)."""
+    about one page load in 70 hangs after its kernel started). ``init_script`` runs in the page
+    before any of its own scripts."""
     for attempt in range(2):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        if init_script:
+            page.add_init_script(init_script)
         watcher = PageWatcher(page)
         try:
             page.goto(url, timeout=PAGE_TIMEOUT_MS)
@@ -117,6 +120,41 @@ def test_alpha_slider_changes_the_plot(server, browser):
     wait_for_status(page, "t.includes('α = 0.03162')")
     assert page.locator(".mtlviz-status").inner_text() != status_before
     finish(page, watcher, "03_after_alpha_moved.png")
+
+
+# Counts what ipympl's front end does with each frame the kernel sends: it draws the frame onto
+# a canvas outside the document (drawImage), then, unless the served page stops it, PNG-encodes
+# that canvas (toDataURL). The tests' own toDataURL calls read the visible canvas and are not counted.
+_COUNT_FRAMES_AND_ENCODINGS = """
+window.__frames = 0;
+window.__encodings = 0;
+const drawImage = CanvasRenderingContext2D.prototype.drawImage;
+CanvasRenderingContext2D.prototype.drawImage = function (...args) {
+  if (!this.canvas.isConnected) window.__frames += 1;
+  return drawImage.apply(this, args);
+};
+const toDataURL = HTMLCanvasElement.prototype.toDataURL;
+HTMLCanvasElement.prototype.toDataURL = function (...args) {
+  if (!this.isConnected) window.__encodings += 1;
+  return toDataURL.apply(this, args);
+};
+"""
+
+
+def test_frames_from_the_kernel_are_drawn_without_encoding_the_figure_again(server, browser):
+    """ipympl's front end PNG-encodes the whole figure after every frame it draws, a picture for a
+    notebook saved with its widget state; a Voila page is never saved, and the served page
+    (templates/mtlviz/ipympl-frames.js) skips it. If this fails, every slider move costs each
+    student's browser about 7 ms more on lesson 05 and 3.5 ms on lesson 03, and a class whose
+    browsers share one machine waits for that too (RESULTS.md, "Classroom load")."""
+    page, watcher = open_dashboard(browser, server.url + f"voila/render/{MAIN_LESSON}",
+                                   init_script=_COUNT_FRAMES_AND_ENCODINGS)
+    frames_at_start = page.evaluate("() => window.__frames")
+    assert frames_at_start >= 1, "the counting script saw no frame drawn: it no longer sees ipympl's drawing"
+    move_slider(page, "α (inner lr)", "ArrowRight", "t.length > 0")  # waits for the figure to change
+    assert page.evaluate("() => window.__frames") > frames_at_start
+    assert page.evaluate("() => window.__encodings") == 0, "the page PNG-encoded its figure after a frame"
+    finish(page, watcher, "03_frames_not_encoded.png")
 
 
 def test_diverging_alpha_shows_a_message_not_a_traceback(server, browser):
