@@ -14,7 +14,10 @@ students) and prints:
 * slider-to-plot latency under that load: once the machine has settled (the pages drawn last
   may still be typesetting and drawing), every page scrolls to its slider and, once the machine
   is quiet again, presses its arrow keys, all pages at the same time, measured in each page's own clock from the key press to ipympl's
-  ``drawImage`` of the new frame (the instrumentation of ``slider_latency.py``);
+  ``drawImage`` of the new frame (the instrumentation of ``slider_latency.py``); each page presses
+  its next key ``--pause-ms`` after its last frame, and the pause it actually saw (in its own
+  clock, from the frame to the key press) is printed too: on a loaded machine the key press itself
+  waits, so the load a class offers is that pause, not the nominal one;
 * the memory of the server and its kernels (RSS, and USS/PSS: torch's shared libraries make the
   RSS sum count the same pages once per kernel);
 * the kernels left ``--settle`` seconds after every page was closed (their ``beforeunload``
@@ -47,7 +50,7 @@ from typing import Dict, List, Optional
 
 import psutil
 
-from slider_latency import _INSTRUMENT, CANVAS, LESSON, percentile  # puts the repository root on sys.path
+from slider_latency import _INSTRUMENT, CANVAS, FRAME_LATENCY, LESSON, percentile  # puts the repository root on sys.path
 from tests.harness import CANVAS_DRAWN, PageWatcher, VoilaServer, launch_chromium  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +86,7 @@ class Session:
     attempts: int = 0
     error: Optional[str] = None
     latencies_ms: List[float] = field(default_factory=list)
+    pauses_ms: List[float] = field(default_factory=list)  # from a frame to the next key press
     kernel_id: Optional[str] = None
     client: object = None  # --without-browsers: its widget_client.WidgetStudent
 
@@ -146,20 +150,27 @@ async def reach_slider(session: Session, label: str) -> None:
         session.error = f"slider: {type(error).__name__}: {str(error).splitlines()[0]}"
 
 
-async def move_slider(session: Session, label: str, moves: int, offset_s: float) -> None:
+async def move_slider(session: Session, label: str, moves: int, offset_s: float, pause_s: float) -> None:
     """Press the slider's arrow keys ``moves`` times (5 right, 5 left, ...), starting after
-    ``offset_s`` so that the pages' moves interleave; record each key-to-frame time."""
+    ``offset_s`` so that the pages' moves interleave, each ``pause_s`` after the last frame was
+    drawn; record each key-to-frame time, and the pauses the page saw.
+
+    The slider is focused once; each move is then a key press on the focused page, as a student's
+    is, and one call that the page answers when the frame is drawn. Until 2026-12-05 each press
+    went through a locator: Playwright found the slider by its text in the page and checked it
+    before every press, and polled for the frame. That cost the browser 8-12 ms of CPU per move
+    that no student's key press costs, and, on a loaded machine, stretched the pause between a
+    frame and the next press well beyond its nominal 150 ms (RESULTS.md, "Classroom load")."""
     page = session.page
     await asyncio.sleep(offset_s)
     handle = page.locator(".widget-hslider", has_text=label).locator(".noUi-handle")
     try:
         await handle.focus(timeout=10_000)
         for i in range(moves):
-            await handle.press("ArrowRight" if (i // 5) % 2 == 0 else "ArrowLeft")
-            await page.wait_for_function("() => window.__t1 !== null && window.__t1 !== undefined",
-                                         polling=POLL_MS // 10, timeout=MOVE_TIMEOUT_MS)
-            session.latencies_ms.append(await page.evaluate("() => window.__t1 - window.__t0"))
-            await page.wait_for_timeout(150)  # let the rest of the frame land before the next move
+            await page.keyboard.press("ArrowRight" if (i // 5) % 2 == 0 else "ArrowLeft")
+            session.latencies_ms.append(await asyncio.wait_for(page.evaluate(FRAME_LATENCY), MOVE_TIMEOUT_MS / 1000))
+            await asyncio.sleep(pause_s)  # the student looks at the new frame
+        session.pauses_ms = await page.evaluate("() => window.__pauses")
     except Exception as error:  # noqa: BLE001
         session.error = f"slider: {type(error).__name__}: {str(error).splitlines()[0]}"
 
@@ -262,14 +273,15 @@ async def open_student(url: str, lesson: str, files: List[str], session: Session
         session.error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
-async def move_student(session: Session, label: str, moves: int, offset_s: float) -> None:
-    """--without-browsers: ``moves`` slider steps, each timed from sending the value to the next frame."""
+async def move_student(session: Session, label: str, moves: int, offset_s: float, pause_s: float) -> None:
+    """--without-browsers: ``moves`` slider steps, each timed from sending the value to the next
+    frame, each ``pause_s`` after the last frame."""
     await asyncio.sleep(offset_s)
     try:
         slider = session.client.slider(label)
         for i in range(moves):
             session.latencies_ms.append(await asyncio.wait_for(session.client.move(slider, i), MOVE_TIMEOUT_MS / 1000))
-            await asyncio.sleep(0.15)
+            await asyncio.sleep(pause_s)
     except Exception as error:  # noqa: BLE001
         session.error = f"slider: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
@@ -341,7 +353,8 @@ async def run_class(server: VoilaServer, args, sessions: List[Session], report: 
                   + (f"{reached:.1f} s" if reached is not None else f"more than {QUIET_LIMIT_S:.0f} s"), flush=True)
         stagger = 0.4 / max(len(live), 1)  # spread each round of moves over about 0.4 s
         print(f"moving '{args.slider}' {args.moves} times on each of {len(live)} pages at once ...", flush=True)
-        await asyncio.gather(*(move_one(s, args.slider, args.moves, k * stagger) for k, s in enumerate(live)))
+        await asyncio.gather(*(move_one(s, args.slider, args.moves, k * stagger, args.pause_ms / 1000)
+                               for k, s in enumerate(live)))
         report["memory_moved"] = server_memory(server)
         for when in ("rendered", "moved"):
             m = report[f"memory_{when}"]
@@ -373,6 +386,9 @@ def main(argv=None) -> int:
     parser.add_argument("--lesson", default=LESSON, help=f"notebook in notebooks/ (default {LESSON})")
     parser.add_argument("--moves", type=int, default=5, help="slider moves per session (1-100; default 5)")
     parser.add_argument("--slider", default="α (inner lr)", help="text of the slider's label (default 'α (inner lr)')")
+    parser.add_argument("--pause-ms", type=float, default=150,
+                        help="a student's pause between seeing a new frame and pressing the next key (0-5000 ms; "
+                             "default 150: a student stepping through the slider at about 5 moves a second)")
     parser.add_argument("--prewarm", nargs="+", default=[], metavar="LESSON=N",
                         help="start the server with these pools (LESSON=N as the server takes them; a plain N: "
                              "N of --lesson) and wait until they are drawn before the class arrives")
@@ -403,6 +419,8 @@ def main(argv=None) -> int:
         parser.error(f"--sessions must be 1 to {MAX_SESSIONS}")
     if not 1 <= args.moves <= 100:
         parser.error("--moves must be 1 to 100")
+    if not 0 <= args.pause_ms <= 5000:
+        parser.error("--pause-ms must be 0 to 5000")
     if not 0 <= args.settle <= 600:
         parser.error("--settle must be 0 to 600 seconds")
     if not (ROOT / "notebooks" / args.lesson).is_file():
@@ -484,6 +502,7 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
         if s.watcher and s.watcher.external_requests:
             failures.append(f"page {s.index}: requests left {HOST}: {s.watcher.external_requests[:3]}")
     latencies = [ms for s in sessions for ms in s.latencies_ms]
+    pauses = [ms for s in sessions for ms in s.pauses_ms]
     expected_moves = args.moves * args.sessions
     if len(latencies) < expected_moves:
         failures.append(f"{expected_moves - len(latencies)} of {expected_moves} slider moves got no new frame")
@@ -508,6 +527,8 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
         *([("pages scrolled to the slider, then quiet again after", f"{report['reached_quiet_after_s']:.1f} s"
             if report.get("reached_quiet_after_s") is not None else f"not quiet within {QUIET_LIMIT_S:.0f} s")]
           if "reached_quiet_after_s" in report else []),
+        *([(f"pause from a page's frame to its next key press (--pause-ms {args.pause_ms:.0f}), p50 / p95",
+             f"{fmt_ms(pauses, 0.5)} ms / {fmt_ms(pauses, 0.95)} ms")] if pauses else []),
         ("the same by move (every page's 1st, 2nd, ...), p50 / p95 ms", ", ".join(
             f"{fmt_ms(by_move, 0.5)} / {fmt_ms(by_move, 0.95)}" for by_move in (
                 [s.latencies_ms[k] for s in sessions if len(s.latencies_ms) > k] for k in range(args.moves)))),

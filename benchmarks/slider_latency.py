@@ -68,15 +68,31 @@ widgets.VBox([slider, canvas])"""
 
 # Installed before any page script runs: stamp every key press, and every image that ipympl's
 # front end paints onto a canvas (it draws each PNG frame from the kernel with drawImage), so
-# the latency is measured in the page's own clock without polling the canvas's pixels.
+# the latency is measured in the page's own clock without polling the canvas's pixels; a script
+# awaiting the frame (:data:`FRAME_LATENCY`) is answered at that moment, without polling.
+# ``__pauses``: the time from each frame to the next key press, the pace a driver kept.
 _INSTRUMENT = """
-document.addEventListener('keydown', () => { window.__t0 = performance.now(); window.__t1 = null; }, true);
+window.__pauses = [];
+document.addEventListener('keydown', () => {
+  const now = performance.now();
+  if (window.__t1) window.__pauses.push(now - window.__t1);  // from the last frame to this key press
+  window.__t0 = now;
+  window.__t1 = null;
+}, true);
+window.__frameWaiters = [];
 const drawImage = CanvasRenderingContext2D.prototype.drawImage;
 CanvasRenderingContext2D.prototype.drawImage = function (...args) {
-  if (window.__t0 !== undefined && window.__t1 === null) window.__t1 = performance.now();
+  if (window.__t0 !== undefined && window.__t1 === null) {
+    window.__t1 = performance.now();
+    window.__frameWaiters.splice(0).forEach(resolve => resolve(window.__t1 - window.__t0));
+  }
   return drawImage.apply(this, args);
 };
 """
+
+#: Evaluated in the page after a key press: the key-to-frame time in ms, once the frame is drawn.
+FRAME_LATENCY = ("() => (window.__t1 !== null && window.__t1 !== undefined) ? window.__t1 - window.__t0"
+                 " : new Promise(resolve => window.__frameWaiters.push(resolve))")
 
 
 def percentile(values, q):
