@@ -157,6 +157,25 @@ def test_frames_from_the_kernel_are_drawn_without_encoding_the_figure_again(serv
     finish(page, watcher, "03_frames_not_encoded.png")
 
 
+def test_a_slider_move_is_not_echoed_back_to_its_page(server, browser):
+    """A served kernel has one page, so ipywidgets' echo of each value the page sets (for other
+    front ends of the same kernel) is switched off by the server. If this fails, every slider move
+    costs the kernel, the server and the page one more websocket message, and the page one more
+    update of the slider it has just moved."""
+    page, watcher = open_dashboard(browser, server.url + f"voila/render/{MAIN_LESSON}")
+    received = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(payload)))
+    page.reload()
+    page.wait_for_selector(".mtlviz-status", timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_function(CANVAS_DRAWN, timeout=60_000)
+    frames_before = len(received)
+    move_slider(page, "α (inner lr)", "ArrowRight", "t.length > 0")  # waits for the figure to change
+    during = [frame if isinstance(frame, bytes) else frame.encode() for frame in received[frames_before:]]
+    assert any(b'"comm_msg"' in frame for frame in during), "the page's websocket frames were not seen"
+    assert not any(b'"echo_update"' in frame for frame in during), "the kernel echoed the slider's value"
+    finish(page, watcher, "03_not_echoed.png")
+
+
 def test_diverging_alpha_shows_a_message_not_a_traceback(server, browser):
     """α at its maximum with 10 steps diverges: the class must read a hint, not NaN plots or a traceback."""
     page, watcher = open_dashboard(browser, server.url + f"voila/render/{MAIN_LESSON}")

@@ -328,6 +328,12 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     os.environ["IPYTHONDIR"] = str(write_ipython_dir(scratch / "ipython"))
     os.environ[THEME_ENV] = "presenter" if args.theme == "presenter" else "default"
+    # ipywidgets 8 sends every value a page sets back to all of the kernel's front ends (an
+    # "echo_update"), so that several views of one kernel stay in step. A served kernel has one
+    # page, which ignores the echo of its own value: without it a slider move costs one websocket
+    # message less for the kernel, the server and the page (RESULTS.md, "Classroom load"). Read
+    # when ipywidgets is imported, so set before the fork server starts.
+    os.environ.setdefault("JUPYTER_WIDGETS_ECHO", "0")
     if args.start_slots:
         from .startup_queue import SLOTS_DIR_ENV, SLOTS_ENV
 
