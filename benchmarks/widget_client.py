@@ -100,36 +100,41 @@ class WidgetStudent:
         self.bytes_fetched = 0
 
     # -- the wire ---------------------------------------------------------------------------
-    async def _send(self, msg_type: str, content: Dict, metadata: Optional[Dict] = None) -> None:
+    async def _send(self, msg_type: str, content: Dict, metadata: Optional[Dict] = None) -> str:
+        """Send a shell message; returns its id."""
         message = _message(msg_type, content, self.session, metadata)
         parts = [json.dumps(message[key]).encode() for key in ("header", "parent_header", "metadata", "content")]
         await self.ws.write_message(serialize_msg_to_ws_v1(parts, "shell"), binary=True)
+        return message["header"]["msg_id"]
 
     async def _receive(self) -> Dict:
         raw = await self.ws.read_message()
         if raw is None:
             raise ConnectionError(f"the kernel's websocket closed ({self.ws.close_code} {self.ws.close_reason})")
         _, parts = deserialize_msg_from_ws_v1(raw)
-        header = json.loads(parts[0])
-        return {"msg_type": header["msg_type"], "content": json.loads(parts[3]), "buffers": parts[4:]}
+        header, parent = json.loads(parts[0]), json.loads(parts[1])
+        return {"msg_type": header["msg_type"], "parent": parent.get("msg_id"), "content": json.loads(parts[3]),
+                "buffers": parts[4:]}
 
     async def _canvas_message(self, canvas: str, kind: str) -> None:
         await self._send("comm_msg", {"comm_id": canvas, "data": {"method": "custom", "content": {"type": kind}}})
 
-    async def _next_frame(self, after_echo_of: Optional[str] = None) -> str:
+    async def _next_frame(self, after: Optional[str] = None) -> str:
         """Read until a canvas sends a frame (returns the canvas), answering what a front end
-        answers; with ``after_echo_of``, only a frame after the kernel echoed that widget's update."""
-        echoed = after_echo_of is None
+        answers; with ``after`` (a message's id), only a frame after the kernel began handling that
+        message (its "busy" status; served kernels do not echo a page's widget updates)."""
+        began = after is None
         while True:
             message = await self._receive()
+            if message["msg_type"] == "status" and message["parent"] == after \
+                    and message["content"].get("execution_state") == "busy":
+                began = True
             if message["msg_type"] != "comm_msg":
                 continue
             comm, data = message["content"]["comm_id"], message["content"]["data"]
-            if comm == after_echo_of and data.get("method") == "echo_update":
-                echoed = True
             if comm not in self.canvases:
                 continue
-            if message["buffers"] and echoed:
+            if message["buffers"] and began:
                 return comm
             if data.get("method") == "custom":
                 kind = json.loads(data["content"].get("data", "{}")).get("type")
@@ -232,9 +237,9 @@ class WidgetStudent:
         position += direction * step
         state["value"] = value = state["base"] ** position if log else position
         began = time.monotonic()
-        await self._send("comm_msg", {"comm_id": slider, "data": {"method": "update", "state": {"value": value},
-                                                                  "buffer_paths": []}})
-        await self._next_frame(after_echo_of=slider)
+        update = await self._send("comm_msg", {"comm_id": slider, "data": {"method": "update", "state": {"value": value},
+                                                                           "buffer_paths": []}})
+        await self._next_frame(after=update)
         return 1000 * (time.monotonic() - began)
 
     async def close(self) -> None:
