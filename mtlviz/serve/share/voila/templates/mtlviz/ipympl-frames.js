@@ -3,7 +3,7 @@
 // picture kept for a notebook saved with its widget state. A Voila page is never saved, and its
 // figures have no toolbar to download from, so the picture is never read; encoding it took 7 ms
 // of the page's main thread per frame of lesson 05 (a 1035 x 576 figure, a 271 KB string) and
-// 3.5 ms for lesson 03's larger figure (RESULTS.md, "Classroom load").
+// 3.5 ms for lesson 03's 1080 x 333 one (RESULTS.md, "Classroom load").
 //
 // The model sets its offscreen canvas in initialize(); a setter on Object.prototype for that one
 // name catches the first model, stores the canvas as the model's own property (as a plain
