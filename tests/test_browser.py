@@ -176,6 +176,64 @@ def test_a_slider_move_is_not_echoed_back_to_its_page(server, browser):
     finish(page, watcher, "03_not_echoed.png")
 
 
+# Where a dashboard's status line ends, in pixels from the top of its dashboard (whatever the scrolling).
+_STATUS_BOTTOM = ("() => document.querySelector('.mtlviz-status').getBoundingClientRect().bottom"
+                  " - document.querySelector('.mtlviz-dashboard').getBoundingClientRect().top")
+
+
+def test_stepping_the_meta_lstm_lesson_does_not_move_the_page_below_its_status_line(server, browser):
+    """Lesson 05's status line says more from step 1 on (the gates) than at step 0, and wrapped onto
+    a second line at the first step and back at step 0: everything below it moved, and Chromium
+    laid out, painted and rasterised the page again, 50-60 ms of its CPU on each student's first
+    step (RESULTS.md, "Classroom load"). If this fails, the dashboard no longer keeps room for
+    two lines (Dashboard.status_lines) and a class's first steps cost that again."""
+    page, watcher = open_dashboard(browser, server.url + "voila/render/05_meta_lstm.ipynb")
+    wait_for_status(page, "t.startsWith('1-shot, step 0:')")
+    bottoms = [page.evaluate(_STATUS_BOTTOM)]
+    for key, step in (("ArrowRight", 1), ("ArrowLeft", 0), ("ArrowRight", 1)):
+        move_slider(page, "step t", key, f"t.startsWith('1-shot, step {step}:')")
+        bottoms.append(page.evaluate(_STATUS_BOTTOM))
+    assert max(bottoms) - min(bottoms) < 1, f"the status line's bottom moved with the steps: {bottoms} px"
+    finish(page, watcher, "05_status_line_still.png")
+
+
+_TOGGLING_STATUS = """import ipywidgets as widgets
+from mtlviz.widgets._base import Dashboard
+
+class Toggling(Dashboard):
+    def __init__(self):
+        super().__init__()
+        self.slider = widgets.IntSlider(value=0, min=0, max=9, description="n")
+        self.slider.observe(lambda change: self.show_status(
+            f"n = {change['new']}" + (" and a long message" * 40 if change["new"] % 2 else "")), names="value")
+        self.children = [self.slider, self.status_line, widgets.HTML("<p>below the dashboard</p>")]
+        self.show_status("n = 0")
+
+Toggling()"""
+
+
+def test_a_served_status_line_keeps_the_height_of_its_longest_message(browser, tmp_path):
+    """In a served page a status line never gets shorter again (templates/mtlviz/status-lines.js),
+    so a message that wraps onto fewer lines does not move the page below it back up, and the next
+    long one down again: each move of that kind made Chromium lay out, paint and rasterise the rest
+    of the page (lesson 06's "frozen blocks" did it at every other step). If this fails, the script
+    no longer finds the status lines (its CSS animation) or no longer holds their height."""
+    write_notebook(tmp_path / "93_toggling_status.ipynb", _TOGGLING_STATUS)
+    with VoilaServer(notebook_dir=tmp_path) as served:
+        page, watcher = open_dashboard(browser, served.page_url("voila/render/93_toggling_status.ipynb"))
+        heights = [page.evaluate("() => document.querySelector('.mtlviz-status').getBoundingClientRect().height")]
+        handle = slider_handle(page, "n")
+        handle.focus()
+        for n in (1, 2, 3):
+            handle.press("ArrowRight")
+            wait_for_status(page, f"t.startsWith('n = {n}')")
+            page.wait_for_timeout(100)  # the ResizeObserver answers after the next layout
+            heights.append(page.evaluate("() => document.querySelector('.mtlviz-status').getBoundingClientRect().height"))
+        finish(page, watcher, "status_line_keeps_its_height.png")
+    assert heights[1] > heights[0] + 10, f"the long message did not wrap, nothing was tested: {heights} px"
+    assert heights[2] == heights[1] == heights[3], f"the status line shrank back with a short message: {heights} px"
+
+
 def test_diverging_alpha_shows_a_message_not_a_traceback(server, browser):
     """α at its maximum with 10 steps diverges: the class must read a hint, not NaN plots or a traceback."""
     page, watcher = open_dashboard(browser, server.url + f"voila/render/{MAIN_LESSON}")

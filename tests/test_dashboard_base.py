@@ -36,6 +36,23 @@ def test_status_line_escapes_text_and_uses_the_theme_colour_of_its_kind():
         board.show_status("x", "loud")
 
 
+def test_status_line_keeps_room_for_the_lines_a_dashboard_asks_for():
+    """A dashboard whose messages wrap onto two lines keeps room for both from the start, so that
+    its first long message does not move the page below it (the browser test checks lesson 05 in a
+    served page); a count the status line cannot honour is refused, naming the attribute."""
+    class TwoLines(Dashboard):
+        status_lines = 2
+
+    assert Dashboard().status_line.layout.min_height == "1.6em"
+    assert TwoLines().status_line.layout.min_height == "calc(2 * var(--jp-widgets-inline-height, 28px))"
+
+    class NoLine(Dashboard):
+        status_lines = 0
+
+    with pytest.raises(ValueError, match=r"status_lines must be an int in \[1, 4\]; got 0"):
+        NoLine()
+
+
 def test_guard_turns_an_expected_failure_into_one_line():
     """A ValueError from a control's action must reach the student as its first line, no traceback."""
     board = Dashboard()

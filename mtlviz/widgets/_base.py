@@ -52,10 +52,20 @@ class Dashboard(widgets.VBox):
 
     status = Unicode("")
     status_kind = Enum(STATUS_KINDS, default_value="info")
+    #: Lines of text the status line keeps room for, at the course's width (a 1400-pixel window):
+    #: a dashboard whose messages wrap onto two lines sets 2. A status line that changed height
+    #: with a move moved everything below it, and the browser laid out, painted and rasterised
+    #: the rest of the page again (lesson 05's first step: 50-60 ms of Chromium's CPU; RESULTS.md,
+    #: "Classroom load"). A served page also keeps each status line at the tallest it has been
+    #: (templates/mtlviz/status-lines.js).
+    status_lines = 1
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.status_line = widgets.HTML(layout=widgets.Layout(min_height="1.6em"))
+        if not isinstance(self.status_lines, int) or not 1 <= self.status_lines <= 4:
+            raise ValueError(f"status_lines must be an int in [1, 4]; got {self.status_lines!r}")
+        height = "1.6em" if self.status_lines == 1 else f"calc({self.status_lines} * var(--jp-widgets-inline-height, 28px))"
+        self.status_line = widgets.HTML(layout=widgets.Layout(min_height=height))
         self.status_line.add_class("mtlviz-status")
         self.add_class("mtlviz-dashboard")
         self.observe(self._on_status_change, names=["status", "status_kind"])

@@ -40,6 +40,7 @@ class MetaLSTMDashboard(Dashboard):
     k_shot = Int(1)
     step = Int(0)
     episode_seed = Int(0)
+    status_lines = 2  # a step's accuracies and gates; step 0's message fits on one
 
     @validate("k_shot", "step")
     def _check_control_value(self, proposal):

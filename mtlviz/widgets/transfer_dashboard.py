@@ -24,6 +24,7 @@ class TransferDashboard(Dashboard):
     target = Unicode("digits")
     k_shot = Int(5)
     n_frozen = Int(2)
+    status_lines = 2  # three settings' accuracies and the winner: one line or two, setting by setting
 
     @validate("target", "k_shot", "n_frozen")
     def _check_control_value(self, proposal):
