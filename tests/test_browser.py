@@ -227,7 +227,9 @@ def test_a_served_status_line_keeps_the_height_of_its_longest_message(browser, t
         for n in (1, 2, 3):
             handle.press("ArrowRight")
             wait_for_status(page, f"t.startsWith('n = {n}')")
-            page.wait_for_timeout(100)  # the ResizeObserver answers after the next layout
+            # A ResizeObserver is answered in the rendering update after the layout that changed
+            # the size: two animation frames later it has run.
+            page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
             heights.append(page.evaluate("() => document.querySelector('.mtlviz-status').getBoundingClientRect().height"))
         finish(page, watcher, "status_line_keeps_its_height.png")
     assert heights[1] > heights[0] + 10, f"the long message did not wrap, nothing was tested: {heights} px"
