@@ -184,7 +184,7 @@ _STATUS_BOTTOM = ("() => document.querySelector('.mtlviz-status').getBoundingCli
 def test_stepping_the_meta_lstm_lesson_does_not_move_the_page_below_its_status_line(server, browser):
     """Lesson 05's status line says more from step 1 on (the gates) than at step 0, and wrapped onto
     a second line at the first step and back at step 0: everything below it moved, and Chromium
-    laid out, painted and rasterised the page again, 50-60 ms of its CPU on each student's first
+    laid out, painted and rasterised the page again, 20-35 ms more of its CPU on each student's first
     step (RESULTS.md, "Classroom load"). If this fails, the dashboard no longer keeps room for
     two lines (Dashboard.status_lines) and a class's first steps cost that again."""
     page, watcher = open_dashboard(browser, server.url + "voila/render/05_meta_lstm.ipynb")

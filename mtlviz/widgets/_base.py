@@ -55,9 +55,9 @@ class Dashboard(widgets.VBox):
     #: Lines of text the status line keeps room for, at the course's width (a 1400-pixel window):
     #: a dashboard whose messages wrap onto two lines sets 2. A status line that changed height
     #: with a move moved everything below it, and the browser laid out, painted and rasterised
-    #: the rest of the page again (lesson 05's first step: 50-60 ms of Chromium's CPU; RESULTS.md,
-    #: "Classroom load"). A served page also keeps each status line at the tallest it has been
-    #: (templates/mtlviz/status-lines.js).
+    #: the rest of the page again (lesson 05's first step: 72-97 ms of Chromium's CPU, 52-62 ms
+    #: with room kept; RESULTS.md, "Classroom load"). A served page also keeps each status line at
+    #: the tallest it has been (templates/mtlviz/status-lines.js).
     status_lines = 1
 
     def __init__(self, **kwargs):

@@ -1,7 +1,7 @@
 // A dashboard's status line never gets shorter while the page is open (until the window is
 // resized). Its message changes with every move, and when it wraps onto one line more or one
 // line fewer, everything below it moves: Chromium then lays out, paints and rasterises the rest
-// of the page again. On lesson 05 that was 50-60 ms of the browser's CPU on a student's first
+// of the page again. On lesson 05 that was 20-35 ms more of the browser's CPU on a student's first
 // step (the line grows from one line to two) and again whenever it shrank back; lesson 06's
 // status shrank and grew as "frozen blocks" moved (RESULTS.md, "Classroom load"). The dashboards
 // also reserve the lines their longest message needs (Dashboard.status_lines, for JupyterLab
