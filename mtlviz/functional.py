@@ -614,8 +614,16 @@ INDUCTOR_OPTIONS = {"cpp_wrapper": True}
 
 
 #: What the shipped files trained through the compiled path were made with (``sinusoid_fomaml.pt``,
-#: lesson 11's ``task_pool.pt``): Inductor's scalar loops, called from Python.
-SHIPPED_FILES_OPTIONS = {"cpp.vec_isa_ok": False}
+#: lesson 11's ``task_pool.pt``): Inductor's scalar loops, called from Python, built without a
+#: vector instruction set. Their commands asked for that with ``cpp.vec_isa_ok=False`` as the
+#: first compilation of their process, which left torch's cached list of usable instruction sets
+#: empty. Within a process that had compiled the fast path first, that option was ignored on a
+#: CPU with AVX-512: torch 2.13 caches ``VecAVX512.__bool__`` without the option, so the "shipped"
+#: code came out vectorised (on an AMD EPYC, 2026-12-05; ``tests/test_compiled_meta_step.py``);
+#: and after a shipped compilation the fast path had no instruction set left. A vector width that
+#: no instruction set has (``cpp.simdlen=1``) picks none, whatever was compiled before, and
+#: leaves the cached list alone.
+SHIPPED_FILES_OPTIONS = {"cpp.simdlen": 1}
 _shipped_files_code = {"depth": 0}
 
 

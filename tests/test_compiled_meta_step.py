@@ -75,21 +75,23 @@ def test_compiled_meta_step_multiplies_matrices_only_for_the_hidden_layer():
     assert count_matmuls(n_inner_steps=1, first_order=False) <= 12
 
 
-def test_compiled_meta_step_is_vectorised_cpp_and_the_shipped_files_code_is_theirs():
+@pytest.mark.parametrize("order", [(False, True), (True, False)], ids=["fast-first", "shipped-first"])
+def test_compiled_meta_step_is_vectorised_cpp_and_the_shipped_files_code_is_theirs(order):
     """If this fails, either MAML(compile=True)'s meta-gradient runs Inductor's scalar C++ loops
     called one by one from Python (0.43 ms per second-order one-step meta-gradient instead of
     0.30-0.32 ms on a quiet machine, 2026-12-04: 33x the plain loop instead of RESULTS.md's 46x),
     or one compiled within shipped_files_code() no longer runs the code sinusoid_fomaml.pt and
     task_pool.pt were trained through (scalar loops called from Python: a regeneration then gives
     other bits, and FOMAML's fragile one-step recipe lands elsewhere from seed 0), or the two
-    codes disagree beyond rounding."""
+    codes disagree beyond rounding. Both orders: torch caches which vector instruction sets it may
+    use, and a compilation of one kind must not decide the other's (SHIPPED_FILES_OPTIONS)."""
     from torch._inductor.utils import run_and_get_code
 
     model = sinusoid_mlp(0)
     params = Fn.get_params(model, requires_grad=True)
     batch = SinusoidTasks().sample_batch(5, 4, 6, random_state=0)
     results = {}
-    for shipped in (False, True):
+    for shipped in order:
         torch._dynamo.reset()
         with warnings.catch_warnings():
             warnings.simplefilter("error", Fn.CompileWarning)
