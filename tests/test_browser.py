@@ -197,6 +197,8 @@ def test_stepping_the_meta_lstm_lesson_does_not_move_the_page_below_its_status_l
     finish(page, watcher, "05_status_line_still.png")
 
 
+# How tall the first status line is, in pixels.
+_STATUS_HEIGHT = "() => document.querySelector('.mtlviz-status').getBoundingClientRect().height"
 _TOGGLING_STATUS = """import ipywidgets as widgets
 from mtlviz.widgets._base import Dashboard
 
@@ -221,7 +223,7 @@ def test_a_served_status_line_keeps_the_height_of_its_longest_message(browser, t
     write_notebook(tmp_path / "93_toggling_status.ipynb", _TOGGLING_STATUS)
     with VoilaServer(notebook_dir=tmp_path) as served:
         page, watcher = open_dashboard(browser, served.page_url("voila/render/93_toggling_status.ipynb"))
-        heights = [page.evaluate("() => document.querySelector('.mtlviz-status').getBoundingClientRect().height")]
+        heights = [page.evaluate(_STATUS_HEIGHT)]
         handle = slider_handle(page, "n")
         handle.focus()
         for n in (1, 2, 3):
@@ -230,7 +232,7 @@ def test_a_served_status_line_keeps_the_height_of_its_longest_message(browser, t
             # A ResizeObserver is answered in the rendering update after the layout that changed
             # the size: two animation frames later it has run.
             page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
-            heights.append(page.evaluate("() => document.querySelector('.mtlviz-status').getBoundingClientRect().height"))
+            heights.append(page.evaluate(_STATUS_HEIGHT))
         finish(page, watcher, "status_line_keeps_its_height.png")
     assert heights[1] > heights[0] + 10, f"the long message did not wrap, nothing was tested: {heights} px"
     assert heights[2] == heights[1] == heights[3], f"the status line shrank back with a short message: {heights} px"
