@@ -4,13 +4,16 @@
     python benchmarks/classroom_load.py --sessions 3 --settle 20
     python benchmarks/classroom_load.py --lesson 07_domain_adaptation.ipynb --slider "target rotation"
     python benchmarks/classroom_load.py --sessions 4 --prewarm 03=2 --refill idle   # 2 warm, 2 cold + refills
+    python benchmarks/classroom_load.py --without-browsers --prewarm 03=30 --link-mbit 100   # a classroom network
 
 Starts ``python -m mtlviz.serve`` on a free port of 127.0.0.1 (nothing else is ever bound or
 contacted: the browser's only proxy is a closed loopback port, so any request for another host
 fails, and it is counted), opens N pages of one lesson at once (one browser context each, like N
 students) and prints:
 
-* the time until every page's first figure was drawn (and p50/max per page);
+* the time until every page's first figure was drawn (and p50/max per page), and the bytes that
+  went between the class and the server meanwhile (``--link-mbit``: all of them through one link
+  of that rate);
 * slider-to-plot latency under that load: once the machine has settled (the pages drawn last
   may still be typesetting and drawing), every page scrolls to its slider and, once the machine
   is quiet again, presses its arrow keys, all pages at the same time, measured in each page's own clock from the key press to ipympl's
@@ -38,10 +41,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
+import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -316,15 +322,44 @@ async def run(server: VoilaServer, args, sessions: List[Session], report: Dict) 
             await browser.close()
 
 
+def loopback_bytes() -> int:
+    """Bytes sent over the loopback so far, both ways (``/proc/net/dev``): the pages' HTTP and
+    websocket traffic with the server (kernels talk to it over Unix sockets, the browser to this
+    script over a pipe)."""
+    for line in Path("/proc/net/dev").read_text().splitlines():
+        name, _, counters = line.partition(":")
+        if name.strip() == "lo":
+            return int(counters.split()[8])  # transmit bytes
+    raise RuntimeError("no loopback interface in /proc/net/dev")
+
+
+@contextlib.contextmanager
+def shared_link(mbit: Optional[float]):
+    """Every byte between the students and the server through one link of ``mbit`` Mbit/s, as a
+    classroom's network is: a token bucket (``tc qdisc ... tbf``) on the loopback, removed again
+    on the way out. It models a shared rate only, not a wireless network's latency or losses."""
+    if mbit is None:
+        yield
+        return
+    subprocess.run(["tc", "qdisc", "add", "dev", "lo", "root", "tbf", "rate", f"{mbit}mbit",
+                    "burst", "256kb", "latency", "400ms"], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["tc", "qdisc", "del", "dev", "lo", "root"], check=False)
+
+
 async def run_class(server: VoilaServer, args, sessions: List[Session], report: Dict, *, open_one, move_one,
                     close_all, reach_one=None) -> None:
     """Open every session at once, move once all is quiet, close; then count the kernels left."""
     try:
         print(f"opening {args.sessions} sessions of {args.lesson} at once ...", flush=True)
         cpu_before = cpu_seconds(server)
+        bytes_before = loopback_bytes()
         t0 = time.monotonic()
         await asyncio.gather(*(open_one(s, t0) for s in sessions))
         cpu_after = cpu_seconds(server)
+        report["render_mb"] = (loopback_bytes() - bytes_before) / 1e6
         report["render_cpu"] = {key: cpu_after[key] - cpu_before[key] for key in cpu_after}
         rendered = [s.rendered_s for s in sessions if s.rendered_s is not None]
         report["all_rendered_s"] = max(rendered) if len(rendered) == len(sessions) else None
@@ -409,6 +444,10 @@ def main(argv=None) -> int:
                              "what a page asks (the dashboard, the files one Chromium page of the lesson fetched, "
                              "the kernel's websocket, the widgets) and times each move to the canvas's next "
                              "frame: the serving machine's side of a class whose browsers are the students' laptops")
+    parser.add_argument("--link-mbit", type=float, default=None, metavar="MBIT",
+                        help="students and server share one link of this many Mbit/s, as a classroom's network "
+                             "(tc's token bucket on the loopback while the class runs; needs root and tc; "
+                             "default: no link, the loopback's own speed)")
     parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
                         help="an argument for the server (python -m mtlviz.serve), repeatable; for example "
                              "--server-arg=--VoilaConfiguration.progressive_rendering=True")
@@ -425,6 +464,14 @@ def main(argv=None) -> int:
         parser.error("--settle must be 0 to 600 seconds")
     if not (ROOT / "notebooks" / args.lesson).is_file():
         parser.error(f"--lesson: no notebooks/{args.lesson}")
+    if args.link_mbit is not None:
+        if not 1 <= args.link_mbit <= 10_000:
+            parser.error(f"--link-mbit must be 1 to 10000 Mbit/s, got {args.link_mbit:g}")
+        if os.geteuid() != 0 or shutil.which("tc") is None:
+            parser.error("--link-mbit needs root and tc (iproute2) to shape the loopback")
+        qdisc = subprocess.run(["tc", "qdisc", "show", "dev", "lo"], capture_output=True, text=True).stdout
+        if qdisc.strip() and not qdisc.startswith("qdisc noqueue"):
+            parser.error(f"--link-mbit: the loopback is shaped already ({qdisc.strip()}); remove that first")
     timeout = args.timeout if args.timeout is not None else max(900, 300 + 30 * args.sessions) + args.settle
     lesson_number = args.lesson.split("_")[0]
     args.pool_items = [item if "=" in item else f"{lesson_number}={item}" for item in args.prewarm]
@@ -478,7 +525,8 @@ def main(argv=None) -> int:
         while len(server.kernel_pids()) > args.pool_total and time.monotonic() < freed_by:
             time.sleep(0.2)  # the recording page's kernel is being freed (its shutdown beacon)
         try:
-            asyncio.run(asyncio.wait_for(run(server, args, sessions, report), timeout))
+            with shared_link(args.link_mbit):
+                asyncio.run(asyncio.wait_for(run(server, args, sessions, report), timeout))
         except asyncio.TimeoutError:
             print(f"TIMEOUT: the run took more than {timeout:.0f} s", flush=True)
             report["timeout"] = True
@@ -521,6 +569,9 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
         ("CPU s while rendering: server + kernels / simulated browsers / this script",
          "{server:.0f} / {browser:.0f} / {script:.0f}".format(**report["render_cpu"]) if "render_cpu" in report else "n/a"),
         ("per page render, p50 / max", f"{statistics.median(render):.1f} s / {max(render):.1f} s" if render else "n/a"),
+        ("bytes between the class and the server while rendering (both ways)", f"{report['render_mb']:.0f} MB"
+         + (f", {report['render_mb'] / args.sessions:.1f} MB per student" if args.sessions else "")
+         if "render_mb" in report else "n/a"),
         (f"slider-to-plot p50 / p95 ({len(latencies)} moves)", f"{fmt_ms(latencies, 0.5)} ms / {fmt_ms(latencies, 0.95)} ms"),
         ("moves began once everything was quiet, after", f"{report['quiet_after_s']:.1f} s"
          if report.get("quiet_after_s") is not None else f"not quiet within {QUIET_LIMIT_S:.0f} s"),
@@ -562,6 +613,7 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
           f"{'default' if args.start_slots is None else args.start_slots}, pre-warmed "
           f"{' '.join(args.pool_items) or 'none'}, refill {args.refill or 'default'}"
           + ("; pages without CSS animations (--still-pages)" if args.still_pages else "")
+          + (f"; one {args.link_mbit:g} Mbit/s link between the class and the server" if args.link_mbit else "")
           + (f"; server arguments {' '.join(args.server_arg)}" if args.server_arg else ""))
     print()
     print("| measure | value |")

@@ -25,7 +25,7 @@ from voila.execute import VoilaExecutor
 from voila.static_file_handler import AllowListFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
-from . import speedups
+from . import compression, speedups
 from .landing import landing_entries, lesson_heading
 from .pools import available_mb
 from .startup_queue import NICE_ENV
@@ -460,6 +460,7 @@ class ClassroomVoila(Voila):
         voila_renderer.VoilaExecutor = LessonExecutor
         voila_handler.NotebookRenderer = LessonRenderer  # the page handler's name for its renderer
         speedups.install()  # templates compiled once per server, message dates parsed in C
+        compression.install()  # static files gzip-compressed, once per server
         super().initialize(argv)
         pools = self.pools()
         if pools:
