@@ -3,9 +3,11 @@
 A lesson's page fetches about 110 files from the server besides the dashboard, 5.3 MB of them
 (Voila's and the widget libraries' JavaScript, the stylesheets, the fonts), and Voila sends them
 as they are on disk. Gzipped, the same files are 1.6 MB. On the teacher's machine that does not
-matter; on a classroom's network it does: every student downloads them at the same moment, and a
-class of 30 with a pool of ready dashboards waited 22.7 s for its pages over a 100 Mbit/s link
-and 50.7 s over 30 Mbit/s, against 11 s with no link in between (RESULTS.md, "Classroom load").
+matter; on a classroom's network it does: every student downloads them at the same moment. A
+class of 30 with a pool of ready dashboards (``benchmarks/classroom_load.py --without-browsers
+--prewarm 03=30 --link-mbit N``, 2026-12-05) drew all its pages after 22.5-22.7 s through one
+100 Mbit/s link and 48-51 s through 30 Mbit/s, against 11 s with no link in between; with the
+files compressed, 13.1-13.5 s and 23.9 s (RESULTS.md, "Classroom load").
 
 :func:`install` makes tornado's ``StaticFileHandler``, which every static route of Voila and
 jupyter_server derives from, answer a client that accepts gzip with the file gzip-compressed:
