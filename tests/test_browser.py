@@ -124,6 +124,18 @@ def test_a_lesson_page_downloads_its_scripts_and_stylesheets_compressed(server, 
     finish(page, watcher, "03_compressed.png")
 
 
+def test_a_lesson_page_carries_a_font_for_its_chinese_terms(server, browser):
+    """If this fails, a student whose machine has no Chinese font (a minimal Linux; this
+    project's test machines before fonts-noto-cjk) sees an empty box for each character of the
+    seed's terms that every lesson gives beside the English ones (mtlviz/serve/cjk_font.py)."""
+    page, watcher = open_dashboard(browser, server.url + f"voila/render/{MAIN_LESSON}")
+    faces = page.evaluate("""() => document.fonts.load('16px "mtlviz CJK"', '元学习').then(f => f.map(x => x.status))""")
+    assert faces == ["loaded"], f"the served Chinese font did not load: {faces}"
+    family = page.evaluate("() => getComputedStyle(document.querySelector('.jp-RenderedHTMLCommon')).fontFamily")
+    assert "mtlviz CJK" in family, f"the lesson's text does not fall back to the served font: {family}"
+    finish(page, watcher, "03_cjk_font.png")
+
+
 def test_alpha_slider_changes_the_plot(server, browser):
     """Moving α must redraw the adaptation plot; a frozen plot is the failure a class would notice."""
     page, watcher = open_dashboard(browser, server.url + f"voila/render/{MAIN_LESSON}")
