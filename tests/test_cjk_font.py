@@ -32,6 +32,14 @@ def test_the_served_font_is_what_its_command_makes_from_the_lessons(tmp_path):
     assert made.read_bytes() == cjk_font.FONT_PATH.read_bytes()
 
 
+def test_the_template_asks_for_the_font_for_the_ranges_it_was_made_for():
+    """If this fails, the page asks the served font for characters it was not cut for (empty
+    boxes again), or not for all of the lessons' Chinese."""
+    template = (cjk_font.TEMPLATE / "index.html.j2").read_text(encoding="utf-8")
+    assert f"unicode-range: {cjk_font.unicode_range()};" in template
+    assert cjk_font.unicode_range() == "U+3000-303F, U+3400-4DBF, U+4E00-9FFF, U+FF00-FFEF"
+
+
 def test_the_served_font_keeps_its_licence_beside_it():
     """The SIL Open Font License asks that the licence travel with the font."""
     licence = (cjk_font.FONT_PATH.parent / "NOTO-CJK-LICENSE.txt").read_text(encoding="utf-8")

@@ -67,10 +67,11 @@ def test_a_file_larger_than_the_cache_is_still_compressed_but_not_kept(tmp_path)
     assert len(files) == 0 and files.size == 0
 
 
-def test_a_file_over_the_size_limit_is_sent_as_it_is(tmp_path, monkeypatch):
-    monkeypatch.setattr(compression, "MAX_FILE_BYTES", 1000)
-    path = write(tmp_path / "huge.js", "x" * 1001)
-    assert CompressedFiles().get(path) is None
+def test_a_file_over_the_size_limit_or_under_a_kilobyte_is_sent_as_it_is(tmp_path, monkeypatch):
+    monkeypatch.setattr(compression, "MAX_FILE_BYTES", 2000)
+    assert CompressedFiles().get(write(tmp_path / "huge.js", "x" * 2001)) is None
+    assert CompressedFiles().get(write(tmp_path / "tiny.js", "x" * (compression.MIN_BYTES - 1))) is None
+    assert CompressedFiles().get(write(tmp_path / "fine.js", "x" * compression.MIN_BYTES)) is not None
 
 
 def test_a_negative_cache_limit_is_refused():

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Optional, Set
 
-__all__ = ["CJK", "FONT_PATH", "SOURCE_FONT", "build", "lesson_characters", "main"]
+__all__ = ["CJK", "FONT_PATH", "RANGES", "SOURCE_FONT", "build", "lesson_characters", "main", "unicode_range"]
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Path(__file__).resolve().parent / "share" / "voila" / "templates" / "mtlviz"
@@ -33,9 +33,15 @@ FONT_PATH = TEMPLATE / "static" / "mtlviz-cjk.woff"
 #: Debian's fonts-noto-cjk; its Simplified Chinese face is the subset's source.
 SOURCE_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 SOURCE_FAMILY = "Noto Sans CJK SC"
-#: The Unicode ranges the served font covers (the template's ``unicode-range``): CJK punctuation,
+#: The Unicode ranges the served font is for (the template's ``unicode-range``): CJK punctuation,
 #: the unified ideographs and their extension A, and the full-width forms (，：).
-CJK = re.compile("[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+RANGES = ((0x3000, 0x303F), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xFF00, 0xFFEF))
+CJK = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in RANGES) + "]")
+
+
+def unicode_range() -> str:
+    """:data:`RANGES` as CSS writes them in ``@font-face``'s ``unicode-range``."""
+    return ", ".join(f"U+{low:04X}-{high:04X}" for low, high in RANGES)
 
 
 def lesson_characters(notebooks: Optional[Iterable[Path]] = None) -> Set[str]:

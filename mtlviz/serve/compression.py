@@ -88,14 +88,15 @@ class CompressedFiles:
         return self._size
 
     def get(self, path: str) -> Optional[bytes]:
-        """The file at ``path`` gzip-compressed, or None if it is too large to keep."""
+        """The file at ``path`` gzip-compressed, or None for a file under :data:`MIN_BYTES` or
+        over :data:`MAX_FILE_BYTES` (sent as it is)."""
         stat = os.stat(path)
         version = (stat.st_size, stat.st_mtime_ns)
         entry = self._entries.get(path)
         if entry is not None and entry[0] == version:
             self._entries.move_to_end(path)
             return entry[1]
-        if stat.st_size > MAX_FILE_BYTES:
+        if not MIN_BYTES <= stat.st_size <= MAX_FILE_BYTES:
             return None
         with open(path, "rb") as file:
             data = file.read()
@@ -132,10 +133,7 @@ def _set_headers(self: tornado.web.StaticFileHandler) -> None:
     if (not wants_gzip(request.headers.get("Accept-Encoding")) or request.headers.get("Range")
             or self.should_return_304()):
         return
-    path = self.absolute_path
-    if os.path.getsize(path) < MIN_BYTES:
-        return
-    compressed = FILES.get(path)
+    compressed = FILES.get(self.absolute_path)
     if compressed is None:
         return
     # tornado's get() asks the instance for the content and its size after this call.
