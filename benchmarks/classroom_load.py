@@ -569,8 +569,8 @@ def summarise(args, sessions: List[Session], report: Dict) -> int:
         ("CPU s while rendering: server + kernels / simulated browsers / this script",
          "{server:.0f} / {browser:.0f} / {script:.0f}".format(**report["render_cpu"]) if "render_cpu" in report else "n/a"),
         ("per page render, p50 / max", f"{statistics.median(render):.1f} s / {max(render):.1f} s" if render else "n/a"),
-        ("bytes between the class and the server while rendering (both ways)", f"{report['render_mb']:.0f} MB"
-         + (f", {report['render_mb'] / args.sessions:.1f} MB per student" if args.sessions else "")
+        ("bytes between the class and the server while rendering (both ways)",
+         f"{report['render_mb']:.0f} MB, {report['render_mb'] / args.sessions:.1f} MB per student"
          if "render_mb" in report else "n/a"),
         (f"slider-to-plot p50 / p95 ({len(latencies)} moves)", f"{fmt_ms(latencies, 0.5)} ms / {fmt_ms(latencies, 0.95)} ms"),
         ("moves began once everything was quiet, after", f"{report['quiet_after_s']:.1f} s"
