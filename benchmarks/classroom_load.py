@@ -270,18 +270,26 @@ async def open_student(url: str, lesson: str, files: List[str], session: Session
     session.attempts = 1
     session.client = WidgetStudent(url, lesson, files)
     try:
-        await session.client.open()
+        await asyncio.wait_for(session.client.open(), RENDER_TIMEOUT_MS / 1000)
         session.rendered_s = time.monotonic() - t0
         session.kernel_id = session.client.kernel_id
-        print(f"  student {session.index:2d} drawn at {session.rendered_s:5.1f} s", flush=True)
+        failed = session.client.failed_files
+        print(f"  student {session.index:2d} drawn at {session.rendered_s:5.1f} s"
+              + (f"; {len(failed)} files failed, first {failed[0]}" if failed else ""), flush=True)
+        if failed:
+            session.error = f"{len(failed)} of the page's files failed, first {failed[0]}"
         await session.client.settle()
     except Exception as error:  # noqa: BLE001
-        session.error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        session.error = (f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} "
+                         f"(after {time.monotonic() - t0:.0f} s, {session.client.stage}"
+                         + (f": {', '.join(sorted(session.client.in_flight))}" if session.client.in_flight else "") + ")")
 
 
 async def move_student(session: Session, label: str, moves: int, offset_s: float, pause_s: float) -> None:
     """--without-browsers: ``moves`` slider steps, each timed from sending the value to the next
     frame, each ``pause_s`` after the last frame."""
+    if session.rendered_s is None:
+        return  # it never opened: its error says why
     await asyncio.sleep(offset_s)
     try:
         slider = session.client.slider(label)
@@ -289,7 +297,8 @@ async def move_student(session: Session, label: str, moves: int, offset_s: float
             session.latencies_ms.append(await asyncio.wait_for(session.client.move(slider, i), MOVE_TIMEOUT_MS / 1000))
             await asyncio.sleep(pause_s)
     except Exception as error:  # noqa: BLE001
-        session.error = f"slider: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        session.error = ((session.error + "; ") if session.error else "") \
+            + f"slider: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
 async def close_students(sessions: List[Session]) -> None:

@@ -33,6 +33,7 @@ import uuid
 from typing import Dict, List, Optional
 from urllib.parse import urlsplit
 
+import httpx
 import tornado.httpclient
 import tornado.websocket
 from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1, serialize_msg_to_ws_v1
@@ -90,14 +91,22 @@ class WidgetStudent:
 
     def __init__(self, url: str, lesson: str, files: List[str]):
         self.url, self.lesson, self.files = url, lesson, files
-        self.http = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=PARALLEL_FETCHES + 2)
+        # Six connections kept alive, as a browser holds to one host (until 2026-12-05, tornado's
+        # simple client: a new connection for every file, which a page does not do).
+        self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=PARALLEL_FETCHES,
+                                                          max_keepalive_connections=PARALLEL_FETCHES),
+                                      timeout=httpx.Timeout(600.0))
         self.session = uuid.uuid4().hex
         self.cookie = ""
         self.kernel_id: Optional[str] = None
         self.ws = None
+        self._reader: Optional[asyncio.Future] = None
         self.states: Dict[str, Dict] = {}
         self.canvases: List[str] = []
         self.bytes_fetched = 0
+        self.in_flight: set = set()  # the files being fetched now
+        self.failed_files: List[str] = []  # what a browser would have shown broken
+        self.stage = "not opened"  # what open() is doing: a student that fails says where
 
     # -- the wire ---------------------------------------------------------------------------
     async def _send(self, msg_type: str, content: Dict, metadata: Optional[Dict] = None) -> str:
@@ -107,9 +116,22 @@ class WidgetStudent:
         await self.ws.write_message(serialize_msg_to_ws_v1(parts, "shell"), binary=True)
         return message["header"]["msg_id"]
 
+    async def _read_always(self) -> None:
+        """Read the websocket all the time, as a browser does, into ``inbox``. Tornado's client
+        stops reading frames (pings included) while its one-message queue is full, so a student
+        that read only when it expected something left the server's pings unanswered while idle,
+        and the server closed its websocket after 90 s (seen 2026-12-05 in a class on a slow
+        link, whose first students waited minutes for the last)."""
+        while True:
+            raw = await self.ws.read_message()
+            self.inbox.put_nowait(raw)
+            if raw is None:
+                return
+
     async def _receive(self) -> Dict:
-        raw = await self.ws.read_message()
+        raw = await self.inbox.get()
         if raw is None:
+            self.inbox.put_nowait(None)  # closed stays closed
             raise ConnectionError(f"the kernel's websocket closed ({self.ws.close_code} {self.ws.close_reason})")
         _, parts = deserialize_msg_from_ws_v1(raw)
         header, parent = json.loads(parts[0]), json.loads(parts[1])
@@ -146,47 +168,56 @@ class WidgetStudent:
     # -- what a page does ---------------------------------------------------------------------
     async def open(self) -> None:
         """Fetch the page and its files, connect, and wait for the canvas's first frame."""
-        response = await self.http.fetch(self.url + f"voila/render/{self.lesson}", request_timeout=3600)
-        html = response.body.decode()
-        self.bytes_fetched = len(response.body)
+        self.stage = "fetching the dashboard"
+        response = await self.http.get(self.url + f"voila/render/{self.lesson}")
+        html = response.text
+        self.bytes_fetched = len(response.content)
         waiting = WAITING_ROOM.search(html)
         while waiting:  # the server's waiting room: a long poll until our turn, then the dashboard
+            self.stage = "in the waiting room"
             status_url, open_url = (htmlmod.unescape(part) for part in waiting.groups())
             origin = self.url.rstrip("/")
             ahead = ""
             while True:
-                poll = await self.http.fetch(origin + status_url + f"?ahead={ahead}", request_timeout=600,
-                                             raise_error=False)
-                if poll.code != 200:
-                    raise RuntimeError(f"the waiting room answered {poll.code}: {poll.body[:200]!r}")
-                status = json.loads(poll.body)
+                poll = await self.http.get(origin + status_url + f"?ahead={ahead}")
+                if poll.status_code != 200:
+                    raise RuntimeError(f"the waiting room answered {poll.status_code}: {poll.content[:200]!r}")
+                status = poll.json()
                 if status["go"]:
                     break
                 ahead = str(status["ahead"])
-            response = await self.http.fetch(origin + open_url, request_timeout=3600)
-            html = response.body.decode()
-            self.bytes_fetched += len(response.body)
+            response = await self.http.get(origin + open_url)
+            html = response.text
+            self.bytes_fetched += len(response.content)
             waiting = WAITING_ROOM.search(html)
         found = KERNEL_ID.search(html)
         if found is None:
             raise RuntimeError("the dashboard named no kernel: " + re.sub(r"\s+", " ", html[-300:]))
         self.kernel_id = found.group(1)
-        self.cookie = "; ".join(value.split(";")[0] for value in response.headers.get_list("Set-Cookie"))
+        self.cookie = "; ".join(value.split(";")[0] for value in response.headers.get_list("set-cookie"))
+        self.stage = "fetching the page's files"
         queue = [f"/api/kernels/{self.kernel_id}", *self.files]  # the page asks for its kernel's model first
 
         async def fetcher():
             while queue:
                 path = queue.pop(0)
-                file = await self.http.fetch(self.url.rstrip("/") + path, headers={"Cookie": self.cookie},
-                                             request_timeout=600, raise_error=False)
-                self.bytes_fetched += len(file.body or b"")
+                self.in_flight.add(path)
+                file = await self.http.get(self.url.rstrip("/") + path, headers={"Cookie": self.cookie})
+                self.in_flight.discard(path)
+                self.bytes_fetched += len(file.content)
+                if file.status_code != 200:
+                    self.failed_files.append(f"{path} ({file.status_code})")
 
         await asyncio.gather(*(fetcher() for _ in range(PARALLEL_FETCHES)))
         base = self.url.replace("http://", "ws://", 1)
+        self.stage = "opening the kernel's websocket"
         self.ws = await tornado.websocket.websocket_connect(
             tornado.httpclient.HTTPRequest(base + f"api/kernels/{self.kernel_id}/channels?session_id={self.session}",
                                            headers={"Cookie": self.cookie}, request_timeout=600),
             subprotocols=[PROTOCOL], max_message_size=1 << 30)
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self._reader = asyncio.ensure_future(self._read_always())
+        self.stage = "asking for the widgets' states"
         await self._send("kernel_info_request", {})
         control = uuid.uuid4().hex
         await self._send("comm_open", {"comm_id": control, "target_name": "jupyter.widget.control", "data": {}},
@@ -203,9 +234,11 @@ class WidgetStudent:
         for canvas in self.canvases:
             for kind in ("refresh", "send_image_mode", "initialized"):
                 await self._canvas_message(canvas, kind)
+        self.stage = "waiting for the canvases' first frames"
         waiting = set(self.canvases)
         while waiting:
             waiting.discard(await self._next_frame())
+        self.stage = "drawn"
 
     async def settle(self, quiet_s: float = 0.5) -> None:
         """Answer the canvases until they have been silent for ``quiet_s`` (a page's second frame)."""
@@ -245,10 +278,14 @@ class WidgetStudent:
     async def close(self) -> None:
         """What a closed tab does: the shutdown beacon, then the websocket closes."""
         xsrf = re.search(r"_xsrf=([^;]+)", self.cookie)
-        if self.kernel_id and xsrf:
-            await self.http.fetch(self.url + f"voila/api/shutdown/{self.kernel_id}", method="POST",
-                                  body=f"_xsrf={xsrf.group(1)}", headers={"Cookie": self.cookie},
-                                  raise_error=False, request_timeout=30)
-        if self.ws is not None:
-            self.ws.close()
-        self.http.close()
+        try:
+            if self.kernel_id and xsrf:
+                await self.http.post(self.url + f"voila/api/shutdown/{self.kernel_id}", timeout=30,
+                                     content=f"_xsrf={xsrf.group(1)}",
+                                     headers={"Cookie": self.cookie,
+                                              "Content-Type": "application/x-www-form-urlencoded"})
+        finally:
+            if self.ws is not None:
+                self.ws.close()
+                self._reader.cancel()
+            await self.http.aclose()

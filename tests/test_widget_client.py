@@ -35,7 +35,11 @@ def test_a_student_without_a_browser_opens_a_lesson_moves_its_slider_and_frees_i
     """If this fails, ``classroom_load.py --without-browsers`` no longer measures a class: its
     students cannot open the dashboard, get no frame after a slider move, or leave their kernels
     running (the figures it printed would then be a server waiting for nobody)."""
-    with VoilaServer(extra_args=["--start-slots=0"]) as server:
+    # The server pings every websocket each 0.2 s and closes one unanswered for 1.5 s (30 s and
+    # 90 s by default), so that a student that stops answering pings is found in seconds.
+    # (The dict form: traitlets passes key=value items on as strings.)
+    with VoilaServer(extra_args=["--start-slots=0",
+                                 "--Voila.tornado_settings={'ws_ping_interval': 200, 'ws_ping_timeout': 1500}"]) as server:
         files = widget_client.page_files(server.url, LESSON, timeout_s=180)
         # The page's own code: Voila's bundle and the widget managers' chunks, served locally.
         assert any(path.endswith(".js") or ".js?" in path for path in files), files
@@ -49,6 +53,14 @@ def test_a_student_without_a_browser_opens_a_lesson_moves_its_slider_and_frees_i
                 slider = student.slider(SLIDER)
                 first = student.states[slider]["state"]["value"]
                 moves = [await asyncio.wait_for(student.move(slider, i), 60) for i in range(3)]
+                # A student that has not read its messages for a while (in a class, the first
+                # pages wait minutes for the last before anyone moves) still answers the server's
+                # pings, as a browser does: before 2026-12-05 its websocket was closed after 90 s
+                # and every later move of that student timed out.
+                await student._send("comm_msg", {"comm_id": slider, "data": {
+                    "method": "update", "state": {"value": first}, "buffer_paths": []}})
+                await asyncio.sleep(4)
+                moves.append(await asyncio.wait_for(student.move(slider, 3), 60))
                 return student, first, moves
             finally:
                 await student.close()
