@@ -112,6 +112,11 @@ new MutationObserver((records, observer) => {
 """
 
 
+def _said(error: BaseException) -> str:
+    """An error as a failed session reports it: its type and its message's first line."""
+    lines = str(error).splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
 async def open_session(browser, url: str, session: Session, t0: float, still: bool = False) -> None:
     """Open the dashboard and wait for its first figure; one retry (a page once hung for good after
     its kernel died at start, its TCP port taken by another socket; served kernels use Unix
@@ -142,7 +147,7 @@ async def open_session(browser, url: str, session: Session, t0: float, still: bo
             print(f"  page {session.index:2d} drawn at {session.rendered_s:5.1f} s", flush=True)
             return
         except Exception as error:  # noqa: BLE001  (a page that never renders is a result, not a crash)
-            session.error = f"attempt {attempt + 1}: {type(error).__name__}: {str(error).splitlines()[0]}"
+            session.error = f"attempt {attempt + 1}: {_said(error)}"
             await session.context.close()
             session.context = session.page = None
 
@@ -153,7 +158,7 @@ async def reach_slider(session: Session, label: str) -> None:
     try:
         await session.page.locator(".widget-hslider", has_text=label).locator(".noUi-handle").focus(timeout=10_000)
     except Exception as error:  # noqa: BLE001
-        session.error = f"slider: {type(error).__name__}: {str(error).splitlines()[0]}"
+        session.error = f"slider: {_said(error)}"
 
 
 async def move_slider(session: Session, label: str, moves: int, offset_s: float, pause_s: float) -> None:
@@ -178,7 +183,7 @@ async def move_slider(session: Session, label: str, moves: int, offset_s: float,
             await asyncio.sleep(pause_s)  # the student looks at the new frame
         session.pauses_ms = await page.evaluate("() => window.__pauses")
     except Exception as error:  # noqa: BLE001
-        session.error = f"slider: {type(error).__name__}: {str(error).splitlines()[0]}"
+        session.error = f"slider: {_said(error)}"
 
 
 def server_memory(server: VoilaServer) -> Dict[str, float]:
@@ -280,9 +285,9 @@ async def open_student(url: str, lesson: str, files: List[str], session: Session
             session.error = f"{len(failed)} of the page's files failed, first {failed[0]}"
         await session.client.settle()
     except Exception as error:  # noqa: BLE001
-        session.error = (f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} "
-                         f"(after {time.monotonic() - t0:.0f} s, {session.client.stage}"
-                         + (f": {', '.join(sorted(session.client.in_flight))}" if session.client.in_flight else "") + ")")
+        in_flight = sorted(session.client.in_flight)
+        session.error = (f"{_said(error)} (after {time.monotonic() - t0:.0f} s, {session.client.stage}"
+                         + (f": {', '.join(in_flight)}" if in_flight else "") + ")")
 
 
 async def move_student(session: Session, label: str, moves: int, offset_s: float, pause_s: float) -> None:
@@ -297,8 +302,7 @@ async def move_student(session: Session, label: str, moves: int, offset_s: float
             session.latencies_ms.append(await asyncio.wait_for(session.client.move(slider, i), MOVE_TIMEOUT_MS / 1000))
             await asyncio.sleep(pause_s)
     except Exception as error:  # noqa: BLE001
-        session.error = ((session.error + "; ") if session.error else "") \
-            + f"slider: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        session.error = ((session.error + "; ") if session.error else "") + f"slider: {_said(error)}"
 
 
 async def close_students(sessions: List[Session]) -> None:

@@ -30,7 +30,7 @@ import math
 import re
 import time
 import uuid
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 from urllib.parse import urlsplit
 
 import httpx
@@ -100,11 +100,12 @@ class WidgetStudent:
         self.cookie = ""
         self.kernel_id: Optional[str] = None
         self.ws = None
+        self.inbox: asyncio.Queue = asyncio.Queue()  # the websocket's messages, read all the time
         self._reader: Optional[asyncio.Future] = None
         self.states: Dict[str, Dict] = {}
         self.canvases: List[str] = []
         self.bytes_fetched = 0
-        self.in_flight: set = set()  # the files being fetched now
+        self.in_flight: Set[str] = set()  # the files being fetched now
         self.failed_files: List[str] = []  # what a browser would have shown broken
         self.stage = "not opened"  # what open() is doing: a student that fails says where
 
@@ -215,7 +216,6 @@ class WidgetStudent:
             tornado.httpclient.HTTPRequest(base + f"api/kernels/{self.kernel_id}/channels?session_id={self.session}",
                                            headers={"Cookie": self.cookie}, request_timeout=600),
             subprotocols=[PROTOCOL], max_message_size=1 << 30)
-        self.inbox: asyncio.Queue = asyncio.Queue()
         self._reader = asyncio.ensure_future(self._read_always())
         self.stage = "asking for the widgets' states"
         await self._send("kernel_info_request", {})
