@@ -195,7 +195,9 @@ class WidgetStudent:
         if found is None:
             raise RuntimeError("the dashboard named no kernel: " + re.sub(r"\s+", " ", html[-300:]))
         self.kernel_id = found.group(1)
-        self.cookie = "; ".join(value.split(";")[0] for value in response.headers.get_list("set-cookie"))
+        # The client keeps the cookies as a browser does (the waiting room's answer set them, so
+        # the dashboard's answer sets none); the websocket and the shutdown beacon need them.
+        self.cookie = "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
         self.stage = "fetching the page's files"
         queue = [f"/api/kernels/{self.kernel_id}", *self.files]  # the page asks for its kernel's model first
 
@@ -203,7 +205,7 @@ class WidgetStudent:
             while queue:
                 path = queue.pop(0)
                 self.in_flight.add(path)
-                file = await self.http.get(self.url.rstrip("/") + path, headers={"Cookie": self.cookie})
+                file = await self.http.get(self.url.rstrip("/") + path)
                 self.in_flight.discard(path)
                 self.bytes_fetched += len(file.content)
                 if file.status_code != 200:
@@ -282,8 +284,7 @@ class WidgetStudent:
             if self.kernel_id and xsrf:
                 await self.http.post(self.url + f"voila/api/shutdown/{self.kernel_id}", timeout=30,
                                      content=f"_xsrf={xsrf.group(1)}",
-                                     headers={"Cookie": self.cookie,
-                                              "Content-Type": "application/x-www-form-urlencoded"})
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
         finally:
             if self.ws is not None:
                 self.ws.close()

@@ -38,7 +38,8 @@ def test_a_student_without_a_browser_opens_a_lesson_moves_its_slider_and_frees_i
     # The server pings every websocket each 0.2 s and closes one unanswered for 1.5 s (30 s and
     # 90 s by default), so that a student that stops answering pings is found in seconds.
     # (The dict form: traitlets passes key=value items on as strings.)
-    with VoilaServer(extra_args=["--start-slots=0",
+    # One dashboard opening at a time, so that the second of two students waits in the room.
+    with VoilaServer(extra_args=["--start-slots=0", "--open-at-once=1",
                                  "--Voila.tornado_settings={'ws_ping_interval': 200, 'ws_ping_timeout': 1500}"]) as server:
         files = widget_client.page_files(server.url, LESSON, timeout_s=180)
         # The page's own code: Voila's bundle and the widget managers' chunks, served locally.
@@ -65,7 +66,19 @@ def test_a_student_without_a_browser_opens_a_lesson_moves_its_slider_and_frees_i
             finally:
                 await student.close()
 
-        student, first, moves = asyncio.run(one_student())
+        async def waiting_student():
+            """Opens with the first, so it is let in by the server's waiting room; its dashboard's
+            answer then sets no cookie (the room's did), and its beacon still needs the _xsrf one."""
+            student = widget_client.WidgetStudent(server.url, LESSON, files)
+            try:
+                await asyncio.wait_for(student.open(), 180)
+            finally:
+                await student.close()
+
+        async def two_students():
+            return (await asyncio.gather(one_student(), waiting_student()))[0]
+
+        student, first, moves = asyncio.run(two_students())
         # Three moves, each one step the same way (a student turns after five), so the value moved.
         assert student.states[student.slider(SLIDER)]["state"]["value"] != first
         assert len(student.canvases) >= 1 and all(0 < ms < 60_000 for ms in moves), moves
@@ -74,8 +87,8 @@ def test_a_student_without_a_browser_opens_a_lesson_moves_its_slider_and_frees_i
         with pytest.raises(KeyError, match="no slider labelled"):
             student.slider("no such slider")
 
-        # The recorder's page and the student each started a kernel; the shutdown beacons free both.
-        assert len(server.started_kernel_ids()) == 2
+        # The recorder's page and the two students each started a kernel; the beacons free all three.
+        assert len(server.started_kernel_ids()) == 3
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and server.kernel_pids():
             time.sleep(0.5)
