@@ -1,8 +1,9 @@
-"""Slider-to-plot latency of the lesson dashboard in a real browser.
+"""Control-to-plot latency of the lesson dashboards in a real browser (sliders, and the toggles,
+boxes and plot clicks of lessons without one).
 
     python benchmarks/slider_latency.py [--moves 20] [--runs 3]
     python benchmarks/slider_latency.py --lesson 07_domain_adaptation.ipynb --slider "target rotation"
-    python benchmarks/slider_latency.py --all [--runs 1]  # every lesson's main slider (LESSON_CONTROLS)
+    python benchmarks/slider_latency.py --all [--runs 1]  # every lesson's main controls (LESSON_CONTROLS)
 
 Starts ``python -m mtlviz.serve`` on a free loopback port, opens the dashboard in headless
 Debian Chromium, presses the α slider's arrow keys and measures, in the page's own clock, the
@@ -12,10 +13,10 @@ the same run and browser, is a one-line ipympl toy (``set_ydata`` + ``draw_idle`
 that Voila, the websocket and ipympl's PNG round trip cost before any mtlviz work.
 Prints p50/p95 per setting. Target (issue #2): p95 <= 150 ms. With ``--lesson`` and ``--slider``
 it measures that lesson's slider (the one whose label contains the text) instead of lesson 03's.
-With ``--all`` it measures, after the toy, one main slider per lesson (:data:`LESSON_CONTROLS`;
-the first slider on the page whose label contains the text), each lesson in a fresh page and
-kernel per run, and names the lessons that have no slider to press (their controls are buttons,
-toggles, text boxes or clicks on the plot). Issue 19's target: p95 <= 120 ms per lesson.
+With ``--all`` it measures, after the toy, every lesson's main controls (:data:`LESSON_CONTROLS`:
+a slider by its arrow keys; toggle buttons, a checkbox or the plot by clicks, timed from the
+pointer going down), each control in a fresh page and kernel per run, and names the lessons that
+draw no plot a control changes. Issue 19's target: p95 <= 120 ms per lesson.
 """
 from __future__ import annotations
 
@@ -34,22 +35,27 @@ sys.path.insert(0, str(ROOT))  # the repository root: its tests' harness, and th
 from tests.harness import VoilaServer, launch_chromium  # noqa: E402
 LESSON = "03_maml_inner_and_outer_loop.ipynb"
 TOY = "00_toy_baseline.ipynb"
-#: Each lesson's main slider (text of its label) for ``--all``; None: the lesson's dashboards
-#: have no slider (lesson 00's course map, 08's toggles and buttons, 10's goal boxes and clicks).
+#: Each lesson's main controls for ``--all``, one row each: ``("slider", text)``, the first slider
+#: whose label holds the text, moved by its arrow keys; ``("toggle", text)``, the toggle buttons
+#: whose description holds the text, each move clicking the next option; ``("checkbox", text)``;
+#: ``("plot", points)``, clicks on the page's first figure at these fractions of its width and
+#: height, in turn. None: the lesson draws no plot a control changes (lesson 00's guide answers in
+#: a line of text).
 LESSON_CONTROLS = {
     "00_start_here": None,
-    "01_few_shot_tasks": "K (support/class)",
-    "02_maml_formula_made_visible": "θ: w (slope)",
-    "03_maml_inner_and_outer_loop": "α (inner lr)",
-    "04_seed_code_example_corrected": "test task",
-    "05_meta_lstm": "step t",
-    "06_fine_tuning_vs_feature_extraction": "frozen blocks",
-    "07_domain_adaptation": "target rotation",
-    "08_metric_based_meta_learning": None,
-    "09_first_order_and_feature_reuse": "inner steps",
-    "10_meta_rl_point_robot": None,
-    "11_how_many_tasks": "inner steps",
-    "12_what_meta_learning_costs": None,
+    "01_few_shot_tasks": [("slider", "K (support/class)")],
+    "02_maml_formula_made_visible": [("slider", "θ: w (slope)")],
+    "03_maml_inner_and_outer_loop": [("slider", "α (inner lr)")],
+    "04_seed_code_example_corrected": [("slider", "test task")],
+    "05_meta_lstm": [("slider", "step t")],
+    "06_fine_tuning_vs_feature_extraction": [("slider", "frozen blocks")],
+    "07_domain_adaptation": [("slider", "target rotation")],
+    "08_metric_based_meta_learning": [("toggle", "embedding"), ("toggle", "support")],
+    "09_first_order_and_feature_reuse": [("slider", "inner steps")],
+    # goals on the MAML plane, all inside the arena
+    "10_meta_rl_point_robot": [("plot", ((0.13, 0.45), (0.15, 0.5), (0.17, 0.55), (0.19, 0.45), (0.21, 0.5)))],
+    "11_how_many_tasks": [("slider", "inner steps")],
+    "12_what_meta_learning_costs": [("toggle", "network"), ("checkbox", "log scale")],
 }
 CANVAS = ".jupyter-matplotlib-canvas-div canvas"
 
@@ -66,19 +72,21 @@ def _on_value(change):
 slider.observe(_on_value, names="value")
 widgets.VBox([slider, canvas])"""
 
-# Installed before any page script runs: stamp every key press, and every image that ipympl's
+# Installed before any page script runs: stamp every key press and click, and every image that ipympl's
 # front end paints onto a canvas (it draws each PNG frame from the kernel with drawImage), so
 # the latency is measured in the page's own clock without polling the canvas's pixels; a script
 # awaiting the frame (:data:`FRAME_LATENCY`) is answered at that moment, without polling.
 # ``__pauses``: the time from each frame to the next key press, the pace a driver kept.
 _INSTRUMENT = """
 window.__pauses = [];
-document.addEventListener('keydown', () => {
+const stamp = () => {
   const now = performance.now();
   if (window.__t1) window.__pauses.push(now - window.__t1);  // from the last frame to this key press
   window.__t0 = now;
   window.__t1 = null;
-}, true);
+};
+document.addEventListener('keydown', stamp, true);
+document.addEventListener('pointerdown', stamp, true);  // a click on a button, a box or the plot
 window.__frameWaiters = [];
 const drawImage = CanvasRenderingContext2D.prototype.drawImage;
 CanvasRenderingContext2D.prototype.drawImage = function (...args) {
@@ -117,15 +125,45 @@ def next_key(handle, i):
     return key
 
 
-def measure(page, handle, moves):
-    latencies = []
-    handle.focus()
-    for i in range(moves):
+def press(page, control, i):
+    """Move ``control`` (a :data:`LESSON_CONTROLS` entry) once: move ``i`` of a run."""
+    kind, what = control
+    if kind == "slider":
+        handle = page.locator(".widget-hslider", has_text=what).first.locator(".noUi-handle")
         handle.press(next_key(handle, i))
+    elif kind == "toggle":
+        buttons = page.locator(".widget-toggle-buttons", has_text=what).first.locator("button")
+        count = buttons.count()
+        active = next((k for k in range(count) if "mod-active" in (buttons.nth(k).get_attribute("class") or "")), 0)
+        buttons.nth((active + 1) % count).click()
+    elif kind == "checkbox":
+        page.locator(".widget-checkbox", has_text=what).first.locator("input").click()
+    elif kind == "plot":
+        canvas = page.locator(CANVAS).first
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        x, y = what[i % len(what)]
+        page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+    else:
+        raise ValueError(f"control kind must be slider, toggle, checkbox or plot; got {kind!r}")
+
+
+def measure(page, control, moves):
+    """Milliseconds from each of ``moves`` presses of ``control`` to the canvas's next frame."""
+    latencies = []
+    if control[0] == "slider":
+        page.locator(".widget-hslider", has_text=control[1]).first.locator(".noUi-handle").focus()
+    for i in range(moves):
+        press(page, control, i)
         page.wait_for_function("() => window.__t1 !== null && window.__t1 !== undefined", timeout=30_000)
         latencies.append(page.evaluate("() => window.__t1 - window.__t0"))
         page.wait_for_timeout(150)  # let the rest of the frame land before the next move
     return latencies
+
+
+def control_name(control):
+    kind, what = control
+    return what if kind == "slider" else "clicks on the plot" if kind == "plot" else f"{what} ({kind})"
 
 
 def open_page(browser, url):
@@ -144,7 +182,7 @@ def main(argv=None) -> int:
     parser.add_argument("--lesson", default=None,
                         help="another lesson in notebooks/ to measure instead of lesson 03 (needs --slider)")
     parser.add_argument("--slider", default=None, help="text of that lesson's slider label, e.g. 'target rotation'")
-    parser.add_argument("--all", action="store_true", help="every lesson's main slider (LESSON_CONTROLS), after the toy")
+    parser.add_argument("--all", action="store_true", help="every lesson's main controls (LESSON_CONTROLS), after the toy")
     args = parser.parse_args(argv)
     if args.all and args.lesson is not None:
         parser.error("--all measures every lesson: leave out --lesson and --slider")
@@ -157,32 +195,33 @@ def main(argv=None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="mtlviz-latency-"))
     lesson = LESSON if args.lesson is None else args.lesson
     shutil.copy(ROOT / "notebooks" / lesson, workdir / lesson)
-    no_slider = []
+    no_plot = []
     if args.all:
         lessons = []
         for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-            label = LESSON_CONTROLS.get(path.stem, "")
-            if label is None:
-                no_slider.append(path.stem)
+            controls = LESSON_CONTROLS.get(path.stem, "")
+            if controls is None:
+                no_plot.append(path.stem)
                 continue
-            if label == "":
-                print(f"{path.stem}: not in LESSON_CONTROLS, skipped (add its main slider's label)", flush=True)
+            if controls == "":
+                print(f"{path.stem}: not in LESSON_CONTROLS, skipped (add its main controls)", flush=True)
                 continue
             shutil.copy(path, workdir / path.name)
-            lessons.append((path.name, label))
+            lessons += [(path.name, control) for control in controls]
     nbformat.write(new_notebook(cells=[new_code_cell(TOY_SOURCE)]), workdir / TOY)
     rows, failed = [], []
     with VoilaServer(notebook_dir=workdir) as server, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        settings = [("baseline: ipympl toy, set_ydata", TOY, None),
-                    ("mtlviz lesson 03, 1 inner step", LESSON, None),
-                    ("mtlviz lesson 03, 10 inner steps", LESSON, 10)]
+        alpha = ("slider", "α (inner lr)")
+        settings = [("baseline: ipympl toy, set_ydata", TOY, None, alpha),
+                    ("mtlviz lesson 03, 1 inner step", LESSON, None, alpha),
+                    ("mtlviz lesson 03, 10 inner steps", LESSON, 10, alpha)]
         if args.lesson is not None:
-            settings = [settings[0], (f"mtlviz {Path(lesson).stem[:20]}", lesson, None)]
+            settings = [settings[0], (f"mtlviz {Path(lesson).stem[:20]}", lesson, None, ("slider", args.slider))]
         if args.all:
-            settings = [settings[0]] + [(f"{Path(name).stem[:22]}: {label}", name, None) for name, label in lessons]
-            sliders = dict(lessons)
-        for label, notebook, n_steps in settings:
+            settings = [settings[0]] + [(f"{Path(name).stem[:22]}: {control_name(control)}", name, None, control)
+                                        for name, control in lessons]
+        for label, notebook, n_steps, control in settings:
             latencies = []
             try:
                 for _ in range(args.runs):
@@ -192,14 +231,7 @@ def main(argv=None) -> int:
                         steps.focus()
                         steps.press("End")
                         page.wait_for_timeout(1500)
-                    if notebook == TOY:
-                        slider = "α (inner lr)"
-                    elif args.all:
-                        slider = sliders[notebook]
-                    else:
-                        slider = args.slider or "α (inner lr)"
-                    handle = page.locator(".widget-hslider", has_text=slider).first.locator(".noUi-handle")
-                    latencies += measure(page, handle, args.moves)
+                    latencies += measure(page, control, args.moves)
                     page.goto("about:blank")
                     page.close()
             except Exception as error:  # noqa: BLE001 -- with --all, one lesson's failure must not hide the others
@@ -212,15 +244,15 @@ def main(argv=None) -> int:
     shutil.rmtree(workdir, ignore_errors=True)
     import os
 
-    print(f"Slider-to-plot latency, headless Chromium, {args.runs} runs x {args.moves} moves "
-          f"(α; {'each lesson' + chr(39) + 's main slider' if args.all else args.slider or 'α'} in the lesson); "
+    print(f"Control-to-plot latency, headless Chromium, {args.runs} runs x {args.moves} moves "
+          f"(α; {'each lesson' + chr(39) + 's main controls' if args.all else args.slider or 'α'} in the lesson); "
           f"load average at the end {os.getloadavg()[0]:.1f}")
     width = max(36, max(len(label) for label, *_ in rows))
     print(f"{'setting':<{width}} {'moves':>5} {'p50 ms':>8} {'p95 ms':>8}")
     for label, n, p50, p95 in rows:
         print(f"{label:<{width}} {n:>5} {p50:>8.0f} {p95:>8.0f}")
-    if no_slider:
-        print(f"no slider to measure: {', '.join(no_slider)}")
+    if no_plot:
+        print(f"no plot a control changes: {', '.join(no_plot)}")
     for line in failed:
         print(f"FAILED {line}")
     print("target: p95 <= 150 ms for the lesson dashboard (issue 19: <= 120 ms for every lesson's main controls)")

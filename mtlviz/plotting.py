@@ -1036,8 +1036,15 @@ def update_meta_cost(artists, shipped, live=None, log_scale: bool = False) -> No
         ax.set_xlabel(k_label)
     memory_ax = artists["axes"][1]
     shown = [line for (method, kind), line in artists["memory"].items() if kind == "shipped" and line.get_visible()]
-    memory_ax.legend(handles=shown, labels=[line.get_label() for line in shown], fontsize=8, loc="upper left",
-                     bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)  # beside the panel: no line hidden, any scale
+    # beside the panel: no line hidden, any scale; one legend per set of lines, made once (a
+    # dashboard blitting it keeps its pixels from one toggle to the next)
+    legends = artists.setdefault("legends", {})
+    key = tuple(line.get_label() for line in shown)
+    if key in legends:
+        memory_ax.legend_ = legends[key]
+    else:
+        legends[key] = memory_ax.legend(handles=shown, labels=list(key), fontsize=8, loc="upper left",
+                                        bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     for ax in artists["axes"]:
         ax.relim(visible_only=True)
         ax.set_autoscaley_on(True)  # set_ylim below switched it off: let the next measurement rescale
@@ -1054,10 +1061,33 @@ CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 
 
 def plot_protonet_episode(images_ax: Axes, map_ax: Axes) -> Dict[str, object]:
-    """Lesson 08's two panels: one support image per class, and the episode on the first two
-    principal axes of its embeddings. Both are drawn per episode by :func:`update_protonet_episode`
-    (their number of points, tick labels and legend entries follow the episode)."""
-    return {"images": images_ax, "map": map_ax}
+    """Lesson 08's two panels: one support image per class (a row each, labelled in its class
+    colour), and the episode on the first two principal axes of its embeddings. Their
+    artists are made once and set per episode by :func:`update_protonet_episode` (clearing and
+    drawing the panels afresh was half of a toggle's kernel time; issue 19)."""
+    from matplotlib.collections import LineCollection
+
+    ax = images_ax
+    image = ax.imshow(np.zeros((1, 1)), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_title("support (first image\nof each class)", fontsize=10)
+    ax = map_ax
+    decisions = LineCollection([], linewidths=1, alpha=0.35)  # each query's line to the prototype it is given
+    ax.add_collection(decisions, autolim=False)
+    empty = np.zeros((0, 2))
+    support = ax.scatter(empty[:, 0], empty[:, 1], s=70, edgecolors="black", linewidths=0.6,
+                         label="support image f(x)", zorder=3)
+    query = ax.scatter(empty[:, 0], empty[:, 1], s=55, marker="^", edgecolors="black", linewidths=0.4,
+                       label="query image (colour: class given)", zorder=3)
+    wrong = ax.scatter(empty[:, 0], empty[:, 1], s=260, facecolors="none", edgecolors="red", linewidths=2,
+                       label="given the wrong class", zorder=4)
+    prototypes = ax.scatter(empty[:, 0], empty[:, 1], s=420, marker="*", edgecolors="black", linewidths=1.0,
+                            label="prototype $c_k$", zorder=5)
+    ax.set_xlabel("1st principal axis of the embeddings")
+    ax.set_ylabel("2nd principal axis")
+    ax.set_title("the episode in the embedding space (2-D projection)", fontsize=10)
+    return {"images": images_ax, "map": map_ax, "image": image, "n_way": None, "decisions": decisions,
+            "support": support, "query": query, "wrong": wrong, "prototypes": prototypes}
 
 
 def update_protonet_episode(artists, x_support, view, *, n_way: int, k_shot: int) -> None:
@@ -1067,40 +1097,38 @@ def update_protonet_episode(artists, x_support, view, *, n_way: int, k_shot: int
     (stars), query embeddings (triangles, coloured by the class given, a line to that prototype;
     a red ring where that is wrong)."""
     ax = artists["images"]
-    ax.clear()
     first = x_support[::k_shot]  # one support image per class (they are grouped by class)
-    ax.imshow(np.ma.masked_invalid(episode_mosaic(first, n_way, 1)), cmap="gray_r", vmin=0, vmax=1,
-              interpolation="nearest")
-    side = x_support.shape[-1]
-    ax.set_xticks([])
-    ax.set_yticks([(row + 0.5) * (side + 1) - 1 for row in range(n_way)],
-                  labels=[f"class {k}" for k in range(n_way)], fontsize=9)
-    for label, colour in zip(ax.get_yticklabels(), CLASS_COLOURS):
-        label.set_color(colour)
-        label.set_fontweight("bold")
-    ax.set_title("support (first image\nof each class)", fontsize=10)
+    mosaic = np.ma.masked_invalid(episode_mosaic(first, n_way, 1))
+    artists["image"].set_data(mosaic)
+    artists["image"].set_extent((-0.5, mosaic.shape[1] - 0.5, mosaic.shape[0] - 0.5, -0.5))
+    if artists["n_way"] != n_way:  # the class labels, in their colours
+        side = x_support.shape[-1]
+        ax.set_yticks([(row + 0.5) * (side + 1) - 1 for row in range(n_way)],
+                      labels=[f"class {k}" for k in range(n_way)], fontsize=9)
+        for label, colour in zip(ax.get_yticklabels(), CLASS_COLOURS):
+            label.set_color(colour)
+            label.set_fontweight("bold")
+        artists["n_way"] = n_way
 
     ax = artists["map"]
-    ax.clear()
     colours = np.array(CLASS_COLOURS)
     support, query, centres = view.support_2d.numpy(), view.query_2d.numpy(), view.prototypes_2d.numpy()
     predicted, truth = view.predicted.numpy(), view.y_query.numpy()
-    for q, k in zip(query, predicted):  # each query's decision: a line to the prototype it is given
-        ax.plot([q[0], centres[k, 0]], [q[1], centres[k, 1]], color=colours[k], alpha=0.35, linewidth=1)
-    ax.scatter(support[:, 0], support[:, 1], s=70, c=colours[view.y_support.numpy()], edgecolors="black",
-               linewidths=0.6, label="support image f(x)", zorder=3)
-    ax.scatter(query[:, 0], query[:, 1], s=55, marker="^", c=colours[predicted], edgecolors="black",
-               linewidths=0.4, label="query image (colour: class given)", zorder=3)
+    artists["decisions"].set_segments([[q, centres[k]] for q, k in zip(query, predicted)])
+    artists["decisions"].set_color(colours[predicted])
+    artists["support"].set_offsets(support)
+    artists["support"].set_facecolor(colours[view.y_support.numpy()])
+    artists["query"].set_offsets(query)
+    artists["query"].set_facecolor(colours[predicted])
     wrong = predicted != truth
-    if wrong.any():
-        ax.scatter(query[wrong, 0], query[wrong, 1], s=260, facecolors="none", edgecolors="red", linewidths=2,
-                   label="given the wrong class", zorder=4)
-    ax.scatter(centres[:, 0], centres[:, 1], s=420, marker="*", c=colours[: len(centres)], edgecolors="black",
-               linewidths=1.0, label="prototype $c_k$", zorder=5)
-    ax.set_xlabel("1st principal axis of the embeddings")
-    ax.set_ylabel("2nd principal axis")
-    ax.set_title("the episode in the embedding space (2-D projection)", fontsize=10)
-    ax.legend(loc="best", fontsize=8, framealpha=0.8)
+    artists["wrong"].set_offsets(query[wrong].reshape(-1, 2))
+    artists["prototypes"].set_offsets(centres)
+    artists["prototypes"].set_facecolor(colours[: len(centres)])
+    ax.ignore_existing_data_limits = True
+    ax.update_datalim(np.concatenate([support, query, centres]))
+    ax.autoscale_view()
+    shown = [artists[key] for key in ("support", "query", "wrong", "prototypes") if key != "wrong" or wrong.any()]
+    ax.legend(handles=shown, loc="best", fontsize=8, framealpha=0.8)
 
 
 # -- lesson 09: several sinusoid models adapting to the same task ---------------------------------
@@ -1140,14 +1168,14 @@ def plot_navigation(planes: Dict[str, Axes], returns_ax: Axes, *, view: float, a
     average return after each step per policy. Set by :func:`update_navigation`."""
     from matplotlib.patches import Rectangle
 
-    lines, goals = {}, {}
+    lines, goals, starts = {}, {}, {}
     for name, ax in planes.items():
         ax.set_xlim(-view, view)
         ax.set_ylim(-view, view)
         ax.set_aspect("equal")
         ax.add_patch(Rectangle((-arena, -arena), 2 * arena, 2 * arena, fill=False, linestyle="--",
                                edgecolor="#888888", linewidth=1.0, label="arena (goals)"))
-        ax.plot([0], [0], marker="o", color="black", markersize=5, zorder=5)
+        starts[name] = ax.plot([0], [0], marker="o", color="black", markersize=5, zorder=5)[0]
         ax.set_title(name)
         ax.set_xlabel("x")
         lines[name] = [[ax.plot([], [], color=STAGE_COLORS[stage], lw=1.3 if stage else 0.9,
@@ -1166,7 +1194,7 @@ def plot_navigation(planes: Dict[str, Axes], returns_ax: Axes, *, view: float, a
                for name in planes}
     returns_ax.legend(loc="lower right", fontsize=8)
     returns_ax.grid(alpha=0.3)
-    return {"lines": lines, "goals": goals, "returns": returns, "returns_ax": returns_ax}
+    return {"lines": lines, "starts": starts, "goals": goals, "returns": returns, "returns_ax": returns_ax}
 
 
 def update_navigation(artists, paths: Dict[str, np.ndarray], returns: Dict[str, np.ndarray],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -268,7 +269,8 @@ def test_protonet_dashboard_draws_prototypes_and_decisions(protonet_dashboard):
     offsets = [len(c.get_offsets()) for c in dashboard._map_ax.collections]
     assert 5 in offsets and 25 in offsets  # support (5 = prototypes too) and query points
     stars = [c for c in dashboard._map_ax.collections if len(c.get_offsets()) == 5][-1]
-    assert torch.allclose(torch.tensor(stars.get_offsets().data, dtype=torch.float32), view.prototypes_2d, atol=1e-5)
+    assert torch.allclose(torch.tensor(np.ma.getdata(stars.get_offsets()), dtype=torch.float32), view.prototypes_2d,
+                          atol=1e-5)
 
 
 def test_protonet_dashboard_new_episode_and_k_change_the_picture(protonet_dashboard):

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, NamedTuple, Optional
+from typing import Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 import torch
@@ -124,19 +124,23 @@ class Rollouts(NamedTuple):
 
 @torch.no_grad()
 def collect_rollouts(params: Params, goals: torch.Tensor, n_rollouts: int, horizon: int,
-                     generator: torch.Generator) -> Rollouts:
+                     generator: torch.Generator, *, noise_copies: int = 1) -> Rollouts:
     """Run ``n_rollouts`` episodes of ``horizon`` steps per goal with aₜ ~ N(μ_θ(sₜ), σ²).
 
     ``params`` are per task ``(T, ...)``; ``goals`` ``(T, 2)``. Internal: arguments are checked by
     the public callers. The noise comes from ``generator`` only, so a seed fixes the episodes.
+    With ``noise_copies`` = P, the T tasks are P blocks of T / P that draw the same noise (several
+    policies on the same goals, as :func:`adapt_together` runs them: each as if run alone).
     """
     n_tasks = goals.shape[0]
     position = nav.start_positions(n_tasks, n_rollouts)
     std = params["log_std"].exp().unsqueeze(1)  # (T, 1, 2)
+    if noise_copies > 1:
+        std = std.reshape(noise_copies, n_tasks // noise_copies, 1, 2)  # a block's noise is broadcast to all
     observations, actions, rewards, positions = [], [], [], [position]
     for _ in range(horizon):
-        noise = torch.randn(n_tasks, n_rollouts, 2, generator=generator)
-        action = policy_mean(params, position) + std * noise  # a ~ N(μ_θ(s), σ²)
+        noise = torch.randn(n_tasks // noise_copies, n_rollouts, 2, generator=generator)
+        action = policy_mean(params, position) + (std * noise).reshape(n_tasks, n_rollouts, 2)  # a ~ N(μ_θ(s), σ²)
         observations.append(position)
         actions.append(action)
         position, reward = nav.step(position, action, goals)
@@ -366,24 +370,64 @@ class NavigationPolicy(Estimator):
         n_rollouts = check_int("n_rollouts", self.n_rollouts if n_rollouts is None else n_rollouts, 2,
                                nav.MAX_ROLLOUTS)
         inner_lr = check_real("inner_lr", self.inner_lr if inner_lr is None else inner_lr, 0.0, MAX_INNER_LR)
-        generator = check_random_state(random_state)
-        params = {name: value.detach() for name, value in expand_params(self.params_, goals.shape[0]).items()}
-        returns: List[np.ndarray] = []
-        positions: List[np.ndarray] = []
-        for stage in range(n_steps + 1):
-            rollouts = collect_rollouts(params, goals, n_rollouts, self.horizon, generator)
-            stage_returns = rollouts.returns()
-            if not bool(torch.isfinite(stage_returns).all()):
-                raise DivergenceError(f"adapting diverged: the rollouts after {stage} inner steps are not finite "
-                                      f"at α = {inner_lr:g}; try a smaller inner_lr (α)")
-            returns.append(stage_returns.numpy())
-            positions.append(rollouts.positions.numpy())
-            if stage < n_steps:
-                params = {name: value.requires_grad_() for name, value in params.items()}
-                with torch.enable_grad():
-                    params = inner_step(params, rollouts, inner_lr)
-                params = {name: value.detach() for name, value in params.items()}
-        return NavigationAdaptation(np.stack(returns), np.stack(positions), goals.numpy().copy())
+        return _adapt([self], goals, n_steps, n_rollouts, inner_lr, check_random_state(random_state))[0]
+
+
+def _adapt(policies: Sequence["NavigationPolicy"], goals: torch.Tensor, n_steps: int, n_rollouts: int,
+           inner_lr: float, generator: torch.Generator) -> List[NavigationAdaptation]:
+    """:meth:`NavigationPolicy.adapt` for each of ``policies`` (same horizon and network shape)
+    on the same ``goals``, as one batch whose policies draw the same noise: each policy's result
+    is the one it gets adapting alone with the same seed. Arguments are checked by the callers."""
+    n_goals, copies = goals.shape[0], len(policies)
+    expanded = [expand_params(policy.params_, n_goals) for policy in policies]
+    params = {name: torch.cat([block[name] for block in expanded]).detach() for name in expanded[0]}
+    goals_all = goals.repeat(copies, 1)
+    returns: List[np.ndarray] = []
+    positions: List[np.ndarray] = []
+    for stage in range(n_steps + 1):
+        rollouts = collect_rollouts(params, goals_all, n_rollouts, policies[0].horizon, generator, noise_copies=copies)
+        stage_returns = rollouts.returns()
+        if not bool(torch.isfinite(stage_returns).all()):
+            raise DivergenceError(f"adapting diverged: the rollouts after {stage} inner steps are not finite "
+                                  f"at α = {inner_lr:g}; try a smaller inner_lr (α)")
+        returns.append(stage_returns.numpy())
+        positions.append(rollouts.positions.numpy())
+        if stage < n_steps:
+            params = {name: value.requires_grad_() for name, value in params.items()}
+            with torch.enable_grad():
+                params = inner_step(params, rollouts, inner_lr)
+            params = {name: value.detach() for name, value in params.items()}
+    returns_all, positions_all = np.stack(returns), np.stack(positions)
+    return [NavigationAdaptation(returns_all[:, k * n_goals:(k + 1) * n_goals],
+                                 positions_all[:, k * n_goals:(k + 1) * n_goals], goals.numpy().copy())
+            for k in range(copies)]
+
+
+def adapt_together(policies: Mapping[str, "NavigationPolicy"], goals, *, n_steps: int = 3,
+                   random_state=0) -> Dict[str, NavigationAdaptation]:
+    """``{name: policy.adapt(goals, n_steps=n_steps, random_state=random_state)}``, the same
+    numbers, computed as one batch when the policies share their horizon, rollouts per step, α
+    and network shape (lesson 10's MAML and pretrained policies): each stage's rollouts are one
+    loop over the horizon instead of one per policy, about half the time of a goal click in
+    lesson 10's dashboard (issue 19). Policies that differ are adapted one by one."""
+    policies = dict(policies)
+    if not policies:
+        raise ValueError("policies must name at least one fitted NavigationPolicy")
+    for policy in policies.values():
+        policy._check_fitted()
+    first = next(iter(policies.values()))
+    shapes = lambda policy: (policy.horizon, policy.n_rollouts, policy.inner_lr,  # noqa: E731
+                             {name: tuple(value.shape) for name, value in policy.params_.items()})
+    if any(shapes(policy) != shapes(first) for policy in policies.values()):
+        return {name: policy.adapt(goals, n_steps=n_steps, random_state=random_state) for name, policy in policies.items()}
+    goals = nav.check_goals(goals)
+    n_steps = check_int("n_steps", n_steps, 0, MAX_ADAPT_STEPS)
+    results = _adapt(list(policies.values()), goals, n_steps, first.n_rollouts, first.inner_lr,
+                     check_random_state(random_state))
+    return dict(zip(policies, results))
+
+
+__all__.append("adapt_together")
 
 
 def random_policy(random_state: int = 0, **hyperparameters) -> NavigationPolicy:

@@ -10,7 +10,7 @@ from .. import plotting
 from ..meta.protonet import embed_episode
 from ..plotting import CLASS_COLOURS
 from ._base import Dashboard
-from ._canvas import interactive_figure
+from ._canvas import BlitManager, interactive_figure
 
 __all__ = ["ProtoNetDashboard", "CLASS_COLOURS"]
 
@@ -65,6 +65,12 @@ class ProtoNetDashboard(Dashboard):
         self.figure, self._canvas = interactive_figure(10.0, 4.8)
         self._images_ax, self._map_ax = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 3]})
         self._artists = plotting.plot_protonet_episode(self._images_ax, self._map_ax)
+        # A setting changes the support images (their pixels cached by BlitManager, the frame
+        # drawn over them as in a full draw) and the whole map, whose ticks follow the embeddings:
+        # blitted, without the figure's constrained layout (a third of a full draw) while the map's
+        # labels fit it (issue 19).
+        self._blitter = BlitManager(self._canvas, [self._artists["image"], *self._images_ax.spines.values(),
+                                                   self._map_ax, self._map_ax.title])
         self.children = [self.embedding_buttons, widgets.HBox([self.shot_buttons, self.new_button]),
                          self._canvas, self.status_line]
         self.observe(self._on_setting_change, names=["embedding", "k_shot", "episode_seed"])
@@ -84,7 +90,7 @@ class ProtoNetDashboard(Dashboard):
                                   episode.y_query[0])
         plotting.update_protonet_episode(self._artists, episode.x_support[0], self.view, n_way=self.n_way,
                                          k_shot=self.k_shot)
-        self._canvas.draw_idle()
+        self._blitter.update()
         view = self.view
         n_query = len(view.y_query)
         right = int((view.predicted == view.y_query).sum())
