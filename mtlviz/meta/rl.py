@@ -408,17 +408,20 @@ def adapt_together(policies: Mapping[str, "NavigationPolicy"], goals, *, n_steps
     """``{name: policy.adapt(goals, n_steps=n_steps, random_state=random_state)}``, the same
     numbers, computed as one batch when the policies share their horizon, rollouts per step, α
     and network shape (lesson 10's MAML and pretrained policies): each stage's rollouts are one
-    loop over the horizon instead of one per policy, about half the time of a goal click in
-    lesson 10's dashboard (issue 19). Policies that differ are adapted one by one."""
+    loop over the horizon instead of one per policy (35 ms instead of 52 for lesson 10's two, a
+    goal click in its dashboard; issue 19). Policies that differ are adapted one by one."""
     policies = dict(policies)
     if not policies:
         raise ValueError("policies must name at least one fitted NavigationPolicy")
     for policy in policies.values():
         policy._check_fitted()
+
+    def setting(policy):
+        return (policy.horizon, policy.n_rollouts, policy.inner_lr,
+                {name: tuple(value.shape) for name, value in policy.params_.items()})
+
     first = next(iter(policies.values()))
-    shapes = lambda policy: (policy.horizon, policy.n_rollouts, policy.inner_lr,  # noqa: E731
-                             {name: tuple(value.shape) for name, value in policy.params_.items()})
-    if any(shapes(policy) != shapes(first) for policy in policies.values()):
+    if any(setting(policy) != setting(first) for policy in policies.values()):
         return {name: policy.adapt(goals, n_steps=n_steps, random_state=random_state) for name, policy in policies.items()}
     goals = nav.check_goals(goals)
     n_steps = check_int("n_steps", n_steps, 0, MAX_ADAPT_STEPS)

@@ -283,9 +283,10 @@ class BlitManager:
     An artist may be a whole panel (an :class:`~matplotlib.axes.Axes`) whose ticks follow its data
     (lesson 10's returns, lesson 08's embedding map, lesson 12's costs): drawn whole at every
     update, without the figure's constrained layout (30-60 ms a draw) as long as its labels still
-    fit the last layout (:meth:`_layout_still_fits`); otherwise the update is a full draw, whose
-    layout then keeps room for the labels of both (``KeptLayout``: a student toggling between two
-    settings pays one full draw for each, then blits).
+    fit the last layout (:meth:`_layout_still_fits`); otherwise the figure is laid out again
+    (drawn in full if anything else in it would move), and the layout then keeps room for the
+    labels of both (``KeptLayout``: a student toggling between two settings pays one new layout
+    for each, then blits).
     """
 
     #: Most bytes of rendered titles, legends and images kept for later moves.
@@ -422,8 +423,8 @@ class BlitManager:
         fit the layout of the last full draw with their data as it is now: their tick labels,
         axis labels and titles inside the figure and off every other panel's plotting area. A
         panel whose tick labels grew (a new data range) would otherwise be cut at the figure's
-        edge or written over its neighbour; it gets a full draw instead, whose constrained layout
-        makes room. Checked before drawing (the labels' places need no pixels), about 2 ms a
+        edge or written over its neighbour; the figure is laid out again instead, to make room
+        (:meth:`update`). Checked before drawing (the labels' places need no pixels), about 2 ms a
         panel; the layout itself is 30-60 ms a figure.
         """
         from matplotlib.axes import Axes
@@ -461,15 +462,16 @@ class BlitManager:
             return
         if not self._layout_still_fits():
             figure = self.canvas.figure
+            engine = figure.get_layout_engine()
             blitted = {id(artist) for artist in self.artists}
-            if any(id(child) not in blitted and child is not figure.patch and child.get_visible()
-                   for child in figure.get_children()):
+            if engine is None or any(id(child) not in blitted and child is not figure.patch and child.get_visible()
+                                     for child in figure.get_children()):
                 self.canvas.draw_idle()  # a new layout, and a new background
                 return
             # Every panel is blitted, so the background is the bare figure, wherever they lie:
             # a new layout, and the panels drawn there, without a full draw and its round trip
             # to the browser (lesson 12's first toggle to each scale).
-            figure.get_layout_engine().execute(figure)
+            engine.execute(figure)
             self._forget_overlays()  # its titles and legends may have moved
         self.canvas.restore_region(self._background)
         self._draw_artists()

@@ -139,7 +139,8 @@ class NavigationDashboard(Dashboard):
         # policies and sent a frame, so a click that moved both cost the kernel twice (issue 19).
         self._moving_goal = True
         try:
-            self.goal_x, self.goal_y = goal
+            with self.hold_trait_notifications():  # both or neither
+                self.goal_x, self.goal_y = goal
         finally:
             self._moving_goal = False
         self.update()
