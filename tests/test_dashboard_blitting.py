@@ -249,12 +249,12 @@ def test_lesson12_toggles_blit_once_each_setting_is_laid_out():
     frames, draws = _connect(canvas)
     layouts = _counted_layouts(canvas.figure)
     settings = [(net, log) for net in ("sinusoid", "glyphs") for log in (False, True)]
-    for _ in range(2):
+    for round_ in range(2):
         for net, log in settings:
             dashboard.net, dashboard.log_scale = net, log
             _answer_draws(canvas)
             _labels_inside_and_apart(canvas.figure, canvas.get_renderer())
-        if _ == 0:
+        if round_ == 0:
             first_round = len(layouts)
     assert len(draws) == 1  # the page's first frame: every new layout was laid out and blitted
     assert len(layouts) == first_round <= len(settings)  # a new layout only for a setting not seen before

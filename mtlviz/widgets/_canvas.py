@@ -4,6 +4,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections import OrderedDict
+from functools import lru_cache
 from typing import Optional, Tuple
 
 import numpy as np
@@ -217,6 +218,7 @@ def _pin_best_legend(artist, renderer) -> None:
     artist.set_loc(((x - anchor.x0) / anchor.width, (y - anchor.y0) / anchor.height))
 
 
+@lru_cache(maxsize=None)
 def _kept_layout_class():
     from matplotlib.layout_engine import ConstrainedLayoutEngine
     from matplotlib.transforms import Bbox
@@ -320,7 +322,7 @@ class BlitManager:
         figure = self.canvas.figure
         engine = figure.get_layout_engine()
         if (any(isinstance(artist, Axes) for artist in self.artists) and isinstance(engine, ConstrainedLayoutEngine)
-                and not hasattr(engine, "_kept")):
+                and not isinstance(engine, _kept_layout_class())):
             figure.set_layout_engine(_kept_layout_class()(**engine.get()))
 
     def _forget_overlays(self) -> None:
