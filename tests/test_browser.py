@@ -187,6 +187,57 @@ def test_frames_from_the_kernel_are_drawn_without_encoding_the_figure_again(serv
     finish(page, watcher, "03_frames_not_encoded.png")
 
 
+# Two frames sent back to back: the first paints the left half red, the second the right half blue.
+_TWO_FRAMES = """import ipywidgets as widgets
+from matplotlib.patches import Rectangle
+from mtlviz.widgets._base import Dashboard
+from mtlviz.widgets._canvas import interactive_figure
+
+class TwoFrames(Dashboard):
+    def __init__(self):
+        super().__init__()
+        self.figure, self.canvas = interactive_figure(4.0, 2.0)
+        self.halves = [self.figure.add_artist(Rectangle((x, 0.0), 0.5, 1.0, transform=self.figure.transFigure,
+                                                        color="lightgrey")) for x in (0.0, 0.5)]
+        self.button = widgets.Button(description="two frames")
+        self.button.on_click(self.two_frames)
+        self.children = [self.button, self.canvas, self.status_line]
+        self.show_status("ready")
+
+    def two_frames(self, _button):
+        for half, colour in zip(self.halves, ("red", "blue")):
+            half.set_color(colour)
+            self.canvas.draw()  # sends a frame: the pixels changed since the last one
+        self.show_status("both frames sent")
+
+TwoFrames()"""
+
+# The visible figure's colour at a fraction of its width, half way up: [r, g, b, a].
+_PIXEL_AT = """(x) => {
+  const canvas = document.querySelector('.jupyter-matplotlib-canvas-div canvas');
+  return Array.from(canvas.getContext('2d').getImageData(Math.floor(canvas.width * x), Math.floor(canvas.height / 2), 1, 1).data);
+}"""
+
+
+def test_frames_that_arrive_together_are_all_drawn(browser, tmp_path):
+    """Most frames a kernel sends are diffs, the pixels changed since the frame before. ipympl's
+    front end loads each into one image and drops a frame that is still loading when the next
+    arrives (matplotlib issue 19116); the served page (templates/mtlviz/ipympl-frames.js) draws
+    every frame in order. If this fails, a figure can keep showing stale curves after a slider
+    move, until the next full frame: it happened to lesson 03 moved just as its page opened."""
+    write_notebook(tmp_path / "94_two_frames.ipynb", _TWO_FRAMES)
+    with VoilaServer(notebook_dir=tmp_path) as served:
+        page, watcher = open_dashboard(browser, served.page_url("voila/render/94_two_frames.ipynb"))
+        assert page.evaluate(_PIXEL_AT, 0.25) == page.evaluate(_PIXEL_AT, 0.75) == [211, 211, 211, 255]  # light grey
+        page.get_by_role("button", name="two frames").click()
+        wait_for_status(page, "t.includes('both frames sent')")
+        page.wait_for_function(f"() => ({_PIXEL_AT})(0.75).join() === '0,0,255,255'", timeout=30_000)
+        page.wait_for_timeout(500)  # any frame still on its way
+        left = page.evaluate(_PIXEL_AT, 0.25)
+        finish(page, watcher, "two_frames_drawn.png")
+    assert left == [255, 0, 0, 255], f"the first of two frames was never drawn: the left half is {left}, not red"
+
+
 def test_a_slider_move_is_not_echoed_back_to_its_page(server, browser):
     """A served kernel has one page, so ipywidgets' echo of each value the page sets (for other
     front ends of the same kernel) is switched off by the server. If this fails, every slider move
