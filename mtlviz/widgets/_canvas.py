@@ -83,7 +83,12 @@ def _fast_canvas_class():
 
         def handle_draw(self, event):
             if not self._needs_draw and self._drawn_at == self._size_now():
-                self._png_is_old = True  # refresh set _force_full: the whole current frame goes
+                # The whole current frame goes, even if a blit since the refresh (a student moving
+                # as the page opens) already sent it whole: as a diff it would be empty, and
+                # ipympl's own front end (JupyterLab's) would draw it in place of that frame,
+                # which it drops if it is still loading (see templates/mtlviz/ipympl-frames.js).
+                self._force_full = True
+                self._png_is_old = True
                 self.manager.refresh_all()
                 return
             self.draw()
