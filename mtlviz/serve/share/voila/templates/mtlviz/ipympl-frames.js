@@ -44,6 +44,7 @@
           : new Uint8Array(data);
         const full = this.get('_image_mode') === 'full';  // the mode this frame was sent with
         const decoded = createImageBitmap(new Blob([bytes], {type: 'image/png'}));
+        decoded.catch(() => {});  // handled now: a failed decoding waiting its turn is not "uncaught"
         if (!this.__mtlvizLive) {
           this.__mtlvizLive = true;
           if (this.image) this.image.onload = null;  // a picture from the saved state must not land over live frames
