@@ -238,6 +238,25 @@ def test_frames_that_arrive_together_are_all_drawn(browser, tmp_path):
     assert left == [255, 0, 0, 255], f"the first of two frames was never drawn: the left half is {left}, not red"
 
 
+# The alpha of the figure's top canvas (where ipympl draws its resize handle) in its bottom-right corner.
+_HANDLE_ALPHA = """() => {
+  const top = document.querySelectorAll('.jupyter-matplotlib-canvas-div canvas')[1];
+  return top.getContext('2d').getImageData(top.width - 3, top.height - 3, 1, 1).data[3];
+}"""
+
+
+def test_a_served_figure_has_no_resize_handle(server, browser):
+    """Dashboard figures are made not resizable (interactive_figure), but ipympl's front end makes
+    every live figure resizable and draws a handle in its corner; the served page keeps the
+    kernel's value. If this fails, each figure shows a grey corner a student can drag, and every
+    step of the drag lays the figure out and draws it in full in the student's kernel."""
+    page, watcher = open_dashboard(browser, server.url + f"voila/render/{MAIN_LESSON}")
+    assert page.evaluate(_HANDLE_ALPHA) == 0, "the figure's corner shows ipympl's resize handle"
+    move_slider(page, "α (inner lr)", "ArrowRight", "t.length > 0")  # a frame redraws the top canvas too
+    assert page.evaluate(_HANDLE_ALPHA) == 0, "the figure's corner shows ipympl's resize handle"
+    finish(page, watcher, "03_no_resize_handle.png")
+
+
 def test_a_slider_move_is_not_echoed_back_to_its_page(server, browser):
     """A served kernel has one page, so ipywidgets' echo of each value the page sets (for other
     front ends of the same kernel) is switched off by the server. If this fails, every slider move

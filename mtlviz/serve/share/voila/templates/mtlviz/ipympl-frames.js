@@ -1,13 +1,13 @@
 // How a served page draws the frames its kernel sends to an ipympl figure (ipympl 0.10's canvas
-// model; JupyterLab, where this script is not served, is untouched). Two changes:
+// model; JupyterLab, where this script is not served, is untouched).
 //
 // 1. Every frame is drawn, in the order it came. ipympl loads each frame into one <img> by setting
 //    its src, and composites it when the image has loaded. Most frames are diffs (the pixels that
 //    changed since the last frame, the rest transparent), and a frame that arrives while the one
-//    before is still loading replaces it: the earlier diff is never drawn, and the pixels only it
-//    changed stay stale until a full frame comes (matplotlib issue 19116). It happened in a page
-//    that had just opened: the page's second "refresh" made the kernel send the whole figure, a
-//    slider move made it send a diff, and the figure kept showing its old curves. A busy machine (a
+//    before is still loading replaces it: the earlier frame is never drawn, and the pixels only it
+//    changed stay stale until a full frame comes (matplotlib issue 19116). It happened to lesson 03
+//    moved as its page opened: the move went out as the whole figure, an empty diff (the answer to
+//    the page's last "draw") overtook it, and the figure kept its old curves. A busy machine (a
 //    class's browsers on the server's cores) makes it likelier, since each frame waits longer for
 //    its decoding. Here each frame is decoded with createImageBitmap as it arrives and composited
 //    after every frame before it, with the image mode (full or diff) it was sent with. A resize
@@ -21,11 +21,14 @@
 //    per frame of lesson 05 (a 1035 x 576 figure) and 3.5 ms for lesson 03's 1080 x 333 one
 //    (RESULTS.md, "Classroom load").
 //
+// 3. A figure the kernel made not resizable stays so (below).
+//
 // The model sets its offscreen canvas in initialize(); a setter on Object.prototype for that one
 // name catches the first model, stores the canvas as the model's own property (as a plain
-// assignment would) and replaces the model class's handle_binary and wraps its resize_canvas. If an
-// ipympl renames these (or the flag handle_binary clears, waiting_for_image), the setter is never
-// called or the methods are left alone, and frames are drawn as ipympl draws them.
+// assignment would) and replaces the model class's handle_binary, wraps its resize_canvas and
+// update_disabled. If an ipympl renames these (or the flag handle_binary clears,
+// waiting_for_image), the setter is never called or the methods are left alone, and figures are
+// drawn as ipympl draws them.
 (() => {
   const name = 'offscreen_canvas';
   if (Object.prototype.hasOwnProperty(name)) return;
@@ -71,6 +74,16 @@
         }
         return resizeCanvas.apply(this, args);
       };
+      // ipympl makes every live figure resizable (update_disabled sets resizable to "the kernel is
+      // live"), over the kernel's resizable=False (mtlviz.widgets._canvas.interactive_figure), and
+      // draws a handle in its corner that a student can drag: each step of the drag lays the
+      // figure out and draws it in full. A served page keeps the kernel's value while it is live.
+      const updateDisabled = model.update_disabled;
+      if (typeof updateDisabled === 'function') {
+        model.update_disabled = function (...args) {
+          if (this.disabled) return updateDisabled.apply(this, args);
+        };
+      }
       Object.defineProperty(model, '__mtlvizFrames', {value: true});
     },
   });
