@@ -82,7 +82,8 @@ async def stop(manager, client):
 
 def test_a_kernel_is_forked_with_torch_already_loaded_and_runs_as_in_its_own_folder_and_environment(zygote, tmp_path):
     """If this fails, each student's kernel imports torch, numpy and matplotlib itself again (about
-    2 CPU-s more per student, 60 for a class of 30 on the server's 2 cores), or a forked kernel runs
+    2 CPU-s more per student, 60 for a class of 30 on the server's 2 cores) or builds matplotlib's
+    mathtext parser at its first draw (about 30 ms of lesson 03's or 05's), or a forked kernel runs
     in the server's folder or environment instead of its lesson's (a lesson's data files, the
     served theme and the start slots come from them)."""
     process, socket_path = zygote
@@ -95,9 +96,10 @@ def test_a_kernel_is_forked_with_torch_already_loaded_and_runs_as_in_its_own_fol
             assert psutil.Process(pid).ppid() == process.pid, "the kernel was not forked by the fork server"
             code = textwrap.dedent(f"""
                 import os, sys
+                from matplotlib.mathtext import MathTextParser
                 print(all(name in sys.modules for name in {list(PRELOAD)!r}), open('data.txt').read(),
                       os.environ.get('MTLVIZ_TEST_MARK'), os.environ['JPY_PARENT_PID'],
-                      sys.argv[0], sep='|')
+                      sys.argv[0], MathTextParser._parser is not None, sep='|')
             """)
             return await execute(client, code)
         finally:
@@ -105,8 +107,10 @@ def test_a_kernel_is_forked_with_torch_already_loaded_and_runs_as_in_its_own_fol
 
     out, status, _ = run(scenario())
     assert status == "ok"
-    loaded, data, mark, server_pid, argv0 = out.strip().split("|")
+    loaded, data, mark, server_pid, argv0, parser_built = out.strip().split("|")
     assert loaded == "True", "the forked kernel did not start with the preloaded modules"
+    # matplotlib keeps its mathtext parser on the class, built at the first formula (private, pinned)
+    assert parser_built == "True", "the forked kernel builds matplotlib's mathtext parser again (about 36 ms)"
     assert data == "lesson data", "the kernel does not run in the lesson's folder"
     assert mark == "served", "the kernel did not get the environment the server gave it"
     assert server_pid == str(os.getpid()), "the kernel's JPY_PARENT_PID is not the server's (the process that started the fork server)"

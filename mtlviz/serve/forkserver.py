@@ -4,8 +4,9 @@ Every dashboard kernel of ``python -m mtlviz.serve`` used to start as a fresh Py
 imported ipykernel, torch, numpy and matplotlib before its lesson's first cell: about 1.9 CPU-s
 of the ~3 CPU-s a student of lesson 03 cost the server (RESULTS.md, "Classroom load",
 2026-12-05), repeated for each of 30 students on 2 cores. Here one process, the *zygote*,
-imports them once when the server starts, then forks a kernel for each request: the kernel
-starts with those modules in memory (shared with the zygote and its siblings until written),
+imports them once when the server starts (and builds matplotlib's mathtext parser, which a
+lesson drawing a log axis would build at its first draw), then forks a kernel for each request:
+the kernel starts with those modules in memory (shared with the zygote and its siblings until written),
 and runs ipykernel as ``python -m ipykernel_launcher -f <connection file>`` would, in its
 lesson's folder and environment. What still differs from a fresh Python: those modules are
 already in ``sys.modules`` before the first cell, and kernels share the zygote's string-hash
@@ -184,6 +185,16 @@ def _fork_kernel(conn: socket.socket, listener: socket.socket, request: Dict[str
     conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
 
 
+def _build_mathtext_parser() -> None:
+    """Build matplotlib's mathtext parser (its grammar, built once per process, about 36 ms) and
+    load its fonts, which every kernel otherwise does at its first draw of a log axis's ticks or of
+    a formula: lesson 03's first full draw in a forked kernel 266-284 ms without, 239-244 with;
+    lesson 05's 369 -> 336-347 (RESULTS.md, "Classroom load")."""
+    from matplotlib.mathtext import MathTextParser
+
+    MathTextParser("agg").parse(r"$10^{-3}$", dpi=72)
+
+
 def serve(socket_path: str, parent: int) -> None:
     """Bind ``socket_path``, import :data:`PRELOAD`, then fork a kernel per request until the
     parent process (the server, ``parent``) is gone."""
@@ -199,6 +210,7 @@ def serve(socket_path: str, parent: int) -> None:
 
     for name in PRELOAD:
         importlib.import_module(name)
+    _build_mathtext_parser()
     if not had_backend:
         del os.environ["MPLBACKEND"]
     gc.collect()
