@@ -189,10 +189,14 @@ def _build_mathtext_parser() -> None:
     """Build matplotlib's mathtext parser (its grammar, built once per process, about 36 ms) and
     load its fonts, which every kernel otherwise does at its first draw of a log axis's ticks or of
     a formula: lesson 03's first full draw in a forked kernel 266-284 ms without, 239-244 with;
-    lesson 05's 369 -> 336-347 (RESULTS.md, "Classroom load")."""
-    from matplotlib.mathtext import MathTextParser
+    lesson 05's 369 -> 336-347 (RESULTS.md, "Classroom load"). A speed-up only: should it fail,
+    the kernels build the parser themselves, as before."""
+    try:
+        from matplotlib.mathtext import MathTextParser
 
-    MathTextParser("agg").parse(r"$10^{-3}$", dpi=72)
+        MathTextParser("agg").parse(r"$10^{-3}$", dpi=72)
+    except Exception:  # noqa: BLE001 - never worth a fork server that does not start
+        pass
 
 
 def serve(socket_path: str, parent: int) -> None:
