@@ -117,6 +117,7 @@ def _said(error: BaseException) -> str:
     lines = str(error).splitlines()
     return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
+
 async def open_session(browser, url: str, session: Session, t0: float, still: bool = False) -> None:
     """Open the dashboard and wait for its first figure; one retry (a page once hung for good after
     its kernel died at start, its TCP port taken by another socket; served kernels use Unix
