@@ -238,6 +238,62 @@ def test_frames_that_arrive_together_are_all_drawn(browser, tmp_path):
     assert left == [255, 0, 0, 255], f"the first of two frames was never drawn: the left half is {left}, not red"
 
 
+# A figure that notes each full draw in a file: {record}.
+_COUNTED_DRAWS = """import ipywidgets as widgets
+from mtlviz.widgets._base import Dashboard
+from mtlviz.widgets._canvas import interactive_figure
+
+class CountedDraws(Dashboard):
+    def __init__(self):
+        super().__init__()
+        self.figure, self.canvas = interactive_figure(4.0, 2.0)
+        self.figure.subplots().plot([0, 1], [1, 0], color="red", linewidth=12)
+        self.canvas.mpl_connect("draw_event", self.count)
+        self.children = [self.canvas, self.status_line]
+        self.show_status("ready")
+
+    def count(self, _event):
+        with open({record!r}, "a") as record:
+            record.write("draw\\n")
+
+CountedDraws()"""
+
+
+# How many pixels of the visible figure are red.
+_RED_PIXELS = """() => {
+  const canvas = document.querySelector('.jupyter-matplotlib-canvas-div canvas');
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let red = 0;
+  for (let i = 0; i < data.length; i += 4) if (data[i] > 200 && data[i + 1] < 80 && data[i + 2] < 80) red++;
+  return red;
+}"""
+
+
+def test_a_pre_warmed_dashboard_reaches_its_student_already_drawn(browser, tmp_path):
+    """A pre-warmed pool's kernel draws the lesson's figures once its cells have run, before any
+    student takes it (mtlviz.serve.kernel.draw_figures_when_idle). If this fails, a class taking
+    30 pre-warmed dashboards at once waits for 30 first draws in their kernels (0.4 CPU-s each for
+    lesson 03, as the pages connect), or the page does not show the figure the kernel drew."""
+    record = tmp_path / "draws.txt"
+    write_notebook(tmp_path / "95_pooled_figure.ipynb", _COUNTED_DRAWS.format(record=str(record)))
+    with VoilaServer(notebook_dir=tmp_path, extra_args=["--prewarm", "95=1"]) as served:
+        deadline = time.monotonic() + 120
+        while not (record.exists() and "pre-warmed dashboard of 95_pooled_figure.ipynb drawn" in served.log()):
+            assert time.monotonic() < deadline, "the pool's kernel never drew its figure"
+            time.sleep(0.2)
+        time.sleep(1.0)  # nothing else draws it before a student comes
+        drawn_before = record.read_text().count("draw")
+        page, watcher = open_dashboard(browser, served.page_url("voila/render/95_pooled_figure.ipynb"))
+        assert "Using pre-heated kernel" in served.log(), "the page did not get the pool's dashboard"
+        page.wait_for_timeout(1000)  # any draw the page's connection asked for
+        drawn_after = record.read_text().count("draw")
+        red = page.evaluate(_RED_PIXELS)
+        finish(page, watcher, "pool_figure_drawn.png")
+    assert drawn_before == 1, f"the pool's kernel drew its figure {drawn_before} times before any student"
+    assert drawn_after == 1, "the student's page made the kernel draw the figure again"
+    assert red > 1000, f"the page does not show the red line the kernel drew ({red} red pixels)"
+
+
 # The alpha of the figure's top canvas (where ipympl draws its resize handle) in its bottom-right corner.
 _HANDLE_ALPHA = """() => {
   const top = document.querySelectorAll('.jupyter-matplotlib-canvas-div canvas')[1];

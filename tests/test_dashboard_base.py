@@ -178,6 +178,40 @@ def test_a_connecting_browser_gets_each_figure_drawn_once():
     assert len(draws) == 3 and _decoded(frames[-1]).shape[:2] == (round(height / 2), round(width / 2))
 
 
+def test_a_figure_drawn_before_any_browser_is_sent_whole_when_one_connects():
+    """A pre-warmed pool runs its lesson with no browser attached; its kernel then draws the
+    figures (mtlviz.serve.kernel.draw_figures_when_idle), so that the student who takes the
+    dashboard gets them without a draw. If this fails, each such student waits for the first
+    draw (0.4 CPU-s of lesson 03's kernel, 30 at once as a class arrives), or sees a stale
+    figure, or (a frame sent with no browser there) the page asks the server for ipympl's
+    base64 text as a file and never shows the figure."""
+    from mtlviz.widgets._canvas import draw_figures_not_yet_drawn, interactive_figure
+
+    figure, canvas = interactive_figure(4.0, 3.0)
+    (line,) = figure.subplots().plot([0, 1, 2], [0, 1, 0])
+    draws = []
+    canvas.mpl_connect("draw_event", lambda event: draws.append(1))
+    assert not canvas.drawn_as_it_is()
+    draw_figures_not_yet_drawn()
+    assert len(draws) == 1 and canvas.drawn_as_it_is()
+    assert canvas._data_url is None, "the unseen draw sent a frame into the widget's _data_url"
+    predrawn = _on_screen(canvas).copy()
+    draw_figures_not_yet_drawn()
+    assert len(draws) == 1, "a figure already drawn was drawn again"
+    frames = []
+    canvas.send_binary = frames.append  # a browser connects
+    width, height = canvas.figure.bbox.size
+    for event in ({"type": "resize", "width": width, "height": height}, {"type": "draw"},
+                  {"type": "refresh"}, {"type": "draw"}):
+        canvas.handle_event(event)
+    assert len(draws) == 1, "the connecting browser's draw drew the figure again"
+    assert frames and all((_decoded(frame) == predrawn).all() for frame in frames)
+    line.set_ydata([1, 0, 1])
+    canvas.draw_idle()  # changed since: drawn again, not taken for drawn
+    draw_figures_not_yet_drawn()
+    assert len(draws) == 2 and not (_on_screen(canvas) == predrawn).all()
+
+
 def test_frames_decode_to_the_pixels_on_screen():
     """If this fails, the browser shows a corrupt or wrong picture after a slider move: the
     frames are PNGs that mtlviz encodes itself (three times faster than Pillow)."""

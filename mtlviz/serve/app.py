@@ -26,6 +26,7 @@ from voila.static_file_handler import AllowListFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
 from . import compression, speedups
+from .kernel import DRAW_WHEN_IDLE_ENV
 from .landing import landing_entries, lesson_heading
 from .pools import available_mb
 from .startup_queue import NICE_ENV
@@ -153,6 +154,9 @@ class PoolRefills:
         gated = self.refill_policy != "at-once"
         asked = time.monotonic()
         task = asyncio.current_task()  # the pool entry itself (Voila awaits _initialize in it)
+        # Its kernel draws the lesson's figures once the cells have run (mtlviz.serve.kernel), so
+        # that the student who takes this dashboard does not wait for that draw.
+        kwargs["env"] = {**kwargs.get("env", {}), DRAW_WHEN_IDLE_ENV: "1"}
         if gated:
             await places.acquire()
         try:

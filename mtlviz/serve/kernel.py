@@ -18,6 +18,9 @@ it through ``IPYTHONDIR``, which they inherit). Nothing here happens on ``import
 - a heap that keeps its free top between trims, once the first cell has run: a slider move
   reuses the last move's pages instead of faulting fresh ones in (about 900 faults a move on
   lesson 05; :func:`mtlviz._memory.hold_heap_between_trims`);
+- in a pre-warmed pool's kernel (the server sets ``MTLVIZ_DRAW_WHEN_IDLE=1``), the lesson's
+  figures drawn once its cells have run, before any browser asks for them
+  (:func:`draw_figures_when_idle`): a student taking the dashboard gets a figure already drawn;
 - no garbage collection at exit: the objects alive then are frozen (``gc.freeze``) before
   IPython's exit handlers and the interpreter's own clean-up collect them. A kernel with torch
   loaded spent about 1.1 CPU-s leaving, 0.14 with this (profiled in a Voila session of lesson 03,
@@ -31,9 +34,15 @@ import gc
 import os
 from pathlib import Path
 
-__all__ = ["THEME_ENV", "STARTUP_FILE", "collect_after_the_first_cell", "setup", "write_ipython_dir"]
+__all__ = ["DRAW_WHEN_IDLE_ENV", "IDLE_BEFORE_DRAWING_S", "THEME_ENV", "STARTUP_FILE", "collect_after_the_first_cell",
+           "draw_figures_when_idle", "setup", "write_ipython_dir"]
 
 THEME_ENV = "MTLVIZ_THEME"
+#: Set to "1" by the server for a pre-warmed pool's kernels (mtlviz.serve.app.PoolRefills).
+DRAW_WHEN_IDLE_ENV = "MTLVIZ_DRAW_WHEN_IDLE"
+#: Seconds without a new cell after which a pool kernel draws its figures: Voila sends the next
+#: cell within milliseconds of the last one's reply, so this only passes once the lesson has run.
+IDLE_BEFORE_DRAWING_S = 0.5
 
 STARTUP_FILE = """\
 # Written by python -m mtlviz.serve: set up each dashboard kernel (start slot, memory, theme).
@@ -57,6 +66,48 @@ def setup() -> None:
         from ..plotting import use_theme
 
         use_theme(theme)
+    if os.environ.get(DRAW_WHEN_IDLE_ENV) == "1":
+        draw_figures_when_idle()
+
+
+def draw_figures_when_idle(idle_s: float = IDLE_BEFORE_DRAWING_S) -> None:
+    """Once no cell has run for ``idle_s`` seconds, draw every interactive figure that is not
+    drawn yet (:func:`mtlviz.widgets._canvas.draw_figures_not_yet_drawn`).
+
+    A pre-warmed pool runs its lesson with no browser attached, so its figures were never drawn:
+    the first draw (0.3-0.5 CPU-s for lesson 03's two figures) waited for the student who took
+    the dashboard, and a class taking 30 at once waited for 30 such draws. Drawn here, they cost
+    that before the class, while the pool fills. Outside IPython this does nothing.
+    """
+    import asyncio
+
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    pending = []
+
+    def cancel(*_) -> None:
+        while pending:
+            pending.pop().cancel()
+
+    def draw() -> None:
+        pending.clear()
+        from ..widgets._canvas import draw_figures_not_yet_drawn
+
+        draw_figures_not_yet_drawn()
+
+    def after_cell(result=None) -> None:
+        cancel()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a shell with no event loop (not a kernel): nothing waits for idle
+            return
+        pending.append(loop.call_later(idle_s, draw))
+
+    shell.events.register("pre_run_cell", cancel)
+    shell.events.register("post_run_cell", after_cell)
 
 
 def collect_after_the_first_cell() -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import struct
+import weakref
 import zlib
 from collections import OrderedDict
 from functools import lru_cache
@@ -65,6 +66,12 @@ def _fast_canvas_class():
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self._frame_buffers = {}  # get_diff_image's arrays, by name
+            _CANVASES.add(self)
+
+        def drawn_as_it_is(self) -> bool:
+            """Whether the last full draw shows the figure as it is now, at its current size and
+            resolution: a browser connecting then gets that frame again, without a draw."""
+            return not self._needs_draw and self._drawn_at == self._size_now()
 
         def draw_idle(self):
             if not self._refreshing:
@@ -78,11 +85,22 @@ def _fast_canvas_class():
             finally:
                 self._refreshing = False
 
+        def handle_resize(self, event):
+            # A browser reporting the size the figure has already (a page connecting to a figure
+            # drawn before it, a pre-warmed pool's) needs the frame sent, not drawn again.
+            asked = (int(event.get("width", 800)) * self.device_pixel_ratio,
+                     int(event.get("height", 800)) * self.device_pixel_ratio)
+            self._refreshing = asked == tuple(self.figure.bbox.size)
+            try:
+                super().handle_resize(event)
+            finally:
+                self._refreshing = False
+
         def _size_now(self):
             return (*self.figure.bbox.size, self.figure.dpi)
 
         def handle_draw(self, event):
-            if not self._needs_draw and self._drawn_at == self._size_now():
+            if self.drawn_as_it_is():
                 # The whole current frame goes, even if a blit since the refresh (a student moving
                 # as the page opens) already sent it whole: as a diff it would be empty, and
                 # ipympl's own front end (JupyterLab's) would draw it in place of that frame,
@@ -99,6 +117,21 @@ def _fast_canvas_class():
                 super().draw()
             finally:
                 self._drawn_at = self._size_now()
+
+        def draw_unsent(self):
+            """Draw the figure in full into the canvas's pixels and send nothing: the frame goes
+            to the next browser that asks for it (``handle_draw``'s shortcut). Sent with no
+            browser attached, a frame would also be PNG-encoded into the widget's ``_data_url``
+            (ipympl 0.10, for pages without a kernel), without the ``data:`` prefix a browser
+            needs: a page that later connected asked the server for that text as a file."""
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            self._needs_draw = False
+            try:
+                FigureCanvasAgg.draw(self)
+            finally:
+                self._drawn_at = self._size_now()
+                self._png_is_old = True
 
         def get_diff_image(self):
             """The frame to send: the whole figure, or only the pixels changed since the last
@@ -140,6 +173,34 @@ def _fast_canvas_class():
             return png
 
     return FastPngCanvas
+
+
+#: Every interactive figure's canvas made in this process and still alive.
+_CANVASES: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def draw_figures_not_yet_drawn() -> int:
+    """Draw, in full, every live interactive figure whose last full draw does not show it as it
+    is now (a figure never drawn: a lesson run without a browser, as a pre-warmed pool's is).
+
+    A browser that connects later then gets the frame already drawn (``handle_draw``'s shortcut)
+    instead of the kernel drawing it then: lesson 03's two figures cost 0.3-0.5 CPU-s to draw
+    first, which each student of a class arriving at pre-warmed dashboards waited for
+    (``mtlviz.serve.kernel.draw_figures_when_idle``). Only at the browser's device pixel ratio
+    of 1: a screen of ratio 2 asks for the figure at twice the resolution, which is drawn then.
+    Returns how many figures it drew. A figure that fails to draw is left for the browser's own
+    draw, which shows the error where a student sees one.
+    """
+    drawn = 0
+    for canvas in list(_CANVASES):
+        if canvas.drawn_as_it_is():
+            continue
+        try:
+            canvas.draw_unsent()
+        except Exception:  # noqa: BLE001  (the browser's own draw shows it)
+            continue
+        drawn += 1
+    return drawn
 
 
 def interactive_figure(width: float, height: float) -> Tuple[Figure, "object"]:
