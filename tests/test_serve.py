@@ -14,6 +14,7 @@ import http.cookiejar
 import json
 import re
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -544,6 +545,46 @@ def test_pool_refill_waits_until_no_student_lesson_is_starting(tmp_path, refill)
         assert refill_ran[0] >= slow_end, f"the refill ran {slow_end - refill_ran[0]:.1f} s before the slow lesson ended"
     else:
         assert slow_start < refill_ran[0] < slow_end, f"Voila's refill did not overlap the slow lesson: {rows}"
+
+
+@pytest.mark.parametrize("refill", ["idle", "at-once"])
+def test_pool_refill_waits_while_a_student_page_talks_to_its_kernel(tmp_path, refill):
+    """A page taken from a pool is served at once, but then fetches its files and talks to its
+    kernel for seconds (30 pages on a classroom's two cores: the widgets' states, the figures).
+    With --refill idle the refill must wait until the pages are quiet; if this fails, a class
+    arriving at pre-warmed dashboards shares the server with up to 30 refills (lesson 03: half the
+    server's CPU of the class's first seconds). Voila's own way (at-once) is the control."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from widget_client import WidgetStudent
+
+    record = tmp_path / "refills.jsonl"
+    write_notebook(tmp_path / "03_pooled.ipynb",
+                   f"import json, time\nopen({str(record)!r}, 'a').write(json.dumps(time.time()) + '\\n')\n"
+                   "from mtlviz.widgets._canvas import interactive_figure\ninteractive_figure(2.0, 1.0)[1]")
+    with VoilaServer(notebook_dir=tmp_path, extra_args=["--prewarm", "03=1", f"--refill={refill}"]) as server:
+        wait_for_log(server, "pre-warmed dashboard of 03_pooled.ipynb drawn", 1)
+
+        async def talking_student():
+            student = WidgetStudent(server.url, "03_pooled.ipynb", [])
+            await student.open()  # the pool's dashboard
+            began = time.time()
+            while time.time() - began < 6.0:  # a page busy with its kernel, as a loading one is
+                await student._send("kernel_info_request", {})
+                await asyncio.sleep(0.5)
+            ended = time.time()
+            await student.close()
+            return ended
+
+        talked_until = asyncio.run(asyncio.wait_for(talking_student(), 120))
+        deadline = time.monotonic() + 60
+        while len(record.read_text().splitlines()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        refilled_at = [json.loads(line) for line in record.read_text().splitlines()][1:]
+    assert refilled_at, "the pool did not refill"
+    if refill == "idle":
+        assert refilled_at[0] >= talked_until, f"the refill ran {talked_until - refilled_at[0]:.1f} s before the page went quiet"
+    else:
+        assert refilled_at[0] < talked_until, "Voila's refill waited for the page: the test cannot tell the policies apart"
 
 
 @pytest.mark.parametrize("start_slots", [1, 0])

@@ -13,7 +13,9 @@ from typing import Dict, Optional, Set
 from urllib.parse import parse_qsl, urlencode
 
 import tornado.web
+from tornado.log import access_log
 from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import url_path_join
 from traitlets import Bool, Enum, Integer, Unicode
@@ -34,17 +36,19 @@ from .waiting_room import LONG_POLL_S, WaitingRoom
 
 __all__ = ["ClassFull", "CappedKernelManager", "PoolRefills", "ClassroomHandler", "ClassroomFileHandler",
            "ClassroomVoila", "LessonExecutor", "LessonRenderer", "NotServedHandler", "REFILL_POLICIES",
-           "WaitingRoomHandler",
-           "check_voila_internals"]
+           "StudentTraffic", "WaitingRoomHandler", "check_voila_internals", "log_noting_traffic",
+           "watch_student_traffic"]
 
 #: How pre-warmed pools refill after a student takes a dashboard: ``idle`` waits until no
-#: student's page is starting (then at most ``pool_fill_at_once`` pool dashboards start at a time);
+#: student's page is starting, and no page has fetched a file or talked to its kernel, for
+#: :data:`QUIET_S` (then at most ``pool_fill_at_once`` pool dashboards start at a time);
 #: ``nice`` starts them at once but at a lower OS priority (``os.nice`` in the kernel, for its
 #: whole life: the student who later gets it keeps it); ``at-once`` is Voila's own behaviour.
 REFILL_POLICIES = ("idle", "nice", "at-once")
 #: ``nice`` policy: the niceness of pool kernels (weight 110 against a student's 1024 on Linux CFS).
 POOL_NICENESS = 10
-#: ``idle`` policy: seconds with no student page starting before a pool refill may start.
+#: ``idle`` policy: seconds with no student page starting, no request answered and no message
+#: between a page and its kernel, before a pool refill may start.
 QUIET_S = 2.0
 POLL_S = 0.25
 #: The query argument that carries a waiting-room ticket to the dashboard's address.
@@ -53,6 +57,56 @@ TICKET_ARGUMENT = "mtlviz_ticket"
 ROOM_SETTING, OPEN_AT_ONCE_SETTING = "mtlviz_waiting_room", "mtlviz_open_at_once"
 #: A long poll looks this often whether its page went away.
 WAKE_S = 2.0
+
+
+class StudentTraffic:
+    """When a student's page last had the server's attention: a request answered (the files a
+    page loads, the waiting room's polls) or a message between a page and its kernel.
+
+    A page taken from a pool is served at once, so "no page starting" (the ``idle`` policy until
+    2026-12-05) let the refills start about 2 s after a class of 30 arrived, while their pages
+    were still fetching their files and asking their kernels for the widgets: in a class of
+    pre-warmed lesson-03 dashboards, the refills took half the server's CPU of the class's first
+    seconds (``classroom_load.py --without-browsers --prewarm 30``, RESULTS.md).
+    """
+
+    last = 0.0  # time.monotonic() of the latest
+
+    @classmethod
+    def note(cls) -> None:
+        cls.last = time.monotonic()
+
+
+def watch_student_traffic() -> None:
+    """Note every message between a page and its kernel (jupyter_server's websocket connection,
+    both ways) in :class:`StudentTraffic`; pool kernels being filled talk to Voila directly, not
+    through a websocket, so they do not count. Once per process."""
+    for name in ("handle_incoming_message", "handle_outgoing_message"):
+        original = getattr(ZMQChannelsWebsocketConnection, name)
+        if getattr(original, "mtlviz_noted", False):
+            continue
+
+        def noted(self, *args, _original=original, **kwargs):
+            StudentTraffic.last = time.monotonic()
+            return _original(self, *args, **kwargs)
+
+        noted.mtlviz_noted = True
+        setattr(ZMQChannelsWebsocketConnection, name, noted)
+
+
+def log_noting_traffic(previous=None):
+    """A request log for tornado's ``log_function`` setting that notes each request in
+    :class:`StudentTraffic`, then logs it with ``previous`` (the log function already set, if
+    any) or as tornado does without one (its format and levels)."""
+    def log_request(handler) -> None:
+        StudentTraffic.last = time.monotonic()
+        if previous is not None:
+            return previous(handler)
+        status = handler.get_status()
+        log = access_log.info if status < 400 else access_log.warning if status < 500 else access_log.error
+        log("%d %s %.2fms", status, handler._request_summary(), 1000.0 * handler.request.request_time())
+
+    return log_request
 
 
 class ClassFull(Exception):
@@ -110,7 +164,8 @@ class PoolRefills:
     for the cores with the students who are waiting for their own lessons to start. Here each
     pool dashboard, before starting its kernel, waits for a place among ``pool_fill_at_once``
     (so pool kernels can never fill all the start slots students need) and, with the ``idle``
-    policy, until no student page has been starting for :data:`QUIET_S`. A pool entry still
+    policy, until for :data:`QUIET_S` no student page has been starting and no page has had the
+    server's attention (:class:`StudentTraffic`). A pool entry still
     waiting is not ready: Voila's handler must not hand it to a student (who would then wait for
     the class to go quiet, including for themself), so ``get_pool_size`` counts only entries past
     the wait and ``get_rendered_notebook`` hands those out first.
@@ -143,8 +198,8 @@ class PoolRefills:
         pool.sort(key=lambda task: not self._ready(task))  # stable: ready entries first, in order
         return await super().get_rendered_notebook(notebook_name, *args, **kwargs)
 
-    async def _until_no_student_starts(self) -> None:
-        while self.pages_starting or time.monotonic() - self.last_page_done < QUIET_S:
+    async def _until_students_are_quiet(self) -> None:
+        while self.pages_starting or time.monotonic() - max(self.last_page_done, StudentTraffic.last) < QUIET_S:
             await asyncio.sleep(POLL_S)
 
     async def _initialize(self, notebook_path: str, kernel_id: Optional[str] = None, **kwargs):
@@ -161,7 +216,7 @@ class PoolRefills:
             await places.acquire()
         try:
             if self.refill_policy == "idle":
-                await self._until_no_student_starts()
+                await self._until_students_are_quiet()
             elif self.refill_policy == "nice":  # the kernel lowers its own priority as it starts
                 kwargs["env"] = {**kwargs.get("env", {}), NICE_ENV: str(POOL_NICENESS)}
             past_wait.add(task)
@@ -423,6 +478,8 @@ VOILA_INTERNALS = [
     (VoilaExecutor, "strip_code_cell_errors"),
     (VoilaExecutor, "should_strip_error"),
     (TornadoVoilaHandler, "get"),
+    (ZMQChannelsWebsocketConnection, "handle_incoming_message"),  # watch_student_traffic
+    (ZMQChannelsWebsocketConnection, "handle_outgoing_message"),
     (AllowListFileHandler, "validate_absolute_path"),
     (speedups.TemplateExporter, "_create_environment"),  # speedups.share_template_code
     (speedups.jsonutil, "parse_date"),  # speedups.fast_message_dates
@@ -465,6 +522,7 @@ class ClassroomVoila(Voila):
         voila_handler.NotebookRenderer = LessonRenderer  # the page handler's name for its renderer
         speedups.install()  # templates compiled once per server, message dates parsed in C
         compression.install()  # static files gzip-compressed, once per server
+        watch_student_traffic()  # for the idle refill policy (PoolRefills)
         super().initialize(argv)
         pools = self.pools()
         if pools:
@@ -496,6 +554,7 @@ class ClassroomVoila(Voila):
                 voila_app.voila_kernel_manager_factory = factory
         settings["voila_jinja2_env"].globals.update(mtlviz_lessons=landing_entries, mtlviz_presenter=self.presenter)
         settings[OPEN_AT_ONCE_SETTING] = self.open_at_once
+        settings["log_function"] = log_noting_traffic(settings.get("log_function"))  # for PoolRefills
         return settings
 
     def init_handlers(self):
