@@ -41,8 +41,12 @@ THEME_ENV = "MTLVIZ_THEME"
 #: Set to "1" by the server for a pre-warmed pool's kernels (mtlviz.serve.app.PoolRefills).
 DRAW_WHEN_IDLE_ENV = "MTLVIZ_DRAW_WHEN_IDLE"
 #: Seconds without a new cell after which a pool kernel draws its figures: Voila sends the next
-#: cell within milliseconds of the last one's reply, so this only passes once the lesson has run.
-IDLE_BEFORE_DRAWING_S = 0.5
+#: cell within milliseconds of the last one's reply, so this passes once the lesson has run (if
+#: it passes between two cells of a busy server, the figures made so far are drawn then, and a
+#: figure a later cell changes is drawn again). Short, so that the figures are drawn by the time
+#: the server hands the dashboard out: at 0.5 s a student opening it at once (a benchmark does)
+#: met the kernel still drawing.
+IDLE_BEFORE_DRAWING_S = 0.1
 
 STARTUP_FILE = """\
 # Written by python -m mtlviz.serve: set up each dashboard kernel (start slot, memory, theme).
