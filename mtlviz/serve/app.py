@@ -87,7 +87,7 @@ def watch_student_traffic() -> None:
             continue
 
         def noted(self, *args, _original=original, **kwargs):
-            StudentTraffic.last = time.monotonic()
+            StudentTraffic.note()
             return _original(self, *args, **kwargs)
 
         noted.mtlviz_noted = True
@@ -99,7 +99,7 @@ def log_noting_traffic(previous=None):
     :class:`StudentTraffic`, then logs it with ``previous`` (the log function already set, if
     any) or as tornado does without one (its format and levels)."""
     def log_request(handler) -> None:
-        StudentTraffic.last = time.monotonic()
+        StudentTraffic.note()
         if previous is not None:
             return previous(handler)
         status = handler.get_status()
