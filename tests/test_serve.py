@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import gzip
 import http.cookiejar
+import importlib
 import json
 import re
 import subprocess
@@ -239,6 +240,15 @@ def test_images_next_to_the_lessons_need_the_token(lesson_dir):
     picture.unlink()
 
 
+def benchmark_module(name):
+    """A module of benchmarks/ (not a package), imported without leaving that folder on sys.path."""
+    sys.path.insert(0, str(PACKAGE_DIR.parent / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
 def wait_for_log(server, text, count, timeout=120.0):
     """True once ``text`` is in the server's log ``count`` times (False after ``timeout`` s)."""
     deadline = time.monotonic() + timeout
@@ -446,13 +456,8 @@ def test_kernel_memory_tables_match_what_kernel_footprint_measures():
     pool the machine cannot hold; if a table overstates, a pool that fits is refused. Measured as
     benchmarks/kernel_footprint.py does, both ways the server starts kernels: the memory each
     kernel holds of its own, which unlike PSS does not move with the page cache."""
-    import sys
-
-    sys.path.insert(0, str(PACKAGE_DIR.parent / "benchmarks"))
-    try:
-        from kernel_footprint import measure, memory_mb, start_fork_server
-    finally:
-        sys.path.pop(0)
+    footprint = benchmark_module("kernel_footprint")
+    measure, memory_mb, start_fork_server = footprint.measure, footprint.memory_mb, footprint.start_fork_server
     from mtlviz.serve.pools import FORKED_KERNEL_MB, FORKED_SHARED_MB, FRESH_KERNEL_MB, FRESH_SHARED_MB
 
     notebooks = PACKAGE_DIR.parent / "notebooks"
@@ -554,8 +559,7 @@ def test_pool_refill_waits_while_a_student_page_talks_to_its_kernel(tmp_path, re
     With --refill idle the refill must wait until the pages are quiet; if this fails, a class
     arriving at pre-warmed dashboards shares the server with up to 30 refills (lesson 03: half the
     server's CPU of the class's first seconds). Voila's own way (at-once) is the control."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from widget_client import WidgetStudent
+    WidgetStudent = benchmark_module("widget_client").WidgetStudent
 
     record = tmp_path / "refills.jsonl"
     write_notebook(tmp_path / "03_pooled.ipynb",
