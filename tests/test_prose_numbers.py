@@ -251,6 +251,8 @@ SOURCES: Dict[str, List[Source]] = {
     "09": [
         Source("Reptile: 5 inner steps of α = 0.01 on 30 points per task", "30",
                "training setting of the shipped Reptile (train_first_order; its inner steps and α are printed below)"),
+        Source("Our Reptile takes every inner step on the same 30 points", "30",
+               "training setting of the shipped Reptile (train_first_order: K + Q = 5 + 25 points per task)"),
         Source("on 600 fresh tasks with K = 5 support and 100 query points", "100", "setting of first_order_sinusoid"),
         Source("Finn et al. (2017, appendix C.1, Table 2) report", "0.67 0.38 0.35 2.41 2.23 2.19",
                "paper figures: Finn et al. 2017, appendix C.1, Table 2 (5-shot sinusoid MSE), checked against the paper's text"),
